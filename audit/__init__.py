@@ -1,0 +1,1 @@
+"""Measuring side of raikit: predictors, assessments and the evidence bundle."""

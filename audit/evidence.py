@@ -1,0 +1,99 @@
+"""The evidence bundle: every result of an audit plus the provenance needed to trust it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from audit._types import Finding, Frozen
+from audit.fairness import FairnessResult
+from audit.performance import PerformanceResult
+from models.errors import DataError
+
+SCHEMA_VERSION = "1.0"
+
+
+class DataInfo(Frozen):
+    """What data was audited."""
+
+    source: str
+    sha256: str
+    n_rows_total: int
+    n_rows_audited: int
+    rows: str
+    label: str | None
+    positive_label: str | None
+    sensitive: list[str]
+
+
+class ModelInfo(Frozen):
+    """What was audited: a raikit checkpoint or a file of predictions."""
+
+    kind: str
+    path: str
+    files_sha256: dict[str, str]
+    architecture: str | None = None
+    training: dict | None = None
+
+
+class Provenance(Frozen):
+    """Versions, seed and configuration that reproduce the evidence."""
+
+    raikit_version: str
+    python_version: str
+    packages: dict[str, str]
+    seed: int
+    config: dict
+    created_at: str
+
+
+class Evidence(Frozen):
+    """The machine-readable result of one audit; the report and gates read only this."""
+
+    schema_version: str = SCHEMA_VERSION
+    title: str
+    data: DataInfo
+    model: ModelInfo
+    provenance: Provenance
+    performance: PerformanceResult | None = None
+    fairness: FairnessResult | None = None
+    findings: list[Finding] = []
+
+    def all_findings(self) -> list[Finding]:
+        """Findings of the bundle and of every section, in report order."""
+        found = list(self.findings)
+        for section in (self.performance, self.fairness):
+            if section is not None:
+                found.extend(section.findings)
+        return found
+
+
+def save_evidence(evidence: Evidence, path: Path) -> None:
+    """Write ``evidence`` as indented JSON (UTF-8, keys in schema order)."""
+    path.write_text(evidence.model_dump_json(indent=2) + "\n", encoding="utf-8")
+
+
+def load_evidence(path: Path) -> Evidence:
+    """Read and validate an evidence file; a bad file raises ``DataError`` naming it."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"evidence file '{path}' not found") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"evidence file '{path}' is not valid JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise DataError(f"evidence file '{path}' does not hold a JSON object")
+    version = raw.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise DataError(
+            f"evidence file '{path}' has schema_version {version!r}; "
+            f"this raikit reads {SCHEMA_VERSION!r}"
+        )
+    try:
+        return Evidence.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise DataError(f"evidence file '{path}' is invalid at '{where}': {first['msg']}") from None

@@ -1,0 +1,110 @@
+"""Checkpoint directories: weights, config, training record and split, none of them pickled.
+
+Weights are stored with safetensors and everything else as JSON, so loading a checkpoint never
+unpickles anything and cannot run code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from models.errors import ModelError, OutputError
+
+if TYPE_CHECKING:
+    import torch
+
+FORMAT = "raikit-checkpoint"
+FORMAT_VERSION = 1
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+RECORD_FILE = "training.json"
+SPLIT_FILE = "split.json"
+CHECKPOINT_FILES = (WEIGHTS_FILE, CONFIG_FILE, RECORD_FILE, SPLIT_FILE)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A saved model: where it is, how to rebuild it, and how it was trained."""
+
+    path: Path
+    config: dict
+    record: dict
+    split: dict[str, list[int]]
+
+
+def prepare_output_dir(path: Path, *, force: bool = False) -> None:
+    """Create ``path``; refuse a non-empty existing directory unless ``force``."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"output '{path}' exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()) and not force:
+        raise OutputError(f"output directory '{path}' is not empty; pass --force to overwrite")
+    path.mkdir(parents=True, exist_ok=True)
+
+
+def save_checkpoint(
+    path: Path, model: torch.nn.Module, config: dict, record: dict, split: dict[str, list[int]]
+) -> Checkpoint:
+    """Write the four checkpoint files into ``path`` (which must already exist)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    state = {name: t.detach().contiguous().cpu() for name, t in model.state_dict().items()}
+    save_file(state, str(path / WEIGHTS_FILE), metadata={"format": FORMAT})
+    config = {"format": FORMAT, "format_version": FORMAT_VERSION, **config}
+    _write_json(path / CONFIG_FILE, config)
+    _write_json(path / RECORD_FILE, record)
+    _write_json(path / SPLIT_FILE, split)
+    return Checkpoint(path, config, record, split)
+
+
+def read_checkpoint(path: Path) -> Checkpoint:
+    """Read config, training record and split of the checkpoint at ``path`` (no weights)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelError(f"model directory '{path}' not found")
+    missing = [name for name in CHECKPOINT_FILES if not (path / name).is_file()]
+    if missing:
+        raise ModelError(
+            f"'{path}' is not a raikit model directory: missing {', '.join(missing)} "
+            "(create one with `rai train`)"
+        )
+    config = _read_json(path / CONFIG_FILE)
+    if config.get("format") != FORMAT or config.get("format_version") != FORMAT_VERSION:
+        raise ModelError(
+            f"'{path / CONFIG_FILE}' is not a raikit checkpoint config "
+            f"(format {config.get('format')!r} version {config.get('format_version')!r})"
+        )
+    return Checkpoint(path, config, _read_json(path / RECORD_FILE), _read_json(path / SPLIT_FILE))
+
+
+def load_weights(checkpoint: Checkpoint, model: torch.nn.Module) -> torch.nn.Module:
+    """Load the safetensors weights of ``checkpoint`` into ``model`` (strict) and return it."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(str(checkpoint.path / WEIGHTS_FILE))
+        model.load_state_dict(state, strict=True)
+    except (SafetensorError, RuntimeError, OSError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"cannot load weights from '{checkpoint.path}': {first_line}") from None
+    model.eval()
+    return model
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"'{path}' is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ModelError(f"'{path}' does not hold a JSON object")
+    return data

@@ -1,0 +1,20 @@
+"""Session-wide fixtures: small trained models are built once and shared."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.data import load_table
+from models.train import TrainSpec, train
+
+
+@pytest.fixture(scope="session")
+def arrests_table():
+    return load_table("arrests")
+
+
+@pytest.fixture(scope="session")
+def arrests_model(arrests_table, tmp_path_factory):
+    """An MLP trained on carData::Arrests for a few epochs."""
+    spec = TrainSpec(label="released", sensitive=("colour", "sex"), epochs=4, seed=0)
+    return train(arrests_table, spec, tmp_path_factory.mktemp("arrests") / "model", progress=False)
