@@ -69,7 +69,7 @@ def run_audit(
     Evidence
         Performance, fairness and provenance of the audited rows.
     """
-    from audit.fairness import FairnessConfig, assess_fairness, prepare_sensitive_features
+    from audit.fairness import FairnessConfig, assess_fairness
     from audit.performance import assess_performance
 
     frame = table.frame
@@ -101,11 +101,11 @@ def run_audit(
     )
     fairness = None
     if len(classes) == 2:
-        sensitive_frame, _ = prepare_sensitive_features(audited[list(config.sensitive)])
+        sensitive_frame = audited[list(config.sensitive)].reset_index(drop=True)
         fairness = assess_fairness(
             y_true,
             y_pred,
-            sensitive_frame.reset_index(drop=True),
+            sensitive_frame,
             positive_label=classes[1],
             config=FairnessConfig(
                 min_group_size=config.min_group_size,

@@ -23,14 +23,8 @@ import numpy as np
 import pandas as pd
 
 from audit import _bootstrap
-from audit.fairness import (
-    FairnessConfig,
-    _attributes,
-    _fairlearn_metrics,
-    _point_metrics,
-    assess_fairness,
-    prepare_sensitive_features,
-)
+from audit.fairness import FairnessConfig, _fairlearn_metrics, _point_metrics, assess_fairness
+from audit.groups import prepare_sensitive_features, sensitive_attributes
 
 
 def make_data(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
@@ -55,7 +49,7 @@ def breakdown(y_true, y_pred, features, config: FairnessConfig) -> dict[str, flo
     seconds = dict.fromkeys(["prepare + encode", "cell counts", "MetricFrame", "bootstrap"], 0.0)
     start = time.perf_counter()
     prepared, binning = prepare_sensitive_features(features)
-    attributes = _attributes(prepared, binning, config.intersections)
+    attributes = sensitive_attributes(prepared, binning, config.intersections)
     seconds["prepare + encode"] = time.perf_counter() - start
     rng = np.random.default_rng(config.seed)
     for attribute in attributes:
@@ -117,7 +111,7 @@ def main() -> None:
         print(f"  {stage:<36}{seconds:8.3f} s")
 
     prepared, binning = prepare_sensitive_features(features)
-    codes = [a.codes for a in _attributes(prepared, binning, config.intersections)]
+    codes = [a.codes for a in sensitive_attributes(prepared, binning, config.intersections)]
     rng = np.random.default_rng(args.seed)
     _, elapsed = timed(
         lambda: [

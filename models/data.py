@@ -26,6 +26,7 @@ import pandas as pd
 
 from models.datasets import DatasetSpec, get_dataset, list_datasets
 from models.errors import ConfigError, DataError, close_matches_hint
+from models.provenance import sha256_file
 
 __all__ = [
     "SUPPORTED_SUFFIXES",
@@ -294,14 +295,6 @@ class LoadedTable:
     spec: DatasetSpec | None = None
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def frame_sha256(frame: pd.DataFrame) -> str:
     """Return a sha256 of a frame's content, stable across loads of the same data.
 
@@ -328,9 +321,9 @@ def frame_sha256(frame: pd.DataFrame) -> str:
 def load_table(name_or_path: str | os.PathLike[str], *, encoding: str | None = None) -> LoadedTable:
     """Load a data file or a built-in dataset, with its provenance hash.
 
-    An existing path wins over a built-in of the same name; ``"builtin:<name>"`` always
-    means the built-in. A missing path with a supported suffix (``data/train.csv``) is
-    reported as a missing file.
+    An existing file wins over a built-in of the same name (a directory does not);
+    ``"builtin:<name>"`` always means the built-in. A missing path with a supported suffix
+    (``data/train.csv``) is reported as a missing file.
 
     Parameters
     ----------
@@ -357,9 +350,10 @@ def load_table(name_or_path: str | os.PathLike[str], *, encoding: str | None = N
         spec = get_dataset(name)
         return _load_builtin_table(spec)
     path = Path(given)
-    if path.exists():
+    # A file wins over a built-in of the same name; a mere directory does not.
+    if path.exists() and not (path.is_dir() and given in builtin_names):
         frame = read_table(given, encoding=encoding)
-        sha256 = _file_sha256(path)
+        sha256 = sha256_file(path)
         return LoadedTable(frame=frame, source=str(given), sha256=sha256, spec=None)
     if given in builtin_names:
         return _load_builtin_table(get_dataset(given))

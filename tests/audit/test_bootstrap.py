@@ -140,8 +140,12 @@ def test_multinomial_bootstrap_matches_a_row_bootstrap_in_distribution():
 @pytest.mark.parametrize(
     ("successes", "trials", "lower", "upper"),
     # Newcombe (1998), Statistics in Medicine 17:857-872, Table II, Wilson score method.
-    [(81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 20, 0.0, 0.1611),
-     (1, 29, 0.0061, 0.1718)],
+    [
+        (81, 263, 0.2553, 0.3662),
+        (15, 148, 0.0624, 0.1605),
+        (0, 20, 0.0, 0.1611),
+        (1, 29, 0.0061, 0.1718),
+    ],
 )
 def test_wilson_interval_matches_published_values(successes, trials, lower, upper):
     low, high = _bootstrap.wilson_interval(np.array(successes), np.array(trials), 0.95)

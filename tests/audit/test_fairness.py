@@ -18,8 +18,8 @@ from audit.fairness import (
     FairnessConfig,
     FairnessResult,
     assess_fairness,
-    prepare_sensitive_features,
 )
+from audit.groups import prepare_sensitive_features
 from models.errors import ConfigError, DataError
 
 FAST = FairnessConfig(n_bootstrap=200)

@@ -492,3 +492,10 @@ def test_binarize_default_ignores_row_order(
     assert labels_shuffled.sum() == labels.sum()
     if {c.lower() for c in classes} != {"no", "yes"}:
         assert positive == max(classes)
+
+
+def test_a_directory_does_not_shadow_a_builtin(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "arrests").mkdir()
+    table = load_table("arrests")
+    assert table.source == "builtin:arrests" and len(table.frame) == 5226

@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+
+from audit.predictor import load_predictor
+from audit.runner import AuditConfig, run_audit
+from models.data import LoadedTable, load_table
+from models.errors import ConfigError, DataError
+from models.train import TrainSpec, train
+
+CONFIG = AuditConfig(label="released", sensitive=("colour", "sex"), n_bootstrap=200)
+
+
+@pytest.fixture(scope="module")
+def predictor(arrests_model):
+    return load_predictor(arrests_model.path)
+
+
+def test_same_inputs_and_seed_give_the_same_evidence(arrests_table, predictor):
+    first = run_audit(arrests_table, CONFIG, predictor).model_dump()
+    second = run_audit(arrests_table, CONFIG, predictor).model_dump()
+    for evidence in (first, second):
+        evidence["provenance"].pop("created_at")
+    assert first == second
+
+
+def test_own_training_data_audits_the_test_split_only(arrests_table, predictor, arrests_model):
+    evidence = run_audit(arrests_table, CONFIG, predictor)
+    assert evidence.data.n_rows_audited == len(arrests_model.split["test"])
+    assert evidence.data.rows.startswith("test split")
+    assert evidence.model.files_sha256.keys() == {
+        "config.json",
+        "model.safetensors",
+        "split.json",
+        "training.json",
+    }
+    assert any(f.code == "no_dp" for f in evidence.findings)
+
+
+def test_all_rows_are_flagged_as_optimistic(arrests_table, predictor):
+    config = AuditConfig(label="released", sensitive=("sex",), rows="all", n_bootstrap=200)
+    evidence = run_audit(arrests_table, config, predictor)
+    assert evidence.data.n_rows_audited == 5226
+    assert any(f.code == "training_rows_audited" for f in evidence.findings)
+
+
+def test_other_data_is_audited_whole_and_test_rows_need_the_training_data(arrests_table, predictor):
+    sample = arrests_table.frame.sample(500, random_state=1).reset_index(drop=True)
+    other = LoadedTable(frame=sample, source="sample.csv", sha256="0" * 64)
+    evidence = run_audit(other, CONFIG, predictor)
+    assert evidence.data.n_rows_audited == 500 and evidence.data.rows == "all rows"
+    with pytest.raises(DataError, match="--rows test needs the model's own training data"):
+        run_audit(other, AuditConfig(label="released", sensitive=("sex",), rows="test"), predictor)
+
+
+def test_unknown_label_values_and_wrong_positive_label(arrests_table, predictor):
+    odd = arrests_table.frame.assign(released=arrests_table.frame["released"].str.lower())
+    table = LoadedTable(frame=odd, source="odd.csv", sha256="1" * 64)
+    with pytest.raises(DataError, match="holds value\\(s\\) \\['no', 'yes'\\] the model never"):
+        run_audit(table, CONFIG, predictor)
+    config = AuditConfig(label="released", sensitive=("sex",), positive_label="No")
+    with pytest.raises(ConfigError, match="the model's positive label is 'Yes', not 'No'"):
+        run_audit(arrests_table, config, predictor)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"rows": "some"}, "rows must be one of"),
+        ({"threshold": 1.5}, "threshold must be"),
+        ({"n_bootstrap": 5}, "n_bootstrap must be at least 100"),
+    ],
+)
+def test_bad_audit_config(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        AuditConfig(label="y", sensitive=("g",), **kwargs)
+
+
+def test_adult_demographic_parity_matches_the_published_range(tmp_path):
+    """Unmitigated logistic regression on Adult: DPD by sex is ~0.15-0.20 in the literature
+    (fairlearn and AIF360 documentation)."""
+    table = load_table("adult")
+    spec = TrainSpec(label="income_per_year", sensitive=("sex",), hidden=(), epochs=5)
+    checkpoint = train(table, spec, tmp_path / "lr", progress=False)
+    config = AuditConfig(label="income_per_year", sensitive=("sex",), n_bootstrap=200)
+    evidence = run_audit(table, config, load_predictor(checkpoint.path))
+    dpd = evidence.fairness.attributes[0].disparities["demographic_parity_difference"]
+    assert 0.15 <= dpd.value <= 0.20
+    assert dpd.lower < dpd.value < dpd.upper
+    test = table.frame.iloc[checkpoint.split["test"]]
+    selected = load_predictor(checkpoint.path).predict_proba(test)[:, 1] >= 0.5
+    rates = [selected[(test["sex"] == s).to_numpy()].mean() for s in ("Male", "Female")]
+    assert dpd.value == pytest.approx(abs(rates[0] - rates[1]))
+    assert np.isfinite(evidence.performance.metrics["roc_auc"].value)
