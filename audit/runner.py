@@ -10,7 +10,7 @@ import pandas as pd
 
 from audit._types import Finding
 from audit.evidence import DataInfo, Evidence, ModelInfo, Provenance
-from models.data import Schema, binarize_labels, validate_frame
+from models.data import Schema, binarize_labels, label_text, validate_frame
 from models.errors import ConfigError, DataError
 from models.provenance import package_versions, raikit_version, sha256_file, utc_now
 
@@ -187,7 +187,7 @@ def _score(
     frame: pd.DataFrame, config: AuditConfig, predictor: Predictor
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     classes = list(predictor.classes)
-    labels = frame[config.label].astype(str)
+    labels = frame[config.label].map(label_text)
     unknown = sorted(set(labels.unique()) - set(classes))
     if unknown:
         raise DataError(
@@ -217,9 +217,9 @@ def _read_predictions(
     frame = table.frame
     validate_frame(frame, Schema(label=config.label, exclude=("y_pred",)), source=table.source)
     y_true, positive = binarize_labels(frame[config.label], config.positive_label)
-    observed = frame[config.label].astype(str)
+    observed = frame[config.label].map(label_text)
     negative = next((v for v in observed.unique() if v != positive), None)
-    predicted = frame["y_pred"].astype(str)
+    predicted = frame["y_pred"].map(label_text)
     unknown = sorted(set(predicted.unique()) - set(observed.unique()))
     if unknown:
         raise DataError(

@@ -464,7 +464,7 @@ class Schema:
 
 
 def _value_text(value: object) -> str:
-    return f"'{_label_str(value)}'"
+    return f"'{label_text(value)}'"
 
 
 def validate_frame(frame: pd.DataFrame, schema: Schema, *, source: str) -> None:
@@ -539,8 +539,12 @@ def validate_frame(frame: pd.DataFrame, schema: Schema, *, source: str) -> None:
 # Labels
 
 
-def _label_str(value: object) -> str:
-    """Write a label value as a user types it: 1 and 1.0 as "1", True as "True"."""
+def label_text(value: object) -> str:
+    """Write a label value as a user types it: 1 and 1.0 as "1", True as "True".
+
+    Class names everywhere (checkpoints, evidence, matching a label column against a model's
+    classes) are written with this function, so 1, 1.0 and "1" name the same class.
+    """
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
     if isinstance(value, Integral):
@@ -560,11 +564,11 @@ def _default_positive(classes: list[object]) -> object:
         return True
     if all(_is_number(v) for v in classes) and set(classes) == {0, 1}:
         return 1
-    if {_label_str(v).lower() for v in classes} == {"no", "yes"}:
-        return next(v for v in classes if _label_str(v).lower() == "yes")
+    if {label_text(v).lower() for v in classes} == {"no", "yes"}:
+        return next(v for v in classes if label_text(v).lower() == "yes")
     if all(_is_number(v) for v in classes):
         return max(classes)  # type: ignore[type-var]
-    return max(classes, key=_label_str)
+    return max(classes, key=label_text)
 
 
 def binarize_labels(series: pd.Series, positive_label: str | None = None) -> tuple[np.ndarray, str]:
@@ -614,7 +618,7 @@ def binarize_labels(series: pd.Series, positive_label: str | None = None) -> tup
         raise DataError(MSG_NO_LABELS)
     codes, uniques = pd.factorize(values)
     classes = list(uniques)
-    unique_texts = [_label_str(v) for v in classes]
+    unique_texts = [label_text(v) for v in classes]
     class_texts = sorted(set(unique_texts))
 
     if positive_label is not None:
@@ -632,7 +636,7 @@ def binarize_labels(series: pd.Series, positive_label: str | None = None) -> tup
             )
         if len(classes) < 2:
             raise DataError(MSG_ONE_CLASS.format(value=_value_text(classes[0])))
-        positive = _label_str(_default_positive(classes))
+        positive = label_text(_default_positive(classes))
     # Compare per class in Python: numpy would strip trailing NULs from a str scalar.
     is_positive = np.array([text == positive for text in unique_texts], dtype=np.int64)
     return is_positive[codes], positive

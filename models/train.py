@@ -11,7 +11,7 @@ import pandas as pd
 
 from models.architectures import get_architecture
 from models.checkpoint import Checkpoint, prepare_output_dir, save_checkpoint
-from models.data import Schema, binarize_labels, validate_frame
+from models.data import Schema, binarize_labels, label_text, validate_frame
 from models.errors import ConfigError, DataError
 from models.preprocess import fit_preprocessor
 from models.provenance import package_versions, utc_now
@@ -63,13 +63,14 @@ def encode_labels(series: pd.Series, positive_label: str | None) -> tuple[np.nda
     """Class indices and class names; binary labels put the positive class at index 1."""
     if series.nunique() == 2:
         codes, positive = binarize_labels(series, positive_label)
-        negative = next(str(v) for v in series.unique() if str(v) != positive)
+        negative = next(label_text(v) for v in series.unique() if label_text(v) != positive)
         return codes.astype(np.int64), [negative, positive]
     if positive_label is not None:
         raise ConfigError("--positive-label applies to binary labels only")
-    classes = sorted(series.astype(str).unique())
+    texts = series.map(label_text)
+    classes = sorted(texts.unique())
     lookup = {name: index for index, name in enumerate(classes)}
-    return series.astype(str).map(lookup).to_numpy(dtype=np.int64), classes
+    return texts.map(lookup).to_numpy(dtype=np.int64), classes
 
 
 def split_indices(labels: np.ndarray, spec: TrainSpec) -> dict[str, list[int]]:

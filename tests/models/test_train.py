@@ -137,3 +137,21 @@ def test_preprocessing_scores_raw_rows_with_missing_values(arrests_model):
         }
     )
     assert predictor.predict_proba(row).shape == (1, 2)
+
+
+def test_float_and_int_labels_name_the_same_classes(tmp_path):
+    from audit.runner import AuditConfig, run_audit
+    from models.data import LoadedTable
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=300), "g": ["a", "b", "c"] * 100})
+    frame["y"] = (frame["x"] > 0).astype(float)  # 0.0 / 1.0, as a CSV with NaNs reads back
+    table = LoadedTable(frame=frame, source="floats.csv", sha256="f" * 64)
+    checkpoint = train(table, TrainSpec(label="y", epochs=2), tmp_path / "m", progress=False)
+    assert checkpoint.config["classes"] == ["0", "1"]
+    ints = LoadedTable(
+        frame=frame.assign(y=frame["y"].astype(int)), source="ints.csv", sha256="e" * 64
+    )
+    config = AuditConfig(label="y", sensitive=("g",), n_bootstrap=100)
+    evidence = run_audit(ints, config, load_predictor(checkpoint.path))
+    assert evidence.data.n_rows_audited == 300 and evidence.data.positive_label == "1"
