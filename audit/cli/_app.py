@@ -1,0 +1,99 @@
+"""Shared wiring of the ``rai`` commands: the typer app, error mapping, output helpers.
+
+Every ``RaikitError`` becomes one line on stderr and exit code 2; an unexpected error becomes
+one line and exit code 3 (set ``RAIKIT_DEBUG=1`` for the traceback).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from models.errors import OutputError, RaikitError
+
+EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 3
+
+app = typer.Typer(
+    name="rai",
+    help="raikit: train models, audit them for fairness and privacy, and report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def handle_errors(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a command so that errors become one line on stderr and an exit code."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except RaikitError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(EXIT_USER_ERROR) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if os.environ.get("RAIKIT_DEBUG") == "1":
+                raise
+            typer.echo(
+                f"error: unexpected {type(exc).__name__}: {exc} "
+                "(set RAIKIT_DEBUG=1 to see the traceback)",
+                err=True,
+            )
+            raise typer.Exit(EXIT_INTERNAL_ERROR) from None
+
+    return wrapper
+
+
+def refuse_overwrite(paths: list[Path], force: bool) -> None:
+    existing = [str(p) for p in paths if p.exists()]
+    if existing and not force:
+        raise OutputError(f"{', '.join(existing)} already exist(s); pass --force to overwrite")
+
+
+def say(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+DataOption = Annotated[
+    str,
+    typer.Option(
+        "--data", help="CSV/Parquet/JSONL file or built-in dataset name (see `rai datasets`)."
+    ),
+]
+SensitiveOption = Annotated[
+    list[str], typer.Option("--sensitive", help="Sensitive column (repeat for several).")
+]
+SeedOption = Annotated[int, typer.Option(help="Random seed (splits, bootstrap).")]
+ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite existing outputs.")]
+
+
+def write_outputs(evidence: Any, out: Path) -> None:
+    from audit.evidence import save_evidence
+    from reports import render
+
+    html = render(evidence, "html")
+    out.mkdir(parents=True, exist_ok=True)
+    save_evidence(evidence, out / "evidence.json")
+    write_text(out / "report.html", html)
+    for finding in evidence.all_findings():
+        if finding.severity != "info":
+            say(f"{finding.severity}: {finding.message}")
+    typer.echo(f"evidence: {out / 'evidence.json'}")
+    typer.echo(f"report: {out / 'report.html'}")
+
+
+def write_text(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"cannot write '{path}': {exc.strerror}") from None

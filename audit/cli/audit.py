@@ -1,0 +1,97 @@
+"""`rai audit` and `rai report`: the measuring and rendering side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from audit.cli._app import (
+    ForceOption,
+    SeedOption,
+    SensitiveOption,
+    handle_errors,
+    refuse_overwrite,
+    write_outputs,
+    write_text,
+)
+from models.errors import ConfigError
+
+
+@handle_errors
+def audit(
+    out: Annotated[Path, typer.Option(help="Directory for evidence.json and report.html.")],
+    sensitive: SensitiveOption = [],  # noqa: B006
+    model: Annotated[Path | None, typer.Option(help="Model directory (from `rai train`).")] = None,
+    data: Annotated[
+        str | None, typer.Option(help="Data to audit the model on: file or built-in name.")
+    ] = None,
+    predictions: Annotated[
+        str | None,
+        typer.Option(
+            help="Audit a predictions file instead of a model: columns y_true, y_pred, "
+            "optional y_score, and the sensitive columns."
+        ),
+    ] = None,
+    label: Annotated[
+        str | None, typer.Option(help="Label column (y_true with --predictions).")
+    ] = None,
+    positive_label: Annotated[str | None, typer.Option(help="Positive class.")] = None,
+    rows: Annotated[
+        str,
+        typer.Option(
+            help="auto: the test split when the data is the model's training data; all; test."
+        ),
+    ] = "auto",
+    threshold: Annotated[float, typer.Option(help="Decision threshold on P(positive).")] = 0.5,
+    n_bootstrap: Annotated[int, typer.Option(help="Bootstrap replicates for CIs.")] = 1000,
+    min_group_size: Annotated[int, typer.Option(help="Groups smaller than this are flagged.")] = 30,
+    seed: SeedOption = 0,
+    force: ForceOption = False,
+) -> None:
+    """Audit a model (or a predictions file): evidence.json + report.html."""
+    from audit.predictor import load_predictor
+    from audit.runner import AuditConfig, run_audit
+    from models.data import load_table
+
+    if (model is None) == (predictions is None):
+        raise ConfigError("give either --model (with --data) or --predictions")
+    if model is not None and data is None:
+        raise ConfigError("--model needs --data (the rows to audit it on)")
+    if not sensitive:
+        raise ConfigError("give at least one --sensitive column")
+    if model is not None and label is None:
+        raise ConfigError("--label is required with --model")
+    evidence_path, report_path = out / "evidence.json", out / "report.html"
+    refuse_overwrite([evidence_path, report_path], force)
+    config = AuditConfig(
+        label=label or "y_true",
+        sensitive=tuple(sensitive),
+        positive_label=positive_label,
+        rows=rows,
+        threshold=threshold,
+        seed=seed,
+        n_bootstrap=n_bootstrap,
+        min_group_size=min_group_size,
+    )
+    predictor = load_predictor(model) if model is not None else None
+    table = load_table(data if model is not None else predictions)
+    evidence = run_audit(table, config, predictor)
+    write_outputs(evidence, out)
+
+
+@handle_errors
+def report(
+    evidence: Annotated[Path, typer.Argument(help="evidence.json written by `rai audit`.")],
+    out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
+    force: ForceOption = False,
+) -> None:
+    """Re-render the HTML report from an evidence file alone."""
+    from audit.evidence import load_evidence
+    from reports import render
+
+    refuse_overwrite([out], force)
+    html = render(load_evidence(evidence), "html")
+    write_text(out, html)
+    typer.echo(f"report: {out}")

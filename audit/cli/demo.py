@@ -1,0 +1,43 @@
+"""`rai demo`: the whole pipeline on a bundled real dataset."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from audit.cli._app import ForceOption, handle_errors, refuse_overwrite, say, write_outputs
+
+
+@handle_errors
+def demo(
+    out: Annotated[Path, typer.Option(help="Directory for the model, evidence and report.")] = Path(
+        "demo-output"
+    ),
+    force: ForceOption = False,
+) -> None:
+    """Train on carData/Arrests, audit by colour and sex, and write the report."""
+    from audit.predictor import load_predictor
+    from audit.runner import AuditConfig, run_audit
+    from models.data import load_table
+    from models.train import TrainSpec
+    from models.train import train as train_model
+
+    started = time.perf_counter()
+    model_dir = out / "model"
+    refuse_overwrite([model_dir, out / "evidence.json", out / "report.html"], force)
+    say("demo: police decisions to release arrestees (carData::Arrests, Toronto, 5,226 rows)")
+    table = load_table("arrests")
+    spec = TrainSpec(label="released", sensitive=("colour", "sex"), seed=0)
+    train_model(table, spec, model_dir, force=force)
+    config = AuditConfig(
+        label="released",
+        sensitive=("colour", "sex"),
+        seed=0,
+        title="Demo audit: release decisions in carData::Arrests",
+    )
+    evidence = run_audit(table, config, load_predictor(model_dir))
+    write_outputs(evidence, out)
+    say(f"demo finished in {time.perf_counter() - started:.1f} s")
