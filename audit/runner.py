@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -144,7 +145,7 @@ def run_audit(
             python_version=package_versions(())["python"],
             packages=package_versions(),
             seed=config.seed,
-            config=asdict(config),
+            config=json.loads(json.dumps(asdict(config))),  # JSON types: reads back equal
             created_at=utc_now(),
         ),
         performance=performance,

@@ -1,0 +1,22 @@
+import json
+
+from typer.testing import CliRunner
+
+from audit.cli import app
+
+
+def test_demo_writes_model_evidence_and_report(tmp_path):
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(app, ["demo", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"report: {out / 'report.html'}" in result.output
+    evidence = json.loads((out / "evidence.json").read_text())
+    assert [a["attribute"] for a in evidence["fairness"]["attributes"]] == [
+        "colour",
+        "sex",
+        "colour & sex",
+    ]
+    assert evidence["data"]["source"] == "builtin:arrests"
+    assert (out / "model" / "model.safetensors").is_file()
+    again = CliRunner().invoke(app, ["demo", "--out", str(out)])
+    assert again.exit_code == 2 and "pass --force" in again.output

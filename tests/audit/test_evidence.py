@@ -1,0 +1,62 @@
+import json
+import math
+
+import pytest
+
+from audit._types import Interval
+from audit.evidence import SCHEMA_VERSION, load_evidence, save_evidence
+from audit.predictor import load_predictor
+from audit.runner import AuditConfig, run_audit
+from models.errors import DataError
+
+
+@pytest.fixture(scope="module")
+def evidence(arrests_table, arrests_model):
+    config = AuditConfig(label="released", sensitive=("sex",), n_bootstrap=200)
+    return run_audit(arrests_table, config, load_predictor(arrests_model.path))
+
+
+def test_round_trip_is_lossless(evidence, tmp_path):
+    path = tmp_path / "evidence.json"
+    save_evidence(evidence, path)
+    assert load_evidence(path) == evidence
+    raw = json.loads(path.read_text())
+    assert raw["schema_version"] == SCHEMA_VERSION
+    assert "NaN" not in path.read_text()
+
+
+def test_nan_becomes_null_never_nan_in_json():
+    assert Interval(value=math.nan, lower=0.1, upper=math.nan).model_dump() == {
+        "value": None,
+        "lower": 0.1,
+        "upper": None,
+    }
+
+
+def test_all_findings_gathers_every_section(evidence):
+    codes = [f.code for f in evidence.all_findings()]
+    assert codes[0] == "no_dp"
+    assert len(codes) == len(evidence.findings) + len(evidence.performance.findings) + len(
+        evidence.fairness.findings
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "is not valid JSON"),
+        ("[1, 2]", "does not hold a JSON object"),
+        ('{"schema_version": "0.1"}', "has schema_version '0.1'; this raikit reads '1.0'"),
+        ('{"schema_version": "1.0", "title": "t"}', "is invalid at 'data': Field required"),
+    ],
+)
+def test_bad_evidence_files(tmp_path, content, message):
+    path = tmp_path / "e.json"
+    path.write_text(content)
+    with pytest.raises(DataError, match=message):
+        load_evidence(path)
+
+
+def test_missing_evidence_file(tmp_path):
+    with pytest.raises(DataError, match="evidence file '.*nope.json' not found"):
+        load_evidence(tmp_path / "nope.json")

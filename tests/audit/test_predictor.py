@@ -1,0 +1,72 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from audit.predictor import (
+    Predictor,
+    PredictorAdapter,
+    list_adapters,
+    load_predictor,
+    register_adapter,
+)
+from models.errors import DataError, ModelError
+
+
+def test_checkpoint_predictor_satisfies_the_protocol(arrests_model, arrests_table):
+    predictor = load_predictor(arrests_model.path)
+    assert isinstance(predictor, Predictor)
+    assert predictor.kind == "raikit-checkpoint" and predictor.classes == ["No", "Yes"]
+    proba = predictor.predict_proba(arrests_table.frame.head(10))
+    assert proba.shape == (10, 2) and np.all((proba >= 0) & (proba <= 1))
+
+
+def test_scores_in_batches_equal_one_pass(arrests_model, arrests_table):
+    predictor = load_predictor(arrests_model.path)
+    whole = predictor.predict_proba(arrests_table.frame)
+    predictor.batch_size = 1000
+    np.testing.assert_allclose(predictor.predict_proba(arrests_table.frame), whole, rtol=1e-6)
+    assert predictor.predict_proba(arrests_table.frame.head(0)).shape == (0, 2)
+
+
+def test_missing_feature_column_names_it(arrests_model, arrests_table):
+    predictor = load_predictor(arrests_model.path)
+    with pytest.raises(DataError, match="the model needs column\\(s\\) 'checks'"):
+        predictor.predict_proba(arrests_table.frame.drop(columns="checks"))
+
+
+def test_unknown_paths(tmp_path):
+    with pytest.raises(ModelError, match="model '.*missing' not found"):
+        load_predictor(tmp_path / "missing")
+    (tmp_path / "weights.bin").write_bytes(b"\x80\x04junk")
+    with pytest.raises(ModelError, match="is not a model raikit can load \\(formats: raikit-"):
+        load_predictor(tmp_path / "weights.bin")
+
+
+def test_adapter_registry_refuses_duplicates_and_takes_new_formats(tmp_path):
+    names = [adapter.name for adapter in list_adapters()]
+    assert names[0] == "raikit-checkpoint"
+    duplicate = PredictorAdapter("raikit-checkpoint", "x", lambda p: False, lambda p: None)
+    with pytest.raises(ValueError, match="already registered"):
+        register_adapter(duplicate)
+
+    class Constant:
+        classes, kind = ["0", "1"], "constant"
+
+        def __init__(self, path):
+            self.path = path
+
+        def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+            return np.tile([0.25, 0.75], (len(frame), 1))
+
+    adapter = PredictorAdapter(
+        "constant-test", "a .const file", lambda p: p.suffix == ".const", Constant
+    )
+    register_adapter(adapter)
+    try:
+        (tmp_path / "m.const").write_text("")
+        predictor = load_predictor(tmp_path / "m.const")
+        assert predictor.predict_proba(pd.DataFrame({"x": [1, 2]}))[:, 1].tolist() == [0.75] * 2
+    finally:
+        from audit import predictor as module
+
+        module._ADAPTERS.pop("constant-test")
