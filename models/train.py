@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,7 +45,6 @@ class TrainSpec:
     test_fraction: float = 0.15
     seed: int = 0
     max_categories: int = 50
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 0 < self.validation_fraction < 1 or not 0 < self.test_fraction < 1:
@@ -237,7 +236,7 @@ def train(
             "sizes": {name: len(rows) for name, rows in split.items()},
             "file": "split.json",
         },
-        "hyperparameters": {k: v for k, v in asdict(spec).items() if k != "extra"},
+        "hyperparameters": asdict(spec),
         "epochs": history,
         "best_epoch": best["epoch"],
         "test": {"loss": round(test_loss, 6), "accuracy": round(test_accuracy, 6)},
