@@ -1,0 +1,114 @@
+"""YAML configuration files validated by pydantic, with errors that name the field and line.
+
+impact.yaml and policy.yaml are read the same way: PyYAML's safe loader gives the data,
+its node tree gives the line of every value, and the first validation error is reported as
+``impact.yaml line 12: field 'deployment.domain': ...``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from models.errors import ConfigError
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def _line_of(node: Any, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the node at ``loc`` (or of its deepest existing parent)."""
+    import yaml
+
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
+            if match is None:
+                break
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if not 0 <= part < len(node.value):
+                break
+            node = node.value[part]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def _describe(error: dict[str, Any]) -> str:
+    message = error["msg"]
+    if error["type"] == "missing":
+        return "is required but missing"
+    if error["type"] == "extra_forbidden":
+        return "is not a known field (check its spelling and indentation)"
+    value = error.get("input")
+    if isinstance(value, (str, int, float, bool)) and not isinstance(value, dict):
+        return f"{message}; got {value!r}"
+    return message
+
+
+def load_yaml_model(
+    path: Path, model: type[Model], what: str, error: type[ConfigError] = ConfigError
+) -> Model:
+    """Read ``path`` and validate it as ``model``.
+
+    Parameters
+    ----------
+    path : Path
+        The YAML file.
+    model : type of pydantic model
+        The schema.
+    what : str
+        How the file is called in messages, e.g. ``"impact assessment"``.
+
+    Returns
+    -------
+    Model
+        The validated document.
+
+    Raises
+    ------
+    ConfigError
+        (or ``error``) When the file is missing, is not YAML, or does not match the schema.
+        The message names
+        the file, the line and the dotted field, e.g.
+        ``impact.yaml line 7: field 'deployment.domain': Input should be ...; got 'heathcare'``.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{what} file '{path}' not found") from None
+    except UnicodeDecodeError:
+        raise error(f"{what} file '{path}' is not UTF-8 text") from None
+    return parse_yaml_model(text, model, str(path), error)
+
+
+def parse_yaml_model(
+    text: str, model: type[Model], name: str, error: type[ConfigError] = ConfigError
+) -> Model:
+    """Validate YAML ``text`` as ``model``; ``name`` is the file name used in messages."""
+    import yaml
+
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise error(f"{name}{where}: not valid YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise error(f"{name}: expected a mapping of fields at the top level")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and "[" in p))
+        field = ".".join(str(p) for p in loc) or "(top level)"
+        line = _line_of(node, loc)
+        where = f" line {line}" if line is not None else ""
+        raise error(f"{name}{where}: field '{field}' {_describe(first)}") from None
