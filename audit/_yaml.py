@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from models.errors import ConfigError
+from models.errors import ConfigError, close_matches_hint
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -24,26 +24,33 @@ def _line_of(node: Any, loc: tuple[Any, ...]) -> int | None:
     line = node.start_mark.line + 1 if node is not None else None
     for part in loc:
         if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
+            match = next((kv for kv in node.value if getattr(kv[0], "value", None) == part), None)
             if match is None:
                 break
-            node = match
+            # The key's line: for a missing sub-field that is the line naming its parent.
+            line, node = match[0].start_mark.line + 1, match[1]
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
             if not 0 <= part < len(node.value):
                 break
             node = node.value[part]
+            line = node.start_mark.line + 1
         else:
             break
-        line = node.start_mark.line + 1
     return line
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: dict[str, Any], errors: list[dict[str, Any]]) -> str:
     message = error["msg"]
     if error["type"] == "missing":
         return "is required but missing"
     if error["type"] == "extra_forbidden":
-        return "is not a known field (check its spelling and indentation)"
+        # A misspelt field is also reported missing under its right name: suggest it.
+        parent = error["loc"][:-1]
+        missing = [
+            e["loc"][-1] for e in errors if e["type"] == "missing" and e["loc"][:-1] == parent
+        ]
+        hint = close_matches_hint(str(error["loc"][-1]), [str(m) for m in missing])
+        return f"is not a known field{hint or ' (check its spelling and indentation)'}"
     value = error.get("input")
     if isinstance(value, (str, int, float, bool)) and not isinstance(value, dict):
         return f"{message}; got {value!r}"
@@ -106,9 +113,11 @@ def parse_yaml_model(
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        errors = exc.errors()
+        # An unknown key explains a "missing" one better than the other way round.
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and "[" in p))
         field = ".".join(str(p) for p in loc) or "(top level)"
         line = _line_of(node, loc)
         where = f" line {line}" if line is not None else ""
-        raise error(f"{name}{where}: field '{field}' {_describe(first)}") from None
+        raise error(f"{name}{where}: field '{field}' {_describe(first, errors)}") from None

@@ -24,7 +24,8 @@ def gate_table(result: GateResult) -> str:
     ]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     lines = [
-        "  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]
+        "  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
+        for r in [header, *rows]
     ]
     counts = result.counts()
     verdict = "PASSED" if result.passed else "FAILED"
