@@ -211,40 +211,76 @@ def _privacy_checks(evidence: Evidence, policy: Policy, missing: CheckStatus) ->
     epsilon = _number(dp, "epsilon")
     if privacy.require_dp:
         ok = dp is not None
-        add("require_dp", "trained with DP", "yes" if ok else "no", "pass" if ok else "fail",
-            "the model was trained with differential privacy" if ok
-            else "the model was not trained with differential privacy")  # fmt: skip
+        add(
+            "require_dp",
+            "trained with DP",
+            "yes" if ok else "no",
+            "pass" if ok else "fail",
+            "the model was trained with differential privacy"
+            if ok
+            else "the model was not trained with differential privacy",
+        )
     if privacy.max_epsilon is not None:
         requirement = f"epsilon <= {privacy.max_epsilon:g}"
         if epsilon is None:
-            add("max_epsilon", requirement, "no DP guarantee", missing,
-                "no differential-privacy epsilon is recorded for this model")  # fmt: skip
+            add(
+                "max_epsilon",
+                requirement,
+                "no DP guarantee",
+                missing,
+                "no differential-privacy epsilon is recorded for this model",
+            )
         else:
             status: CheckStatus = "pass" if epsilon <= privacy.max_epsilon else "fail"
-            add("max_epsilon", requirement, f"{epsilon:.3g}", status,
-                f"epsilon is {epsilon:.3g}; required {requirement}")  # fmt: skip
+            add(
+                "max_epsilon",
+                requirement,
+                f"{epsilon:.3g}",
+                status,
+                f"epsilon is {epsilon:.3g}; required {requirement}",
+            )
     if privacy.max_membership_auc is not None:
         requirement = f"AUC <= {privacy.max_membership_auc:g}"
         auc = _number(evidence_item(evidence, "membership_inference"), "auc")
         if auc is None:
-            add("max_membership_auc", requirement, "not measured", missing,
-                "no membership-inference attack is in the evidence")  # fmt: skip
+            add(
+                "max_membership_auc",
+                requirement,
+                "not measured",
+                missing,
+                "no membership-inference attack is in the evidence",
+            )
         else:
             status = "pass" if auc <= privacy.max_membership_auc else "fail"
-            add("max_membership_auc", requirement, f"{auc:.3f}", status,
-                f"membership-attack AUC is {auc:.3f}; required {requirement}")  # fmt: skip
+            add(
+                "max_membership_auc",
+                requirement,
+                f"{auc:.3f}",
+                status,
+                f"membership-attack AUC is {auc:.3f}; required {requirement}",
+            )
     if privacy.forbidden_pii:
         requirement = "none of " + ", ".join(privacy.forbidden_pii)
         found = _pii_types(evidence_item(evidence, "pii"))
         if found is None:
-            add("forbidden_pii", requirement, "not scanned", missing,
-                "the training data was not scanned for PII")  # fmt: skip
+            add(
+                "forbidden_pii",
+                requirement,
+                "not scanned",
+                missing,
+                "the training data was not scanned for PII",
+            )
         else:
             bad = sorted(set(found) & set(privacy.forbidden_pii))
-            add("forbidden_pii", requirement, ", ".join(bad) or "none",
+            add(
+                "forbidden_pii",
+                requirement,
+                ", ".join(bad) or "none",
                 "fail" if bad else "pass",
-                f"forbidden PII types found: {', '.join(bad)}" if bad
-                else "no forbidden PII type was found")  # fmt: skip
+                f"forbidden PII types found: {', '.join(bad)}"
+                if bad
+                else "no forbidden PII type was found",
+            )
     return checks
 
 

@@ -116,7 +116,7 @@ def _front_matter(evidence: Evidence) -> Raw:
         ],
     }
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
-    return Raw(text)
+    return Raw(text.rstrip("\n"))
 
 
 def render_markdown(evidence: Evidence, fmt: str, context: dict[str, Any]) -> str:

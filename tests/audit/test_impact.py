@@ -55,12 +55,26 @@ def test_example_impact_file_is_valid_and_complete():
 BAD = [
     (("domain: finance", "domain: heathcare"), 6, "deployment.domain", "'heathcare'"),
     (("  owner: Credit risk team\n", ""), 7, "accountability.owner", "required"),
-    (("review_date: 2027-01-31", "review_date: next year"), 10, "accountability.review_date", "date"),
+    (
+        ("review_date: 2027-01-31", "review_date: next year"),
+        10,
+        "accountability.review_date",
+        "date",
+    ),
     (("  users: [loan officers]", "  users: []"), 4, "intended_use.users", "at least 1"),
-    (("system_name: Loan screening", "system_nme: Loan screening"), 1, "system_nme", "not a known field"),
-    (("deployment:\n  domain: finance", "deployment:\n  domain: finance\n  automated: yes"), 7,
-     "deployment.automated", "not a known field"),
-]  # fmt: skip
+    (
+        ("system_name: Loan screening", "system_nme: Loan screening"),
+        1,
+        "system_nme",
+        "not a known field",
+    ),
+    (
+        ("deployment:\n  domain: finance", "deployment:\n  domain: finance\n  automated: yes"),
+        7,
+        "deployment.automated",
+        "not a known field",
+    ),
+]
 
 
 @pytest.mark.parametrize(("change", "line", "field", "words"), BAD)
@@ -142,7 +156,10 @@ def test_impact_init_writes_the_template_without_a_terminal(tmp_path):
 
 def test_impact_init_asks_the_questions(tmp_path):
     out = tmp_path / "impact.yaml"
-    answers = "Triage bot\nRoutes patient messages\nnurses\nClinical AI board\nai@example.org\nhealth\nhealthcare\n"
+    answers = "\n".join(
+        ["Triage bot", "Routes patient messages", "nurses", "Clinical AI board"]
+        + ["ai@example.org", "health", "healthcare", ""]
+    )
     result = runner.invoke(
         app, ["impact", "init", "--out", str(out), "--interactive"], input=answers
     )
@@ -159,9 +176,18 @@ def test_audit_rejects_a_bad_impact_file_before_auditing(tmp_path):
     bad.write_text(MINIMAL.replace("finance", "fiance"))
     result = runner.invoke(
         app,
-        ["audit", "--predictions", "missing.csv", "--sensitive", "g", "--impact", str(bad),
-         "--out", str(tmp_path / "out")],
-    )  # fmt: skip
+        [
+            "audit",
+            "--predictions",
+            "missing.csv",
+            "--sensitive",
+            "g",
+            "--impact",
+            str(bad),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
     assert result.exit_code == 2
     assert "line 6: field 'deployment.domain'" in result.output
     assert not (tmp_path / "out").exists()

@@ -30,14 +30,22 @@ def policy(**fields) -> Policy:
 
 def test_threshold_on_one_attribute_fails_above_and_passes_below():
     evidence = build_evidence()
-    failing = check(evidence, policy(thresholds=[{"metric": "demographic_parity_difference",
-                                                  "attribute": "sex", "max": 0.1}]))  # fmt: skip
+    failing = check(
+        evidence,
+        policy(
+            thresholds=[{"metric": "demographic_parity_difference", "attribute": "sex", "max": 0.1}]
+        ),
+    )
     assert not failing.passed
     [only] = failing.checks
     assert only.status == "fail" and only.subject == "sex"
     assert only.observed == f"{SEX_DPD:.3f}"
-    passing = check(evidence, policy(thresholds=[{"metric": "demographic_parity_difference",
-                                                  "attribute": "sex", "max": 0.2}]))  # fmt: skip
+    passing = check(
+        evidence,
+        policy(
+            thresholds=[{"metric": "demographic_parity_difference", "attribute": "sex", "max": 0.2}]
+        ),
+    )
     assert passing.passed and passing.checks[0].status == "pass"
 
 
@@ -50,8 +58,15 @@ def test_upper_bound_is_stricter_than_the_point_estimate():
 
 def test_threshold_without_attribute_checks_every_attribute_and_performance_minimum():
     evidence = build_evidence()
-    result = check(evidence, policy(thresholds=[{"metric": "equalized_odds_difference", "max": 0.1},
-                                                {"metric": "accuracy", "min": 0.9}]))  # fmt: skip
+    result = check(
+        evidence,
+        policy(
+            thresholds=[
+                {"metric": "equalized_odds_difference", "max": 0.1},
+                {"metric": "accuracy", "min": 0.9},
+            ]
+        ),
+    )
     by_subject = {(c.gate, c.subject): c.status for c in result.checks}
     assert by_subject == {
         ("equalized_odds_difference", "sex"): "pass",  # 0.081
@@ -61,23 +76,32 @@ def test_threshold_without_attribute_checks_every_attribute_and_performance_mini
     }
 
 
-@pytest.mark.parametrize(("on_missing", "status", "passed"), [("fail", "fail", False),
-                                                              ("warn", "missing", True)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("on_missing", "status", "passed"), [("fail", "fail", False), ("warn", "missing", True)]
+)
 def test_missing_measurements_fail_or_warn(on_missing, status, passed):
     evidence = build_evidence(with_fairness=False)
-    result = check(evidence, policy(
-        on_missing=on_missing,
-        thresholds=[{"metric": "demographic_parity_difference", "max": 0.1}],
-        privacy={"max_membership_auc": 0.6, "forbidden_pii": ["US_SSN"]},
-    ))  # fmt: skip
+    result = check(
+        evidence,
+        policy(
+            on_missing=on_missing,
+            thresholds=[{"metric": "demographic_parity_difference", "max": 0.1}],
+            privacy={"max_membership_auc": 0.6, "forbidden_pii": ["US_SSN"]},
+        ),
+    )
     assert [c.status for c in result.checks] == [status] * 3
     assert result.passed is passed
 
 
 def test_privacy_and_impact_gates():
     evidence = build_evidence()  # trained with DP, epsilon 2.94; no impact assessment
-    result = check(evidence, policy(privacy={"max_epsilon": 1, "require_dp": True},
-                                    impact={"required": ["accountability.owner"]}))  # fmt: skip
+    result = check(
+        evidence,
+        policy(
+            privacy={"max_epsilon": 1, "require_dp": True},
+            impact={"required": ["accountability.owner"]},
+        ),
+    )
     statuses = {c.gate: c.status for c in result.checks}
     assert statuses == {"require_dp": "pass", "max_epsilon": "fail", "impact_required": "fail"}
     full = build_full_evidence()
@@ -132,11 +156,16 @@ def write(tmp_path, name, text):
 
 @pytest.mark.parametrize(("max_dpd", "code", "verdict"), [(0.3, 0, "PASSED"), (0.1, 1, "FAILED")])
 def test_rai_gate_exit_codes_pass_and_fail(tmp_path, evidence_file, max_dpd, code, verdict):
-    policy_path = write(tmp_path, "policy.yaml", "thresholds:\n  - metric: demographic_parity_difference\n"
-                        f"    attribute: sex\n    max: {max_dpd}\n")  # fmt: skip
+    policy_path = write(
+        tmp_path,
+        "policy.yaml",
+        "thresholds:\n  - metric: demographic_parity_difference\n"
+        f"    attribute: sex\n    max: {max_dpd}\n",
+    )
     junit = tmp_path / "ci" / "gate.xml"
-    result = runner.invoke(app, ["gate", str(evidence_file), "--policy", str(policy_path),
-                                 "--junit", str(junit)])  # fmt: skip
+    result = runner.invoke(
+        app, ["gate", str(evidence_file), "--policy", str(policy_path), "--junit", str(junit)]
+    )
     assert result.exit_code == code, result.output
     assert verdict in result.output
     assert "demographic_parity_difference" in result.output and f"{SEX_DPD:.3f}" in result.output
@@ -180,14 +209,33 @@ def predictions_csv(tmp_path_factory):
 
 @pytest.mark.parametrize(("max_dpd", "code"), [(0.9, 0), (0.1, 1)])
 def test_rai_audit_with_impact_and_policy(tmp_path, predictions_csv, max_dpd, code):
-    policy_path = write(tmp_path, "policy.yaml", "thresholds:\n  - metric: demographic_parity_difference\n"
-                        f"    max: {max_dpd}\nimpact:\n  required: [human_oversight]\n")  # fmt: skip
+    policy_path = write(
+        tmp_path,
+        "policy.yaml",
+        "thresholds:\n  - metric: demographic_parity_difference\n"
+        f"    max: {max_dpd}\nimpact:\n  required: [human_oversight]\n",
+    )
     out = tmp_path / "audit"
-    result = runner.invoke(app, [
-        "audit", "--predictions", str(predictions_csv), "--sensitive", "g",
-        "--impact", str(EXAMPLES / "impact.yaml"), "--policy", str(policy_path),
-        "--junit", str(out / "gate.xml"), "--n-bootstrap", "200", "--out", str(out),
-    ])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "audit",
+            "--predictions",
+            str(predictions_csv),
+            "--sensitive",
+            "g",
+            "--impact",
+            str(EXAMPLES / "impact.yaml"),
+            "--policy",
+            str(policy_path),
+            "--junit",
+            str(out / "gate.xml"),
+            "--n-bootstrap",
+            "200",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == code, result.output
     evidence = load_evidence(out / "evidence.json")
     assert evidence.impact.deployment.domain == "law_enforcement"

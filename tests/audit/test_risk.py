@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from audit import concerns as concerns_module
@@ -14,14 +13,22 @@ from audit.risk import risk_level, risk_register
 from tests.audit.test_impact import MINIMAL
 from tests.reports.conftest import build_evidence, build_full_evidence
 
-ISSUE_CONCERNS = {"bias", "privacy", "transparency", "security", "employment",
-                  "service_quality", "accountability", "diversity"}  # fmt: skip
+ISSUE_CONCERNS = {
+    "bias",
+    "privacy",
+    "transparency",
+    "security",
+    "employment",
+    "service_quality",
+    "accountability",
+    "diversity",
+}
 
 
 def test_registry_covers_every_concern_of_the_issue_and_maps_every_item():
     names = [c.name for c in CONCERNS]
     assert len(names) == len(set(names))
-    assert ISSUE_CONCERNS <= set(names)
+    assert set(names) >= ISSUE_CONCERNS
     mapped = frameworks().items
     for concern in CONCERNS:
         for item in concern.evidence:
@@ -37,9 +44,16 @@ def test_registry_covers_every_concern_of_the_issue_and_maps_every_item():
 
 @pytest.mark.parametrize(
     ("domain", "tier"),
-    [("employment", "high"), ("finance", "high"), ("justice", "high"), ("healthcare", "high"),
-     ("marketing", "limited"), ("research", "minimal"), (None, "unknown")],
-)  # fmt: skip
+    [
+        ("employment", "high"),
+        ("finance", "high"),
+        ("justice", "high"),
+        ("healthcare", "high"),
+        ("marketing", "limited"),
+        ("research", "minimal"),
+        (None, "unknown"),
+    ],
+)
 def test_eu_ai_act_tier_from_domain(domain, tier):
     assert risk_tier(domain).tier == tier
     assert set(DOMAINS) >= set(frameworks().eu_ai_act.high_risk_domains)
@@ -68,9 +82,18 @@ def test_a_new_registry_entry_shows_as_not_assessed_without_code(monkeypatch):
     assert any(r.item == "mia" and not r.present for r in coverage(build_evidence()))
 
 
-@pytest.mark.parametrize(("score", "level"), [(None, "unknown"), (1, "low"), (6, "low"),
-                                              (8, "medium"), (12, "medium"), (15, "high"),
-                                              (25, "high")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("score", "level"),
+    [
+        (None, "unknown"),
+        (1, "low"),
+        (6, "low"),
+        (8, "medium"),
+        (12, "medium"),
+        (15, "high"),
+        (25, "high"),
+    ],
+)
 def test_risk_levels(score, level):
     assert risk_level(score) == level
 
@@ -103,9 +126,11 @@ def test_without_impact_measured_risks_and_unscored_concerns_remain():
 
 
 def test_declared_risks_misuse_and_threats_enter_the_register():
-    impact = parse_impact(MINIMAL + "misuse:\n  - {scenario: s, mitigation: m, likelihood: 4, severity: 4}\n"
-                          "security:\n  - {threat: model_theft, description: d, mitigation: m,"
-                          " likelihood: 1, severity: 2}\n")  # fmt: skip
+    impact = parse_impact(
+        MINIMAL + "misuse:\n  - {scenario: s, mitigation: m, likelihood: 4, severity: 4}\n"
+        "security:\n  - {threat: model_theft, description: d, mitigation: m,"
+        " likelihood: 1, severity: 2}\n"
+    )
     evidence = build_evidence(with_fairness=False, with_performance=False)
     evidence = evidence.model_copy(update={"impact": impact})
     security = [r for r in risk_register(evidence) if r.concern == "security"]

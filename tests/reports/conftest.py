@@ -7,8 +7,8 @@ rates are computed here with Wilson intervals, independently of raikit's audit c
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
