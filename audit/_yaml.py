@@ -52,9 +52,9 @@ def _describe(error: dict[str, Any], errors: list[dict[str, Any]]) -> str:
         hint = close_matches_hint(str(error["loc"][-1]), [str(m) for m in missing])
         return f"is not a known field{hint or ' (check its spelling and indentation)'}"
     value = error.get("input")
-    if isinstance(value, (str, int, float, bool)) and not isinstance(value, dict):
-        return f"{message}; got {value!r}"
-    return message
+    if isinstance(value, (str, int, float, bool)):
+        return f": {message}; got {value!r}"
+    return f": {message}"
 
 
 def load_yaml_model(

@@ -233,7 +233,7 @@ def load_impact(path: Path) -> ImpactAssessment:
     ------
     ConfigError
         Naming the file, the line and the field, e.g.
-        ``impact.yaml line 9: field 'deployment.domain' Input should be ...; got 'heathcare'``.
+        ``impact.yaml line 9: field 'deployment.domain': Input should be ...; got 'heathcare'``.
     """
     return load_yaml_model(path, ImpactAssessment, "impact assessment")
 

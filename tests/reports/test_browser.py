@@ -20,8 +20,17 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(
     os.environ.get("RAIKIT_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts")
 )
-HEADINGS = ["Executive summary", "Risk register", "Framework coverage", "What was audited",
-            *[c.title for c in CONCERNS], "Policy gate", "Findings", "Provenance", "Glossary"]  # fmt: skip
+HEADINGS = [
+    "Executive summary",
+    "Risk register",
+    "Framework coverage",
+    "What was audited",
+    *[c.title for c in CONCERNS],
+    "Policy gate",
+    "Findings",
+    "Provenance",
+    "Glossary",
+]
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -43,7 +52,9 @@ def page_report(tmp_path_factory, full_evidence):
         )
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+            page.on(
+                "console", lambda m: console_errors.append(m.text) if m.type == "error" else None
+            )
             page.on("pageerror", lambda e: console_errors.append(str(e)))
             page.on("request", lambda r: requests.append(r.url))
             page.goto(path.as_uri(), wait_until="load")

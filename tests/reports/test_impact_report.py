@@ -12,13 +12,22 @@ import yaml
 import reports
 from audit.concerns import CONCERNS
 from reports._markdown import md_escape
-from tests.reports._html import read, table, visible_text
+from tests.reports._html import table, visible_text
 from tests.reports.conftest import EXAMPLES, build_evidence, build_full_evidence
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("RAIKIT_UPDATE_GOLDEN") == "1"
-HEADINGS = ["Executive summary", "Risk register", "Framework coverage", "What was audited",
-            *[c.title for c in CONCERNS], "Policy gate", "Findings", "Provenance", "Glossary"]  # fmt: skip
+HEADINGS = [
+    "Executive summary",
+    "Risk register",
+    "Framework coverage",
+    "What was audited",
+    *[c.title for c in CONCERNS],
+    "Policy gate",
+    "Findings",
+    "Provenance",
+    "Glossary",
+]
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +62,14 @@ def test_full_report_lights_and_register(full_html):
     assert lights["Employment and productivity"][1] == "Assessed"
     register = table(full_html, "11 risks, highest score first")
     first = register["rows"][1]
-    assert first[:6] == ["bias", "Black arrestees are recommended for release less often than "
-                         "white arrestees.", "5", "5", "25", "High"]  # fmt: skip
+    assert first[:6] == [
+        "bias",
+        "Black arrestees are recommended for release less often than white arrestees.",
+        "5",
+        "5",
+        "25",
+        "High",
+    ]
     assert 'class="light light-red"' in full_html
 
 
@@ -63,8 +78,17 @@ def test_coverage_matrix_and_tier(full_html):
     assert "Annex III(6): law enforcement" in text
     matrix = table(full_html, "Coverage matrix")
     header = matrix["rows"][1]
-    assert header == ["Art. 9", "Art. 10", "Art. 13", "Art. 14", "Art. 15",
-                      "Govern", "Map", "Measure", "Manage"]  # fmt: skip
+    assert header == [
+        "Art. 9",
+        "Art. 10",
+        "Art. 13",
+        "Art. 14",
+        "Art. 15",
+        "Govern",
+        "Map",
+        "Measure",
+        "Manage",
+    ]
     rows = {r[0]: r[1:] for r in matrix["rows"][2:]}
     assert rows["Group fairness (rates and disparities by group) measurement"][1] == "●"
     assert rows["Membership-inference attack measurement"][4] == "○"
@@ -76,8 +100,13 @@ def test_gate_section_and_glossary(full_html):
         "rows"
     ]
     text = visible_text(full_html)
-    for term in ("Demographic parity difference", "Equalized odds difference", "ROC AUC",
-                 "Expected calibration error (ECE)", "Membership-inference AUC"):  # fmt: skip
+    for term in (
+        "Demographic parity difference",
+        "Equalized odds difference",
+        "ROC AUC",
+        "Expected calibration error (ECE)",
+        "Membership-inference AUC",
+    ):
         assert term in text
 
 
@@ -105,9 +134,15 @@ def test_model_card_front_matter_is_hugging_face_metadata(full_evidence):
     assert model["name"] == "Release recommendation assistant (demo)"
     metrics = {m["name"]: m["value"] for m in model["results"][0]["metrics"]}
     assert metrics["accuracy"] == 0.846
-    for heading in ("## Model details", "## Intended use", "## Training data",
-                    "## Evaluation results", "### Results per group", "## Limitations",
-                    "## Ethical considerations"):  # fmt: skip
+    for heading in (
+        "## Model details",
+        "## Intended use",
+        "## Training data",
+        "## Evaluation results",
+        "### Results per group",
+        "## Limitations",
+        "## Ethical considerations",
+    ):
         assert heading in card
 
 
@@ -173,9 +208,14 @@ def test_hostile_strings_in_the_model_card(hostile_evidence):
 
 @pytest.mark.parametrize(
     ("value", "escaped"),
-    [("a|b", "a\\|b"), ("<b>", "&lt;b&gt;"), ("[x](y)", "\\[x\\](y)"), ("1\n2", "1 2"),
-     ("a_b*c`d", "a\\_b\\*c\\`d")],
-)  # fmt: skip
+    [
+        ("a|b", "a\\|b"),
+        ("<b>", "&lt;b&gt;"),
+        ("[x](y)", "\\[x\\](y)"),
+        ("1\n2", "1 2"),
+        ("a_b*c`d", "a\\_b\\*c\\`d"),
+    ],
+)
 def test_md_escape(value, escaped):
     assert md_escape(value) == escaped
 
@@ -206,6 +246,6 @@ def test_pdf_is_printed_when_weasyprint_is_installed():
         require_weasyprint()
     except ConfigError as exc:
         pytest.skip(str(exc))
-    # Without fairness charts the PDF takes about a second instead of ten.
+    # Without the six fairness charts the PDF prints in a few seconds instead of ten.
     pdf = reports.render(build_evidence(with_fairness=False), "pdf")
     assert isinstance(pdf, bytes) and pdf.startswith(b"%PDF-") and len(pdf) > 10_000
