@@ -139,15 +139,18 @@ class ConcernStatus:
 def evidence_item(evidence: Evidence, name: str) -> Any:
     """The evidence section ``name``, or ``None`` when this evidence lacks it.
 
-    ``dp`` is read from the training record (``model.training["dp"]``) when the evidence has no
-    ``dp`` section of its own, since raikit's trainer records the guarantee there.
+    ``dp`` is read from the training record (``model.training["privacy"]`` when
+    ``differentially_private``) when the evidence has no ``dp`` section of its own, since
+    raikit's trainer records the guarantee there.
     """
     value = getattr(evidence, name, None)
     if value is None and name == "dp":
         training = evidence.model.training or {}
-        dp = training.get("dp") or training.get("privacy")
-        if isinstance(dp, dict) and dp.get("enabled"):
-            return dp
+        # raikit's trainer writes privacy.differentially_private; older records dp.enabled.
+        for key, flag in (("privacy", "differentially_private"), ("dp", "enabled")):
+            record = training.get(key)
+            if isinstance(record, dict) and record.get(flag):
+                return record
     return value
 
 

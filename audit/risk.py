@@ -46,6 +46,7 @@ class Limits:
     max_epsilon: float = 8.0
     max_membership_auc: float = 0.6
     max_calibration_error: float = 0.1
+    forbidden_pii: tuple[str, ...] = ()
 
 
 DEFAULT_LIMITS = Limits()
@@ -89,6 +90,7 @@ def limits_from(policy: Policy | None) -> Limits:
         else DEFAULT_LIMITS.max_demographic_parity_difference,
         max_epsilon=policy.privacy.max_epsilon or DEFAULT_LIMITS.max_epsilon,
         max_membership_auc=policy.privacy.max_membership_auc or DEFAULT_LIMITS.max_membership_auc,
+        forbidden_pii=tuple(policy.privacy.forbidden_pii),
     )
 
 
@@ -153,6 +155,26 @@ def _privacy(evidence: Evidence, limits: Limits) -> Measured | None:
     return None
 
 
+def _pii(evidence: Evidence, limits: Limits) -> Measured | None:
+    from audit.concerns import evidence_item
+    from audit.policy import _pii_types
+
+    found = _pii_types(evidence_item(evidence, "pii"))
+    if found is None:
+        return None
+    forbidden = sorted(set(found) & set(limits.forbidden_pii))
+    if forbidden:
+        likelihood, basis = (
+            5,
+            f"measured: forbidden PII in the training data: {', '.join(forbidden)}",
+        )
+    elif found:
+        likelihood, basis = 3, f"measured: PII in the training data: {', '.join(sorted(found))}"
+    else:
+        likelihood, basis = 1, "measured: no PII found in the training data"
+    return Measured("privacy", "Personal data in the training data is exposed", likelihood, basis)
+
+
 def _service_quality(evidence: Evidence, limits: Limits) -> Measured | None:
     performance = evidence.performance
     if performance is None or performance.calibration is None:
@@ -170,6 +192,7 @@ def _service_quality(evidence: Evidence, limits: Limits) -> Measured | None:
 RULES: tuple[Callable[[Evidence, Limits], Measured | None], ...] = (
     _bias,
     _privacy,
+    _pii,
     _service_quality,
 )
 
@@ -260,14 +283,20 @@ def risk_register(evidence: Evidence, policy: Policy | None = None) -> list[Risk
     tier = risk_tier(impact.deployment.domain if impact is not None else None).tier
     severity = 4 if tier in ("high", "unknown") else 3
     risks = _declared(evidence, owner)
+    measured_by_concern: dict[str, list[Measured]] = {}
     for rule in RULES:
         measured = rule(evidence, limits)
-        if measured is None:
+        if measured is not None:
+            measured_by_concern.setdefault(measured.concern, []).append(measured)
+    for concern_name, measured_list in measured_by_concern.items():
+        declared = [i for i, r in enumerate(risks) if r.concern == concern_name]
+        if declared:
+            # The gravest measurement of the concern sets the likelihood of its declared risks.
+            worst = max(measured_list, key=lambda m: m.likelihood)
+            for index in declared:
+                risks[index] = _adjust(risks[index], worst)
             continue
-        same = [i for i, r in enumerate(risks) if r.concern == measured.concern]
-        for index in same:
-            risks[index] = _adjust(risks[index], measured)
-        if not same:
+        for measured in measured_list:
             score = measured.likelihood * severity
             risks.append(
                 Risk(

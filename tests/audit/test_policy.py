@@ -244,3 +244,12 @@ def test_rai_audit_with_impact_and_policy(tmp_path, predictions_csv, max_dpd, co
     html = (out / "report.html").read_text()
     assert "Release recommendation assistant (demo)" in html
     assert ("Passed" if code == 0 else "Failed") in html
+
+
+def test_forbidden_pii_gate_reads_a_pii_section():
+    from tests.audit.test_risk import EvidenceWithPII
+
+    evidence = EvidenceWithPII(**dict(build_evidence()), pii={"counts_by_type": {"US_SSN": 2}})
+    result = check(evidence, policy(privacy={"forbidden_pii": ["US_SSN", "CREDIT_CARD"]}))
+    [only] = result.checks
+    assert only.status == "fail" and only.observed == "US_SSN"

@@ -6,6 +6,7 @@ import pytest
 
 from audit import concerns as concerns_module
 from audit.concerns import CONCERNS, EVIDENCE_ITEMS, concern_status
+from audit.evidence import Evidence
 from audit.frameworks import coverage, frameworks, risk_tier
 from audit.impact import DOMAINS, parse_impact
 from audit.policy import Policy
@@ -138,3 +139,38 @@ def test_declared_risks_misuse_and_threats_enter_the_register():
         (16, "high", "Credit risk team"),
         (2, "low", "Credit risk team"),
     ]
+
+
+def test_dp_guarantee_is_read_from_the_trainers_privacy_record():
+    evidence = build_evidence()
+    training = dict(evidence.model.training)
+    del training["dp"]
+    training["privacy"] = {"differentially_private": True, "epsilon": 9.5, "delta": 1e-5}
+    model = evidence.model.model_copy(update={"training": training})
+    evidence = evidence.model_copy(update={"model": model})
+    [privacy] = [r for r in risk_register(evidence) if r.concern == "privacy"]
+    assert privacy.likelihood == 4 and "epsilon 9.5, above the limit 8" in privacy.basis
+    training["privacy"] = {"differentially_private": False}
+    model = evidence.model.model_copy(update={"training": training})
+    evidence = evidence.model_copy(update={"model": model})
+    [privacy] = [r for r in risk_register(evidence) if r.concern == "privacy"]
+    assert privacy.likelihood == 3 and "without differential privacy" in privacy.basis
+
+
+class EvidenceWithPII(Evidence):
+    """Evidence as it will be once the PII scan adds its section."""
+
+    pii: dict | None = None
+
+
+@pytest.mark.parametrize(
+    ("counts", "likelihood"), [({"US_SSN": 3, "PERSON": 10}, 5), ({"PERSON": 10}, 3), ({}, 1)]
+)
+def test_a_pii_section_raises_or_lowers_the_privacy_risk(counts, likelihood):
+    base = build_full_evidence()
+    evidence = EvidenceWithPII(**dict(base), pii={"counts_by_type": counts})
+    policy = Policy.model_validate({"privacy": {"forbidden_pii": ["US_SSN"]}})
+    privacy = [r for r in risk_register(evidence, policy) if r.concern == "privacy"]
+    # Declared privacy threats take the gravest measured likelihood (DP alone gives 2).
+    assert {r.likelihood for r in privacy} == {max(likelihood, 2)}
+    assert concern_status(evidence, CONCERNS[1]).measured_by == ["pii", "dp"]
