@@ -291,7 +291,9 @@ def make_evidence() -> Callable[..., Evidence]:
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def build_full_evidence(impact_text: str | None = None) -> Evidence:
+def build_full_evidence(
+    impact_text: str | None = None, extra_group: str | None = None, source: str = "adult_test.csv"
+) -> Evidence:
     """The fixture evidence with the example impact assessment and policy gate attached."""
     from audit.impact import attach_impact, load_impact, parse_impact
     from audit.policy import attach_gate, load_policy
@@ -301,7 +303,7 @@ def build_full_evidence(impact_text: str | None = None) -> Evidence:
         if impact_text is not None
         else load_impact(EXAMPLES / "impact.yaml")
     )
-    evidence = attach_impact(build_evidence(), impact)
+    evidence = attach_impact(build_evidence(extra_group=extra_group, source=source), impact)
     return attach_gate(evidence, load_policy(EXAMPLES / "policy.yaml"))
 
 

@@ -173,7 +173,10 @@ def hostile_impact() -> str:
 
 @pytest.fixture(scope="module")
 def hostile_evidence():
-    evidence = build_full_evidence(hostile_impact())
+    # Hostile data too: a group value and the data source name.
+    evidence = build_full_evidence(
+        hostile_impact(), extra_group="<script>alert(4)</script> | x", source=HOSTILE[2]
+    )
     return evidence.model_copy(update={"title": HOSTILE[1]})
 
 
