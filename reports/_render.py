@@ -1,4 +1,5 @@
-"""Evidence -> one self-contained HTML document (inline CSS, charts as ``data:`` URIs)."""
+"""Evidence -> report: one self-contained HTML document (inline CSS, charts as ``data:`` URIs),
+Markdown, PDF (weasyprint, from the HTML) or a Hugging Face style model card."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from pydantic import ValidationError
@@ -15,6 +16,7 @@ from audit.evidence import Evidence
 from audit.fairness import GROUP_METRICS, AttributeFairness
 from models.errors import ConfigError, DataError
 from reports import charts
+from reports._concerns import impact_context
 from reports._format import (
     format_bounds,
     format_count,
@@ -25,10 +27,33 @@ from reports._format import (
     metric_label,
     metric_short_label,
 )
+from reports._glossary import glossary
 from reports._summary import SummaryItem, summarise
 
-SUPPORTED_FORMATS = ("html",)
+SUPPORTED_FORMATS = ("html", "md", "pdf", "model-card")
 SEVERITY_ORDER = ("critical", "warning", "info")
+Format = Literal["html", "md", "pdf", "model-card"]
+
+# Evidence field -> the template partials that show it inside its concern's section. A new
+# assessment adds its field here (and to audit.concerns); the Markdown partials end in .md.j2.
+PARTIALS: dict[str, list[str]] = {
+    "fairness": ["_summary.html.j2", "_fairness.html.j2"],
+    "performance": ["_performance.html.j2"],
+}
+
+
+def add_filters(environment: Environment) -> Environment:
+    """Register the number and label filters every report template uses."""
+    environment.filters.update(
+        num=format_number,
+        interval=format_interval,
+        bounds=format_bounds,
+        commas=format_count,
+        metric_label=metric_label,
+        metric_short_label=metric_short_label,
+        metric_help=metric_help,
+    )
+    return environment
 
 
 @functools.cache
@@ -43,16 +68,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    environment.filters.update(
-        num=format_number,
-        interval=format_interval,
-        bounds=format_bounds,
-        commas=format_count,
-        metric_label=metric_label,
-        metric_short_label=metric_short_label,
-        metric_help=metric_help,
-    )
-    return environment
+    return add_filters(environment)
 
 
 def _coerce(evidence: Evidence | Mapping[str, Any]) -> Evidence:
@@ -140,19 +156,20 @@ def _severity_counts(evidence: Evidence) -> list[tuple[str, int]]:
     return [(s, sum(f.severity == s for f in findings)) for s in SEVERITY_ORDER]
 
 
-def _context(evidence: Evidence) -> dict[str, Any]:
+def context(evidence: Evidence, charts_on: bool = True) -> dict[str, Any]:
+    """Template variables shared by every format; ``charts_on=False`` skips drawing charts."""
     fairness = evidence.fairness
     level = format_percent_level(fairness.confidence_level if fairness is not None else 0.95)
     performance = evidence.performance
     reliability = None
-    if performance is not None and performance.calibration is not None:
+    if charts_on and performance is not None and performance.calibration is not None:
         reliability = charts.reliability_chart(performance.calibration)
     findings = evidence.all_findings()
     return {
         "ev": evidence,
         "level": level,
         "summary": _summary_by_attribute(summarise(evidence)),
-        "attributes": _attribute_views(evidence, level),
+        "attributes": _attribute_views(evidence, level) if charts_on else [],
         "reliability": reliability,
         "findings": sorted(findings, key=lambda f: SEVERITY_ORDER.index(f.severity)),
         "severity_counts": _severity_counts(evidence),
@@ -160,6 +177,9 @@ def _context(evidence: Evidence) -> dict[str, Any]:
         "packages": sorted(evidence.provenance.packages.items()),
         "config_json": json.dumps(evidence.provenance.config, indent=2, sort_keys=True),
         "training_rows": _training_rows(evidence.model.training or {}),
+        "glossary": glossary(),
+        "partials": PARTIALS,
+        **impact_context(evidence),
     }
 
 
@@ -178,36 +198,57 @@ def _has_undefined(evidence: Evidence) -> bool:
     return False
 
 
-def render(evidence: Evidence | Mapping[str, Any], fmt: str = "html") -> str:
+@overload
+def render(evidence: Evidence | Mapping[str, Any], fmt: Literal["pdf"]) -> bytes: ...
+@overload
+def render(
+    evidence: Evidence | Mapping[str, Any], fmt: Literal["html", "md", "model-card"] = ...
+) -> str: ...
+def render(evidence: Evidence | Mapping[str, Any], fmt: str = "html") -> str | bytes:
     """Render audit evidence as a report.
 
     Parameters
     ----------
     evidence : Evidence or dict
         The evidence bundle, or its JSON form (validated here).
-    fmt : {"html"}
-        Output format. ``"html"`` gives one self-contained document: inline CSS, charts as
-        ``data:`` URIs, no scripts and no network fetches.
+    fmt : {"html", "md", "pdf", "model-card"}
+        ``"html"``: one self-contained document (inline CSS, charts as ``data:`` URIs, no
+        scripts, no network fetches). ``"md"``: the same report as Markdown for pull requests
+        and wikis (tables, no charts). ``"pdf"``: the HTML printed by weasyprint (the
+        optional ``raikit[pdf]`` extra). ``"model-card"``: a Hugging Face style model card
+        (``README.md`` with YAML front matter).
 
     Returns
     -------
-    str
-        The report. The same evidence always renders to the same text.
+    str or bytes
+        ``bytes`` for ``"pdf"``, ``str`` for every other format; the same evidence always
+        renders to the same output.
 
     Raises
     ------
     ConfigError
-        When ``fmt`` is not a supported format.
+        When ``fmt`` is not a supported format, or ``"pdf"`` without weasyprint installed.
     DataError
         When ``evidence`` is a dict that is not valid evidence.
 
     Examples
     --------
     >>> html = render(load_evidence(Path("evidence.json")))  # doctest: +SKIP
+    >>> markdown = render(load_evidence(Path("evidence.json")), "md")  # doctest: +SKIP
     """
     if fmt not in SUPPORTED_FORMATS:
         supported = ", ".join(f"'{f}'" for f in SUPPORTED_FORMATS)
         raise ConfigError(f"report format {fmt!r} is not supported; use one of: {supported}")
     validated = _coerce(evidence)
+    if fmt in ("md", "model-card"):
+        from reports._markdown import render_markdown
+
+        return render_markdown(validated, fmt, context(validated, charts_on=False))
+    if fmt == "pdf":
+        from reports._pdf import html_to_pdf, require_weasyprint
+
+        require_weasyprint()  # before drawing charts: fail fast when the extra is missing
+        template = _environment().get_template("report.html.j2")
+        return html_to_pdf(template.render(**context(validated)))
     template = _environment().get_template("report.html.j2")
-    return template.render(**_context(validated))
+    return template.render(**context(validated))

@@ -9,15 +9,27 @@ import sys
 
 import typer
 
-from audit.cli import audit, demo, train
+from audit.cli import audit, demo, gate, impact, train
 from audit.cli._app import app
 
-__all__ = ["COMMANDS", "app", "main"]
+__all__ = ["COMMANDS", "GROUPS", "app", "main"]
 
-COMMANDS = (train.train, audit.audit, audit.report, train.datasets, demo.demo)
+COMMANDS = (
+    train.train,
+    audit.audit,
+    audit.report,
+    gate.gate,
+    gate.model_card,
+    train.datasets,
+    demo.demo,
+)
+# Command groups (`rai impact init`).
+GROUPS = (impact.impact_app,)
 
 for _command in COMMANDS:
     app.command()(_command)
+for _group in GROUPS:
+    app.add_typer(_group)
 
 
 def main() -> None:

@@ -97,3 +97,11 @@ def write_text(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise OutputError(f"cannot write '{path}': {exc.strerror}") from None
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as exc:
+        raise OutputError(f"cannot write '{path}': {exc.strerror}") from None

@@ -13,10 +13,14 @@ from audit.cli._app import (
     SensitiveOption,
     handle_errors,
     refuse_overwrite,
+    write_bytes,
     write_outputs,
     write_text,
 )
+from audit.cli.gate import JunitOption, finish_gate
 from models.errors import ConfigError
+
+FORMAT_SUFFIXES = {"html": ".html", "md": ".md", "pdf": ".pdf"}
 
 
 @handle_errors
@@ -48,9 +52,18 @@ def audit(
     n_bootstrap: Annotated[int, typer.Option(help="Bootstrap replicates for CIs.")] = 1000,
     min_group_size: Annotated[int, typer.Option(help="Groups smaller than this are flagged.")] = 30,
     seed: SeedOption = 0,
+    impact: Annotated[
+        Path | None, typer.Option(help="impact.yaml: the societal-impact assessment to include.")
+    ] = None,
+    policy: Annotated[
+        Path | None, typer.Option(help="policy.yaml: run the policy gate (exit 1 if it fails).")
+    ] = None,
+    junit: JunitOption = None,
     force: ForceOption = False,
 ) -> None:
     """Audit a model (or a predictions file): evidence.json + report.html."""
+    from audit.impact import attach_impact, load_impact
+    from audit.policy import attach_gate, load_policy
     from audit.predictor import load_predictor
     from audit.runner import AuditConfig, run_audit
     from models.data import load_table
@@ -63,6 +76,11 @@ def audit(
         raise ConfigError("give at least one --sensitive column")
     if model is not None and label is None:
         raise ConfigError("--label is required with --model")
+    if junit is not None and policy is None:
+        raise ConfigError("--junit needs --policy (the gate whose result it records)")
+    # Read the YAML inputs before the audit runs, so a typo fails in a second, not a minute.
+    impact_assessment = load_impact(impact) if impact is not None else None
+    loaded_policy = load_policy(policy) if policy is not None else None
     evidence_path, report_path = out / "evidence.json", out / "report.html"
     refuse_overwrite([evidence_path, report_path], force)
     config = AuditConfig(
@@ -78,20 +96,37 @@ def audit(
     predictor = load_predictor(model) if model is not None else None
     table = load_table(data if model is not None else predictions)
     evidence = run_audit(table, config, predictor)
+    if impact_assessment is not None:
+        evidence = attach_impact(evidence, impact_assessment)
+    if loaded_policy is not None:
+        evidence = attach_gate(evidence, loaded_policy)
     write_outputs(evidence, out)
+    if evidence.gate is not None:
+        finish_gate(evidence.gate, junit)
 
 
 @handle_errors
 def report(
     evidence: Annotated[Path, typer.Argument(help="evidence.json written by `rai audit`.")],
-    out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
+    format: Annotated[
+        str, typer.Option("--format", help="html (self-contained), md (Markdown) or pdf.")
+    ] = "html",
+    out: Annotated[
+        Path | None, typer.Option(help="File to write (default: report.html / .md / .pdf).")
+    ] = None,
     force: ForceOption = False,
 ) -> None:
-    """Re-render the HTML report from an evidence file alone."""
+    """Render the report from an evidence file alone, as HTML, Markdown or PDF."""
     from audit.evidence import load_evidence
     from reports import render
 
+    if format not in FORMAT_SUFFIXES:
+        raise ConfigError(f"--format must be one of html, md, pdf; got '{format}'")
+    out = out if out is not None else Path("report" + FORMAT_SUFFIXES[format])
     refuse_overwrite([out], force)
-    html = render(load_evidence(evidence), "html")
-    write_text(out, html)
+    loaded = load_evidence(evidence)
+    if format == "pdf":
+        write_bytes(out, render(loaded, "pdf"))
+    else:
+        write_text(out, render(loaded, format))
     typer.echo(f"report: {out}")

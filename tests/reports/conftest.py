@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -285,3 +286,27 @@ def html(evidence: Evidence) -> str:
 @pytest.fixture
 def make_evidence() -> Callable[..., Evidence]:
     return build_evidence
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def build_full_evidence(
+    impact_text: str | None = None, extra_group: str | None = None, source: str = "adult_test.csv"
+) -> Evidence:
+    """The fixture evidence with the example impact assessment and policy gate attached."""
+    from audit.impact import attach_impact, load_impact, parse_impact
+    from audit.policy import attach_gate, load_policy
+
+    impact = (
+        parse_impact(impact_text)
+        if impact_text is not None
+        else load_impact(EXAMPLES / "impact.yaml")
+    )
+    evidence = attach_impact(build_evidence(extra_group=extra_group, source=source), impact)
+    return attach_gate(evidence, load_policy(EXAMPLES / "policy.yaml"))
+
+
+@pytest.fixture(scope="session")
+def full_evidence() -> Evidence:
+    return build_full_evidence()

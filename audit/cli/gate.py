@@ -1,0 +1,82 @@
+"""`rai gate` and `rai model-card`: the evidence checked against a policy, and exported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from audit.cli._app import ForceOption, handle_errors, refuse_overwrite, say, write_text
+
+if TYPE_CHECKING:
+    from audit.policy import GateResult
+
+EXIT_GATE_FAILED = 1
+STATUS_TEXT = {"pass": "pass", "fail": "FAIL", "missing": "n/m"}
+
+
+def gate_table(result: GateResult) -> str:
+    """The gate result as a plain-text table (one line per check, then a verdict line)."""
+    header = ("RESULT", "GATE", "SUBJECT", "REQUIRED", "OBSERVED")
+    rows = [
+        (STATUS_TEXT[c.status], c.gate, c.subject, c.requirement, c.observed) for c in result.checks
+    ]
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
+        for r in [header, *rows]
+    ]
+    counts = result.counts()
+    verdict = "PASSED" if result.passed else "FAILED"
+    lines.append(
+        f"{verdict}: policy '{result.policy_name}', {counts['pass']} passed, "
+        f"{counts['fail']} failed, {counts['missing']} not measured (n/m)"
+    )
+    return "\n".join(lines)
+
+
+def finish_gate(result: GateResult, junit: Path | None) -> None:
+    """Print the table, write JUnit XML, and exit 1 when a gate failed."""
+    from audit.policy import junit_xml
+
+    typer.echo(gate_table(result))
+    if junit is not None:
+        write_text(junit, junit_xml(result))
+        say(f"junit: {junit}")
+    if not result.passed:
+        raise typer.Exit(EXIT_GATE_FAILED)
+
+
+JunitOption = Annotated[
+    Path | None, typer.Option("--junit", help="Write the gate result as JUnit XML for CI.")
+]
+
+
+@handle_errors
+def gate(
+    evidence: Annotated[Path, typer.Argument(help="evidence.json written by `rai audit`.")],
+    policy: Annotated[Path, typer.Option("--policy", help="policy.yaml with the thresholds.")],
+    junit: JunitOption = None,
+) -> None:
+    """Check evidence against a policy: exit 0 pass, 1 a gate failed, 2 bad input."""
+    from audit.evidence import load_evidence
+    from audit.policy import check, load_policy
+
+    loaded_policy = load_policy(policy)
+    finish_gate(check(load_evidence(evidence), loaded_policy), junit)
+
+
+@handle_errors
+def model_card(
+    evidence: Annotated[Path, typer.Argument(help="evidence.json written by `rai audit`.")],
+    out: Annotated[Path, typer.Option(help="Model card file to write.")] = Path("README.md"),
+    force: ForceOption = False,
+) -> None:
+    """Export a Hugging Face style model card (README.md with YAML front matter)."""
+    from audit.evidence import load_evidence
+    from reports import render
+
+    refuse_overwrite([out], force)
+    write_text(out, render(load_evidence(evidence), "model-card"))
+    typer.echo(f"model card: {out}")

@@ -1,0 +1,395 @@
+"""The policy gate: thresholds in ``policy.yaml`` checked against an evidence bundle.
+
+Public surface: :class:`Policy` (the schema), :func:`load_policy`, :func:`check` (the verb),
+:class:`GateResult` and :func:`junit_xml`. ``check`` never exits or prints; ``rai gate`` maps
+the result to exit code 0 (pass) or 1 (a gate failed), and bad input to 2.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field, model_validator
+
+from audit._types import Frozen
+from audit._yaml import load_yaml_model
+from models.errors import PolicyError
+
+if TYPE_CHECKING:
+    from audit.evidence import Evidence
+
+__all__ = [
+    "GateCheck",
+    "attach_gate",
+    "GateResult",
+    "Policy",
+    "Threshold",
+    "check",
+    "junit_xml",
+    "load_policy",
+]
+
+CheckStatus = Literal["pass", "fail", "missing"]
+
+
+class Threshold(Frozen):
+    """A bound on one metric: ``max`` or ``min`` (or both).
+
+    ``metric`` is a fairness disparity (``demographic_parity_difference``, ...; checked on
+    ``attribute``, or on every attribute when it is left out) or a performance metric
+    (``accuracy``, ``roc_auc``, ...). ``use: upper`` compares the upper end of the interval
+    instead of the point estimate (a stricter gate that accounts for sampling noise).
+    """
+
+    metric: str
+    attribute: str | None = None
+    max: float | None = None
+    min: float | None = None
+    use: Literal["value", "upper", "lower"] = "value"
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Threshold:
+        if self.max is None and self.min is None:
+            raise ValueError("give 'max' or 'min' (or both)")
+        return self
+
+
+class PrivacyPolicy(Frozen):
+    """Privacy gates: DP budget, membership-attack AUC, forbidden PII types."""
+
+    max_epsilon: float | None = Field(default=None, gt=0)
+    require_dp: bool = False
+    max_membership_auc: float | None = Field(default=None, ge=0.5, le=1)
+    forbidden_pii: list[str] = []
+
+
+class ImpactPolicy(Frozen):
+    """Impact-assessment gates: dotted ``impact.yaml`` fields that must be filled in."""
+
+    required: list[str] = []
+
+
+class Policy(Frozen):
+    """The content of ``policy.yaml``.
+
+    ``on_missing`` decides what a gate does when the evidence lacks what it needs (no
+    fairness section, no membership attack): ``fail`` (the safe default) or ``warn``.
+    """
+
+    version: Literal[1] = 1
+    name: str = "policy"
+    on_missing: Literal["fail", "warn"] = "fail"
+    thresholds: list[Threshold] = []
+    privacy: PrivacyPolicy = PrivacyPolicy()
+    impact: ImpactPolicy = ImpactPolicy()
+
+
+class GateCheck(Frozen):
+    """One check of the gate and its outcome."""
+
+    gate: str
+    subject: str
+    requirement: str
+    observed: str
+    status: CheckStatus
+    message: str
+
+
+class GateResult(Frozen):
+    """The outcome of :func:`check`: ``passed`` is False when any check failed."""
+
+    policy_name: str
+    on_missing: Literal["fail", "warn"]
+    passed: bool
+    checks: list[GateCheck]
+    policy: Policy
+
+    def counts(self) -> dict[str, int]:
+        """Number of checks per status."""
+        return {s: sum(c.status == s for c in self.checks) for s in ("pass", "fail", "missing")}
+
+
+def load_policy(path: Path) -> Policy:
+    """Read and validate a ``policy.yaml``; errors name the file, line and field."""
+    return load_yaml_model(path, Policy, "policy", PolicyError)
+
+
+def _bound_text(threshold: Threshold) -> str:
+    parts = []
+    if threshold.min is not None:
+        parts.append(f">= {threshold.min:g}")
+    if threshold.max is not None:
+        parts.append(f"<= {threshold.max:g}")
+    which = "" if threshold.use == "value" else f" ({threshold.use} bound)"
+    return " and ".join(parts) + which
+
+
+def _within(value: float, threshold: Threshold) -> bool:
+    if threshold.max is not None and value > threshold.max:
+        return False
+    return not (threshold.min is not None and value < threshold.min)
+
+
+def _threshold_values(evidence: Evidence, threshold: Threshold) -> list[tuple[str, float | None]]:
+    """(subject, compared value) pairs for ``threshold``; empty when nothing measures it."""
+    pick = {"value": "value", "upper": "upper", "lower": "lower"}[threshold.use]
+    pairs: list[tuple[str, float | None]] = []
+    if evidence.fairness is not None:
+        for attribute in evidence.fairness.attributes:
+            if threshold.attribute not in (None, attribute.attribute):
+                continue
+            interval = attribute.disparities.get(threshold.metric)
+            if interval is not None:
+                pairs.append((attribute.attribute, getattr(interval, pick)))
+    if evidence.performance is not None and threshold.attribute is None:
+        interval = evidence.performance.metrics.get(threshold.metric)
+        if interval is not None:
+            pairs.append(("overall", getattr(interval, pick)))
+    return pairs
+
+
+def _check_thresholds(evidence: Evidence, policy: Policy, missing: CheckStatus) -> list[GateCheck]:
+    checks: list[GateCheck] = []
+    for threshold in policy.thresholds:
+        requirement = _bound_text(threshold)
+        pairs = _threshold_values(evidence, threshold)
+        if not pairs:
+            subject = threshold.attribute or "any attribute"
+            checks.append(
+                GateCheck(
+                    gate=threshold.metric,
+                    subject=subject,
+                    requirement=requirement,
+                    observed="not measured",
+                    status=missing,
+                    message=f"{threshold.metric} on {subject} is not in the evidence",
+                )
+            )
+        for subject, value in pairs:
+            if value is None or math.isnan(value):
+                status, observed = missing, "undefined"
+                message = f"{threshold.metric} on {subject} is undefined for this data"
+            else:
+                status = "pass" if _within(value, threshold) else "fail"
+                observed = f"{value:.3f}"
+                message = f"{threshold.metric} on {subject} is {value:.3f}; required {requirement}"
+            checks.append(
+                GateCheck(
+                    gate=threshold.metric,
+                    subject=subject,
+                    requirement=requirement,
+                    observed=observed,
+                    status=status,
+                    message=message,
+                )
+            )
+    return checks
+
+
+def _privacy_checks(evidence: Evidence, policy: Policy, missing: CheckStatus) -> list[GateCheck]:
+    from audit.concerns import evidence_item
+
+    privacy = policy.privacy
+    checks: list[GateCheck] = []
+
+    def add(gate: str, requirement: str, observed: str, status: CheckStatus, message: str) -> None:
+        checks.append(
+            GateCheck(
+                gate=gate,
+                subject="model",
+                requirement=requirement,
+                observed=observed,
+                status=status,
+                message=message,
+            )
+        )
+
+    dp = evidence_item(evidence, "dp")
+    epsilon = _number(dp, "epsilon")
+    if privacy.require_dp:
+        ok = dp is not None
+        add(
+            "require_dp",
+            "trained with DP",
+            "yes" if ok else "no",
+            "pass" if ok else "fail",
+            "the model was trained with differential privacy"
+            if ok
+            else "the model was not trained with differential privacy",
+        )
+    if privacy.max_epsilon is not None:
+        requirement = f"epsilon <= {privacy.max_epsilon:g}"
+        if epsilon is None:
+            add(
+                "max_epsilon",
+                requirement,
+                "no DP guarantee",
+                missing,
+                "no differential-privacy epsilon is recorded for this model",
+            )
+        else:
+            status: CheckStatus = "pass" if epsilon <= privacy.max_epsilon else "fail"
+            add(
+                "max_epsilon",
+                requirement,
+                f"{epsilon:.3g}",
+                status,
+                f"epsilon is {epsilon:.3g}; required {requirement}",
+            )
+    if privacy.max_membership_auc is not None:
+        requirement = f"AUC <= {privacy.max_membership_auc:g}"
+        auc = _number(evidence_item(evidence, "membership_inference"), "auc")
+        if auc is None:
+            add(
+                "max_membership_auc",
+                requirement,
+                "not measured",
+                missing,
+                "no membership-inference attack is in the evidence",
+            )
+        else:
+            status = "pass" if auc <= privacy.max_membership_auc else "fail"
+            add(
+                "max_membership_auc",
+                requirement,
+                f"{auc:.3f}",
+                status,
+                f"membership-attack AUC is {auc:.3f}; required {requirement}",
+            )
+    if privacy.forbidden_pii:
+        requirement = "none of " + ", ".join(privacy.forbidden_pii)
+        found = _pii_types(evidence_item(evidence, "pii"))
+        if found is None:
+            add(
+                "forbidden_pii",
+                requirement,
+                "not scanned",
+                missing,
+                "the training data was not scanned for PII",
+            )
+        else:
+            bad = sorted(set(found) & set(privacy.forbidden_pii))
+            add(
+                "forbidden_pii",
+                requirement,
+                ", ".join(bad) or "none",
+                "fail" if bad else "pass",
+                f"forbidden PII types found: {', '.join(bad)}"
+                if bad
+                else "no forbidden PII type was found",
+            )
+    return checks
+
+
+def _number(section: object, key: str) -> float | None:
+    """A number ``key`` of an evidence section (a dict or a result object), else None."""
+    if section is None:
+        return None
+    value = section.get(key) if isinstance(section, dict) else getattr(section, key, None)
+    value = getattr(value, "value", value)  # an Interval
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _pii_types(section: object) -> list[str] | None:
+    if section is None:
+        return None
+    for key in ("counts_by_type", "entity_counts", "counts"):
+        value = section.get(key) if isinstance(section, dict) else getattr(section, key, None)
+        if isinstance(value, dict):
+            return [k for k, n in value.items() if n]
+    return []
+
+
+def _impact_checks(evidence: Evidence, policy: Policy) -> list[GateCheck]:
+    checks = []
+    for field in policy.impact.required:
+        ok = evidence.impact is not None and evidence.impact.has(field)
+        message = (
+            f"impact field '{field}' is filled in"
+            if ok
+            else f"impact field '{field}' is required but missing, empty or a TODO"
+        )
+        observed = "present" if ok else "missing"
+        status: CheckStatus = "pass" if ok else "fail"
+        checks.append(
+            GateCheck(
+                gate="impact_required",
+                subject=field,
+                requirement="filled in",
+                observed=observed,
+                status=status,
+                message=message,
+            )
+        )
+    return checks
+
+
+GATES: tuple[Callable[[Evidence, Policy, CheckStatus], list[GateCheck]], ...] = (
+    _check_thresholds,
+    _privacy_checks,
+    lambda evidence, policy, missing: _impact_checks(evidence, policy),
+)
+
+
+def check(evidence: Evidence, policy: Policy) -> GateResult:
+    """Check ``evidence`` against ``policy``.
+
+    Returns
+    -------
+    GateResult
+        Every check with its status; ``passed`` is False when any check is ``fail``
+        (a ``missing`` measurement counts as ``fail`` unless ``on_missing: warn``).
+
+    Examples
+    --------
+    >>> result = check(load_evidence(Path("evidence.json")), load_policy(Path("policy.yaml")))
+    ... # doctest: +SKIP
+    """
+    missing: CheckStatus = "fail" if policy.on_missing == "fail" else "missing"
+    checks = [c for gate in GATES for c in gate(evidence, policy, missing)]
+    return GateResult(
+        policy_name=policy.name,
+        on_missing=policy.on_missing,
+        passed=all(c.status != "fail" for c in checks),
+        checks=checks,
+        policy=policy,
+    )
+
+
+def attach_gate(evidence: Evidence, policy: Policy) -> Evidence:
+    """A copy of ``evidence`` with the result of :func:`check` recorded in ``evidence.gate``."""
+    return evidence.model_copy(
+        update={"gate": check(evidence.model_copy(update={"gate": None}), policy)}
+    )
+
+
+def junit_xml(result: GateResult) -> str:
+    """The gate result as JUnit XML (one ``testcase`` per check) for CI systems."""
+    import xml.etree.ElementTree as ET
+
+    counts = result.counts()
+    suite = ET.Element(
+        "testsuite",
+        name=f"raikit policy gate: {result.policy_name}",
+        tests=str(len(result.checks)),
+        failures=str(counts["fail"]),
+        errors="0",
+        skipped=str(counts["missing"]),
+    )
+    for item in result.checks:
+        case = ET.SubElement(
+            suite, "testcase", classname=f"raikit.gate.{item.gate}", name=item.subject
+        )
+        if item.status == "fail":
+            ET.SubElement(
+                case, "failure", message=item.message, type=item.gate
+            ).text = f"required {item.requirement}; observed {item.observed}"
+        elif item.status == "missing":
+            ET.SubElement(case, "skipped", message=item.message)
+    suites = ET.Element("testsuites")
+    suites.append(suite)
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, "unicode") + "\n"

@@ -1,0 +1,38 @@
+"""HTML report -> PDF with weasyprint (the optional ``raikit[pdf]`` extra)."""
+
+from __future__ import annotations
+
+from models.errors import ConfigError
+
+MISSING = (
+    "PDF output needs weasyprint: pip install 'raikit[pdf]' "
+    "(and the pango library, e.g. apt-get install libpango-1.0-0 libpangoft2-1.0-0)"
+)
+
+
+def require_weasyprint() -> None:
+    """Raise ``ConfigError`` with one line naming the ``[pdf]`` extra when weasyprint is missing."""
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError):
+        # OSError: the wheel is there but the pango shared library is not.
+        raise ConfigError(MISSING) from None
+
+
+def html_to_pdf(html: str) -> bytes:
+    """Print the self-contained HTML report to PDF bytes (A4, the report's print styles)."""
+    require_weasyprint()
+    import weasyprint
+
+    # The report needs nothing outside itself: only data: URIs may be fetched, so a hostile
+    # string cannot make the PDF step fetch a URL or read a local file.
+    if hasattr(weasyprint, "URLFetcher"):  # weasyprint >= 66
+        fetcher = weasyprint.URLFetcher(allowed_protocols={"data"})
+    else:
+
+        def fetcher(url: str, *args: object, **kwargs: object) -> dict:
+            if not url.startswith("data:"):
+                raise ValueError(f"refusing to fetch {url[:40]!r} while printing the report")
+            return weasyprint.default_url_fetcher(url, *args, **kwargs)
+
+    return weasyprint.HTML(string=html, url_fetcher=fetcher).write_pdf()

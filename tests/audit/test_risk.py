@@ -1,0 +1,176 @@
+"""Concern registry, risk register and framework mapping."""
+
+from __future__ import annotations
+
+import pytest
+
+from audit import concerns as concerns_module
+from audit.concerns import CONCERNS, EVIDENCE_ITEMS, concern_status
+from audit.evidence import Evidence
+from audit.frameworks import coverage, frameworks, risk_tier
+from audit.impact import DOMAINS, parse_impact
+from audit.policy import Policy
+from audit.risk import risk_level, risk_register
+from tests.audit.test_impact import MINIMAL
+from tests.reports.conftest import build_evidence, build_full_evidence
+
+ISSUE_CONCERNS = {
+    "bias",
+    "privacy",
+    "transparency",
+    "security",
+    "employment",
+    "service_quality",
+    "accountability",
+    "diversity",
+}
+
+
+def test_registry_covers_every_concern_of_the_issue_and_maps_every_item():
+    names = [c.name for c in CONCERNS]
+    assert len(names) == len(set(names))
+    assert set(names) >= ISSUE_CONCERNS
+    mapped = frameworks().items
+    for concern in CONCERNS:
+        for item in concern.evidence:
+            assert item in EVIDENCE_ITEMS, item
+        for item in (*concern.evidence, *concern.impact):
+            assert item in mapped, f"{item} has no framework mapping"
+    articles = set(frameworks().eu_ai_act.articles)
+    functions = set(frameworks().nist_ai_rmf.functions)
+    for name, item in mapped.items():
+        assert set(item.eu_ai_act) <= articles, name
+        assert set(item.nist_ai_rmf) <= functions, name
+
+
+@pytest.mark.parametrize(
+    ("domain", "tier"),
+    [
+        ("employment", "high"),
+        ("finance", "high"),
+        ("justice", "high"),
+        ("healthcare", "high"),
+        ("marketing", "limited"),
+        ("research", "minimal"),
+        (None, "unknown"),
+    ],
+)
+def test_eu_ai_act_tier_from_domain(domain, tier):
+    assert risk_tier(domain).tier == tier
+    assert set(DOMAINS) >= set(frameworks().eu_ai_act.high_risk_domains)
+
+
+def test_statuses_measured_assessed_not_assessed():
+    bare = build_evidence()
+    status = {c.name: concern_status(bare, c).status for c in CONCERNS}
+    # Fairness and performance measured; DP recorded in the training record.
+    assert status["bias"] == status["service_quality"] == status["privacy"] == "measured"
+    assert status["accountability"] == status["employment"] == "not_assessed"
+    full = build_full_evidence()
+    status = {c.name: concern_status(full, c).status for c in CONCERNS}
+    assert status["accountability"] == status["employment"] == "assessed"
+    assert "not_assessed" not in status.values()
+
+
+def test_a_new_registry_entry_shows_as_not_assessed_without_code(monkeypatch):
+    extra = concerns_module.Concern("membership", "Membership privacy", "Q?", ("mia",), ())
+    monkeypatch.setattr(concerns_module, "CONCERNS", (*CONCERNS, extra))
+    monkeypatch.setitem(concerns_module.EVIDENCE_ITEMS, "mia", "Membership attack")
+    register = risk_register(build_evidence())
+    [row] = [r for r in register if r.concern == "membership"]
+    assert row.level == "unknown" and row.source == "not assessed"
+    assert concern_status(build_evidence(), extra).status == "not_assessed"
+    assert any(r.item == "mia" and not r.present for r in coverage(build_evidence()))
+
+
+@pytest.mark.parametrize(
+    ("score", "level"),
+    [
+        (None, "unknown"),
+        (1, "low"),
+        (6, "low"),
+        (8, "medium"),
+        (12, "medium"),
+        (15, "high"),
+        (25, "high"),
+    ],
+)
+def test_risk_levels(score, level):
+    assert risk_level(score) == level
+
+
+def test_measured_bias_raises_the_declared_risk():
+    # The fixture's largest demographic parity difference is sex x race, 0.270 [0.240, 0.300].
+    register = risk_register(build_full_evidence())
+    [bias] = [r for r in register if r.concern == "bias"]
+    assert bias.likelihood == 5 and bias.severity == 5 and bias.level == "high"
+    assert "likelihood raised from 3 to 5" in bias.basis
+    assert bias.source == "impact.yaml + measured"
+    assert register[0] == bias  # highest score first
+
+
+def test_measurement_within_threshold_lowers_the_declared_risk():
+    lenient = Policy.model_validate(
+        {"thresholds": [{"metric": "demographic_parity_difference", "max": 0.5}]}
+    )
+    [bias] = [r for r in risk_register(build_full_evidence(), lenient) if r.concern == "bias"]
+    assert bias.likelihood == 1 and "lowered from 3 to 1" in bias.basis
+
+
+def test_without_impact_measured_risks_and_unscored_concerns_remain():
+    register = risk_register(build_evidence())
+    by_concern = {r.concern: r for r in register}
+    assert set(by_concern) == {c.name for c in CONCERNS}
+    assert by_concern["bias"].mitigation == "none declared"
+    assert by_concern["privacy"].likelihood == 2  # DP with epsilon 2.94 <= 8
+    assert by_concern["diversity"].level == "unknown"
+
+
+def test_declared_risks_misuse_and_threats_enter_the_register():
+    impact = parse_impact(
+        MINIMAL + "misuse:\n  - {scenario: s, mitigation: m, likelihood: 4, severity: 4}\n"
+        "security:\n  - {threat: model_theft, description: d, mitigation: m,"
+        " likelihood: 1, severity: 2}\n"
+    )
+    evidence = build_evidence(with_fairness=False, with_performance=False)
+    evidence = evidence.model_copy(update={"impact": impact})
+    security = [r for r in risk_register(evidence) if r.concern == "security"]
+    assert [(r.score, r.level, r.owner) for r in security] == [
+        (16, "high", "Credit risk team"),
+        (2, "low", "Credit risk team"),
+    ]
+
+
+def test_dp_guarantee_is_read_from_the_trainers_privacy_record():
+    evidence = build_evidence()
+    training = dict(evidence.model.training)
+    del training["dp"]
+    training["privacy"] = {"differentially_private": True, "epsilon": 9.5, "delta": 1e-5}
+    model = evidence.model.model_copy(update={"training": training})
+    evidence = evidence.model_copy(update={"model": model})
+    [privacy] = [r for r in risk_register(evidence) if r.concern == "privacy"]
+    assert privacy.likelihood == 4 and "epsilon 9.5, above the limit 8" in privacy.basis
+    training["privacy"] = {"differentially_private": False}
+    model = evidence.model.model_copy(update={"training": training})
+    evidence = evidence.model_copy(update={"model": model})
+    [privacy] = [r for r in risk_register(evidence) if r.concern == "privacy"]
+    assert privacy.likelihood == 3 and "without differential privacy" in privacy.basis
+
+
+class EvidenceWithPII(Evidence):
+    """Evidence as it will be once the PII scan adds its section."""
+
+    pii: dict | None = None
+
+
+@pytest.mark.parametrize(
+    ("counts", "likelihood"), [({"US_SSN": 3, "PERSON": 10}, 5), ({"PERSON": 10}, 3), ({}, 1)]
+)
+def test_a_pii_section_raises_or_lowers_the_privacy_risk(counts, likelihood):
+    base = build_full_evidence()
+    evidence = EvidenceWithPII(**dict(base), pii={"counts_by_type": counts})
+    policy = Policy.model_validate({"privacy": {"forbidden_pii": ["US_SSN"]}})
+    privacy = [r for r in risk_register(evidence, policy) if r.concern == "privacy"]
+    # Declared privacy threats take the gravest measured likelihood (DP alone gives 2).
+    assert {r.likelihood for r in privacy} == {max(likelihood, 2)}
+    assert concern_status(evidence, CONCERNS[1]).measured_by == ["pii", "dp"]
