@@ -114,6 +114,7 @@ class Context:
         flags = pareto_front([(p.accuracy.value, p.disparities[target].value) for p in points])
         points = [p.model_copy(update={"pareto": f}) for p, f in zip(points, flags, strict=True)]
         return MitigationResult(
+            label=self.label,
             sensitive=self.sensitive,
             constraint=self.constraint,
             target_disparity=target,

@@ -61,6 +61,7 @@ class MitigationPoint(Frozen):
 class MitigationResult(Frozen):
     """Before/after figures of one or more mitigations, the baseline first."""
 
+    label: str
     sensitive: list[str]
     constraint: str
     target_disparity: str

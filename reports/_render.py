@@ -25,6 +25,7 @@ from reports._format import (
     metric_label,
     metric_short_label,
 )
+from reports._mitigation_chart import tradeoff_chart
 from reports._summary import SummaryItem, summarise
 
 SUPPORTED_FORMATS = ("html",)
@@ -160,6 +161,7 @@ def _context(evidence: Evidence) -> dict[str, Any]:
         "packages": sorted(evidence.provenance.packages.items()),
         "config_json": json.dumps(evidence.provenance.config, indent=2, sort_keys=True),
         "training_rows": _training_rows(evidence.model.training or {}),
+        "mitigation_chart": tradeoff_chart(evidence.mitigation),
     }
 
 

@@ -9,12 +9,19 @@ import sys
 
 import typer
 
-from audit.cli import audit, demo, train
+from audit.cli import audit, demo, mitigate, train
 from audit.cli._app import app
 
 __all__ = ["COMMANDS", "app", "main"]
 
-COMMANDS = (train.train, audit.audit, audit.report, train.datasets, demo.demo)
+COMMANDS = (
+    train.train,
+    audit.audit,
+    audit.report,
+    train.datasets,
+    demo.demo,
+    mitigate.mitigate,
+)
 
 for _command in COMMANDS:
     app.command()(_command)
