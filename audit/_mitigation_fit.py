@@ -117,7 +117,7 @@ def _estimator(context: Context, config: MitigationConfig) -> Any:
         hidden=tuple(spec.hidden),
         dropout=spec.dropout,
         epochs=config.epochs or min(spec.epochs, REDUCTION_MAX_EPOCHS),
-        batch_size=spec.batch_size,
+        batch_size=config.batch_size or spec.batch_size,
         learning_rate=spec.learning_rate,
         weight_decay=spec.weight_decay,
         seed=config.seed,
@@ -289,6 +289,7 @@ def _train_spec(context: Context, config: MitigationConfig, method: str, **chang
         sensitive=tuple(context.sensitive),
         exclude=exclude,
         epochs=config.epochs or spec.epochs,
+        batch_size=config.batch_size or spec.batch_size,
         seed=config.seed,
         **changes,
     )

@@ -185,9 +185,10 @@ def prepare_context(table: LoadedTable, model_path: Path, config: MitigationConf
             raise DataError(f"sensitive column '{column}' not found in {table.source}{hint}")
     if label not in frame.columns:
         needs = (
-            f"constraint '{config.constraint}' compares error rates within the true labels"
+            f"constraint '{config.constraint}' needs true labels (it compares error rates "
+            "within each label)"
             if config.constraint != "demographic_parity"
-            else f"method '{config.method}' fits to the true labels"
+            else f"method '{config.method}' needs true labels (it fits to them)"
         )
         raise DataError(
             f"{needs}, but label column '{label}' is not in {table.source}; "

@@ -91,6 +91,8 @@ class MitigationConfig:
     epochs : int or None
         Training epochs of retrained models; ``None``: the base model's (at most 10 for the
         fairlearn reductions and the correlation remover, which fit many models).
+    batch_size : int or None
+        Mini-batch size of retrained models; ``None``: the base model's.
     max_iter : int
         ExponentiatedGradient iterations.
     grid_size : int
@@ -107,6 +109,7 @@ class MitigationConfig:
     label: str | None = None
     strength: float | None = None
     epochs: int | None = None
+    batch_size: int | None = None
     max_iter: int = 20
     grid_size: int = 11
     seed: int = 0
@@ -127,8 +130,10 @@ class MitigationConfig:
                 f"method '{self.method}' targets {' or '.join(method.constraints)} only; "
                 f"got constraint '{self.constraint}'"
             )
-        if self.epochs is not None and self.epochs < 1:
-            raise ConfigError(f"epochs must be at least 1; got {self.epochs}")
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"{name} must be at least 1; got {value}")
         if self.max_iter < 1 or self.grid_size < 2:
             raise ConfigError("max_iter must be >= 1 and grid_size >= 2")
         if self.n_bootstrap < 100:

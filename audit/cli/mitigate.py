@@ -53,6 +53,10 @@ def mitigate(
     epochs: Annotated[
         int | None, typer.Option(help="Epochs of retrained models (default: the base model's).")
     ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Mini-batch size of retrained models (default: the base's).")
+    ] = None,
+    max_iter: Annotated[int, typer.Option(help="ExponentiatedGradient iterations.")] = 20,
     n_bootstrap: Annotated[int, typer.Option(help="Bootstrap replicates for CIs.")] = 200,
     seed: SeedOption = 0,
     force: ForceOption = False,
@@ -78,6 +82,8 @@ def mitigate(
         label=label,
         strength=strength,
         epochs=epochs,
+        batch_size=batch_size,
+        max_iter=max_iter,
         seed=seed,
         n_bootstrap=n_bootstrap,
     )

@@ -12,6 +12,18 @@ from models.train import TrainSpec, train
 from tests.audit._planted import planted_frame
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny batches: a second intra-op thread only adds synchronisation (10x slower on a busy
+    2-core machine)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def test_reweighing_matches_hand_computed_weights():
     # P(a)=3/4, P(b)=1/4, P(y=1)=P(y=0)=1/2; w = P(g) P(y) / P(g, y).
     weights = reweighing_weights(np.array(["a", "a", "a", "b"]), np.array([1, 1, 0, 0]))
