@@ -68,6 +68,9 @@ def test_sweep_writes_models_evidence_and_a_report_section(files):
     audit_evidence = json.loads((root / "audit" / "evidence.json").read_text())
     assert audit_evidence["model"]["kind"] == "raikit-mitigated"
     assert audit_evidence["data"]["rows"].startswith("test split")
+    assert audit_evidence["model"]["training"]["mitigation"]["method"] == "threshold_optimizer"
+    codes = [f["code"] for f in audit_evidence["findings"]]
+    assert "sensitive_at_prediction" in codes
 
 
 def test_single_method_prints_before_and_after(files):
