@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from audit._types import Finding, Frozen
 from audit.fairness import FairnessResult
 from audit.impact import ImpactAssessment
+from audit.mitigation import MitigationResult
 from audit.performance import PerformanceResult
 from audit.policy import GateResult
 from models.errors import DataError
@@ -63,12 +64,13 @@ class Evidence(Frozen):
     fairness: FairnessResult | None = None
     impact: ImpactAssessment | None = None
     gate: GateResult | None = None
+    mitigation: MitigationResult | None = None
     findings: list[Finding] = []
 
     def all_findings(self) -> list[Finding]:
         """Findings of the bundle and of every section, in report order."""
         found = list(self.findings)
-        for section in (self.performance, self.fairness):
+        for section in (self.performance, self.fairness, self.mitigation):
             if section is not None:
                 found.extend(section.findings)
         return found

@@ -125,3 +125,19 @@ register_adapter(
         _load_checkpoint_predictor,
     )
 )
+
+
+def _load_mitigated_predictor(path: Path) -> Predictor:
+    from audit.mitigated import load_mitigated
+
+    return load_mitigated(path)
+
+
+register_adapter(
+    PredictorAdapter(
+        "raikit-mitigated",
+        "a directory written by `rai mitigate` (mitigation.json)",
+        lambda path: path.is_dir() and (path / "mitigation.json").is_file(),
+        _load_mitigated_predictor,
+    )
+)

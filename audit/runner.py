@@ -251,6 +251,10 @@ def _model_info(predictor: Predictor) -> ModelInfo:
             key: record.get(key)
             for key in ("data", "split", "hyperparameters", "best_epoch", "test", "privacy")
         }
+        if "mitigation" in record:  # how a `rai mitigate` model was made (not its figures)
+            training["mitigation"] = {
+                k: v for k, v in record["mitigation"].items() if k in _MITIGATION_KEYS
+            }
     return ModelInfo(
         kind=predictor.kind,
         path=str(path),
@@ -260,7 +264,39 @@ def _model_info(predictor: Predictor) -> ModelInfo:
     )
 
 
+_MITIGATION_KEYS = (
+    "method",
+    "stage",
+    "constraint",
+    "parameter",
+    "strength",
+    "sensitive",
+    "needs_sensitive_at_prediction",
+    "randomised",
+    "base_model",
+)
+
+
 def _model_findings(model: ModelInfo) -> list[Finding]:
+    mitigation = (model.training or {}).get("mitigation") or {}
+    findings = []
+    if mitigation.get("needs_sensitive_at_prediction"):
+        columns = ", ".join(f"'{c}'" for c in mitigation.get("sensitive", []))
+        findings.append(
+            Finding(
+                concern="mitigation",
+                severity="warning",
+                code="sensitive_at_prediction",
+                message=f"this model ({mitigation.get('method')}) reads {columns} at prediction "
+                "time and treats groups differently: using a protected attribute in decisions "
+                "is unlawful in many domains (credit, employment, housing); check before "
+                "deploying",
+            )
+        )
+    return findings + _privacy_findings(model)
+
+
+def _privacy_findings(model: ModelInfo) -> list[Finding]:
     privacy = (model.training or {}).get("privacy") or {}
     if model.training is not None and not privacy.get("differentially_private"):
         return [

@@ -45,6 +45,11 @@ class TrainSpec:
     test_fraction: float = 0.15
     seed: int = 0
     max_categories: int = 50
+    # Bias mitigation: a column of per-row training weights (never a feature), and a
+    # fairness penalty over the sensitive columns' groups added to the loss with this weight.
+    sample_weight_column: str | None = None
+    fairness_penalty: float = 0.0
+    fairness_constraint: str = "demographic_parity"
 
     def __post_init__(self) -> None:
         if not 0 < self.validation_fraction < 1 or not 0 < self.test_fraction < 1:
@@ -56,6 +61,10 @@ class TrainSpec:
                 raise ConfigError(f"{name} must be at least 1; got {getattr(self, name)}")
         if self.learning_rate <= 0:
             raise ConfigError(f"learning rate must be positive; got {self.learning_rate}")
+        if self.fairness_penalty < 0:
+            raise ConfigError(f"fairness penalty must be >= 0; got {self.fairness_penalty}")
+        if self.fairness_penalty > 0 and not self.sensitive:
+            raise ConfigError("a fairness penalty needs at least one sensitive column")
 
 
 def encode_labels(series: pd.Series, positive_label: str | None) -> tuple[np.ndarray, list[str]]:
@@ -125,10 +134,14 @@ def train(
     import torch
     from tqdm.auto import tqdm
 
+    from models.fair_training import fairness_penalty
+
     frame = table.frame
     excluded = (*spec.exclude, *(table.spec.exclude_from_features if table.spec else ()))
     if spec.exclude_sensitive:
         excluded += spec.sensitive
+    if spec.sample_weight_column is not None:
+        excluded += (spec.sample_weight_column,)
     schema = Schema(label=spec.label, sensitive=spec.sensitive, exclude=excluded)
     validate_frame(frame, schema, source=table.source)
     features = list(schema.feature_columns(frame))
@@ -160,6 +173,7 @@ def train(
     )
     loss_fn = torch.nn.CrossEntropyLoss()
     train_rows = torch.tensor(split["train"])
+    row_weight, group_codes = _mitigation_inputs(frame, spec, len(classes))
     generator = torch.Generator().manual_seed(spec.seed)
 
     def evaluate(rows: list[int]) -> tuple[float, float]:
@@ -181,7 +195,16 @@ def train(
         for start in range(0, len(order), spec.batch_size):
             rows = order[start : start + spec.batch_size]
             optimizer.zero_grad()
-            loss = loss_fn(model(inputs[rows]), targets[rows])
+            logits = model(inputs[rows])
+            if row_weight is None:
+                loss = loss_fn(logits, targets[rows])
+            else:
+                losses = torch.nn.functional.cross_entropy(logits, targets[rows], reduction="none")
+                loss = (losses * row_weight[rows]).sum() / row_weight[rows].sum().clamp_min(1e-12)
+            if group_codes is not None:
+                loss = loss + spec.fairness_penalty * fairness_penalty(
+                    logits, targets[rows], group_codes[rows], spec.fairness_constraint
+                )
             loss.backward()
             optimizer.step()
             total += loss.item() * len(rows)
@@ -244,3 +267,32 @@ def train(
         "packages": package_versions(),
     }
     return save_checkpoint(out_dir, model, config, record, split)
+
+
+def _mitigation_inputs(frame: pd.DataFrame, spec: TrainSpec, n_classes: int) -> tuple:
+    """Per-row weights and sensitive group codes as tensors (``None`` when not asked for)."""
+    import torch
+
+    from models.fair_training import check_constraint
+
+    row_weight = group_codes = None
+    if spec.sample_weight_column is not None:
+        column = spec.sample_weight_column
+        if column not in frame.columns:
+            raise DataError(f"sample weight column '{column}' is not in the data")
+        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+        if not np.isfinite(values).all() or (values < 0).any():
+            raise DataError(f"sample weight column '{column}' must hold finite numbers >= 0")
+        row_weight = torch.tensor(values, dtype=torch.float32)
+    if spec.fairness_penalty > 0:
+        check_constraint(spec.fairness_constraint)
+        if n_classes != 2:
+            raise ConfigError("a fairness penalty applies to binary labels only")
+        keys = (
+            frame[list(spec.sensitive)]
+            .astype("string")
+            .fillna("__missing__")
+            .agg(" & ".join, axis=1)
+        )
+        group_codes = torch.tensor(pd.factorize(keys)[0], dtype=torch.int64)
+    return row_weight, group_codes

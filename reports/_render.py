@@ -28,6 +28,7 @@ from reports._format import (
     metric_short_label,
 )
 from reports._glossary import glossary
+from reports._mitigation_chart import tradeoff_chart
 from reports._summary import SummaryItem, summarise
 
 SUPPORTED_FORMATS = ("html", "md", "pdf", "model-card")
@@ -39,6 +40,7 @@ Format = Literal["html", "md", "pdf", "model-card"]
 PARTIALS: dict[str, list[str]] = {
     "fairness": ["_summary.html.j2", "_fairness.html.j2"],
     "performance": ["_performance.html.j2"],
+    "mitigation": ["_mitigation.html.j2"],
 }
 
 
@@ -180,6 +182,7 @@ def context(evidence: Evidence, charts_on: bool = True) -> dict[str, Any]:
         "glossary": glossary(),
         "partials": PARTIALS,
         **impact_context(evidence),
+        "mitigation_chart": tradeoff_chart(evidence.mitigation),
     }
 
 

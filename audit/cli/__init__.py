@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from audit.cli import audit, demo, gate, impact, train
+from audit.cli import audit, demo, gate, impact, mitigate, train
 from audit.cli._app import app
 
 __all__ = ["COMMANDS", "GROUPS", "app", "main"]
@@ -22,6 +22,7 @@ COMMANDS = (
     gate.model_card,
     train.datasets,
     demo.demo,
+    mitigate.mitigate,
 )
 # Command groups (`rai impact init`).
 GROUPS = (impact.impact_app,)

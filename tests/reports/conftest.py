@@ -16,6 +16,7 @@ from audit._types import Finding, Interval
 from audit.evidence import DataInfo, Evidence, ModelInfo, Provenance
 from audit.fairness import AttributeFairness, FairnessResult, GroupMetrics
 from audit.performance import Calibration, PerformanceResult, ReliabilityBin
+from tests.reports._mitigation_fixture import mitigation_result
 
 MIN_GROUP_SIZE = 30
 
@@ -120,6 +121,7 @@ def build_evidence(
     extra_group: str | None = None,
     with_performance: bool = True,
     with_fairness: bool = True,
+    with_mitigation: bool = True,
 ) -> Evidence:
     """The fixture evidence; ``extra_group`` adds a (hostile) group value to ``race``."""
     race = list(RACE)
@@ -258,6 +260,7 @@ def build_evidence(
         ),
         performance=performance if with_performance else None,
         fairness=fairness if with_fairness else None,
+        mitigation=mitigation_result() if with_mitigation else None,
         findings=[
             Finding(
                 concern="provenance",

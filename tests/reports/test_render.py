@@ -16,7 +16,15 @@ from reports._render import _environment
 from tests.reports._html import read, table, visible_text
 
 TEMPLATES = Path(reports.__file__).parent / "templates"
-SECTIONS = ("audited", "summary", "performance", "fairness", "findings", "provenance")
+SECTIONS = (
+    "audited",
+    "summary",
+    "performance",
+    "fairness",
+    "mitigation",
+    "findings",
+    "provenance",
+)
 
 
 def test_one_complete_document(html):
@@ -46,8 +54,8 @@ def test_self_contained_no_scripts_no_fetches(html):
 
 def test_charts_are_svg_images_with_alt_text(html):
     images = [attrs for tag, attrs in read(html).tags if tag == "img"]
-    # Two charts per attribute (3 attributes) plus the reliability curve.
-    assert len(images) == 7
+    # Two charts per attribute (3 attributes), the reliability curve, the mitigation trade-off.
+    assert len(images) == 8
     for attrs in images:
         assert attrs["alt"] and len(attrs["alt"]) > 40
         svg = base64.b64decode(attrs["src"].split(",", 1)[1]).decode("utf-8")
@@ -146,7 +154,7 @@ def test_summary_and_findings_and_provenance(html):
     assert "2025-11-24T18:30:00+00:00" in text
 
 
-@pytest.mark.parametrize("missing", ["performance", "fairness"])
+@pytest.mark.parametrize("missing", ["performance", "fairness", "mitigation"])
 def test_missing_section_says_not_assessed(make_evidence, missing):
     evidence = make_evidence(**{f"with_{missing}": False})
     html = reports.render(evidence)
@@ -163,7 +171,7 @@ def test_no_calibration_and_no_training_record(evidence):
     text = visible_text(html)
     assert "Calibration: not assessed" in text
     assert "No training record" in text
-    assert len([t for t, _ in read(html).tags if t == "img"]) == 6
+    assert len([t for t, _ in read(html).tags if t == "img"]) == 7
 
 
 HOSTILE_GROUP = "<script>alert(1)</script>"

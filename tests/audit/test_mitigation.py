@@ -1,0 +1,222 @@
+"""Each mitigation method on a planted disparity, checked by the independent audit code."""
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from audit.fairness import FairnessConfig, assess_fairness
+from audit.mitigated import decide, one_hot, remove_correlation, row_uniforms
+from audit.mitigation import MitigationConfig, mitigate, pareto_front
+from audit.predictor import load_predictor
+from models.data import LoadedTable
+from models.errors import ConfigError, DataError, ModelError
+from models.train import TrainSpec, split_indices, train
+from tests.audit._planted import planted_frame
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny batches: a second intra-op thread only adds synchronisation (10x slower on a busy
+    2-core machine)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+TARGET = {
+    "demographic_parity": "demographic_parity_difference",
+    "equalized_odds": "equalized_odds_difference",
+    "true_positive_rate_parity": "equal_opportunity_difference",
+}
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    """The planted table, a base MLP trained on it, and its held-out test rows."""
+    table = LoadedTable(planted_frame(), "planted.csv", "planted-sha")
+    spec = TrainSpec(label="hired", sensitive=("group",), epochs=8, seed=0)
+    root = tmp_path_factory.mktemp("mitigation")
+    train(table, spec, root / "base", progress=False)
+    y = (table.frame["hired"] == "yes").to_numpy(np.int64)
+    test = table.frame.iloc[split_indices(y, spec)["test"]]
+    return table, root, test
+
+
+def disparity(predictor, test, constraint):
+    """The targeted disparity of ``predictor``'s decisions on ``test``, by assess_fairness."""
+    y_true = (test["hired"] == "yes").to_numpy(np.int64)
+    y_pred = (predictor.predict_proba(test)[:, 1] >= 0.5).astype(np.int64)
+    result = assess_fairness(
+        y_true, y_pred, test[["group"]].reset_index(drop=True), config=FairnessConfig(100)
+    )
+    return result.attributes[0].disparities[TARGET[constraint]].value
+
+
+@pytest.mark.parametrize(
+    "method, constraint",
+    [
+        ("threshold_optimizer", "demographic_parity"),
+        ("threshold_optimizer", "equalized_odds"),
+        ("exponentiated_gradient", "demographic_parity"),
+        ("exponentiated_gradient", "true_positive_rate_parity"),
+        ("grid_search", "demographic_parity"),
+        ("fairness_penalty", "demographic_parity"),
+        ("fairness_penalty", "equalized_odds"),
+        ("reweighing", "demographic_parity"),
+        ("correlation_remover", "demographic_parity"),
+    ],
+)
+def test_method_reduces_the_targeted_disparity_and_reloads(planted, method, constraint):
+    table, root, test = planted
+    out = root / f"{method}-{constraint}"
+    config = MitigationConfig(
+        method=method, constraint=constraint, sensitive=("group",), epochs=4, max_iter=6
+    )
+    mitigate(table, root / "base", config, out)
+    before = disparity(load_predictor(root / "base"), test, constraint)
+    after = disparity(load_predictor(out), test, constraint)
+    assert before > 0.15  # the planted disparity is there to remove
+    assert after < 0.75 * before, (before, after)
+    # A fresh load gives identical decisions, whatever the row order.
+    shuffled = test.sample(frac=1.0, random_state=3)
+    first = load_predictor(out).predict_proba(test)
+    again = pd.DataFrame(load_predictor(out).predict_proba(shuffled), index=shuffled.index)
+    assert np.array_equal(first, again.loc[test.index].to_numpy())
+    record = json.loads((out / "training.json").read_text())
+    assert record["mitigation"]["method"] == method
+    assert record["mitigation"]["constraint"] == constraint
+    assert record["data"]["sha256"] == "planted-sha"
+
+
+def test_threshold_optimizer_matches_fairlearn(planted):
+    """The saved thresholds give fairlearn's own P(positive) and randomised decisions."""
+    from fairlearn.postprocessing import ThresholdOptimizer
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    table, root, test = planted
+    base = load_predictor(root / "base")
+
+    class Scores(ClassifierMixin, BaseEstimator):
+        def fit(self, X, y):
+            self.fitted_ = True
+            return self
+
+        def predict_proba(self, X):
+            return base.predict_proba(X)
+
+    for constraint in ("demographic_parity", "equalized_odds"):
+        out = root / f"threshold_optimizer-{constraint}"
+        if not out.exists():
+            config = MitigationConfig("threshold_optimizer", constraint, ("group",))
+            mitigate(table, root / "base", config, out)
+        frame = table.frame
+        train_rows = json.loads((out / "split.json").read_text())["train"]
+        fitted = ThresholdOptimizer(
+            estimator=Scores().fit(None, None),
+            constraints=constraint,
+            prefit=True,
+            predict_method="predict_proba",
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fitted.fit(
+                frame.iloc[train_rows],
+                (frame["hired"].iloc[train_rows] == "yes").astype(int),
+                sensitive_features=frame["group"].iloc[train_rows],
+            )
+        mitigated = load_predictor(out)
+        expected = fitted._pmf_predict(test, sensitive_features=test["group"])[:, 1]
+        assert mitigated.positive_probability(test) == pytest.approx(expected, abs=1e-12)
+        uniforms = np.random.RandomState(7).rand(len(test))
+        theirs = fitted.predict(test, sensitive_features=test["group"], random_state=7)
+        assert np.array_equal(decide(expected, uniforms), theirs)
+
+
+def test_correlation_remover_transform_matches_fairlearn():
+    from fairlearn.preprocessing import CorrelationRemover
+
+    rng = np.random.default_rng(0)
+    groups = rng.choice(["a", "b", "c"], size=200).astype(object)
+    sensitive = one_hot(groups, ["a", "b", "c"])
+    features = rng.normal(size=(200, 4)) + sensitive @ rng.normal(size=(3, 4))
+    for alpha in (1.0, 0.4):
+        remover = CorrelationRemover(sensitive_feature_ids=[4, 5, 6], alpha=alpha)
+        expected = remover.fit(np.hstack([features, sensitive])).transform(
+            np.hstack([features, sensitive])
+        )
+        ours = remove_correlation(
+            features, sensitive, remover.sensitive_mean_, remover.beta_, alpha
+        )
+        assert ours == pytest.approx(expected, abs=1e-10)
+    with pytest.raises(DataError, match="not seen"):
+        one_hot(np.array(["d"], dtype=object), ["a", "b", "c"])
+
+
+def test_row_uniforms_are_uniform_and_seeded():
+    frame = pd.DataFrame({"x": np.arange(20000)})
+    u = row_uniforms(frame, ["x"], seed=0)
+    assert u.min() >= 0 and u.max() < 1
+    assert abs(u.mean() - 0.5) < 0.01 and abs((u < 0.1).mean() - 0.1) < 0.01
+    assert not np.array_equal(u, row_uniforms(frame, ["x"], seed=1))
+    assert np.array_equal(u[::-1], row_uniforms(frame.iloc[::-1], ["x"], seed=0))
+
+
+def test_pareto_front_against_hand_marked_points():
+    points = [(0.80, 0.25), (0.72, 0.02), (0.70, 0.05), (0.75, 0.10), (0.75, 0.12), (0.9, None)]
+    assert pareto_front(points) == [True, True, False, True, False, False]
+
+
+def test_sensitive_column_missing_at_prediction_time(planted):
+    table, root, test = planted
+    out = root / "threshold_optimizer-demographic_parity"
+    if not out.exists():
+        mitigate(
+            table,
+            root / "base",
+            MitigationConfig("threshold_optimizer", "demographic_parity", ("group",)),
+            out,
+        )
+    with pytest.raises(
+        DataError, match="sensitive column 'group' is missing .* at prediction time"
+    ):
+        load_predictor(out).predict_proba(test.drop(columns="group"))
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"method": "threshold_optimiser"}, ConfigError, "did you mean 'threshold_optimizer'"),
+        ({"constraint": "parity"}, ConfigError, "unknown constraint 'parity'"),
+        ({"method": "reweighing", "constraint": "equalized_odds"}, ConfigError, "targets"),
+        ({"method": "reweighing", "strength": 2.0}, ConfigError, "must be in \\[0, 1\\]"),
+        ({"method": "threshold_optimizer", "strength": 0.5}, ConfigError, "takes no --strength"),
+        ({"sensitive": ()}, ConfigError, "--sensitive"),
+    ],
+)
+def test_bad_config(kwargs, error, message):
+    arguments = {"method": "reweighing", "constraint": "demographic_parity", "sensitive": ("g",)}
+    with pytest.raises(error, match=message):
+        MitigationConfig(**{**arguments, **kwargs})
+
+
+def test_bad_data_and_models(planted, tmp_path):
+    table, root, _ = planted
+    unlabelled = LoadedTable(table.frame.drop(columns="hired"), "unlabelled.csv", "u")
+    config = MitigationConfig("threshold_optimizer", "equalized_odds", ("group",))
+    with pytest.raises(DataError, match="needs true labels"):
+        mitigate(unlabelled, root / "base", config, tmp_path / "a")
+    with pytest.raises(DataError, match="sensitive column 'grop' not found.*did you mean 'group'"):
+        mitigate(
+            table,
+            root / "base",
+            MitigationConfig("reweighing", "demographic_parity", ("grop",)),
+            tmp_path / "b",
+        )
+    with pytest.raises(ModelError, match="not found"):
+        mitigate(table, root / "nothing", config, tmp_path / "c")
