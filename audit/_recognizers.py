@@ -93,13 +93,23 @@ _DATE_SHAPE = re.compile(
 )
 
 
+_MONTH = re.compile(
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b", re.IGNORECASE
+)
+
+
 def looks_like_date(text: str) -> bool:
     """Return False for what spaCy wrongly calls a date: a digit run with no date shape.
 
-    A date or time keeps a word ("March", "yesterday"), is a ``y-m-d``/``d/m/y`` date, a
+    A relative date without digits or a month name ("today") identifies no one. A date or
+    time with digits keeps a word ("March 3"), is a ``y-m-d``/``d/m/y`` date, a
     clock time or a bare year; a card, phone or account number is none of these.
     """
-    if sum(c.isdigit() for c in text) < 5 or any(c.isalpha() for c in text):
+    digits = sum(c.isdigit() for c in text)
+    if digits == 0:
+        # "today", "last week": relative dates identify no one; a month name is a date.
+        return bool(_MONTH.search(text))
+    if digits < 5 or any(c.isalpha() for c in text):
         return True
     return bool(_DATE_SHAPE.fullmatch(text.strip()))
 
@@ -148,7 +158,7 @@ def _recognizer_classes() -> tuple[type, type, type]:
     each class is created once and named so that it cannot shadow one of presidio's.
     """
     import tldextract
-    from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+    from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
     from presidio_analyzer.predefined_recognizers import EmailRecognizer
 
     # The bundled public-suffix snapshot, never the network (tldextract fetches on a fresh cache).
@@ -186,9 +196,9 @@ def _recognizer_classes() -> tuple[type, type, type]:
                         if len(kept) == length:
                             break
                 candidate = "".join(kept)
-                if len(kept) == length and not text[end : end + 1].isalnum():
-                    if iban_valid(candidate):
-                        found.append(RecognizerResult("IBAN_CODE", start, end, 1.0))
+                complete = len(kept) == length and not text[end : end + 1].isalnum()
+                if complete and iban_valid(candidate):
+                    found.append(RecognizerResult("IBAN_CODE", start, end, 1.0))
             return found
 
     return RaikitEmailRecognizer, RaikitCardRecognizer, RaikitIbanRecognizer

@@ -1,4 +1,4 @@
-"""Seeded, labelled text with personal data: ground truth for the PII scanner's tests and benchmarks.
+"""Seeded, labelled text with personal data: ground truth for the PII scanner's tests.
 
 Every sentence comes from a template filled by Faker; the character span and entity type of
 each filled value are recorded, so recall and precision are measured against what was
