@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from audit._types import Finding, Frozen
 from audit.fairness import FairnessResult
 from audit.performance import PerformanceResult
+from audit.pii import PiiResult
 from models.errors import DataError
 
 SCHEMA_VERSION = "1.0"
@@ -59,6 +60,7 @@ class Evidence(Frozen):
     provenance: Provenance
     performance: PerformanceResult | None = None
     fairness: FairnessResult | None = None
+    pii: PiiResult | None = None
     findings: list[Finding] = []
 
     def all_findings(self) -> list[Finding]:
@@ -67,6 +69,8 @@ class Evidence(Frozen):
         for section in (self.performance, self.fairness):
             if section is not None:
                 found.extend(section.findings)
+        if self.pii is not None:
+            found.extend(self.pii.all_findings())
         return found
 
 

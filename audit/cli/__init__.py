@@ -9,12 +9,12 @@ import sys
 
 import typer
 
-from audit.cli import audit, demo, train
+from audit.cli import audit, demo, pii, train
 from audit.cli._app import app
 
 __all__ = ["COMMANDS", "app", "main"]
 
-COMMANDS = (train.train, audit.audit, audit.report, train.datasets, demo.demo)
+COMMANDS = (train.train, audit.audit, audit.report, train.datasets, demo.demo, pii.scan_pii)
 
 for _command in COMMANDS:
     app.command()(_command)

@@ -49,6 +49,9 @@ def audit(
     min_group_size: Annotated[int, typer.Option(help="Groups smaller than this are flagged.")] = 30,
     seed: SeedOption = 0,
     force: ForceOption = False,
+    scan_pii: Annotated[
+        bool, typer.Option(help="Also scan the data for personal data (see `rai scan-pii`).")
+    ] = False,
 ) -> None:
     """Audit a model (or a predictions file): evidence.json + report.html."""
     from audit.predictor import load_predictor
@@ -77,7 +80,12 @@ def audit(
     )
     predictor = load_predictor(model) if model is not None else None
     table = load_table(data if model is not None else predictions)
-    evidence = run_audit(table, config, predictor)
+    pii = None
+    if scan_pii:
+        from audit.pii import ScanConfig
+
+        pii = ScanConfig()
+    evidence = run_audit(table, config, predictor, pii=pii)
     write_outputs(evidence, out)
 
 
