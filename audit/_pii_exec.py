@@ -20,6 +20,9 @@ from models.errors import ConfigError
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine
 
+# Below this many distinct texts, starting processes (each loads spaCy) costs more than it saves.
+MIN_TEXTS_PER_POOL = 1000
+
 
 def _analyze_chunk(
     spec: EngineSpec, texts: list[str], entities: list[str] | None, threshold: float
@@ -71,7 +74,7 @@ def run_analysis(
         return _run_dask(texts, spec, entities, score_threshold, n_process, scheduler)
     if engine != "local":
         raise ConfigError(f"engine must be 'local' or 'dask'; got '{engine}'")
-    if n_process <= 1 or len(texts) < 200:
+    if n_process <= 1 or len(texts) < MIN_TEXTS_PER_POOL:
         active = analyzer if analyzer is not None else get_analyzer(spec)
         return analyze_texts(active, texts, entities=entities, score_threshold=score_threshold)
     chunks = _chunks(texts, n_process * 4)

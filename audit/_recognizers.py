@@ -124,7 +124,8 @@ def refine_results(text: str, results: list[RecognizerResult]) -> list[Recognize
     A ``DATE_TIME`` that is a bare digit run (spaCy on card and phone numbers), any
     ``DATE_TIME`` overlapping a card, IBAN, SSN, IP address or phone number, a
     ``PHONE_NUMBER`` overlapping one of the others (presidio's phone matcher reads IPv4
-    addresses, SSNs and card digits as numbers), and a ``URL`` inside an e-mail address.
+    addresses, SSNs and card digits as numbers), anything inside a checksum-valid IBAN
+    (its digit groups pass for card numbers) and a ``URL`` inside an e-mail address.
     """
     strong = [
         r
@@ -141,6 +142,10 @@ def refine_results(text: str, results: list[RecognizerResult]) -> list[Recognize
         ):
             continue
         if result.entity_type == "URL" and any(_overlaps(result, e) for e in emails):
+            continue
+        if result.entity_type != "IBAN_CODE" and any(
+            _overlaps(result, s) for s in strong if s.entity_type == "IBAN_CODE"
+        ):
             continue
         if result.entity_type == "PHONE_NUMBER" and any(
             _overlaps(result, s) for s in strong if s.entity_type != "PHONE_NUMBER"
