@@ -294,13 +294,9 @@ def _scan_findings(columns: list[ColumnPii], hits: TableHits, config: ScanConfig
     return findings
 
 
-def auto_quasi_identifiers(columns: list[ColumnPii], n_rows: int) -> list[str]:
-    """Quasi-identifier columns by classification, excluding near-unique ones (identifiers)."""
-    return [
-        c.column
-        for c in columns
-        if c.classification == "quasi_identifier" and c.n_distinct < max(2, 0.9 * n_rows)
-    ]
+def auto_quasi_identifiers(columns: list[ColumnPii]) -> list[str]:
+    """The columns classified as quasi-identifiers (by entity type, dtype or name)."""
+    return [c.column for c in columns if c.classification == "quasi_identifier"]
 
 
 def _reidentification(
@@ -310,7 +306,7 @@ def _reidentification(
     sensitive: list[str] | None,
     findings: list[Finding],
 ) -> ReidentificationResult | None:
-    chosen = list(quasi) if quasi else auto_quasi_identifiers(columns, len(frame))
+    chosen = list(quasi) if quasi else auto_quasi_identifiers(columns)
     if not chosen:
         findings.append(
             Finding(
