@@ -11,6 +11,7 @@ hits.
 from __future__ import annotations
 
 import multiprocessing
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -79,7 +80,12 @@ def run_analysis(
         return analyze_texts(active, texts, entities=entities, score_threshold=score_threshold)
     chunks = _chunks(texts, n_process * 4)
     out: list[list[Hit]] = [[] for _ in texts]
-    context = multiprocessing.get_context("spawn")
+    if "fork" in multiprocessing.get_all_start_methods() and sys.platform == "linux":
+        # Forked workers inherit this process's loaded engine instead of loading their own.
+        get_analyzer(spec)
+        context = multiprocessing.get_context("fork")
+    else:
+        context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=n_process, mp_context=context) as pool:
         futures = [
             pool.submit(_analyze_chunk, spec, [texts[i] for i in c], entities, score_threshold)

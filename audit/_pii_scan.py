@@ -52,6 +52,8 @@ class ScanConfig:
         A column where one entity type covers at least this share of rows is an identifier.
     max_locations : int
         Locations kept in the result (all are counted).
+    samples_per_entity : int
+        Masked samples kept per column and entity type.
     """
 
     model: str | None = DEFAULT_MODEL

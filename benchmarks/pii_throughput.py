@@ -139,7 +139,8 @@ def main() -> None:
                     f"dask {workers} worker(s), warm", analyze_table, frame, dask_config
                 )
                 print(
-                    f"| dask, {workers} worker(s) | {n / warm:,.0f} rows/s warm ({n / cold:,.0f} cold) |"
+                    f"| dask, {workers} worker(s) | {n / warm:,.0f} rows/s warm "
+                    f"({n / cold:,.0f} cold) |"
                 )
 
 
