@@ -115,7 +115,7 @@ def _run_dask(
             n_workers=max(1, n_workers),
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",
         )
         client = Client(cluster)
     else:

@@ -129,7 +129,7 @@ def main() -> None:
         print()
         for workers in (1, 2):
             with LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
             ) as cluster:
                 dask_config = ScanConfig(engine="dask", scheduler=cluster.scheduler_address)
                 _, cold = timed(

@@ -179,7 +179,7 @@ def test_dask_local_cluster_matches_local(spacy_analyzer):
     frame = pd.DataFrame({"comment": [d.text for d in docs], "kind": ["a", "b"] * 40})
     local = scan_table(frame, ScanConfig(), analyzer=spacy_analyzer)
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
         on_dask = scan_table(frame, ScanConfig(engine="dask", scheduler=cluster.scheduler_address))
         with distributed.Client(cluster) as client:
