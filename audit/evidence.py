@@ -13,6 +13,7 @@ from audit.impact import ImpactAssessment
 from audit.mitigation import MitigationResult
 from audit.performance import PerformanceResult
 from audit.policy import GateResult
+from audit.pii import PiiResult
 from models.errors import DataError
 
 SCHEMA_VERSION = "1.0"
@@ -65,6 +66,7 @@ class Evidence(Frozen):
     impact: ImpactAssessment | None = None
     gate: GateResult | None = None
     mitigation: MitigationResult | None = None
+    pii: PiiResult | None = None
     findings: list[Finding] = []
 
     def all_findings(self) -> list[Finding]:
@@ -73,6 +75,8 @@ class Evidence(Frozen):
         for section in (self.performance, self.fairness, self.mitigation):
             if section is not None:
                 found.extend(section.findings)
+        if self.pii is not None:
+            found.extend(self.pii.all_findings())
         return found
 
 

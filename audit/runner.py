@@ -16,6 +16,7 @@ from models.errors import ConfigError, DataError
 from models.provenance import package_versions, raikit_version, sha256_file, utc_now
 
 if TYPE_CHECKING:
+    from audit.pii import ScanConfig
     from audit.predictor import Predictor
     from models.data import LoadedTable
 
@@ -57,13 +58,19 @@ class AuditConfig:
 
 
 def run_audit(
-    table: LoadedTable, config: AuditConfig, predictor: Predictor | None = None
+    table: LoadedTable,
+    config: AuditConfig,
+    predictor: Predictor | None = None,
+    pii: ScanConfig | None = None,
 ) -> Evidence:
     """Audit ``predictor`` on ``table``, or, without a predictor, a table of predictions.
 
     A predictions table holds ``y_true``, ``y_pred``, optionally ``y_score`` (probability of
     the positive label) and the sensitive columns; ``config.label`` then names the
     ``y_true`` column.
+
+    With ``pii`` (a :class:`audit.pii.ScanConfig`), every row of the table is also scanned
+    for personal data and its re-identification risk measured (``Evidence.pii``).
 
     Returns
     -------
@@ -126,6 +133,11 @@ def run_audit(
             )
         )
 
+    pii_result = None
+    if pii is not None:
+        from audit.pii import scan_table
+
+        pii_result = scan_table(frame, pii, source=table.source)
     positive = classes[1] if len(classes) == 2 else None
     return Evidence(
         title=config.title or f"Audit of {model_info.path} on {table.source}",
@@ -150,6 +162,7 @@ def run_audit(
         ),
         performance=performance,
         fairness=fairness,
+        pii=pii_result,
         findings=findings,
     )
 

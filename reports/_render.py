@@ -41,6 +41,7 @@ PARTIALS: dict[str, list[str]] = {
     "fairness": ["_summary.html.j2", "_fairness.html.j2"],
     "performance": ["_performance.html.j2"],
     "mitigation": ["_mitigation.html.j2"],
+    "pii": ["_pii.html.j2"],
 }
 
 

@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from audit.cli import audit, demo, gate, impact, mitigate, train
+from audit.cli import audit, demo, gate, impact, mitigate, pii, train
 from audit.cli._app import app
 
 __all__ = ["COMMANDS", "GROUPS", "app", "main"]
@@ -23,6 +23,7 @@ COMMANDS = (
     train.datasets,
     demo.demo,
     mitigate.mitigate,
+    pii.scan_pii,
 )
 # Command groups (`rai impact init`).
 GROUPS = (impact.impact_app,)

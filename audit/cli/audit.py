@@ -60,6 +60,9 @@ def audit(
     ] = None,
     junit: JunitOption = None,
     force: ForceOption = False,
+    scan_pii: Annotated[
+        bool, typer.Option(help="Also scan the data for personal data (see `rai scan-pii`).")
+    ] = False,
 ) -> None:
     """Audit a model (or a predictions file): evidence.json + report.html."""
     from audit.impact import attach_impact, load_impact
@@ -95,7 +98,12 @@ def audit(
     )
     predictor = load_predictor(model) if model is not None else None
     table = load_table(data if model is not None else predictions)
-    evidence = run_audit(table, config, predictor)
+    pii = None
+    if scan_pii:
+        from audit.pii import ScanConfig
+
+        pii = ScanConfig()
+    evidence = run_audit(table, config, predictor, pii=pii)
     if impact_assessment is not None:
         evidence = attach_impact(evidence, impact_assessment)
     if loaded_policy is not None:

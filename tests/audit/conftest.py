@@ -1,0 +1,19 @@
+"""Fixtures of the PII tests: engines are built once per session (spaCy takes seconds)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def spacy_analyzer():
+    from audit._recognizers import EngineSpec, get_analyzer
+
+    return get_analyzer(EngineSpec())
+
+
+@pytest.fixture(scope="session")
+def pattern_analyzer():
+    from audit._recognizers import EngineSpec, get_analyzer
+
+    return get_analyzer(EngineSpec(model=None))

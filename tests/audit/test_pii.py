@@ -1,0 +1,187 @@
+"""scan_table / scan_corpus: counts, locations and classifications against planted data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from audit.anonymize import anonymize_frame
+from audit.pii import ScanConfig, analyze_table, scan_corpus, scan_table
+from audit.pii_synth import generate_labelled_texts
+
+PATTERN_TYPES = {"EMAIL_ADDRESS", "US_SSN", "CREDIT_CARD", "IP_ADDRESS", "IBAN_CODE"}
+
+
+@pytest.fixture(scope="module")
+def planted():
+    docs = generate_labelled_texts(120, seed=11)
+    rng = np.random.default_rng(0)
+    n = len(docs)
+    frame = pd.DataFrame(
+        {
+            "name": rng.choice(["John Smith", "Maria Garcia", "Wei Chen"], n),
+            "email": [f"user{i % 40}@example.com" for i in range(n)],
+            "gender": rng.choice(["female", "male"], n),
+            "age": rng.integers(20, 70, n),
+            "income": rng.normal(5e4, 1e4, n),
+            "comment": [d.text for d in docs],
+            "joined": pd.date_range("2020-01-01", periods=n, freq="D"),
+            "flag": rng.choice([True, False], n),
+        }
+    )
+    return docs, frame
+
+
+@pytest.fixture(scope="module")
+def result(planted, spacy_analyzer):
+    _, frame = planted
+    return scan_table(frame, ScanConfig(), source="planted", analyzer=spacy_analyzer)
+
+
+def _col(result, name):
+    return next(c for c in result.columns if c.column == name)
+
+
+def test_classification(result):
+    kinds = {c.column: c.classification for c in result.columns}
+    assert kinds == {
+        "name": "direct_identifier",
+        "email": "direct_identifier",
+        "gender": "quasi_identifier",
+        "age": "quasi_identifier",
+        "income": "clean",
+        "comment": "free_text_pii",
+        "joined": "quasi_identifier",
+        "flag": "clean",
+    }
+    assert not _col(result, "income").scanned and not _col(result, "flag").scanned
+
+
+def test_counts_and_dedup(planted, result):
+    _, frame = planted
+    email = _col(result, "email")
+    assert email.n_distinct == 40 and email.hit_rows == len(frame)
+    assert email.entities[0].entity_type == "EMAIL_ADDRESS" and email.entities[0].share == 1.0
+    expected_distinct = len(
+        set(frame["name"]) | set(frame["email"]) | set(frame["gender"]) | set(frame["comment"])
+    )
+    assert result.n_distinct_analyzed == expected_distinct
+
+
+def test_locations_match_planted_spans(planted, result):
+    docs, _ = planted
+    found = {
+        (x.row, x.entity_type, x.start, x.end) for x in result.locations if x.column == "comment"
+    }
+    for row, doc in enumerate(docs):
+        for span in doc.spans:
+            if span.entity_type in PATTERN_TYPES:
+                assert any(
+                    r == row and t == span.entity_type and s < span.end and span.start < e
+                    for r, t, s, e in found
+                ), (row, span.entity_type)
+    # Every location of a pattern type lies on a planted span of that type.
+    for row, entity, start, end in found:
+        if entity in PATTERN_TYPES:
+            assert any(
+                sp.entity_type == entity and start < sp.end and sp.start < end
+                for sp in docs[row].spans
+            )
+
+
+def test_no_raw_values_in_result(planted, result):
+    docs, frame = planted
+    text = result.model_dump_json()
+    for doc in docs:
+        for span in doc.spans:
+            value = doc.text[span.start : span.end]
+            if len(value) >= 6:
+                assert value not in text
+    for value in set(frame["email"]) | set(frame["name"]):
+        assert value not in text
+
+
+def test_auto_quasi_identifiers_and_override(planted, result, spacy_analyzer):
+    _, frame = planted
+    reid = result.reidentification
+    assert reid.quasi_identifiers_source == "auto"
+    assert set(reid.quasi_identifiers) == {"gender", "age", "joined"}
+    chosen = scan_table(
+        frame,
+        ScanConfig(),
+        columns=["gender"],
+        quasi_identifiers=["gender"],
+        analyzer=spacy_analyzer,
+    ).reidentification
+    assert chosen.quasi_identifiers == ["gender"] and chosen.quasi_identifiers_source == "user"
+    assert chosen.k_anonymity == frame["gender"].value_counts().min()
+
+
+def test_missing_dates_and_hostile_values(spacy_analyzer):
+    frame = pd.DataFrame(
+        {
+            "mixed": [None, np.nan, pd.Timestamp("2020-05-01"), b"\xff\xfe bytes", "ok"],
+            "html": ["<script>alert(1)</script> John Smith", "x" * 150_000, "\x00\x01", "", "a"],
+        }
+    )
+    result = scan_table(frame, ScanConfig(), analyzer=spacy_analyzer)
+    mixed = _col(result, "mixed")
+    assert mixed.n_values == 3
+    assert any(f.code == "pii_truncated" for f in result.findings)
+
+
+def test_corpus(spacy_analyzer):
+    docs = generate_labelled_texts(30, seed=5)
+    result = scan_corpus([d.text for d in docs] + [None], source="c", analyzer=spacy_analyzer)
+    assert result.kind == "corpus" and result.reidentification is None
+    assert result.columns[0].n_values == 30
+    assert {x.column for x in result.locations} == {"text"}
+
+
+def test_no_ner_loses_ner_types(planted, pattern_analyzer):
+    _, frame = planted
+    result = scan_table(frame, ScanConfig(model=None), analyzer=pattern_analyzer)
+    found = {e.entity_type for c in result.columns for e in c.entities}
+    assert not found & {"PERSON", "LOCATION", "NRP", "ORGANIZATION"}
+    assert "EMAIL_ADDRESS" in found
+    assert any(f.code == "pii_no_ner" for f in result.findings)
+
+
+def test_anonymize_replaces_every_hit_and_keeps_input(planted, spacy_analyzer):
+    docs, frame = planted
+    before = frame.copy()
+    hits = analyze_table(frame, ScanConfig(), analyzer=spacy_analyzer)
+    out = anonymize_frame(frame, hits, {"EMAIL_ADDRESS": "hash"})
+    pd.testing.assert_frame_equal(frame, before)
+    assert not set(out["email"]) & set(frame["email"])
+    assert out["email"].str.fullmatch(r"[0-9a-f]{64}").all()
+    assert (out["name"] == "<PERSON>").all()
+    for row, doc in enumerate(docs):
+        for span in doc.spans:
+            if span.entity_type in PATTERN_TYPES:
+                assert doc.text[span.start : span.end] not in out.loc[row, "comment"]
+    pd.testing.assert_series_equal(out["income"], frame["income"])
+
+
+def test_process_pool_matches_local(pattern_analyzer, monkeypatch):
+    monkeypatch.setattr("audit._pii_exec.MIN_TEXTS_PER_POOL", 10)
+    docs = generate_labelled_texts(100, seed=2)
+    frame = pd.DataFrame({"comment": [d.text for d in docs]})
+    local = scan_table(frame, ScanConfig(model=None), analyzer=pattern_analyzer)
+    pooled = scan_table(frame, ScanConfig(model=None, n_process=2))
+    assert pooled == local
+
+
+def test_dask_local_cluster_matches_local(spacy_analyzer):
+    distributed = pytest.importorskip("dask.distributed")
+    docs = generate_labelled_texts(80, seed=3)
+    frame = pd.DataFrame({"comment": [d.text for d in docs], "kind": ["a", "b"] * 40})
+    local = scan_table(frame, ScanConfig(), analyzer=spacy_analyzer)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+    ) as cluster:
+        on_dask = scan_table(frame, ScanConfig(engine="dask", scheduler=cluster.scheduler_address))
+        with distributed.Client(cluster) as client:
+            assert len(client.scheduler_info()["workers"]) == 2
+    assert on_dask == local
