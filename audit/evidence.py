@@ -12,8 +12,8 @@ from audit.fairness import FairnessResult
 from audit.impact import ImpactAssessment
 from audit.mitigation import MitigationResult
 from audit.performance import PerformanceResult
-from audit.policy import GateResult
 from audit.pii import PiiResult
+from audit.policy import GateResult
 from models.errors import DataError
 
 SCHEMA_VERSION = "1.0"
