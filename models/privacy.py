@@ -210,7 +210,10 @@ class PrivateTraining:
             self.noise_multiplier = float(spec.noise_multiplier)
         else:
             self.noise_multiplier = noise_for_target(
-                spec.target_epsilon, self.delta, self.sample_rate, steps_per_epoch * epochs,
+                spec.target_epsilon,
+                self.delta,
+                self.sample_rate,
+                steps_per_epoch * epochs,
                 spec.accountant,
             )
         self.module_changes: list[str] = []
