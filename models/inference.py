@@ -30,7 +30,14 @@ class LoadedModel:
 
         from models.inputs import encode_inputs
 
-        tensors = encode_inputs(frame, self.config["inputs"], self.checkpoint.path)
+        config = self.config
+        # Plain tabular checkpoints (models.train's own loop) keep the preprocessor on top.
+        inputs = config.get("inputs") or {
+            "kind": "tabular",
+            "features": config["features"],
+            "preprocessor": config["preprocessor"],
+        }
+        tensors = encode_inputs(frame, inputs, self.checkpoint.path)
         regression = self.config.get("task") == "regression"
         chunks = []
         with torch.no_grad():

@@ -274,6 +274,7 @@ class PrivateTraining:
             "max_grad_norm": self.spec.max_grad_norm,
             "n_train_rows": self.n_train,
             "example_level": True,
+            "secure_rng": False,
             "guarantee": (
                 "example-level: each training row is one protected unit; rows of the same "
                 "person are not grouped"

@@ -200,7 +200,7 @@ def train_generic(
                 spec, kind, inputs, encoded, n_out, out_dir, texts
             )
     target_dtype = torch.float32 if regression else torch.int64
-    targets = torch.as_tensor(labels, dtype=target_dtype)
+    targets = torch.tensor(np.array(labels), dtype=target_dtype)
     part = {k: torch.tensor(v, dtype=torch.int64) for k, v in split.items()}
     privacy = None
     dp_fixed = bool(previous and previous.config.get("dp_fixed"))

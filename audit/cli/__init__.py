@@ -14,7 +14,14 @@ from audit.cli._app import app
 
 __all__ = ["COMMANDS", "app", "main"]
 
-COMMANDS = (train.train, audit.audit, audit.report, train.datasets, demo.demo)
+COMMANDS = (
+    train.train,
+    train.pretrain,
+    audit.audit,
+    audit.report,
+    train.datasets,
+    demo.demo,
+)
 
 for _command in COMMANDS:
     app.command()(_command)
