@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -144,6 +145,8 @@ def train(
     )
     table = load_image_table(Path(data)) if is_image_source(Path(data)) else load_table(data)
     checkpoint = train_model(table, spec, out, force=force, progress=not quiet)
+    if os.environ.get("RANK", "0") != "0":
+        return  # under torchrun only rank 0 reports (and writes the checkpoint)
     record = checkpoint.record
     test, held_out = record["test"], record["split"]["sizes"]["test"]
     score = f"accuracy {test['accuracy']:.3f}" if "accuracy" in test else f"RMSE {test['rmse']:.4f}"

@@ -13,7 +13,7 @@ from models.train import TrainSpec, train
 @pytest.fixture(scope="module")
 def small_arrests():
     table = load_table("arrests")
-    frame = table.frame.sample(n=400, random_state=1).reset_index(drop=True)
+    frame = table.frame.sample(n=200, random_state=1).reset_index(drop=True)
     return LoadedTable(frame, table.source, table.sha256, table.spec)
 
 
@@ -47,7 +47,7 @@ def test_two_plus_two_epochs_spend_what_four_do(small_arrests, tmp_path):
 
 
 def test_training_stops_when_the_budget_is_spent(small_arrests, tmp_path):
-    n_train, batch = 280, 32  # 70% of 400 rows
+    n_train, batch = 140, 32  # 70% of 200 rows
     steps, rate, delta = -(-n_train // batch), 1 / -(-n_train // batch), 1 / (10 * n_train)
     three_epochs = epsilon_from_history([[1.2, rate, 3 * steps]], delta, "rdp")
     four_epochs = epsilon_from_history([[1.2, rate, 4 * steps]], delta, "rdp")
@@ -82,6 +82,6 @@ def test_target_epsilon_chooses_the_noise(small_arrests, tmp_path):
 
 
 def test_delta_of_one_over_n_is_refused(small_arrests, tmp_path):
-    spec = _spec(1, delta=1 / 200)
+    spec = _spec(1, delta=1 / 100)
     with pytest.raises(ConfigError, match="is at least 1/n"):
         train(small_arrests, spec, tmp_path / "m", progress=False)
