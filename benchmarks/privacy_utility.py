@@ -39,11 +39,14 @@ SETTINGS = {
 }
 
 
-def run(model: str, epsilon: float | None, table, out: Path, accountant: str) -> dict:
+def run(
+    model: str, epsilon: float | None, table, out: Path, accountant: str, epochs: int | None
+) -> dict:
     from models.privacy import PrivacySpec
     from models.train import TrainSpec, train
 
     _, fields = SETTINGS[model]
+    fields = {**fields, "epochs": epochs or fields["epochs"]}
     privacy = PrivacySpec(target_epsilon=epsilon, accountant=accountant) if epsilon else None
     spec = TrainSpec(label=table.spec.label, privacy=privacy, patience=100, **fields)
     start = time.perf_counter()
@@ -66,6 +69,7 @@ def main() -> None:
     parser.add_argument("--text-data", default="tweets-sentiment")
     parser.add_argument("--text-rows", type=int, default=None, help="subsample the text set")
     parser.add_argument("--accountant", default="prv")
+    parser.add_argument("--epochs", type=int, default=None, help="override every model's epochs")
     parser.add_argument("--out", type=Path, default=None, help="write rows as JSON lines")
     args = parser.parse_args()
     from models.data import LoadedTable, load_table
@@ -79,7 +83,7 @@ def main() -> None:
             table = LoadedTable(frame, table.source, table.sha256, table.spec)
         for epsilon in EPSILONS:
             with tempfile.TemporaryDirectory() as tmp:
-                row = run(model, epsilon, table, Path(tmp) / "m", args.accountant)
+                row = run(model, epsilon, table, Path(tmp) / "m", args.accountant, args.epochs)
             rows.append(row)
             print(json.dumps(row), flush=True)
     if args.out:

@@ -65,3 +65,17 @@ def test_default_delta_and_refusal():
 def test_privacy_spec_rejects_bad_options(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         PrivacySpec(**kwargs)
+
+
+def test_module_validator_fix_is_reported():
+    from torch import nn
+
+    from models.privacy import fix_module
+
+    module = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU())
+    fixed, changes = fix_module(module)
+    assert any("BatchNorm" in change for change in changes)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in fixed.modules())
+    assert any(isinstance(m, nn.GroupNorm) for m in fixed.modules())
+    untouched, none = fix_module(nn.Sequential(nn.Linear(2, 2)))
+    assert none == []
