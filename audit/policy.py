@@ -20,6 +20,7 @@ from models.errors import PolicyError
 
 if TYPE_CHECKING:
     from audit.evidence import Evidence
+    from audit.pii import PiiResult
 
 __all__ = [
     "GateCheck",
@@ -261,7 +262,7 @@ def _privacy_checks(evidence: Evidence, policy: Policy, missing: CheckStatus) ->
             )
     if privacy.forbidden_pii:
         requirement = "none of " + ", ".join(privacy.forbidden_pii)
-        found = _pii_types(evidence_item(evidence, "pii"))
+        found = pii_types(evidence_item(evidence, "pii"))
         if found is None:
             add(
                 "forbidden_pii",
@@ -293,14 +294,11 @@ def _number(section: object, key: str) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
-def _pii_types(section: object) -> list[str] | None:
+def pii_types(section: PiiResult | None) -> list[str] | None:
+    """Entity types the PII scan found (None when there was no scan)."""
     if section is None:
         return None
-    for key in ("counts_by_type", "entity_counts", "counts"):
-        value = section.get(key) if isinstance(section, dict) else getattr(section, key, None)
-        if isinstance(value, dict):
-            return [k for k, n in value.items() if n]
-    return []
+    return sorted(k for k, n in section.rows_by_entity_type().items() if n)
 
 
 def _impact_checks(evidence: Evidence, policy: Policy) -> list[GateCheck]:

@@ -54,13 +54,43 @@ class CheckpointPredictor:
         return np.concatenate(outputs).astype(np.float64)
 
 
-def _load_checkpoint_predictor(path: Path) -> CheckpointPredictor:
+@dataclass
+class ModelPredictor:
+    """A raikit checkpoint of any architecture (CNN, RNN, transformer, private MLP...).
+
+    Scores the frame's input columns (pixels, text, sequence steps) exactly as in training;
+    a regressor's ``predict`` gives values and ``predict_proba`` is refused.
+    """
+
+    path: Path
+    model: object
+    classes: list[str]
+    kind: str = "raikit-checkpoint"
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        if self.model.config.get("task") == "regression":
+            raise ModelError(f"'{self.path}' is a regressor; it has no class probabilities")
+        return self.model.outputs(frame)
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        outputs = self.model.outputs(frame)
+        if self.model.config.get("task") == "regression":
+            return outputs
+        return np.asarray(self.classes, dtype=object)[outputs.argmax(axis=1)]
+
+
+def _load_checkpoint_predictor(path: Path) -> CheckpointPredictor | ModelPredictor:
     from models.architectures import get_architecture
     from models.checkpoint import load_weights, read_checkpoint
     from models.preprocess import TabularPreprocessor
 
     checkpoint = read_checkpoint(path)
     config = checkpoint.config
+    if "inputs" in config:
+        from models.inference import load_model
+
+        model = load_model(path)
+        return ModelPredictor(path, model, [str(c) for c in config.get("classes", [])])
     try:
         params = dict(config["arch_params"])
         if "hidden" in params:

@@ -157,9 +157,9 @@ def _privacy(evidence: Evidence, limits: Limits) -> Measured | None:
 
 def _pii(evidence: Evidence, limits: Limits) -> Measured | None:
     from audit.concerns import evidence_item
-    from audit.policy import _pii_types
+    from audit.policy import pii_types
 
-    found = _pii_types(evidence_item(evidence, "pii"))
+    found = pii_types(evidence_item(evidence, "pii"))
     if found is None:
         return None
     forbidden = sorted(set(found) & set(limits.forbidden_pii))

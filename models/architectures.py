@@ -65,3 +65,60 @@ def build_mlp(
 register_architecture(
     Architecture("mlp", "multi-layer perceptron for tables", "tabular", build_mlp)
 )
+
+
+def _build_cnn(**params: Any) -> torch.nn.Module:
+    from models.cnn import build_cnn
+
+    return build_cnn(**params)
+
+
+def _build_rnn(**params: Any) -> torch.nn.Module:
+    from models.rnn import build_rnn
+
+    return build_rnn(**params)
+
+
+def _build_transformer(**params: Any) -> torch.nn.Module:
+    from models.transformer import build_transformer
+
+    return build_transformer(**params)
+
+
+def _build_masked_lm(**params: Any) -> torch.nn.Module:
+    from models.transformer import build_masked_lm
+
+    return build_masked_lm(**params)
+
+
+for _architecture in (
+    Architecture(
+        "cnn", "two-convolution image classifier, sized from the data", "image", _build_cnn
+    ),
+    Architecture(
+        "rnn",
+        "LSTM/GRU text classifier (--text) or sequence-to-one regressor (--task regression)",
+        "text",
+        _build_rnn,
+    ),
+    Architecture(
+        "transformer",
+        "fine-tuned local Hugging Face model (default MiniLM-L6, --pretrained DIR)",
+        "hf-text",
+        _build_transformer,
+    ),
+    Architecture(
+        "encoder",
+        "small BERT encoder trained from scratch with its own tokenizer (--init from pretrain)",
+        "hf-text",
+        _build_transformer,
+    ),
+    Architecture(
+        "encoder-mlm",
+        "masked-language-model pre-training (`rai pretrain`)",
+        "mlm",
+        _build_masked_lm,
+    ),
+):
+    register_architecture(_architecture)
+del _architecture

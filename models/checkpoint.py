@@ -52,7 +52,14 @@ def save_checkpoint(
     from safetensors.torch import save_file
 
     path = Path(path)
-    state = {name: t.detach().contiguous().cpu() for name, t in model.state_dict().items()}
+    state, seen = {}, set()
+    for name, tensor in model.state_dict().items():
+        # Some modules (Opacus' DPLSTM) expose one parameter under two names; safetensors
+        # refuses shared storage, so the second name gets its own copy.
+        key = (tensor.data_ptr(), tensor.shape, tensor.dtype)
+        tensor = tensor.detach().contiguous().cpu()
+        state[name] = tensor.clone() if tensor.numel() and key in seen else tensor
+        seen.add(key)
     save_file(state, str(path / WEIGHTS_FILE), metadata={"format": FORMAT})
     config = {"format": FORMAT, "format_version": FORMAT_VERSION, **config}
     _write_json(path / CONFIG_FILE, config)

@@ -108,18 +108,21 @@ class DatasetSpec:
     exclude_from_features : tuple of str, default ()
         Columns present in the table that must not be used as model inputs (for example
         COMPAS's own scores, which are outputs of the system under audit).
+    text : str or None, default None
+        The free-text column of a text dataset (tokenized by text models), or None.
     """
 
     name: str
     description: str
     source: str
-    task: Literal["binary", "multiclass"]
+    task: Literal["binary", "multiclass", "regression"]
     label: str
     positive_label: str | None
     sensitive: tuple[str, ...]
     n_rows: int
     loader: Callable[[], pd.DataFrame]
     exclude_from_features: tuple[str, ...] = ()
+    text: str | None = None
 
 
 _REGISTRY: dict[str, DatasetSpec] = {}
@@ -639,3 +642,6 @@ for _spec in (
 ):
     register_dataset(_spec)
 del _spec
+
+# Image, text and sequence built-ins register themselves into the same table.
+from models import media_datasets as _media_datasets  # noqa: E402, F401

@@ -14,6 +14,7 @@ from models.checkpoint import Checkpoint, prepare_output_dir, save_checkpoint
 from models.data import Schema, binarize_labels, label_text, validate_frame
 from models.errors import ConfigError, DataError
 from models.preprocess import fit_preprocessor
+from models.privacy import PrivacySpec
 from models.provenance import package_versions, utc_now
 
 if TYPE_CHECKING:
@@ -50,6 +51,19 @@ class TrainSpec:
     sample_weight_column: str | None = None
     fairness_penalty: float = 0.0
     fairness_constraint: str = "demographic_parity"
+    # Architectures beyond the tabular MLP, privacy and placement (see models/trainer.py).
+    task: str | None = None
+    text: str | None = None
+    privacy: PrivacySpec | None = None
+    device: str = "auto"
+    distributed: bool = False
+    resume: str | None = None
+    init: str | None = None
+    pretrained: str | None = None
+    cell: str = "lstm"
+    max_length: int = 64
+    freeze_embeddings: bool = False
+    train_layers: int | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.validation_fraction < 1 or not 0 < self.test_fraction < 1:
@@ -134,6 +148,15 @@ def train(
     import torch
     from tqdm.auto import tqdm
 
+    from models.trainer import needs_generic_loop, train_generic
+
+    if needs_generic_loop(spec):
+        if spec.sample_weight_column is not None or spec.fairness_penalty > 0:
+            raise ConfigError(
+                "sample weights and the fairness penalty apply to the tabular MLP trained "
+                "without DP, resume or distribution; drop one or the other"
+            )
+        return train_generic(table, spec, out_dir, force=force, progress=progress)
     from models.fair_training import fairness_penalty
 
     frame = table.frame

@@ -16,6 +16,7 @@ __all__ = ["COMMANDS", "GROUPS", "app", "main"]
 
 COMMANDS = (
     train.train,
+    train.pretrain,
     audit.audit,
     audit.report,
     gate.gate,

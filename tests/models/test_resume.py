@@ -1,0 +1,87 @@
+"""Resuming a private run continues its accountant; a spent budget stops training."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.data import LoadedTable, load_table
+from models.errors import ConfigError
+from models.privacy import PrivacySpec, epsilon_from_history
+from models.train import TrainSpec, train
+
+
+@pytest.fixture(scope="module")
+def small_arrests():
+    table = load_table("arrests")
+    frame = table.frame.sample(n=200, random_state=1).reset_index(drop=True)
+    return LoadedTable(frame, table.source, table.sha256, table.spec)
+
+
+def _spec(epochs, resume=None, **privacy):
+    options = {"noise_multiplier": 1.2, "accountant": "rdp", **privacy}
+    return TrainSpec(
+        label="released",
+        epochs=epochs,
+        batch_size=32,
+        resume=resume,
+        privacy=PrivacySpec(**options),
+    )
+
+
+def test_two_plus_two_epochs_spend_what_four_do(small_arrests, tmp_path):
+    straight = train(small_arrests, _spec(4), tmp_path / "four", progress=False)
+    first = train(small_arrests, _spec(2), tmp_path / "two", progress=False)
+    resumed = train(
+        small_arrests, _spec(2, resume=str(tmp_path / "two")), tmp_path / "two", progress=False
+    )
+    assert resumed.record["privacy"]["steps"] == straight.record["privacy"]["steps"]
+    assert resumed.record["privacy"]["epsilon"] == straight.record["privacy"]["epsilon"]
+    assert resumed.record["privacy"]["epsilon"] > first.record["privacy"]["epsilon"]
+    assert [e["epoch"] for e in resumed.record["epochs"]] == [1, 2, 3, 4]
+    assert resumed.split == first.split
+    # The record's figure is reproducible from its own history, independently of training.
+    privacy = resumed.record["privacy"]
+    assert privacy["epsilon"] == pytest.approx(
+        epsilon_from_history(privacy["history"], privacy["delta"], "rdp"), abs=1e-6
+    )
+
+
+def test_training_stops_when_the_budget_is_spent(small_arrests, tmp_path):
+    n_train, batch = 140, 32  # 70% of 200 rows
+    steps, rate, delta = -(-n_train // batch), 1 / -(-n_train // batch), 1 / (10 * n_train)
+    three_epochs = epsilon_from_history([[1.2, rate, 3 * steps]], delta, "rdp")
+    four_epochs = epsilon_from_history([[1.2, rate, 4 * steps]], delta, "rdp")
+    budget = (three_epochs + four_epochs) / 2
+    checkpoint = train(
+        small_arrests, _spec(30, target_epsilon=budget), tmp_path / "m", progress=False
+    )
+    privacy = checkpoint.record["privacy"]
+    assert privacy["budget_spent"] is True
+    assert privacy["epochs"] == 3
+    assert privacy["epsilon"] == pytest.approx(three_epochs, abs=1e-6)
+    assert any("privacy budget spent" in note for note in checkpoint.record["notes"])
+
+
+def test_resume_refuses_to_mix_private_and_plain(small_arrests, tmp_path):
+    train(small_arrests, _spec(1), tmp_path / "dp", progress=False)
+    plain = TrainSpec(label="released", epochs=1, resume=str(tmp_path / "dp"))
+    with pytest.raises(ConfigError, match="trained with DP; pass --dp"):
+        train(small_arrests, plain, tmp_path / "dp", progress=False)
+
+
+def test_target_epsilon_chooses_the_noise(small_arrests, tmp_path):
+    spec = TrainSpec(
+        label="released",
+        epochs=3,
+        batch_size=32,
+        privacy=PrivacySpec(target_epsilon=2.0, accountant="rdp"),
+    )
+    privacy = train(small_arrests, spec, tmp_path / "m", progress=False).record["privacy"]
+    assert privacy["epochs"] == 3 and not privacy["budget_spent"]
+    assert 2.0 - 0.02 <= privacy["epsilon"] <= 2.0
+
+
+def test_delta_of_one_over_n_is_refused(small_arrests, tmp_path):
+    spec = _spec(1, delta=1 / 100)
+    with pytest.raises(ConfigError, match="is at least 1/n"):
+        train(small_arrests, spec, tmp_path / "m", progress=False)
