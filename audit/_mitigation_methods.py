@@ -227,7 +227,7 @@ def prepare_context(table: LoadedTable, model_path: Path, config: MitigationConf
 
 
 def _text(value: Any) -> str:
-    from models.data import label_text
+    from models.schema import label_text
 
     return label_text(value)
 

