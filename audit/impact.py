@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic import Field, field_validator
 
@@ -31,23 +31,6 @@ __all__ = [
     "placeholder_fields",
 ]
 
-DOMAINS = (
-    "healthcare",
-    "education",
-    "finance",
-    "employment",
-    "justice",
-    "law_enforcement",
-    "migration",
-    "public_services",
-    "critical_infrastructure",
-    "biometrics",
-    "insurance",
-    "marketing",
-    "entertainment",
-    "research",
-    "other",
-)
 Domain = Literal[
     "healthcare",
     "education",
@@ -65,6 +48,7 @@ Domain = Literal[
     "research",
     "other",
 ]
+DOMAINS: tuple[str, ...] = get_args(Domain)
 Score = Field(ge=1, le=5)
 # The template's values start with this marker until someone writes the real answer.
 PLACEHOLDER = "TODO"

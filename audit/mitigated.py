@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.checkpoint import Checkpoint
+from models.checkpoint import Checkpoint, read_json
 from models.errors import DataError, ModelError
 from models.schema import label_text
 
@@ -234,25 +234,13 @@ def save_mitigated(
     return out_dir
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelError(f"mitigated model file '{path}' is missing") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"'{path}' is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ModelError(f"'{path}' does not hold a JSON object")
-    return data
-
-
 def load_mitigated(path: Path) -> MitigatedPredictor:
     """Load a directory written by :func:`save_mitigated` (``rai mitigate``)."""
     from audit.predictor import load_predictor
     from models.preprocess import TabularPreprocessor
 
     path = Path(path)
-    state = _read_json(path / MITIGATION_FILE)
+    state = read_json(path / MITIGATION_FILE)
     if state.get("format") != FORMAT or state.get("format_version") != FORMAT_VERSION:
         raise ModelError(
             f"'{path / MITIGATION_FILE}' is not a raikit mitigated model "
@@ -261,7 +249,7 @@ def load_mitigated(path: Path) -> MitigatedPredictor:
     method = state.get("method")
     if method not in KINDS:
         raise ModelError(f"'{path / MITIGATION_FILE}' names unknown method {method!r}")
-    record, split = _read_json(path / RECORD_FILE), _read_json(path / SPLIT_FILE)
+    record, split = read_json(path / RECORD_FILE), read_json(path / SPLIT_FILE)
     config = {"architecture": state.get("architecture"), **state}
     predictor = MitigatedPredictor(
         path=path,

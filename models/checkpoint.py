@@ -12,9 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from models.errors import ModelError, OutputError
+from models.provenance import utc_now
 
 if TYPE_CHECKING:
     import torch
+
+    from models.data import LoadedTable
+    from models.train import TrainSpec
 
 FORMAT = "raikit-checkpoint"
 FORMAT_VERSION = 1
@@ -79,13 +83,13 @@ def read_checkpoint(path: Path) -> Checkpoint:
             f"'{path}' is not a raikit model directory: missing {', '.join(missing)} "
             "(create one with `rai train`)"
         )
-    config = _read_json(path / CONFIG_FILE)
+    config = read_json(path / CONFIG_FILE)
     if config.get("format") != FORMAT or config.get("format_version") != FORMAT_VERSION:
         raise ModelError(
             f"'{path / CONFIG_FILE}' is not a raikit checkpoint config "
             f"(format {config.get('format')!r} version {config.get('format_version')!r})"
         )
-    return Checkpoint(path, config, _read_json(path / RECORD_FILE), _read_json(path / SPLIT_FILE))
+    return Checkpoint(path, config, read_json(path / RECORD_FILE), read_json(path / SPLIT_FILE))
 
 
 def load_weights(checkpoint: Checkpoint, model: torch.nn.Module) -> torch.nn.Module:
@@ -103,15 +107,51 @@ def load_weights(checkpoint: Checkpoint, model: torch.nn.Module) -> torch.nn.Mod
     return model
 
 
-def _write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+def record_header(
+    table: LoadedTable,
+    spec: TrainSpec,
+    features: list[str],
+    classes: list[str],
+    split: dict[str, list[int]],
+    *,
+    stratified_on: str | None,
+) -> dict:
+    """The opening of every training record: when, on what data, and with which split."""
+    return {
+        "created_at": utc_now(),
+        "data": {
+            "source": table.source,
+            "sha256": table.sha256,
+            "n_rows": len(table.frame),
+            "schema": {
+                "label": spec.label,
+                "sensitive": list(spec.sensitive),
+                "features": features,
+                "classes": classes,
+            },
+        },
+        "split": {
+            "seed": spec.seed,
+            "stratified_on": stratified_on,
+            "fractions": {"validation": spec.validation_fraction, "test": spec.test_fraction},
+            "sizes": {name: len(rows) for name, rows in split.items()},
+            "file": SPLIT_FILE,
+        },
+    }
 
 
-def _read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
+    """Read a JSON object from a model file; any problem is one ``ModelError`` line."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(f"model file '{path}' is missing") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"'{path}' is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ModelError(f"'{path}' does not hold a JSON object")
     return data
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 
 from models.architectures import get_architecture
-from models.checkpoint import Checkpoint, prepare_output_dir, save_checkpoint
+from models.checkpoint import Checkpoint, prepare_output_dir, record_header, save_checkpoint
 from models.errors import ConfigError, DataError
 from models.preprocess import fit_preprocessor
 from models.privacy import PrivacySpec
-from models.provenance import package_versions, utc_now
+from models.provenance import package_versions
 from models.schema import Schema, binarize_labels, label_text, validate_frame
 
 if TYPE_CHECKING:
@@ -263,25 +263,7 @@ def train(
         "preprocessor": preprocessor.to_dict(),
     }
     record = {
-        "created_at": utc_now(),
-        "data": {
-            "source": table.source,
-            "sha256": table.sha256,
-            "n_rows": len(frame),
-            "schema": {
-                "label": spec.label,
-                "sensitive": list(spec.sensitive),
-                "features": features,
-                "classes": classes,
-            },
-        },
-        "split": {
-            "seed": spec.seed,
-            "stratified_on": spec.label,
-            "fractions": {"validation": spec.validation_fraction, "test": spec.test_fraction},
-            "sizes": {name: len(rows) for name, rows in split.items()},
-            "file": "split.json",
-        },
+        **record_header(table, spec, features, classes, split, stratified_on=spec.label),
         "hyperparameters": asdict(spec),
         "epochs": history,
         "best_epoch": best["epoch"],

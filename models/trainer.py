@@ -18,10 +18,11 @@ from models.checkpoint import (
     load_weights,
     prepare_output_dir,
     read_checkpoint,
+    record_header,
     save_checkpoint,
 )
 from models.errors import ConfigError, DataError
-from models.provenance import package_versions, utc_now
+from models.provenance import package_versions
 from models.schema import Schema, validate_frame
 
 if TYPE_CHECKING:
@@ -261,25 +262,14 @@ def train_generic(
         config["preprocessor"] = inputs["preprocessor"]
     epochs_done = len(history)
     record = {
-        "created_at": utc_now(),
-        "data": {
-            "source": table.source,
-            "sha256": table.sha256,
-            "n_rows": len(table.frame),
-            "schema": {
-                "label": spec.label,
-                "sensitive": list(spec.sensitive),
-                "features": features,
-                "classes": classes,
-            },
-        },
-        "split": {
-            "seed": spec.seed,
-            "stratified_on": None if regression else spec.label,
-            "fractions": {"validation": spec.validation_fraction, "test": spec.test_fraction},
-            "sizes": {name: len(rows) for name, rows in split.items()},
-            "file": "split.json",
-        },
+        **record_header(
+            table,
+            spec,
+            features,
+            classes,
+            split,
+            stratified_on=None if regression else spec.label,
+        ),
         "hyperparameters": _hyperparameters(spec),
         "epochs": history,
         "best_epoch": result.best_epoch,

@@ -58,6 +58,8 @@ def _raw(function: Any) -> Any:
 def _environment() -> Environment:
     from reports._render import add_filters
 
+    # HTML autoescaping is the wrong escape for Markdown; instead every value a template prints
+    # passes through ``finalize=md_escape``, which escapes HTML and Markdown syntax alike.
     environment = Environment(
         loader=PackageLoader("reports", "templates"),
         autoescape=False,
