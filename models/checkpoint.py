@@ -27,6 +27,8 @@ CONFIG_FILE = "config.json"
 RECORD_FILE = "training.json"
 SPLIT_FILE = "split.json"
 CHECKPOINT_FILES = (WEIGHTS_FILE, CONFIG_FILE, RECORD_FILE, SPLIT_FILE)
+# Optional: the optimizer's moments, so that `--resume` continues training where it stopped.
+OPTIMIZER_FILE = "optimizer.safetensors"
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,43 @@ def load_weights(checkpoint: Checkpoint, model: torch.nn.Module) -> torch.nn.Mod
         raise ModelError(f"cannot load weights from '{checkpoint.path}': {first_line}") from None
     model.eval()
     return model
+
+
+def save_optimizer_state(path: Path, state: dict) -> None:
+    """Write an optimizer ``state_dict`` as safetensors: tensors per parameter, groups as JSON.
+
+    Nothing is pickled: per-parameter entries become tensors named ``state.<i>.<key>``
+    (numbers too, as 0-d tensors) and the parameter groups go into the file's metadata.
+    """
+    import torch
+    from safetensors.torch import save_file
+
+    tensors = {}
+    for index, entry in state["state"].items():
+        for key, value in entry.items():
+            tensor = value if torch.is_tensor(value) else torch.tensor(value)
+            tensors[f"state.{index}.{key}"] = tensor.detach().contiguous().cpu()
+    metadata = {"format": FORMAT, "param_groups": json.dumps(state["param_groups"])}
+    save_file(tensors, str(Path(path) / OPTIMIZER_FILE), metadata=metadata)
+
+
+def load_optimizer_state(checkpoint: Checkpoint) -> dict | None:
+    """The optimizer ``state_dict`` saved with ``checkpoint``, or ``None`` when it has none."""
+    from safetensors import SafetensorError, safe_open
+
+    file = checkpoint.path / OPTIMIZER_FILE
+    if not file.is_file():
+        return None
+    try:
+        with safe_open(str(file), framework="pt") as handle:
+            groups = json.loads(handle.metadata()["param_groups"])
+            state: dict[int, dict] = {}
+            for name in handle.keys():  # noqa: SIM118 (safe_open is not iterable)
+                _, index, key = name.split(".", 2)
+                state.setdefault(int(index), {})[key] = handle.get_tensor(name)
+    except (SafetensorError, OSError, KeyError, ValueError, TypeError) as exc:
+        raise ModelError(f"cannot read optimizer state from '{file}': {exc}") from None
+    return {"state": state, "param_groups": groups}
 
 
 def record_header(

@@ -66,6 +66,7 @@ class LoopResult:
     best_epoch: int = 0
     stopped_for_budget: bool = False
     stop_message: str | None = None
+    optimizer_state: dict | None = None
 
 
 def run_epochs(
@@ -84,6 +85,7 @@ def run_epochs(
     device: str,
     privacy: Any = None,
     dist: DistributedContext | None = None,
+    optimizer_state: dict | None = None,
     progress: bool = True,
 ) -> LoopResult:
     """Train ``module`` in place; ``*_tensors`` are ``(*inputs, targets)``.
@@ -94,7 +96,14 @@ def run_epochs(
         The Opacus engine of a private run (its accountant may hold a resumed history).
     dist : DistributedContext, optional
         Set when launched by ``torchrun --distributed``: DDP, or DPDDP when private.
+    optimizer_state : dict, optional
+        AdamW ``state_dict`` of a previous run, to resume with its moments; the learning
+        rate and weight decay given here still apply.
+    seed : int
+        Shuffling and dropout of epoch ``e`` are seeded with ``seed + e``, so a run resumed
+        after epoch ``k`` sees the same batches as an uninterrupted one.
     """
+    import copy
     import warnings
 
     import torch
@@ -110,7 +119,11 @@ def run_epochs(
     torch.manual_seed(seed)
     raw = module.to(device)
     trainable = [p for p in raw.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=weight_decay)
+    optimizer = base_optimizer = torch.optim.AdamW(
+        trainable, lr=learning_rate, weight_decay=weight_decay
+    )
+    if optimizer_state is not None:
+        _restore(base_optimizer, optimizer_state, learning_rate, weight_decay)
     dataset = TensorDataset(*train_tensors)
     generator = torch.Generator().manual_seed(seed)
     sampler = None
@@ -175,6 +188,8 @@ def run_epochs(
             break
         if sampler is not None:
             sampler.set_epoch(epoch)
+        torch.manual_seed(seed + epoch)
+        generator.manual_seed(seed + epoch)
         raw.train()
         total, seen = 0.0, 0
         if privacy is not None:
@@ -200,10 +215,13 @@ def run_epochs(
         bar.set_postfix(loss=f"{entry['train_loss']:.4f}", val_loss=f"{val_loss:.4f}")
         if privacy is not None:
             result.best_epoch = epoch
+            result.optimizer_state = base_optimizer.state_dict()
             continue
         if val_loss < best_loss - 1e-6:
             best_loss, result.best_epoch = val_loss, epoch
             best_state = {k: v.detach().clone() for k, v in raw.state_dict().items()}
+            # The moments that go with the kept weights, so a resume continues from them.
+            result.optimizer_state = copy.deepcopy(base_optimizer.state_dict())
         elif epoch - result.best_epoch >= patience:
             break
     bar.close()
@@ -213,6 +231,18 @@ def run_epochs(
         raw.load_state_dict(best_state)
     raw.to("cpu").eval()
     return result
+
+
+def _restore(optimizer: Any, state: dict, learning_rate: float, weight_decay: float) -> None:
+    try:
+        optimizer.load_state_dict(state)
+    except (ValueError, KeyError) as exc:
+        raise ConfigError(
+            f"the saved optimizer state does not fit this model's trainable parameters ({exc}); "
+            "resume with the same --train-layers/--freeze-embeddings as the first run"
+        ) from None
+    for group in optimizer.param_groups:
+        group["lr"], group["weight_decay"] = learning_rate, weight_decay
 
 
 def _one_pass(model, loader, optimizer, loss_of, device) -> tuple[float, int]:

@@ -15,11 +15,13 @@ import numpy as np
 from models.architectures import get_architecture
 from models.checkpoint import (
     Checkpoint,
+    load_optimizer_state,
     load_weights,
     prepare_output_dir,
     read_checkpoint,
     record_header,
     save_checkpoint,
+    save_optimizer_state,
 )
 from models.errors import ConfigError, DataError
 from models.provenance import package_versions
@@ -222,6 +224,9 @@ def train_generic(
     elif previous and previous.record["privacy"].get("differentially_private"):
         raise ConfigError(f"--resume {spec.resume} was trained with DP; pass --dp to continue")
     first_epoch = len(previous.record["epochs"]) + 1 if previous else 1
+    optimizer_state = load_optimizer_state(previous) if previous else None
+    if previous and optimizer_state is None:
+        notes.append("resumed without optimizer state (none saved): AdamW moments restart")
     result = run_epochs(
         module,
         tuple(t[part["train"]] for t in (*encoded, targets)),
@@ -233,10 +238,11 @@ def train_generic(
         learning_rate=spec.learning_rate,
         weight_decay=spec.weight_decay,
         patience=spec.patience,
-        seed=spec.seed + first_epoch,
+        seed=spec.seed,
         device=device,
         privacy=privacy,
         dist=dist,
+        optimizer_state=optimizer_state,
         progress=progress,
     )
     if result.stop_message:
@@ -288,6 +294,8 @@ def train_generic(
         torch.distributed.barrier()
         return Checkpoint(out_dir, config, record, split)
     checkpoint = save_checkpoint(out_dir, module, config, record, split)
+    if result.optimizer_state is not None:
+        save_optimizer_state(out_dir, result.optimizer_state)
     if dist is not None:
         torch.distributed.barrier()
     return checkpoint

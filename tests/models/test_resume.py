@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from models.data import LoadedTable, load_table
 from models.errors import ConfigError
@@ -85,3 +86,47 @@ def test_delta_of_one_over_n_is_refused(small_arrests, tmp_path):
     spec = _spec(1, delta=1 / 100)
     with pytest.raises(ConfigError, match="is at least 1/n"):
         train(small_arrests, spec, tmp_path / "m", progress=False)
+
+
+@pytest.fixture(scope="module")
+def small_digits():
+    table = load_table("digits")
+    frame = table.frame.sample(n=240, random_state=0).reset_index(drop=True)
+    return LoadedTable(frame, table.source, table.sha256, table.spec)
+
+
+def _cnn(epochs, resume=None):
+    return TrainSpec(
+        label="digit", arch="cnn", epochs=epochs, batch_size=32, patience=10, resume=resume
+    )
+
+
+def _weights(path):
+    from safetensors.torch import load_file
+
+    return load_file(str(path / "model.safetensors"))
+
+
+def test_resumed_plain_run_ends_with_the_weights_of_an_uninterrupted_one(small_digits, tmp_path):
+    straight = train(small_digits, _cnn(4), tmp_path / "four", progress=False)
+    first = train(small_digits, _cnn(2), tmp_path / "two", progress=False)
+    assert (tmp_path / "two" / "optimizer.safetensors").is_file()
+    resumed = train(
+        small_digits, _cnn(2, resume=str(tmp_path / "two")), tmp_path / "two+2", progress=False
+    )
+    # Precondition of the comparison: both runs keep their last epoch (validation loss fell).
+    assert first.record["best_epoch"] == 2
+    assert straight.record["best_epoch"] == resumed.record["best_epoch"] == 4
+    expected, got = _weights(tmp_path / "four"), _weights(tmp_path / "two+2")
+    assert expected.keys() == got.keys()
+    for name in expected:
+        torch.testing.assert_close(got[name], expected[name], rtol=1e-5, atol=1e-6)
+
+    # Without the saved moments AdamW restarts, the weights drift, and the record says so.
+    (tmp_path / "two" / "optimizer.safetensors").unlink()
+    restarted = train(
+        small_digits, _cnn(2, resume=str(tmp_path / "two")), tmp_path / "cold", progress=False
+    )
+    assert any("optimizer state" in note for note in restarted.record["notes"])
+    cold = _weights(tmp_path / "cold")
+    assert max(float((cold[n] - expected[n]).abs().max()) for n in expected) > 1e-4
