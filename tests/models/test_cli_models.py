@@ -81,6 +81,25 @@ def test_torchrun_two_processes_same_epsilon_as_one(image_npz, tmp_path):
 
 
 @pytest.mark.slow
+def test_torchrun_two_processes_without_dp_learns_the_task(tmp_path):
+    rng = np.random.default_rng(1)
+    bright = rng.integers(0, 2, 160).astype(bool)
+    images = np.where(bright[:, None, None], 150, 0) + rng.integers(0, 100, (160, 8, 8))
+    np.savez(tmp_path / "split.npz", x=images.astype("uint8"), y=np.where(bright, "b", "d"))
+    args = ["train", "--data", str(tmp_path / "split.npz"), "--label", "label", "--arch", "cnn"]
+    args += ["--epochs", "6", "--batch-size", "16", "--device", "cpu", "--quiet", "--distributed"]
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2"]
+    launch += ["--master_port=29542", RAI, *args, "--out", str(tmp_path / "ddp")]
+    done = subprocess.run(launch, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    record = json.loads((tmp_path / "ddp" / "training.json").read_text())
+    assert record["distributed"] == {"world_size": 2}
+    assert record["privacy"] == {"differentially_private": False}
+    # Brightness decides the label: a model whose replicas stayed in sync learns it.
+    assert record["test"]["accuracy"] >= 0.8, record["test"]
+
+
+@pytest.mark.slow
 def test_pretrain_then_fine_tune_with_init(tmp_path):
     runner = CliRunner()
     pre = ["pretrain", "--data", "identity-text", "--text", "text", "--out", str(tmp_path / "p")]
