@@ -1,6 +1,6 @@
 """DP-SGD cost: samples/s and peak memory, non-private vs Opacus, same model and batch.
 
-Models (issue 3): the CNN (batch 256, 28x28), the LSTM text classifier (batch 64, 128 tokens;
+Models: the CNN (batch 256, 28x28), the LSTM text classifier (batch 64, 128 tokens;
 ``nn.LSTM`` non-private vs Opacus ``DPLSTM`` private) and BERT-base-sized from config (batch
 32, 128 tokens, through raikit's batch-shaped-position-ids wrapper). Reference on an H100
 with plain Opacus 1.6 hooks: DP/non-private CNN ~0.25, LSTM ~0.03, BERT-base ~0.41 (5.8x mem).
