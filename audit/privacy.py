@@ -81,6 +81,8 @@ class MembershipConfig:
         Of every interval and of the ε lower bound.
     min_group_size : int
         Groups with fewer members or non-members than this are flagged small.
+    progress : bool
+        Show a progress bar (stderr) while shadow models train.
     """
 
     shadows: int | None = None
@@ -88,6 +90,7 @@ class MembershipConfig:
     seed: int = 0
     confidence_level: float = 0.95
     min_group_size: int = 30
+    progress: bool = False
 
     def __post_init__(self) -> None:
         if self.shadows is not None and (self.shadows < 0 or self.shadows == 1):
@@ -190,7 +193,7 @@ def assess_membership_inference(
     sensitive: tuple[str, ...] | list[str] = (),
     config: MembershipConfig | None = None,
     *,
-    progress: bool = False,
+    progress: bool | None = None,
 ) -> MembershipInferenceResult:
     """Attack ``predictor`` on its own training data and compare with its DP guarantee.
 
@@ -204,8 +207,8 @@ def assess_membership_inference(
         Columns whose groups get their own attack AUC.
     config : MembershipConfig, optional
         Shadows, sample size, seed and confidence.
-    progress : bool
-        Show a progress bar while shadow models train.
+    progress : bool, optional
+        Show a progress bar while shadow models train (default: ``config.progress``).
 
     Returns
     -------
@@ -266,7 +269,7 @@ def assess_membership_inference(
             attacked,
             n_shadows,
             seed=config.seed,
-            progress=progress,
+            progress=config.progress if progress is None else progress,
         )
         lira = lira_scores(phi, shadows)
         if lira.online is not None:
@@ -316,7 +319,7 @@ def assess_membership_inference(
         n_members=n_each,
         n_nonmembers=n_each,
         n_training_rows=n_train,
-        nonmember_source="validation and test splits (held out from training)",
+        nonmember_source="validation and test splits, held out from training",
         n_shadows=n_shadows if n_shadows >= 2 else 0,
         lira_fixed_variance=None if lira is None else lira.fixed_variance,
         lira_rows_without_in=0 if lira is None else lira.rows_without_in,
