@@ -14,7 +14,6 @@ from audit.cli._app import (
     SensitiveOption,
     handle_errors,
     refuse_overwrite,
-    say,
     write_outputs,
 )
 
@@ -51,7 +50,6 @@ def attack(
     config = MembershipConfig(shadows=shadows, max_samples=max_samples, seed=seed, progress=True)
     predictor = load_predictor(model)
     table = load_table(data)
-    say(f"attacking {model} on {table.source}")
     result = assess_membership_inference(predictor, table, tuple(sensitive), config)
     for item in result.attacks:
         rate = item.rates[0]
