@@ -298,9 +298,9 @@ def assess_membership_inference(
     strongest = max(attacks, key=lambda a: -1.0 if a.auc.value is None else a.auc.value)
     best_bound = max(attacks, key=lambda a: a.epsilon_lower_bound)
     epsilon_lb = best_bound.epsilon_lower_bound
-    if not dp.differentially_private:
+    if not dp.differentially_private or dp.epsilon is None:
         verdict: Verdict = "no_guarantee"
-    elif dp.epsilon is not None and epsilon_lb <= dp.epsilon:
+    elif epsilon_lb <= dp.epsilon:
         verdict = "consistent"
     else:
         verdict = "inconsistent"

@@ -39,47 +39,57 @@ def membership_view(evidence: Evidence, charts_on: bool = True) -> MembershipVie
 
 def roc_chart(result: MembershipInferenceResult) -> Chart:
     """Every attack's ROC (log-scale FPR), chance, and the (ε, δ)-DP bound when there is one."""
+    import numpy as np
     from matplotlib import rc_context
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
     floor = 0.5 / max(result.n_nonmembers, 1)
+    tpr_floor = 0.5 / max(result.n_members, 1)
     with rc_context(_RC):
-        figure = Figure(figsize=(6.4, 4.4))
+        figure = Figure(figsize=(6.4, 4.6))
         axes = figure.add_subplot()
+        # Log-log, as in Carlini et al.: what matters is the TPR at low FPR. Rates of 0 sit on
+        # the floor (half a row), the smallest rate the sample can show.
         axes.set_xscale("log")
-        axes.plot([floor, 1], [floor, 1], color="#999999", linestyle=":", label="Chance")
+        axes.set_yscale("log")
+        chance = np.geomspace(min(floor, tpr_floor), 1, 200)
+        axes.plot(chance, chance, color="#999999", linestyle=":", label="Chance")
         if result.dp_bound_fpr:
             points = [
                 (x, y)
                 for x, y in zip(result.dp_bound_fpr, result.dp_bound_tpr, strict=True)
-                if x > 0
+                if x >= floor
             ]
             axes.plot(
-                [max(x, floor) for x, _ in points],
-                [y for _, y in points],
+                [x for x, _ in points],
+                [max(y, tpr_floor) for _, y in points],
                 color=BOUND_COLOUR,
                 linestyle="--",
                 linewidth=1.4,
-                label=f"(ε={result.dp.epsilon:g}, δ={result.dp.delta:.2g})-DP bound",
+                label=f"(ε = {result.dp.epsilon:.3g}, δ = {result.dp.delta:.2g})-DP bound",
             )
         for attack in result.attacks:
             axes.step(
                 [max(x, floor) for x in attack.roc_fpr],
-                attack.roc_tpr,
+                [max(y, tpr_floor) for y in attack.roc_tpr],
                 where="post",
                 color=ATTACK_COLOURS.get(attack.name, INK),
                 linewidth=1.2,
                 label=f"{attack.title} (AUC {attack.auc.value:.3f})",
             )
+        percent = FuncFormatter(lambda value, _: f"{100 * value:g}%")
+        axes.xaxis.set_major_formatter(percent)
+        axes.yaxis.set_major_formatter(percent)
         axes.set_xlim(floor, 1)
-        axes.set_ylim(0, 1)
-        axes.set_xlabel("False positive rate (held-out rows called members), log scale")
-        axes.set_ylabel("True positive rate (training rows found)")
+        axes.set_ylim(tpr_floor, 1.05)
+        axes.set_xlabel("False positive rate: held-out rows called members (log scale)")
+        axes.set_ylabel("True positive rate: training rows found (log scale)")
         axes.grid(color=GRID, linewidth=0.8)
         axes.set_axisbelow(True)
         for side in ("top", "right"):
             axes.spines[side].set_visible(False)
-        axes.legend(loc="upper left", frameon=False, fontsize=8)
+        axes.legend(loc="lower right", frameon=False, fontsize=8)
         axes.set_title("Membership-inference ROC", fontsize=9, color=INK)
         data_uri = _to_data_uri(figure)
     parts = [
@@ -88,12 +98,12 @@ def roc_chart(result: MembershipInferenceResult) -> Chart:
         if a.auc.value is not None
     ]
     bound = (
-        f" A dashed line marks the most any attack can reach against ε = {result.dp.epsilon:g}."
+        f" A dashed line marks the most any attack can reach against ε = {result.dp.epsilon:.3g}."
         if result.dp_bound_fpr
         else ""
     )
     alt = (
-        "ROC curves of the membership-inference attacks on a log-scale false positive rate, "
+        "ROC curves of the membership-inference attacks on log-log axes, "
         "with the chance diagonal. " + "; ".join(parts) + "." + bound + " The same figures are "
         "in the table."
     )
@@ -131,14 +141,18 @@ def meaning(result: MembershipInferenceResult) -> str:
         )
     elif result.verdict == "consistent":
         claim = (
-            f"It was trained with differential privacy (ε = {dp.epsilon:g}, δ = {dp.delta:.2g}), "
-            f"which promises that no attack can do better than the dashed bound (AUC at most "
-            f"{dp.max_auc:.2f}); the attacks stay within that promise: they prove only ε ≥ "
-            f"{result.epsilon_lower_bound:.2f}."
+            f"It was trained with differential privacy (ε = {dp.epsilon:.3g}, δ = "
+            f"{dp.delta:.2g}), which promises that no attack can do better than the dashed bound "
+            f"(AUC at most {dp.max_auc:.2f}); the attacks stay within that promise: "
+            + (
+                f"they prove only ε ≥ {result.epsilon_lower_bound:.2f}."
+                if result.epsilon_lower_bound > 0
+                else "they prove no leakage at all."
+            )
         )
     else:
         claim = (
-            f"It claims differential privacy with ε = {dp.epsilon:g}, but the attacks prove ε ≥ "
+            f"It claims differential privacy with ε = {dp.epsilon:.3g}, but the attacks prove ε ≥ "
             f"{result.epsilon_lower_bound:.2f}: the claim does not hold, so either the privacy "
             "accounting is wrong or the training has a bug. Treat the model as not private."
         )

@@ -146,6 +146,24 @@ def test_dp_model_stays_within_its_guarantee(tmp_path):
     assert result.dp_bound_fpr[0] == 0.0 and result.dp_bound_tpr[0] == result.dp.delta
 
 
+def test_a_false_dp_claim_is_a_critical_finding(overfit, overfit_result):
+    # The overfit model, its record edited to claim epsilon 0.5: the attacks prove more.
+    table, predictor = overfit
+    record = dict(predictor.checkpoint.record)
+    record["privacy"] = {"differentially_private": True, "epsilon": 0.5, "delta": 1e-5}
+    claimed = dataclasses.replace(
+        predictor, checkpoint=dataclasses.replace(predictor.checkpoint, record=record)
+    )
+    result = assess_membership_inference(claimed, table, (), MembershipConfig(shadows=0))
+    assert result.epsilon_lower_bound > 0.5
+    assert result.verdict == "inconsistent"
+    [critical] = [f for f in result.findings if f.severity == "critical"]
+    assert critical.code == "dp_guarantee_violated" and "claimed epsilon 0.5" in critical.message
+    from reports._membership_chart import meaning
+
+    assert "the claim does not hold" in meaning(result)
+
+
 def test_other_data_is_refused(overfit):
     _, predictor = overfit
     with pytest.raises(DataError, match="needs the model's own training data; builtin:arrests"):
