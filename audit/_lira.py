@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from models.errors import ConfigError
+from models.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from audit.predictor import Predictor
@@ -170,7 +170,12 @@ def train_shadows(
             )
             shadow_spec = dataclasses.replace(spec, seed=seed * 10_007 + index + 1)
             out = Path(tmp) / f"shadow-{index + 1}"
-            checkpoint = train(shadow_table, shadow_spec, out, progress=False)
+            try:
+                checkpoint = train(shadow_table, shadow_spec, out, progress=False)
+            except DataError as exc:
+                raise DataError(
+                    f"shadow model {index + 1} cannot be trained on half of {table.source}: {exc}"
+                ) from None
             in_train = np.zeros(len(frame), dtype=bool)
             in_train[subset[np.asarray(checkpoint.split["train"], dtype=np.int64)]] = True
             trained_on[index] = in_train[attacked_rows]

@@ -202,3 +202,25 @@ def test_recipe_of_a_dp_record_keeps_its_privacy_options():
 
     record = {"hyperparameters": json.loads(json.dumps(_hyperparameters(spec)))}
     assert recipe_from_record(record) == spec
+
+
+@pytest.mark.parametrize(
+    ("arch", "dataset", "rows", "extra"),
+    [("cnn", "digits", 400, {}), ("rnn", "identity-text", 160, {"max_length": 10})],
+)
+def test_shadow_attack_runs_on_other_architectures(arch, dataset, rows, extra, tmp_path):
+    # Images and text go through the same path: shadows from the recorded recipe (same arch),
+    # scores from the model's logits (audit.torch_model).
+    full = load_table(dataset)
+    frame = full.frame.sample(n=rows, random_state=0).reset_index(drop=True)
+    table = LoadedTable(frame, full.source, full.sha256, full.spec)
+    spec = TrainSpec(label=full.spec.label, arch=arch, epochs=1, batch_size=16, **extra)
+    checkpoint = train(table, spec, tmp_path / "model", progress=False)
+    assert recipe_from_record(checkpoint.record).arch == arch
+    result = assess_membership_inference(
+        load_predictor(tmp_path / "model"), table, (), MembershipConfig(shadows=2)
+    )
+    assert [a.name for a in result.attacks][-1] == "lira-offline"
+    assert all(0 <= a.auc.value <= 1 for a in result.attacks)
+    held_out = len(checkpoint.split["validation"]) + len(checkpoint.split["test"])
+    assert result.n_members == result.n_nonmembers == held_out
