@@ -218,8 +218,13 @@ def lira_scores(target_phi: np.ndarray, shadows: ShadowScores) -> LiraScores:
     fixed = phi.shape[0] < PER_EXAMPLE_VARIANCE_FROM
     centred = phi - np.where(trained, mean_in, mean_out)
     if fixed:
-        std_in = _pooled_std(centred[trained])
-        std_out = _pooled_std(centred[~trained])
+        # Within-row variance pooled over rows, with one degree of freedom lost per row's mean
+        # (a row seen once says nothing about spread). With K = 2 no row has two IN values:
+        # the OUT spread stands in, and the spread of every value when neither side has any.
+        std_in = _pooled_std(centred, trained, n_in)
+        std_out = _pooled_std(centred, ~trained, n_out)
+        fallback = max(float(np.std(phi)), 1e-6)
+        std_in, std_out = std_in or std_out or fallback, std_out or std_in or fallback
         std_in = np.full(phi.shape[1], std_in)
         std_out = np.full(phi.shape[1], std_out)
     else:
@@ -242,7 +247,9 @@ def lira_scores(target_phi: np.ndarray, shadows: ShadowScores) -> LiraScores:
     )
 
 
-def _pooled_std(values: np.ndarray) -> float:
-    if values.size < 2:
-        return 1.0
-    return max(float(np.std(values, ddof=1)), 1e-6)
+def _pooled_std(centred: np.ndarray, mask: np.ndarray, counts: np.ndarray) -> float | None:
+    """Pooled within-row standard deviation of the masked values; ``None`` without a df."""
+    degrees = int(counts.sum() - (counts > 0).sum())
+    if degrees < 1:
+        return None
+    return max(math.sqrt(float((centred[mask] ** 2).sum()) / degrees), 1e-6)

@@ -54,8 +54,11 @@ def test_rows_without_an_in_shadow_borrow_the_average_gap():
     scores = lira_scores(np.array([0.1, 3.0, 7.0]), ShadowScores(phi=phi, trained_on=trained))
     assert scores.rows_without_in == 1 and scores.rows_without_out == 0
     # Gaps of rows 1 and 2: 3 - 1 = 2 and 5 - 7 = -2: mean 0, so row 0's IN mean is its OUT
-    # mean, 0.1, the target's value: both squared terms of the log ratio vanish, leaving
-    # log(std_out / std_in). Shared OUT deviations -0.1, 0.1, 0, 0: std sqrt(0.02 / 3); IN
-    # deviations 0, 0: std at its floor 1e-6.
-    expected = math.log(math.sqrt(0.02 / 3) / 1e-6)  # 11.3102
-    assert scores.online[0] == pytest.approx(expected, rel=1e-9)
+    # mean, 0.1, the target's value. No row has two IN values, so IN borrows the OUT spread
+    # (deviations -0.1 and 0.1 of row 0, 1 degree of freedom): equal Gaussians, score 0.
+    assert scores.online[0] == pytest.approx(0.0, abs=1e-12)
+    # Row 1 (target 3.0 = its IN mean 3.0, OUT mean 1.0, both std sqrt(0.02)):
+    # log-ratio = (3 - 1)^2 / (2 * 0.02) = 100.
+    assert scores.online[1] == pytest.approx(100.0, rel=1e-9)
+    # Offline, row 2: target 7.0 at its OUT mean 7.0: log Phi(0).
+    assert scores.offline[2] == pytest.approx(math.log(0.5), rel=1e-12)
