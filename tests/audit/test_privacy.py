@@ -224,3 +224,21 @@ def test_shadow_attack_runs_on_other_architectures(arch, dataset, rows, extra, t
     assert all(0 <= a.auc.value <= 1 for a in result.attacks)
     held_out = len(checkpoint.split["validation"]) + len(checkpoint.split["test"])
     assert result.n_members == result.n_nonmembers == held_out
+
+
+def test_risk_register_scores_a_broken_dp_claim_high(overfit_result):
+    from audit.risk import risk_register
+    from tests.reports.conftest import build_evidence
+
+    broken = overfit_result.model_copy(
+        update={
+            "verdict": "inconsistent",
+            "dp": overfit_result.dp.model_copy(
+                update={"differentially_private": True, "epsilon": 0.5, "delta": 1e-5}
+            ),
+        }
+    )
+    evidence = build_evidence().model_copy(update={"membership_inference": broken})
+    [privacy] = [r for r in risk_register(evidence) if r.concern == "privacy"]
+    assert privacy.likelihood == 5
+    assert "above the claimed 0.5: the DP guarantee does not hold" in privacy.basis
