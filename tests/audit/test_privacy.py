@@ -242,3 +242,22 @@ def test_risk_register_scores_a_broken_dp_claim_high(overfit_result):
     [privacy] = [r for r in risk_register(evidence) if r.concern == "privacy"]
     assert privacy.likelihood == 5
     assert "above the claimed 0.5: the DP guarantee does not hold" in privacy.basis
+
+
+def test_report_section_escapes_group_names(overfit_result):
+    from reports import render
+    from tests.reports.conftest import build_evidence
+
+    hostile = "<script>alert(1)</script>|*x*"
+    groups = [g.model_copy(update={"group": hostile}) for g in overfit_result.per_group[:1]]
+    evidence = build_evidence().model_copy(
+        update={"membership_inference": overfit_result.model_copy(update={"per_group": groups})}
+    )
+    html = render(evidence, "html")
+    section = html[html.index('<section id="membership-inference">') :]
+    assert "<script>alert" not in section and "&lt;script&gt;alert(1)&lt;/script&gt;" in section
+    markdown = render(evidence, "md")
+    assert (
+        "<script>" not in markdown and r"&lt;script&gt;alert(1)&lt;/script&gt;\|\*x\*" in markdown
+    )
+    assert "| LiRA offline |" in markdown
