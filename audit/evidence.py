@@ -14,6 +14,7 @@ from audit.mitigation import MitigationResult
 from audit.performance import PerformanceResult
 from audit.pii import PiiResult
 from audit.policy import GateResult
+from audit.privacy import MembershipInferenceResult
 from models.errors import DataError
 
 SCHEMA_VERSION = "1.0"
@@ -67,6 +68,7 @@ class Evidence(Frozen):
     gate: GateResult | None = None
     mitigation: MitigationResult | None = None
     pii: PiiResult | None = None
+    membership_inference: MembershipInferenceResult | None = None
     findings: list[Finding] = []
 
     def all_findings(self) -> list[Finding]:
@@ -77,6 +79,8 @@ class Evidence(Frozen):
                 found.extend(section.findings)
         if self.pii is not None:
             found.extend(self.pii.all_findings())
+        if self.membership_inference is not None:
+            found.extend(self.membership_inference.findings)
         return found
 
 

@@ -131,7 +131,14 @@ def _privacy(evidence: Evidence, limits: Limits) -> Measured | None:
     from audit.policy import _number
 
     title = "Personal data of training subjects leaks"
-    auc = _number(evidence_item(evidence, "membership_inference"), "auc")
+    attack = evidence_item(evidence, "membership_inference")
+    if getattr(attack, "verdict", None) == "inconsistent":
+        basis = (
+            f"measured: membership attacks prove epsilon >= {attack.epsilon_lower_bound:.2f}, "
+            f"above the claimed {attack.dp.epsilon:.3g}: the DP guarantee does not hold"
+        )
+        return Measured("privacy", title, 5, basis)
+    auc = _number(attack, "auc")
     if auc is not None:
         high = auc > limits.max_membership_auc
         basis = (

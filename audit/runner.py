@@ -18,6 +18,7 @@ from models.schema import Schema, binarize_labels, label_text, validate_frame
 if TYPE_CHECKING:
     from audit.pii import ScanConfig
     from audit.predictor import Predictor
+    from audit.privacy import MembershipConfig
     from models.data import LoadedTable
 
 PREDICTION_COLUMNS = ("y_true", "y_pred", "y_score")
@@ -62,6 +63,7 @@ def run_audit(
     config: AuditConfig,
     predictor: Predictor | None = None,
     pii: ScanConfig | None = None,
+    membership: MembershipConfig | None = None,
 ) -> Evidence:
     """Audit ``predictor`` on ``table``, or, without a predictor, a table of predictions.
 
@@ -71,6 +73,9 @@ def run_audit(
 
     With ``pii`` (a :class:`audit.pii.ScanConfig`), every row of the table is also scanned
     for personal data and its re-identification risk measured (``Evidence.pii``).
+
+    With ``membership`` (a :class:`audit.privacy.MembershipConfig`) and a model, the model is
+    attacked by membership inference on its own training data (``Evidence.membership_inference``).
 
     Returns
     -------
@@ -138,6 +143,15 @@ def run_audit(
         from audit.pii import scan_table
 
         pii_result = scan_table(frame, pii, source=table.source)
+    membership_result = None
+    if membership is not None:
+        from audit.privacy import assess_membership_inference
+
+        if predictor is None:
+            raise ConfigError("a membership attack needs a model, not a predictions file")
+        membership_result = assess_membership_inference(
+            predictor, table, config.sensitive, membership
+        )
     positive = classes[1] if len(classes) == 2 else None
     return Evidence(
         title=config.title or f"Audit of {model_info.path} on {table.source}",
@@ -163,6 +177,7 @@ def run_audit(
         performance=performance,
         fairness=fairness,
         pii=pii_result,
+        membership_inference=membership_result,
         findings=findings,
     )
 

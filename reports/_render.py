@@ -28,6 +28,7 @@ from reports._format import (
     metric_short_label,
 )
 from reports._glossary import glossary
+from reports._membership_chart import membership_view
 from reports._mitigation_chart import tradeoff_chart
 from reports._summary import SummaryItem, summarise
 
@@ -42,6 +43,7 @@ PARTIALS: dict[str, list[str]] = {
     "performance": ["_performance.html.j2"],
     "mitigation": ["_mitigation.html.j2"],
     "pii": ["_pii.html.j2"],
+    "membership_inference": ["_membership.html.j2"],
 }
 
 
@@ -184,6 +186,7 @@ def context(evidence: Evidence, charts_on: bool = True) -> dict[str, Any]:
         "partials": PARTIALS,
         **impact_context(evidence),
         "mitigation_chart": tradeoff_chart(evidence.mitigation),
+        "membership": membership_view(evidence, charts_on),
     }
 
 

@@ -17,6 +17,7 @@ from audit.cli._app import (
     write_outputs,
     write_text,
 )
+from audit.cli.attack import ShadowsOption
 from audit.cli.gate import JunitOption, finish_gate
 from models.errors import ConfigError
 
@@ -63,6 +64,11 @@ def audit(
     scan_pii: Annotated[
         bool, typer.Option(help="Also scan the data for personal data (see `rai scan-pii`).")
     ] = False,
+    membership_attack: Annotated[
+        bool,
+        typer.Option(help="Also attack the model by membership inference (see `rai attack`)."),
+    ] = False,
+    shadows: ShadowsOption = None,
 ) -> None:
     """Audit a model (or a predictions file): evidence.json + report.html."""
     from audit.impact import attach_impact, load_impact
@@ -103,7 +109,14 @@ def audit(
         from audit.pii import ScanConfig
 
         pii = ScanConfig()
-    evidence = run_audit(table, config, predictor, pii=pii)
+    membership = None
+    if membership_attack:
+        from audit.privacy import MembershipConfig
+
+        membership = MembershipConfig(shadows=shadows, seed=seed, progress=True)
+    elif shadows is not None:
+        raise ConfigError("--shadows needs --membership-attack")
+    evidence = run_audit(table, config, predictor, pii=pii, membership=membership)
     if impact_assessment is not None:
         evidence = attach_impact(evidence, impact_assessment)
     if loaded_policy is not None:

@@ -1,0 +1,111 @@
+"""`rai attack`: membership-inference attacks on a model, side by side with its DP guarantee."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from audit.cli._app import (
+    DataOption,
+    ForceOption,
+    SeedOption,
+    SensitiveOption,
+    handle_errors,
+    refuse_overwrite,
+    write_outputs,
+)
+
+ShadowsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--shadows",
+        help="Shadow models for the LiRA attack (0: threshold attacks only; default 8 on CPU, "
+        "64 with a GPU).",
+    ),
+]
+MaxSamplesOption = Annotated[
+    int, typer.Option(help="At most this many members, and as many non-members, are attacked.")
+]
+
+
+@handle_errors
+def attack(
+    model: Annotated[Path, typer.Option(help="Model directory (from `rai train`).")],
+    data: DataOption,
+    out: Annotated[Path, typer.Option(help="Directory for evidence.json and report.html.")],
+    shadows: ShadowsOption = None,
+    sensitive: SensitiveOption = [],  # noqa: B006
+    max_samples: MaxSamplesOption = 5000,
+    seed: SeedOption = 0,
+    force: ForceOption = False,
+) -> None:
+    """Membership-inference attacks on a model's own training data, against its DP guarantee."""
+    from audit.predictor import load_predictor
+    from audit.privacy import MembershipConfig, assess_membership_inference
+    from models.data import load_table
+
+    refuse_overwrite([out / "evidence.json", out / "report.html"], force)
+    config = MembershipConfig(shadows=shadows, max_samples=max_samples, seed=seed, progress=True)
+    predictor = load_predictor(model)
+    table = load_table(data)
+    result = assess_membership_inference(predictor, table, tuple(sensitive), config)
+    for item in result.attacks:
+        rate = item.rates[0]
+        typer.echo(
+            f"{item.name}: AUC {item.auc.value:.3f}, TPR at FPR {rate.target_fpr:.0%} "
+            f"{rate.tpr.value:.3f}, epsilon lower bound {item.epsilon_lower_bound:.2f}"
+        )
+    claim = (
+        f"claimed epsilon {result.dp.epsilon:g}"
+        if result.dp.differentially_private
+        else "trained without differential privacy"
+    )
+    typer.echo(
+        f"verdict: {result.verdict.replace('_', ' ')} "
+        f"(epsilon lower bound {result.epsilon_lower_bound:.2f}; {claim})"
+    )
+    write_outputs(_evidence(predictor, table, result, config, list(sensitive)), out)
+
+
+def _evidence(predictor, table, result, config, sensitive: list[str]):
+    from dataclasses import asdict
+
+    from audit.evidence import DataInfo, Evidence, Provenance
+    from audit.runner import _model_info
+    from models.provenance import package_versions, raikit_version, utc_now
+
+    model_info = _model_info(predictor)
+    if model_info.training is None:  # checkpoints of the generic loop keep it on .model
+        record = predictor.model.checkpoint.record
+        training = {
+            key: record.get(key)
+            for key in ("data", "split", "hyperparameters", "best_epoch", "test", "privacy")
+        }
+        model_info = model_info.model_copy(update={"training": training})
+    schema = model_info.training["data"].get("schema") or {}
+    positive = predictor.classes[1] if len(predictor.classes) == 2 else None
+    return Evidence(
+        title=f"Membership inference on {predictor.path}",
+        data=DataInfo(
+            source=table.source,
+            sha256=table.sha256,
+            n_rows_total=len(table.frame),
+            n_rows_audited=result.n_members + result.n_nonmembers,
+            rows=f"{result.n_members:,} training rows and {result.n_nonmembers:,} held-out rows",
+            label=schema.get("label"),
+            positive_label=positive,
+            sensitive=sensitive,
+        ),
+        model=model_info,
+        provenance=Provenance(
+            raikit_version=raikit_version(),
+            python_version=package_versions(())["python"],
+            packages=package_versions(),
+            seed=config.seed,
+            config={"attack": asdict(config)},
+            created_at=utc_now(),
+        ),
+        membership_inference=result,
+    )
