@@ -67,6 +67,11 @@ class ModelPredictor:
     classes: list[str]
     kind: str = "raikit-checkpoint"
 
+    @property
+    def checkpoint(self) -> object:
+        """The checkpoint (config, training record, split) the model was loaded from."""
+        return self.model.checkpoint
+
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         if self.model.config.get("task") == "regression":
             raise ModelError(f"'{self.path}' is a regressor; it has no class probabilities")

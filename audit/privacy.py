@@ -341,8 +341,6 @@ def assess_membership_inference(
 
 def _record_and_split(predictor: Predictor) -> tuple[dict, dict]:
     checkpoint = getattr(predictor, "checkpoint", None)
-    if checkpoint is None:
-        checkpoint = getattr(getattr(predictor, "model", None), "checkpoint", None)
     record = getattr(checkpoint, "record", None)
     split = getattr(checkpoint, "split", None)
     if not record or not split:

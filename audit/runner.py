@@ -100,7 +100,7 @@ def run_audit(
         audited, rows_note, row_findings = _select_rows(table, config, predictor)
         findings.extend(row_findings)
         y_true, y_pred, y_score, classes = _score(audited, config, predictor)
-        model_info = _model_info(predictor)
+        model_info = describe_model(predictor)
         findings.extend(_model_findings(model_info))
 
     performance = assess_performance(
@@ -267,7 +267,8 @@ def _read_predictions(
     return "all rows", y_true, y_pred, y_score, [str(negative), str(positive)]
 
 
-def _model_info(predictor: Predictor) -> ModelInfo:
+def describe_model(predictor: Predictor) -> ModelInfo:
+    """What was audited: kind, path, file hashes, architecture and the training record's gist."""
     path = predictor.path
     files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
     checkpoint = getattr(predictor, "checkpoint", None)

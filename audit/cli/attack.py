@@ -73,17 +73,10 @@ def _evidence(predictor, table, result, config, sensitive: list[str]):
     from dataclasses import asdict
 
     from audit.evidence import DataInfo, Evidence, Provenance
-    from audit.runner import _model_info
+    from audit.runner import describe_model
     from models.provenance import package_versions, raikit_version, utc_now
 
-    model_info = _model_info(predictor)
-    if model_info.training is None:  # checkpoints of the generic loop keep it on .model
-        record = predictor.model.checkpoint.record
-        training = {
-            key: record.get(key)
-            for key in ("data", "split", "hyperparameters", "best_epoch", "test", "privacy")
-        }
-        model_info = model_info.model_copy(update={"training": training})
+    model_info = describe_model(predictor)
     schema = model_info.training["data"].get("schema") or {}
     positive = predictor.classes[1] if len(predictor.classes) == 2 else None
     return Evidence(

@@ -91,3 +91,22 @@ def test_adult_demographic_parity_matches_the_published_range(tmp_path):
     rates = [selected[(test["sex"] == s).to_numpy()].mean() for s in ("Male", "Female")]
     assert dpd.value == pytest.approx(abs(rates[0] - rates[1]))
     assert np.isfinite(evidence.performance.metrics["roc_auc"].value)
+
+
+def test_a_private_checkpoint_is_audited_on_its_test_split_with_its_guarantee(tmp_path):
+    from audit.concerns import evidence_item
+    from models.privacy import PrivacySpec
+
+    table = load_table("arrests")
+    small = LoadedTable(table.frame.iloc[:300], table.source, "sha-of-300-rows", table.spec)
+    privacy = PrivacySpec(noise_multiplier=1.0, accountant="rdp")
+    spec = TrainSpec(label="released", epochs=1, batch_size=32, privacy=privacy)
+    checkpoint = train(small, spec, tmp_path / "dp", progress=False)
+    evidence = run_audit(
+        small,
+        AuditConfig(label="released", sensitive=("sex",), n_bootstrap=100),
+        load_predictor(tmp_path / "dp"),
+    )
+    assert evidence.data.n_rows_audited == len(checkpoint.split["test"]) < 300
+    assert evidence.model.training["privacy"]["epsilon"] == checkpoint.record["privacy"]["epsilon"]
+    assert evidence_item(evidence, "dp")["differentially_private"] is True
