@@ -187,7 +187,6 @@ class TabularIG:
     def quality_problem(self, attributions: Attributions, rows: np.ndarray) -> dict[str, Any]:
         """What captum's infidelity and sensitivity_max need, in the encoded space."""
         import torch
-
         from captum.attr import IntegratedGradients
 
         (x,) = attributions.state["inputs"]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from audit._explain_types import ExplanationResult
 from audit._types import Finding, Frozen
 from audit.fairness import FairnessResult
 from audit.impact import ImpactAssessment
@@ -67,6 +68,7 @@ class Evidence(Frozen):
     gate: GateResult | None = None
     mitigation: MitigationResult | None = None
     pii: PiiResult | None = None
+    explanations: ExplanationResult | None = None
     findings: list[Finding] = []
 
     def all_findings(self) -> list[Finding]:
@@ -77,6 +79,8 @@ class Evidence(Frozen):
                 found.extend(section.findings)
         if self.pii is not None:
             found.extend(self.pii.all_findings())
+        if self.explanations is not None:
+            found.extend(self.explanations.findings)
         return found
 
 

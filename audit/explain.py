@@ -442,13 +442,15 @@ def explain_rows(
     rows: list[int] | None = None,
     *,
     target: str | None = None,
+    label: str | None = None,
     reference: pd.DataFrame | None = None,
     sensitive: tuple[str, ...] | list[str] = (),
     config: ExplainConfig | None = None,
 ) -> RowExplanations:
     """Explain the given rows of ``frame`` (positions; every row when ``None``).
 
-    ``target`` names the class to attribute; by default each row's predicted class.
+    ``target`` names the class to attribute; by default each row's predicted class. ``label``
+    is left out of the columns a model-agnostic method attributes (and shown as the actual).
     """
     config = config or ExplainConfig()
     positions = list(range(len(frame))) if rows is None else list(rows)
@@ -462,7 +464,7 @@ def explain_rows(
     if target is not None and target not in classes:
         raise ConfigError(f"target class '{target}' is not one of the model's classes {classes}")
     reference, note = _reference(frame, reference, config.seed)
-    engine = _engine(predictor, chosen, reference, note, None, config)
+    engine = _engine(predictor, chosen, reference, note, label, config)
     probabilities = np.asarray(predictor.predict_proba(chosen), dtype=np.float64)
     targets = (
         probabilities.argmax(axis=1)
@@ -470,9 +472,10 @@ def explain_rows(
         else np.full(len(chosen), classes.index(target))
     )
     attributions = engine.attribute(chosen, targets, config.progress)
+    y_true = _y_true(chosen, label, classes)
     explained = []
     for i, position in enumerate(positions):
-        meta = _row_meta(chosen, i, probabilities, None, classes, list(sensitive))
+        meta = _row_meta(chosen, i, probabilities, y_true, classes, list(sensitive))
         meta["row"] = position
         local = _local(engine, attributions, i, "chosen", "chosen row", meta)
         explained.append(local)

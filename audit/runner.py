@@ -16,6 +16,7 @@ from models.provenance import package_versions, raikit_version, sha256_file, utc
 from models.schema import Schema, binarize_labels, label_text, validate_frame
 
 if TYPE_CHECKING:
+    from audit.explain import ExplainConfig
     from audit.pii import ScanConfig
     from audit.predictor import Predictor
     from models.data import LoadedTable
@@ -62,6 +63,7 @@ def run_audit(
     config: AuditConfig,
     predictor: Predictor | None = None,
     pii: ScanConfig | None = None,
+    explain: ExplainConfig | None = None,
 ) -> Evidence:
     """Audit ``predictor`` on ``table``, or, without a predictor, a table of predictions.
 
@@ -71,6 +73,9 @@ def run_audit(
 
     With ``pii`` (a :class:`audit.pii.ScanConfig`), every row of the table is also scanned
     for personal data and its re-identification risk measured (``Evidence.pii``).
+
+    With ``explain`` (a :class:`audit.explain.ExplainConfig`), the model's decisions on the
+    audited rows are attributed to its inputs (``Evidence.explanations``).
 
     Returns
     -------
@@ -138,6 +143,18 @@ def run_audit(
         from audit.pii import scan_table
 
         pii_result = scan_table(frame, pii, source=table.source)
+    explanations = None
+    if explain is not None and predictor is not None:
+        from audit.explain import assess_explanations, reference_rows
+
+        explanations = assess_explanations(
+            predictor,
+            audited,
+            label=config.label,
+            sensitive=config.sensitive,
+            reference=reference_rows(predictor, frame, table.sha256),
+            config=explain,
+        )
     positive = classes[1] if len(classes) == 2 else None
     return Evidence(
         title=config.title or f"Audit of {model_info.path} on {table.source}",
@@ -163,6 +180,7 @@ def run_audit(
         performance=performance,
         fairness=fairness,
         pii=pii_result,
+        explanations=explanations,
         findings=findings,
     )
 

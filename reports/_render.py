@@ -17,6 +17,7 @@ from audit.fairness import GROUP_METRICS, AttributeFairness
 from models.errors import ConfigError, DataError
 from reports import charts
 from reports._concerns import impact_context
+from reports._explain_chart import explanation_views
 from reports._format import (
     format_bounds,
     format_count,
@@ -42,6 +43,7 @@ PARTIALS: dict[str, list[str]] = {
     "performance": ["_performance.html.j2"],
     "mitigation": ["_mitigation.html.j2"],
     "pii": ["_pii.html.j2"],
+    "explanations": ["_explanations.html.j2"],
 }
 
 
@@ -184,6 +186,7 @@ def context(evidence: Evidence, charts_on: bool = True) -> dict[str, Any]:
         "partials": PARTIALS,
         **impact_context(evidence),
         "mitigation_chart": tradeoff_chart(evidence.mitigation),
+        "explanation_views": explanation_views(evidence.explanations) if charts_on else None,
     }
 
 

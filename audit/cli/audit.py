@@ -63,6 +63,15 @@ def audit(
     scan_pii: Annotated[
         bool, typer.Option(help="Also scan the data for personal data (see `rai scan-pii`).")
     ] = False,
+    explain: Annotated[
+        bool, typer.Option(help="Also explain the model's decisions (see `rai explain`).")
+    ] = False,
+    explain_rows: Annotated[
+        int, typer.Option(help="Rows sampled for --explain (seeded with --seed).")
+    ] = 300,
+    explain_method: Annotated[
+        str, typer.Option(help="auto, integrated-gradients, feature-ablation or kernel-shap.")
+    ] = "auto",
 ) -> None:
     """Audit a model (or a predictions file): evidence.json + report.html."""
     from audit.impact import attach_impact, load_impact
@@ -79,6 +88,8 @@ def audit(
         raise ConfigError("give at least one --sensitive column")
     if model is not None and label is None:
         raise ConfigError("--label is required with --model")
+    if explain and model is None:
+        raise ConfigError("--explain needs --model: a predictions file has nothing to explain")
     if junit is not None and policy is None:
         raise ConfigError("--junit needs --policy (the gate whose result it records)")
     # Read the YAML inputs before the audit runs, so a typo fails in a second, not a minute.
@@ -103,7 +114,14 @@ def audit(
         from audit.pii import ScanConfig
 
         pii = ScanConfig()
-    evidence = run_audit(table, config, predictor, pii=pii)
+    explain_config = None
+    if explain:
+        from audit.explain import ExplainConfig
+
+        explain_config = ExplainConfig(
+            n_rows=explain_rows, method=explain_method, seed=seed, progress=True
+        )
+    evidence = run_audit(table, config, predictor, pii=pii, explain=explain_config)
     if impact_assessment is not None:
         evidence = attach_impact(evidence, impact_assessment)
     if loaded_policy is not None:
