@@ -92,7 +92,7 @@ def test_attributions_of_a_trained_model_differ_from_those_of_random_weights(
 
 
 def _planted_proxy_table(n: int = 600, seed: int = 0) -> LoadedTable:
-    """``approved`` follows ``district``, which copies ``group``; the model never reads ``group``."""
+    """``approved`` follows ``district``, a copy of ``group``; the model never reads ``group``."""
     rng = np.random.default_rng(seed)
     group = rng.choice(["a", "b"], size=n)
     district = np.where(group == "a", "north", "south")
