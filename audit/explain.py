@@ -23,7 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from audit._explain_ig import Attributions, IGSettings
+from audit._explain_findings import IMAGE_RELIANCE, explanation_findings, finding
+from audit._explain_ig import IGSettings
+from audit._explain_local import as_map, local_explanation, row_meta, y_true_codes
 from audit._explain_summary import (
     Bootstrap,
     choose_rows,
@@ -74,8 +76,6 @@ BASELINES = ("mean", "zeros")
 TOP_TEXT_FEATURES = 20
 TOP_IMAGE_FEATURES = 10
 MAX_REFERENCE_ROWS = 5000
-# A share of attribution above this on a sensitive column or its proxies is worth a warning.
-RELIANCE_WARNING = 0.1
 
 
 @dataclass(frozen=True)
@@ -195,62 +195,6 @@ def _reference(frame: pd.DataFrame, reference: pd.DataFrame | None, seed: int):
     return reference, f"{len(reference):,} {what}"
 
 
-def _y_true(frame: pd.DataFrame, label: str | None, classes: list[str]) -> np.ndarray | None:
-    if label is None or label not in frame.columns:
-        return None
-    from models.schema import label_text
-
-    lookup = {name: i for i, name in enumerate(classes)}
-    return frame[label].map(label_text).map(lookup).fillna(-1).to_numpy(dtype=np.int64)
-
-
-def _as_map(values: np.ndarray, shape: list[int]) -> list[list[float]]:
-    return np.asarray(values, dtype=np.float64).reshape(shape[-2:]).round(6).tolist()
-
-
-def _local(
-    engine, attributions: Attributions, position: int, kind: str, why: str, meta: dict
-) -> LocalExplanation:
-    scores, units = attributions.scores[position], attributions.units[position]
-    fields: dict = {}
-    if engine.kind == "tabular":
-        order = np.argsort(-np.abs(scores), kind="stable")[:12]
-        values = attributions.values[position]
-        fields["features"] = [
-            FeatureScore(feature=units[j], value=values[j], score=float(scores[j])) for j in order
-        ]
-    elif engine.kind == "text":
-        fields["tokens"] = [
-            TokenScore(text=w, score=float(s)) for w, s in zip(units, scores, strict=True)
-        ]
-    else:
-        fields["image"] = _as_map(attributions.images[position], engine.shape)
-        fields["attribution_map"] = _as_map(scores, engine.shape)
-        fields["saliency_map"] = _as_map(engine.saliency(attributions, [position])[0], engine.shape)
-    delta = attributions.delta
-    return LocalExplanation(
-        kind=kind,
-        why=why,
-        convergence_delta=float(delta[position]) if delta is not None else None,
-        **meta,
-        **fields,
-    )
-
-
-def _row_meta(frame, position, probabilities, y_true, classes, sensitive) -> dict:
-    predicted = int(probabilities[position].argmax())
-    label = frame.index[position]
-    return {
-        "row": int(label) if isinstance(label, (int, np.integer)) else position,
-        "group": {a: str(frame[a].iloc[position]) for a in sensitive if a in frame.columns},
-        "predicted": classes[predicted],
-        "actual": (
-            classes[y_true[position]] if y_true is not None and y_true[position] >= 0 else None
-        ),
-        "probability": float(probabilities[position, predicted]),
-    }
-
-
 def assess_explanations(
     predictor,
     frame: pd.DataFrame,
@@ -309,7 +253,7 @@ def assess_explanations(
     relied: list = []
     by_group: list = []
     if engine.kind == "image" and sensitive:
-        findings.append(_finding("info", "reliance_not_assessed", _IMAGE_RELIANCE))
+        findings.append(finding("info", "reliance_not_assessed", IMAGE_RELIANCE))
     elif sensitive:
         top = len(names) if engine.kind == "tabular" else 10
         by_group = group_importance(names, matrix, sample, sensitive, top)
@@ -317,16 +261,16 @@ def assess_explanations(
             attributions, engine.kind, names, matrix, sample, frame, sensitive, bootstrap
         )
 
-    y_true = _y_true(sample, label, classes)
+    y_true = y_true_codes(sample, label, classes)
     groups = sample[sensitive[0]] if sensitive else None
     local = [
-        _local(
+        local_explanation(
             engine,
             attributions,
             position,
             kind,
             why,
-            _row_meta(sample, position, probabilities, y_true, classes, sensitive),
+            row_meta(sample, position, probabilities, y_true, classes, sensitive),
         )
         for position, kind, why, _ in choose_rows(
             probabilities, y_true, groups, config.n_local_per_group
@@ -344,7 +288,7 @@ def assess_explanations(
         n_random_orders=config.n_random_orders,
         seed=config.seed,
     )
-    findings.extend(_findings(engine, quality, relied, config))
+    findings.extend(explanation_findings(engine, quality, relied, config))
     is_ig = attributions.delta is not None
     image_shape = getattr(engine, "shape", None) if engine.kind == "image" else None
     return ExplanationResult(
@@ -366,74 +310,9 @@ def assess_explanations(
         local=local,
         quality=quality,
         image_shape=list(image_shape) if image_shape else None,
-        mean_attribution_map=_as_map(matrix.mean(axis=0), image_shape) if image_shape else None,
+        mean_attribution_map=as_map(matrix.mean(axis=0), image_shape) if image_shape else None,
         findings=findings,
     )
-
-
-_IMAGE_RELIANCE = (
-    "reliance on sensitive attributes is not assessed for image models: pixels are not "
-    "columns a proxy can be named among"
-)
-
-
-def _finding(severity: str, code: str, message: str) -> Finding:
-    return Finding(concern="explanations", severity=severity, code=code, message=message)
-
-
-def _findings(engine, quality: ExplanationQuality, relied, config: ExplainConfig) -> list[Finding]:
-    found = []
-    if engine.method in ("feature-ablation", "kernel-shap"):
-        found.append(
-            _finding(
-                "info",
-                "model_agnostic",
-                f"the model exposes no gradients: attributions are {engine.method} over its "
-                "raw columns through predict_proba",
-            )
-        )
-    relative = quality.convergence_delta_relative
-    if relative is not None and relative > config.tolerance:
-        found.append(
-            _finding(
-                "warning",
-                "ig_not_converged",
-                f"Integrated Gradients did not converge: the convergence delta is "
-                f"{100 * relative:.1f}% of the output change even at {config.max_steps} steps",
-            )
-        )
-    if quality.deletion is not None and quality.deletion.area_between <= 0:
-        found.append(
-            _finding(
-                "warning",
-                "deletion_not_better_than_random",
-                "removing the most attributed inputs does not lower the model's confidence "
-                "more than removing random ones: do not rely on these attributions",
-            )
-        )
-    for item in relied:
-        share = item.sensitive_share.value if item.sensitive_share is not None else 0.0
-        if share is not None and share >= RELIANCE_WARNING:
-            found.append(
-                _finding(
-                    "warning",
-                    "relies_on_sensitive",
-                    f"{100 * share:.0f}% of the attribution falls on the sensitive column "
-                    f"'{item.attribute}'",
-                )
-            )
-        proxy = item.proxy_share.value
-        if item.proxies and proxy is not None and proxy >= RELIANCE_WARNING:
-            names = ", ".join(f"'{p.feature}'" for p in item.proxies)
-            found.append(
-                _finding(
-                    "warning",
-                    "relies_on_proxy",
-                    f"{100 * proxy:.0f}% of the attribution falls on {names}, proxies of "
-                    f"'{item.attribute}'",
-                )
-            )
-    return found
 
 
 def explain_rows(
@@ -472,12 +351,12 @@ def explain_rows(
         else np.full(len(chosen), classes.index(target))
     )
     attributions = engine.attribute(chosen, targets, config.progress)
-    y_true = _y_true(chosen, label, classes)
+    y_true = y_true_codes(chosen, label, classes)
     explained = []
     for i, position in enumerate(positions):
-        meta = _row_meta(chosen, i, probabilities, y_true, classes, list(sensitive))
+        meta = row_meta(chosen, i, probabilities, y_true, classes, list(sensitive))
         meta["row"] = position
-        local = _local(engine, attributions, i, "chosen", "chosen row", meta)
+        local = local_explanation(engine, attributions, i, "chosen", "chosen row", meta)
         explained.append(local)
     return RowExplanations(
         input_kind=engine.kind,
