@@ -167,4 +167,9 @@ class Agnostic:
 
     def attribute_tensor(self, inputs, baselines=None, target=None, **_: Any):
         """Attributions of coded rows (the explanation function ``sensitivity_max`` perturbs)."""
-        return self._attribute_codes(inputs, np.asarray(target))
+        if hasattr(target, "tolist"):
+            target = target.tolist()
+        target = np.asarray(target, dtype=np.int64)
+        if isinstance(inputs, tuple):  # captum hands tuples in and expects tuples back
+            return (self._attribute_codes(inputs[0], target),)
+        return self._attribute_codes(inputs, target)

@@ -289,6 +289,15 @@ def assess_explanations(
         seed=config.seed,
     )
     findings.extend(explanation_findings(engine, quality, relied, config))
+    if np.isin(probabilities, (0.0, 1.0)).all():
+        findings.append(
+            finding(
+                "info",
+                "hard_decisions",
+                "the model's probabilities are all 0 or 1: an attribution is non-zero only "
+                "where changing that input alone flips the decision",
+            )
+        )
     is_ig = attributions.delta is not None
     image_shape = getattr(engine, "shape", None) if engine.kind == "image" else None
     return ExplanationResult(

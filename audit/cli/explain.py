@@ -55,6 +55,10 @@ def explain(
     target: Annotated[
         str | None, typer.Option(help="Class to explain (default: the predicted class).")
     ] = None,
+    label: Annotated[
+        str | None,
+        typer.Option(help="Label column of --data, never attributed (built-ins: known)."),
+    ] = None,
     method: MethodOption = "auto",
     n_steps: StepsOption = 16,
     internal_batch_size: Annotated[
@@ -97,7 +101,11 @@ def explain(
         from models.data import load_table
 
         table = load_table(data)
-        result = explain_rows(predictor, table.frame, list(row), target=target, config=config)
+        if label is None and table.spec is not None:
+            label = table.spec.label
+        result = explain_rows(
+            predictor, table.frame, list(row), target=target, label=label, config=config
+        )
     typer.echo(f"{result.method}; baseline: {result.baselines}; explaining {result.target}")
     for item in result.rows:
         _print_row(item, top)

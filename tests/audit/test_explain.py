@@ -194,6 +194,21 @@ def test_a_model_without_gradients_gets_feature_ablation_over_raw_columns(arrest
         assert scores["age"] == pytest.approx(expected[0] - expected[1], abs=1e-9)
 
 
+def test_the_quality_of_model_agnostic_attributions_is_measured_too(arrests_table):
+    result = assess_explanations(
+        OnlyAge(), arrests_table.frame, label="released", sensitive=["colour"], config=FAST
+    )
+    assert result.method == "feature-ablation" and result.n_steps is None
+    assert result.quality.convergence_delta_mean is None  # IG only
+    assert result.quality.infidelity is not None and result.quality.sensitivity_max is not None
+    assert "30% of the columns" in result.quality.infidelity_perturbation
+    assert result.quality.deletion.area_between > 0
+    assert result.features[0].feature == "age" and result.features[0].share == pytest.approx(1)
+    (colour,) = result.reliance
+    assert colour.sensitive_share.value == 0  # read (a column of the frame) but never used
+    assert "model_agnostic" in {f.code for f in result.findings}
+
+
 def test_kernel_shap_is_available_and_finds_the_only_column_used(arrests_table):
     frame = arrests_table.frame.iloc[:30]
     config = ExplainConfig(method="kernel-shap", kernel_shap_samples=60)
