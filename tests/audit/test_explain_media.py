@@ -21,6 +21,7 @@ from models.data import LoadedTable, load_table
 from models.text import words
 from models.train import TrainSpec, train
 from reports import render
+from tests.reports._html import table
 
 FAST = ExplainConfig(n_rows=48, n_bootstrap=100, quality_rows=6, n_perturb_samples=3)
 runner = CliRunner()
@@ -228,7 +229,14 @@ def test_rai_audit_explain_adds_the_section(arrests_model, tmp_path):
     ex = evidence["explanations"]
     assert ex["n_rows_sampled"] == 60 and ex["seed"] == 0
     assert ex["reliance"][0]["attribute"] == "colour"
-    assert 'id="explanations"' in (tmp_path / "report.html").read_text()
+    html = (tmp_path / "report.html").read_text()
+    by_group = table(html, "Share of attribution by group of colour")
+    expected = {
+        g["group"]: f"{100 * g['sensitive_share']:.1f}%" for g in ex["reliance"][0]["by_group"]
+    }
+    assert {row[0]: row[2] for row in by_group["rows"][1:]} == expected
+    importance = table(html, "Mean |attribution| per column")
+    assert [row[0] for row in importance["rows"][1:]] == [f["feature"] for f in ex["features"]]
     refused = rai(
         "audit",
         "--predictions",
