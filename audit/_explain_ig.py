@@ -67,9 +67,11 @@ def adaptive_ig(
     import torch
 
     n = len(inputs[0])
+    # captum runs at least one step of every row together: rows per call <= internal batch.
+    size = min(settings.batch_rows, settings.internal_batch_size)
     parts, deltas = [], []
-    for start in _chunks(n, settings.batch_rows, progress, what):
-        rows = torch.arange(start, min(n, start + settings.batch_rows))
+    for start in _chunks(n, size, progress, what):
+        rows = torch.arange(start, min(n, start + size))
         attr, delta = attribute(tuple(t[rows] for t in inputs), rows, settings.n_steps)
         parts.append(attr.detach().numpy().astype(np.float64))
         deltas.append(delta.detach().numpy().astype(np.float64))
@@ -81,8 +83,8 @@ def adaptive_ig(
             break
         steps *= 2
         used = steps
-        for start in range(0, len(bad), settings.batch_rows):
-            rows = torch.from_numpy(bad[start : start + settings.batch_rows])
+        for start in range(0, len(bad), size):
+            rows = torch.from_numpy(bad[start : start + size])
             attr, again = attribute(tuple(t[rows] for t in inputs), rows, steps)
             attributions[rows.numpy()] = attr.detach().numpy()
             delta[rows.numpy()] = again.detach().numpy()

@@ -85,7 +85,8 @@ class ExplainConfig:
     ``n_steps`` is where IG starts; rows whose convergence delta exceeds ``tolerance`` of
     ``|f(x) - f(baseline)|`` are recomputed with doubled steps up to ``max_steps``.
     ``internal_batch_size`` bounds the rows x steps in one forward pass; ``batch_rows`` the
-    rows attributed at a time. ``baseline`` (tabular IG): ``"mean"`` of the reference rows'
+    rows attributed at a time (at most ``internal_batch_size``, since captum evaluates at least
+    one step of every row together). ``baseline`` (tabular IG): ``"mean"`` of the reference rows'
     encoded inputs or ``"zeros"``.
     """
 

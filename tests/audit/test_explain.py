@@ -65,6 +65,24 @@ def test_ig_on_a_linear_model_is_weight_times_input_minus_baseline(tmp_path, bas
     assert result.n_steps == 4 and result.n_steps_max_used == 4  # exact already: no doubling
 
 
+def test_internal_batch_size_bounds_every_gradient_pass(arrests_model, arrests_table):
+    predictor = load_predictor(arrests_model.path)
+    sizes = []
+
+    def record(_module, inputs):
+        if torch.is_grad_enabled():
+            sizes.append(len(inputs[0]))
+
+    handle = predictor.module.register_forward_pre_hook(record)
+    try:
+        config = ExplainConfig(n_steps=16, internal_batch_size=40, batch_rows=64)
+        explain_rows(predictor, arrests_table.frame.iloc[:100], config=config)
+    finally:
+        handle.remove()
+    # 100 rows x 16 steps = 1,600 path points, never more than 40 in one pass.
+    assert sizes and max(sizes) <= 40 and sum(sizes) >= 1600
+
+
 def _randomised(predictor):
     clone = copy.deepcopy(predictor)
     torch.manual_seed(123)

@@ -80,6 +80,11 @@ def test_text_attributions_are_per_word_and_complete(rnn):
     target = logits.argmax(dim=1)
     gap = (logits - empty).gather(1, target[:, None])[:, 0].numpy()
     np.testing.assert_allclose(logits_gap, gap, atol=1e-3)
+    # The quality measures hook the embedding layer; every hook is gone afterwards.
+    assess_explanations(predictor, table.frame, config=FAST)
+    for layer in model.module.modules():
+        assert not layer._forward_hooks and not layer._forward_pre_hooks
+        assert not layer._backward_hooks
 
 
 def _audit(table, path, sensitive, explain=FAST):
@@ -235,6 +240,16 @@ def test_rai_audit_explain_adds_the_section(arrests_model, tmp_path):
         g["group"]: f"{100 * g['sensitive_share']:.1f}%" for g in ex["reliance"][0]["by_group"]
     }
     assert {row[0]: row[2] for row in by_group["rows"][1:]} == expected
+    from audit.evidence import load_evidence
+    from audit.risk import risk_register
+
+    risks = {r.title: r for r in risk_register(load_evidence(tmp_path / "evidence.json"))}
+    share = ex["reliance"][0]["sensitive_share"]["value"]
+    leaning = risks["Decisions lean on a protected attribute or a proxy"]
+    assert leaning.likelihood == (4 if share >= 0.25 else 3 if share >= 0.1 else 1)
+    assert f"{100 * share:.0f}% of the attribution falls on 'colour'" in leaning.basis
+    trust = risks["Explanations of decisions mislead the people relying on them"]
+    assert trust.concern == "transparency" and trust.likelihood == 1
     importance = table(html, "Mean |attribution| per column")
     assert [row[0] for row in importance["rows"][1:]] == [f["feature"] for f in ex["features"]]
     refused = rai(
