@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from audit._explain_types import ExplanationResult
 from audit._types import Finding, Frozen
 from audit.fairness import FairnessResult
 from audit.impact import ImpactAssessment
@@ -69,6 +70,7 @@ class Evidence(Frozen):
     mitigation: MitigationResult | None = None
     pii: PiiResult | None = None
     membership_inference: MembershipInferenceResult | None = None
+    explanations: ExplanationResult | None = None
     findings: list[Finding] = []
 
     def all_findings(self) -> list[Finding]:
@@ -81,6 +83,8 @@ class Evidence(Frozen):
             found.extend(self.pii.all_findings())
         if self.membership_inference is not None:
             found.extend(self.membership_inference.findings)
+        if self.explanations is not None:
+            found.extend(self.explanations.findings)
         return found
 
 

@@ -195,12 +195,46 @@ def _service_quality(evidence: Evidence, limits: Limits) -> Measured | None:
     )
 
 
+def _transparency(evidence: Evidence, limits: Limits) -> Measured | None:
+    explanations = getattr(evidence, "explanations", None)
+    if explanations is None:
+        return None
+    title = "Explanations of decisions mislead the people relying on them"
+    deletion = explanations.quality.deletion
+    relative = explanations.quality.convergence_delta_relative
+    if deletion is not None and deletion.area_between <= 0:
+        basis = "measured: removing the most attributed inputs hurts no more than random removal"
+        return Measured("transparency", title, 4, basis)
+    if relative is not None and relative > 0.05:
+        basis = f"measured: attributions miss completeness by {100 * relative:.1f}%"
+        return Measured("transparency", title, 3, basis)
+    area = f"{deletion.area_between:.3f}" if deletion is not None else "n/a"
+    basis = f"measured: attributions pass the deletion test (area {area}) and are complete"
+    return Measured("transparency", title, 1, basis)
+
+
+def _reliance(evidence: Evidence, limits: Limits) -> Measured | None:
+    explanations = getattr(evidence, "explanations", None)
+    if explanations is None or not explanations.reliance:
+        return None
+    shares = []
+    for item in explanations.reliance:
+        own = item.sensitive_share.value if item.sensitive_share is not None else 0.0
+        shares.append((max(own or 0.0, item.proxy_share.value or 0.0), item.attribute))
+    share, attribute = max(shares)
+    likelihood = 4 if share >= 0.25 else 3 if share >= 0.1 else 1
+    basis = f"measured: {100 * share:.0f}% of the attribution falls on '{attribute}' or its proxies"
+    return Measured("bias", "Decisions lean on a protected attribute or a proxy", likelihood, basis)
+
+
 # One rule per measured concern; a new assessment adds its rule here.
 RULES: tuple[Callable[[Evidence, Limits], Measured | None], ...] = (
     _bias,
     _privacy,
     _pii,
     _service_quality,
+    _transparency,
+    _reliance,
 )
 
 

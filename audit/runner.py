@@ -16,6 +16,7 @@ from models.provenance import package_versions, raikit_version, sha256_file, utc
 from models.schema import Schema, binarize_labels, label_text, validate_frame
 
 if TYPE_CHECKING:
+    from audit.explain import ExplainConfig
     from audit.pii import ScanConfig
     from audit.predictor import Predictor
     from audit.privacy import MembershipConfig
@@ -64,6 +65,7 @@ def run_audit(
     predictor: Predictor | None = None,
     pii: ScanConfig | None = None,
     membership: MembershipConfig | None = None,
+    explain: ExplainConfig | None = None,
 ) -> Evidence:
     """Audit ``predictor`` on ``table``, or, without a predictor, a table of predictions.
 
@@ -76,6 +78,9 @@ def run_audit(
 
     With ``membership`` (a :class:`audit.privacy.MembershipConfig`) and a model, the model is
     attacked by membership inference on its own training data (``Evidence.membership_inference``).
+
+    With ``explain`` (a :class:`audit.explain.ExplainConfig`), the model's decisions on the
+    audited rows are attributed to its inputs (``Evidence.explanations``).
 
     Returns
     -------
@@ -152,6 +157,18 @@ def run_audit(
         membership_result = assess_membership_inference(
             predictor, table, config.sensitive, membership
         )
+    explanations = None
+    if explain is not None and predictor is not None:
+        from audit.explain import assess_explanations, reference_rows
+
+        explanations = assess_explanations(
+            predictor,
+            audited,
+            label=config.label,
+            sensitive=config.sensitive,
+            reference=reference_rows(predictor, frame, table.sha256),
+            config=explain,
+        )
     positive = classes[1] if len(classes) == 2 else None
     return Evidence(
         title=config.title or f"Audit of {model_info.path} on {table.source}",
@@ -178,6 +195,7 @@ def run_audit(
         fairness=fairness,
         pii=pii_result,
         membership_inference=membership_result,
+        explanations=explanations,
         findings=findings,
     )
 

@@ -22,6 +22,7 @@ MD_PARTIALS: dict[str, list[str]] = {
     "fairness": ["_fairness.md.j2"],
     "performance": ["_performance.md.j2"],
     "membership_inference": ["_membership.md.j2"],
+    "explanations": ["_explanations.md.j2"],
 }
 LIGHT_EMOJI = {"red": "🔴", "amber": "🟠", "green": "🟢", "grey": "⚪"}
 _SPECIAL = re.compile(r"([\\`*_\[\]|#~])")

@@ -17,6 +17,7 @@ from audit.fairness import GROUP_METRICS, AttributeFairness
 from models.errors import ConfigError, DataError
 from reports import charts
 from reports._concerns import impact_context
+from reports._explain_chart import explanation_views
 from reports._format import (
     format_bounds,
     format_count,
@@ -44,6 +45,7 @@ PARTIALS: dict[str, list[str]] = {
     "mitigation": ["_mitigation.html.j2"],
     "pii": ["_pii.html.j2"],
     "membership_inference": ["_membership.html.j2"],
+    "explanations": ["_explanations.html.j2"],
 }
 
 
@@ -187,6 +189,7 @@ def context(evidence: Evidence, charts_on: bool = True) -> dict[str, Any]:
         **impact_context(evidence),
         "mitigation_chart": tradeoff_chart(evidence.mitigation),
         "membership": membership_view(evidence, charts_on),
+        "explanation_views": explanation_views(evidence.explanations) if charts_on else None,
     }
 
 

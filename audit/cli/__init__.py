@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from audit.cli import attack, audit, demo, gate, impact, mitigate, pii, train
+from audit.cli import attack, audit, demo, explain, gate, impact, mitigate, pii, train
 from audit.cli._app import app
 
 __all__ = ["COMMANDS", "GROUPS", "app", "main"]
@@ -26,6 +26,7 @@ COMMANDS = (
     mitigate.mitigate,
     pii.scan_pii,
     attack.attack,
+    explain.explain,
 )
 # Command groups (`rai impact init`).
 GROUPS = (impact.impact_app,)

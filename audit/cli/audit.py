@@ -69,6 +69,15 @@ def audit(
         typer.Option(help="Also attack the model by membership inference (see `rai attack`)."),
     ] = False,
     shadows: ShadowsOption = None,
+    explain: Annotated[
+        bool, typer.Option(help="Also explain the model's decisions (see `rai explain`).")
+    ] = False,
+    explain_rows: Annotated[
+        int, typer.Option(help="Rows sampled for --explain (seeded with --seed).")
+    ] = 300,
+    explain_method: Annotated[
+        str, typer.Option(help="auto, integrated-gradients, feature-ablation or kernel-shap.")
+    ] = "auto",
 ) -> None:
     """Audit a model (or a predictions file): evidence.json + report.html."""
     from audit.impact import attach_impact, load_impact
@@ -85,6 +94,8 @@ def audit(
         raise ConfigError("give at least one --sensitive column")
     if model is not None and label is None:
         raise ConfigError("--label is required with --model")
+    if explain and model is None:
+        raise ConfigError("--explain needs --model: a predictions file has nothing to explain")
     if junit is not None and policy is None:
         raise ConfigError("--junit needs --policy (the gate whose result it records)")
     # Read the YAML inputs before the audit runs, so a typo fails in a second, not a minute.
@@ -116,7 +127,16 @@ def audit(
         membership = MembershipConfig(shadows=shadows, seed=seed, progress=True)
     elif shadows is not None:
         raise ConfigError("--shadows needs --membership-attack")
-    evidence = run_audit(table, config, predictor, pii=pii, membership=membership)
+    explain_config = None
+    if explain:
+        from audit.explain import ExplainConfig
+
+        explain_config = ExplainConfig(
+            n_rows=explain_rows, method=explain_method, seed=seed, progress=True
+        )
+    evidence = run_audit(
+        table, config, predictor, pii=pii, membership=membership, explain=explain_config
+    )
     if impact_assessment is not None:
         evidence = attach_impact(evidence, impact_assessment)
     if loaded_policy is not None:
