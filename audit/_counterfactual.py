@@ -53,10 +53,17 @@ def _flip_stat(
     min_group_size: int,
     rng: np.random.Generator,
 ) -> FlipStat:
-    """Mean flip rate and score change over rows, with bootstrap intervals over rows."""
+    """Mean flip rate and score change over rows, with bootstrap intervals over rows.
+
+    When every row's flip is 0 or 1 (two groups, or one swap a text) the flip rate is a plain
+    proportion and gets the Wilson interval, which stays honest at 0 and 1 where a
+    percentile bootstrap collapses to a point.
+    """
     values = np.column_stack([flips, changes])
     lower, upper = bootstrap_mean_intervals(values, n_bootstrap, confidence_level, rng)
     mean = values.mean(axis=0) if len(values) else np.full(2, np.nan)
+    if len(values) and np.isin(flips, (0.0, 1.0)).all():
+        lower[0], upper[0] = wilson(int(flips.sum()), len(flips), confidence_level)
     return FlipStat(
         name=name,
         n=len(values),

@@ -14,6 +14,7 @@ from audit.mitigation import MitigationResult
 from audit.performance import PerformanceResult
 from audit.pii import PiiResult
 from audit.policy import GateResult
+from audit.robustness import RobustnessResult
 from models.errors import DataError
 
 SCHEMA_VERSION = "1.0"
@@ -68,6 +69,7 @@ class Evidence(Frozen):
     mitigation: MitigationResult | None = None
     pii: PiiResult | None = None
     findings: list[Finding] = []
+    robustness: RobustnessResult | None = None
 
     def all_findings(self) -> list[Finding]:
         """Findings of the bundle and of every section, in report order."""
@@ -77,6 +79,8 @@ class Evidence(Frozen):
                 found.extend(section.findings)
         if self.pii is not None:
             found.extend(self.pii.all_findings())
+        if self.robustness is not None:
+            found.extend(self.robustness.findings)
         return found
 
 

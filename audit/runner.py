@@ -18,6 +18,7 @@ from models.schema import Schema, binarize_labels, label_text, validate_frame
 if TYPE_CHECKING:
     from audit.pii import ScanConfig
     from audit.predictor import Predictor
+    from audit.robustness import RobustnessConfig
     from models.data import LoadedTable
 
 PREDICTION_COLUMNS = ("y_true", "y_pred", "y_score")
@@ -62,6 +63,7 @@ def run_audit(
     config: AuditConfig,
     predictor: Predictor | None = None,
     pii: ScanConfig | None = None,
+    robustness: RobustnessConfig | None = None,
 ) -> Evidence:
     """Audit ``predictor`` on ``table``, or, without a predictor, a table of predictions.
 
@@ -71,6 +73,10 @@ def run_audit(
 
     With ``pii`` (a :class:`audit.pii.ScanConfig`), every row of the table is also scanned
     for personal data and its re-identification risk measured (``Evidence.pii``).
+
+    With ``robustness`` (a :class:`audit.robustness.RobustnessConfig`), the model's
+    counterfactual, perturbation and adversarial robustness is measured on the audited rows
+    (``Evidence.robustness``); its label and sensitive columns default to the audit's.
 
     Returns
     -------
@@ -138,6 +144,30 @@ def run_audit(
         from audit.pii import scan_table
 
         pii_result = scan_table(frame, pii, source=table.source)
+    robustness_result = None
+    if robustness is not None and predictor is None:
+        findings.append(
+            Finding(
+                concern="security",
+                severity="warning",
+                code="robustness_needs_model",
+                message="robustness needs a model to re-score: a predictions file cannot be tested",
+            )
+        )
+    elif robustness is not None:
+        from dataclasses import replace
+
+        from audit.robustness import assess_robustness
+
+        robustness_result = assess_robustness(
+            predictor,
+            audited,
+            replace(
+                robustness,
+                label=robustness.label or config.label,
+                sensitive=robustness.sensitive or tuple(config.sensitive),
+            ),
+        )
     positive = classes[1] if len(classes) == 2 else None
     return Evidence(
         title=config.title or f"Audit of {model_info.path} on {table.source}",
@@ -164,6 +194,7 @@ def run_audit(
         fairness=fairness,
         pii=pii_result,
         findings=findings,
+        robustness=robustness_result,
     )
 
 

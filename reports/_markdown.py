@@ -21,6 +21,7 @@ from reports._format import format_bounds, format_count, format_interval, format
 MD_PARTIALS: dict[str, list[str]] = {
     "fairness": ["_fairness.md.j2"],
     "performance": ["_performance.md.j2"],
+    "robustness": ["_robustness.md.j2"],
 }
 LIGHT_EMOJI = {"red": "🔴", "amber": "🟠", "green": "🟢", "grey": "⚪"}
 _SPECIAL = re.compile(r"([\\`*_\[\]|#~])")

@@ -29,6 +29,7 @@ from reports._format import (
 )
 from reports._glossary import glossary
 from reports._mitigation_chart import tradeoff_chart
+from reports._robustness_chart import robustness_charts
 from reports._summary import SummaryItem, summarise
 
 SUPPORTED_FORMATS = ("html", "md", "pdf", "model-card")
@@ -42,6 +43,7 @@ PARTIALS: dict[str, list[str]] = {
     "performance": ["_performance.html.j2"],
     "mitigation": ["_mitigation.html.j2"],
     "pii": ["_pii.html.j2"],
+    "robustness": ["_robustness.html.j2"],
 }
 
 
@@ -184,6 +186,7 @@ def context(evidence: Evidence, charts_on: bool = True) -> dict[str, Any]:
         "partials": PARTIALS,
         **impact_context(evidence),
         "mitigation_chart": tradeoff_chart(evidence.mitigation),
+        "robustness_charts": robustness_charts(evidence.robustness if charts_on else None, level),
     }
 
 

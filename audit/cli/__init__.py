@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from audit.cli import audit, demo, gate, impact, mitigate, pii, train
+from audit.cli import audit, demo, gate, impact, mitigate, pii, robustness, train
 from audit.cli._app import app
 
 __all__ = ["COMMANDS", "GROUPS", "app", "main"]
@@ -25,6 +25,7 @@ COMMANDS = (
     demo.demo,
     mitigate.mitigate,
     pii.scan_pii,
+    robustness.robustness,
 )
 # Command groups (`rai impact init`).
 GROUPS = (impact.impact_app,)

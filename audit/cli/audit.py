@@ -63,6 +63,10 @@ def audit(
     scan_pii: Annotated[
         bool, typer.Option(help="Also scan the data for personal data (see `rai scan-pii`).")
     ] = False,
+    robustness: Annotated[
+        bool,
+        typer.Option(help="Also test counterfactual and adversarial robustness (`rai robustness`)."),
+    ] = False,
 ) -> None:
     """Audit a model (or a predictions file): evidence.json + report.html."""
     from audit.impact import attach_impact, load_impact
@@ -103,7 +107,12 @@ def audit(
         from audit.pii import ScanConfig
 
         pii = ScanConfig()
-    evidence = run_audit(table, config, predictor, pii=pii)
+    robustness_config = None
+    if robustness:
+        from audit.robustness import RobustnessConfig
+
+        robustness_config = RobustnessConfig(seed=seed, threshold=threshold)
+    evidence = run_audit(table, config, predictor, pii=pii, robustness=robustness_config)
     if impact_assessment is not None:
         evidence = attach_impact(evidence, impact_assessment)
     if loaded_policy is not None:
