@@ -137,7 +137,8 @@ def _embedding_input(model: TorchModel):
     """Run the text module from given token embeddings: a hook replaces the layer's output.
 
     Yields ``(embed, set_embeddings)``: ``embed(ids)`` gives the clean embeddings and
-    ``set_embeddings(e)`` fixes what the next forward passes use (``None``: the layer's own). The hook is removed on exit.
+    ``set_embeddings(e)`` fixes what the next forward passes use (``None``: the layer's
+    own). The hook is removed on exit.
     """
     layer = model.embedding_layer()
     holder: dict[str, torch.Tensor] = {}
@@ -251,9 +252,7 @@ def attack_sweep(
                         return module(x, *batch[1:])
 
                 with torch.no_grad():
-                    clean[start : start + len(y)] = (
-                        (forward(x0).argmax(dim=1) == y).cpu().numpy()
-                    )
+                    clean[start : start + len(y)] = (forward(x0).argmax(dim=1) == y).cpu().numpy()
                 for attack in attacks:
                     for index, epsilon in enumerate(epsilons):
                         adversarial = perturb(

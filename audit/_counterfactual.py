@@ -252,9 +252,7 @@ def text_counterfactual(
 
     def per_text(table: pd.DataFrame, name: str) -> FlipStat:
         means = table.groupby("row")[["flip", "change"]].mean()
-        return _flip_stat(
-            name, means["flip"].to_numpy(), means["change"].to_numpy(), **settings
-        )
+        return _flip_stat(name, means["flip"].to_numpy(), means["change"].to_numpy(), **settings)
 
     swap_stats = []
     for (category, term, replacement), group in swaps_table.groupby(

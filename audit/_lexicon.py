@@ -99,7 +99,7 @@ def parse_lexicon(text: str, name: str = "lexicon.yaml") -> Lexicon:
 
 
 def match_case(replacement: str, original: str) -> str:
-    """``replacement`` in the case pattern of ``original`` (``He`` -> ``She``, ``HE`` -> ``SHE``)."""
+    """``replacement`` in the case pattern of ``original``: ``He`` -> ``She``, ``HE`` -> ``SHE``."""
     if original.isupper() and len(original) > 1:
         return replacement.upper()
     if original[:1].isupper():

@@ -136,7 +136,9 @@ def _with_images(frame: pd.DataFrame, images: np.ndarray, context: PerturbContex
 def _gaussian_noise(frame, strength, rng, context):
     images = _images(frame, context)
     low, high = context.pixel_range
-    return _with_images(frame, images + rng.normal(0, strength * (high - low), images.shape), context)
+    return _with_images(
+        frame, images + rng.normal(0, strength * (high - low), images.shape), context
+    )
 
 
 def _brightness(frame, strength, rng, context):
@@ -225,7 +227,7 @@ del _perturbation
 
 
 def perturbation_kind(input_kind: str) -> str:
-    """Which perturbations apply to a model input kind (``words`` and ``hf-tokenizer`` read text)."""
+    """The perturbation kind of a model input kind (``words``, ``hf-tokenizer``: text)."""
     return {"words": "text", "hf-tokenizer": "text", "sequence": "tabular"}.get(
         input_kind, input_kind
     )

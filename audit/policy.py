@@ -345,9 +345,7 @@ def _impact_checks(evidence: Evidence, policy: Policy) -> list[GateCheck]:
     return checks
 
 
-def _robustness_checks(
-    evidence: Evidence, policy: Policy, missing: CheckStatus
-) -> list[GateCheck]:
+def _robustness_checks(evidence: Evidence, policy: Policy, missing: CheckStatus) -> list[GateCheck]:
     gates = policy.robustness
     section = evidence.robustness
     checks = []

@@ -65,7 +65,9 @@ def audit(
     ] = False,
     robustness: Annotated[
         bool,
-        typer.Option(help="Also test counterfactual and adversarial robustness (`rai robustness`)."),
+        typer.Option(
+            help="Also test counterfactual and adversarial robustness (`rai robustness`)."
+        ),
     ] = False,
 ) -> None:
     """Audit a model (or a predictions file): evidence.json + report.html."""
