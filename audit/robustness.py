@@ -161,7 +161,11 @@ def assess_robustness(
     kind = perturbation_kind(input_kind)
     if text_column is not None and text_column not in frame.columns:
         raise DataError(f"text column '{text_column}' not found in the data")
-    names = list(config.perturbations or [n for n, p in PERTURBATIONS.items() if p.kind == kind])
+    names = (
+        list(config.perturbations)
+        if config.perturbations is not None
+        else [n for n, p in PERTURBATIONS.items() if p.kind == kind]
+    )
     wrong = [n for n in names if PERTURBATIONS[n].kind != kind]
     if wrong:
         raise ConfigError(
