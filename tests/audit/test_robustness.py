@@ -349,3 +349,29 @@ def test_a_perturbation_of_the_wrong_kind_is_refused():
             pd.DataFrame({"x": [0.1, -0.1]}),
             RobustnessConfig(perturbations=("typos",), **FAST),
         )
+
+
+def test_images_are_attacked_in_pixel_space_within_the_valid_range(tmp_path):
+    table = load_table("digits")
+    frame = table.frame.sample(n=120, random_state=0).reset_index(drop=True)
+    small = LoadedTable(frame, table.source, table.sha256, table.spec)
+    train(
+        small,
+        TrainSpec(label="digit", arch="cnn", epochs=1, batch_size=16),
+        tmp_path / "cnn",
+        progress=False,
+    )
+    result = assess_robustness(
+        load_predictor(tmp_path / "cnn"),
+        frame,
+        RobustnessConfig(
+            label="digit", epsilons=(0.0, 0.05, 0.2), perturbations=("pixel_shift",), **FAST
+        ),
+    )
+    adversarial = result.adversarial
+    assert adversarial.input_kind == "image" and adversarial.clip == [0.0, 1.0]
+    curve = [p.robust_accuracy.value for p in adversarial.points if p.attack == "pgd_linf"]
+    assert curve[0] == pytest.approx(adversarial.clean_accuracy)
+    assert curve[2] <= curve[1] <= curve[0]
+    assert result.counterfactual == [] and result.bias_aucs == []
+    assert [p.strength for p in result.perturbations] == [1.0, 2.0]
