@@ -367,7 +367,7 @@ def adversarial_sweep(
         n_rows=len(sample),
         target=target_kind,
         steps=config.pgd_steps,
-        step_size="2.5 x radius / steps (PGD); the full radius (FGSM)",
+        step_size="2.5 x radius / steps (FGSM: one step of the full radius)",
         device=device,
         clean_accuracy=float(outcomes["clean"].mean()),
         points=points,

@@ -156,7 +156,7 @@ def assess_robustness(
         if input_kind in TEXT_KINDS:
             text_column = model.inputs["text"]
     else:
-        input_kind = "words" if text_column else "tabular"
+        input_kind = "text" if text_column else "tabular"
         features = [c for c in frame.columns if c != config.label]
     kind = perturbation_kind(input_kind)
     if text_column is not None and text_column not in frame.columns:

@@ -242,6 +242,25 @@ def test_case_and_whitespace_do_not_move_a_case_insensitive_model():
     assert all(p.accuracy_drop == 0.0 for p in result.perturbations)
 
 
+def test_shipped_lexicon_covers_the_documented_categories_and_cites_its_sources():
+    lexicon = load_lexicon()
+    assert lexicon.version == "1.0" and len(lexicon.sources) >= 4
+    assert set(lexicon.categories) >= {
+        "gender",
+        "given_names",
+        "race",
+        "religion",
+        "nationality",
+        "disability",
+        "sexual_orientation",
+        "age",
+    }
+    # Every identity term of the built-in identity-text dataset can be swapped.
+    from models.media_datasets import IDENTITY_TERMS
+
+    assert all(term in lexicon.swaps for term in IDENTITY_TERMS)
+
+
 def test_lexicon_swaps_keep_case_and_replace_every_occurrence():
     lexicon = load_lexicon()
     swaps = {(t, r): new for _, t, r, new in swapped_texts("She saw HER? she left.", lexicon)}
