@@ -16,6 +16,7 @@ from audit.performance import PerformanceResult
 from audit.pii import PiiResult
 from audit.policy import GateResult
 from audit.privacy import MembershipInferenceResult
+from audit.robustness import RobustnessResult
 from models.errors import DataError
 
 SCHEMA_VERSION = "1.0"
@@ -72,6 +73,7 @@ class Evidence(Frozen):
     membership_inference: MembershipInferenceResult | None = None
     explanations: ExplanationResult | None = None
     findings: list[Finding] = []
+    robustness: RobustnessResult | None = None
 
     def all_findings(self) -> list[Finding]:
         """Findings of the bundle and of every section, in report order."""
@@ -85,6 +87,8 @@ class Evidence(Frozen):
             found.extend(self.membership_inference.findings)
         if self.explanations is not None:
             found.extend(self.explanations.findings)
+        if self.robustness is not None:
+            found.extend(self.robustness.findings)
         return found
 
 

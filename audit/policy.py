@@ -73,6 +73,25 @@ class ImpactPolicy(Frozen):
     required: list[str] = []
 
 
+class RobustnessPolicy(Frozen):
+    """Robustness gates: counterfactual flip rate and robust accuracy at a stated radius.
+
+    ``min_robust_accuracy`` is checked for ``attack`` at ``epsilon`` (one of the radii the
+    audit swept).
+    """
+
+    max_counterfactual_flip_rate: float | None = Field(default=None, ge=0, le=1)
+    min_robust_accuracy: float | None = Field(default=None, ge=0, le=1)
+    epsilon: float | None = Field(default=None, ge=0)
+    attack: Literal["fgsm", "pgd_linf", "pgd_l2"] = "pgd_linf"
+
+    @model_validator(mode="after")
+    def _epsilon_with_accuracy(self) -> RobustnessPolicy:
+        if self.min_robust_accuracy is not None and self.epsilon is None:
+            raise ValueError("min_robust_accuracy needs 'epsilon' (the radius it applies at)")
+        return self
+
+
 class Policy(Frozen):
     """The content of ``policy.yaml``.
 
@@ -86,6 +105,7 @@ class Policy(Frozen):
     thresholds: list[Threshold] = []
     privacy: PrivacyPolicy = PrivacyPolicy()
     impact: ImpactPolicy = ImpactPolicy()
+    robustness: RobustnessPolicy = RobustnessPolicy()
 
 
 class GateCheck(Frozen):
@@ -325,10 +345,61 @@ def _impact_checks(evidence: Evidence, policy: Policy) -> list[GateCheck]:
     return checks
 
 
+def _robustness_checks(evidence: Evidence, policy: Policy, missing: CheckStatus) -> list[GateCheck]:
+    gates = policy.robustness
+    section = evidence.robustness
+    checks = []
+    if gates.max_counterfactual_flip_rate is not None:
+        requirement = f"flip rate <= {gates.max_counterfactual_flip_rate:g}"
+        rate = section.max_counterfactual_flip_rate() if section is not None else None
+        if rate is None:
+            status: CheckStatus = missing
+            observed, message = "not measured", "no counterfactual test is in the evidence"
+        else:
+            status = "pass" if rate <= gates.max_counterfactual_flip_rate else "fail"
+            observed = f"{rate:.3f}"
+            message = f"largest counterfactual flip rate is {rate:.3f}; required {requirement}"
+        checks.append(
+            GateCheck(
+                gate="max_counterfactual_flip_rate",
+                subject="model",
+                requirement=requirement,
+                observed=observed,
+                status=status,
+                message=message,
+            )
+        )
+    if gates.min_robust_accuracy is not None and gates.epsilon is not None:
+        subject = f"{gates.attack} at epsilon {gates.epsilon:g}"
+        requirement = f"robust accuracy >= {gates.min_robust_accuracy:g}"
+        accuracy = (
+            section.robust_accuracy(gates.attack, gates.epsilon) if section is not None else None
+        )
+        if accuracy is None:
+            status, observed = missing, "not measured"
+            message = f"no robust accuracy for {subject} is in the evidence"
+        else:
+            status = "pass" if accuracy >= gates.min_robust_accuracy else "fail"
+            observed = f"{accuracy:.3f}"
+            message = f"robust accuracy under {subject} is {accuracy:.3f}; required {requirement}"
+        checks.append(
+            GateCheck(
+                gate="min_robust_accuracy",
+                subject=subject,
+                requirement=requirement,
+                observed=observed,
+                status=status,
+                message=message,
+            )
+        )
+    return checks
+
+
 GATES: tuple[Callable[[Evidence, Policy, CheckStatus], list[GateCheck]], ...] = (
     _check_thresholds,
     _privacy_checks,
     lambda evidence, policy, missing: _impact_checks(evidence, policy),
+    _robustness_checks,
 )
 
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from audit.pii import ScanConfig
     from audit.predictor import Predictor
     from audit.privacy import MembershipConfig
+    from audit.robustness import RobustnessConfig
     from models.data import LoadedTable
 
 PREDICTION_COLUMNS = ("y_true", "y_pred", "y_score")
@@ -66,6 +67,7 @@ def run_audit(
     pii: ScanConfig | None = None,
     membership: MembershipConfig | None = None,
     explain: ExplainConfig | None = None,
+    robustness: RobustnessConfig | None = None,
 ) -> Evidence:
     """Audit ``predictor`` on ``table``, or, without a predictor, a table of predictions.
 
@@ -81,6 +83,9 @@ def run_audit(
 
     With ``explain`` (a :class:`audit.explain.ExplainConfig`), the model's decisions on the
     audited rows are attributed to its inputs (``Evidence.explanations``).
+    With ``robustness`` (a :class:`audit.robustness.RobustnessConfig`), the model's
+    counterfactual, perturbation and adversarial robustness is measured on the audited rows
+    (``Evidence.robustness``); its label and sensitive columns default to the audit's.
 
     Returns
     -------
@@ -90,6 +95,11 @@ def run_audit(
     from audit.fairness import FairnessConfig, assess_fairness
     from audit.performance import assess_performance
 
+    needs_model = {"explanations": explain, "a membership attack": membership}
+    needs_model["robustness tests"] = robustness
+    asked = [name for name, option in needs_model.items() if option is not None]
+    if predictor is None and asked:
+        raise ConfigError(f"{' and '.join(asked)} need a model, not a predictions file")
     frame = table.frame
     validate_frame(
         frame, Schema(label=config.label, sensitive=config.sensitive), source=table.source
@@ -102,7 +112,7 @@ def run_audit(
             kind="predictions-file", path=table.source, files_sha256={table.source: table.sha256}
         )
     else:
-        audited, rows_note, row_findings = _select_rows(table, config, predictor)
+        audited, rows_note, row_findings = select_rows(table, config, predictor)
         findings.extend(row_findings)
         y_true, y_pred, y_score, classes = _score(audited, config, predictor)
         model_info = describe_model(predictor)
@@ -152,13 +162,11 @@ def run_audit(
     if membership is not None:
         from audit.privacy import assess_membership_inference
 
-        if predictor is None:
-            raise ConfigError("a membership attack needs a model, not a predictions file")
         membership_result = assess_membership_inference(
             predictor, table, config.sensitive, membership
         )
     explanations = None
-    if explain is not None and predictor is not None:
+    if explain is not None:
         from audit.explain import assess_explanations, reference_rows
 
         explanations = assess_explanations(
@@ -168,6 +176,21 @@ def run_audit(
             sensitive=config.sensitive,
             reference=reference_rows(predictor, frame, table.sha256),
             config=explain,
+        )
+    robustness_result = None
+    if robustness is not None:
+        from dataclasses import replace
+
+        from audit.robustness import assess_robustness
+
+        robustness_result = assess_robustness(
+            predictor,
+            audited,
+            replace(
+                robustness,
+                label=robustness.label or config.label,
+                sensitive=robustness.sensitive or tuple(config.sensitive),
+            ),
         )
     positive = classes[1] if len(classes) == 2 else None
     return Evidence(
@@ -196,13 +219,15 @@ def run_audit(
         pii=pii_result,
         membership_inference=membership_result,
         explanations=explanations,
+        robustness=robustness_result,
         findings=findings,
     )
 
 
-def _select_rows(
+def select_rows(
     table: LoadedTable, config: AuditConfig, predictor: Predictor
 ) -> tuple[pd.DataFrame, str, list[Finding]]:
+    """The rows to audit (see ``AuditConfig.rows``), how they were chosen, and any finding."""
     record = getattr(getattr(predictor, "checkpoint", None), "record", None) or {}
     split = getattr(getattr(predictor, "checkpoint", None), "split", None) or {}
     own_data = record.get("data", {}).get("sha256") == table.sha256

@@ -23,6 +23,7 @@ MD_PARTIALS: dict[str, list[str]] = {
     "performance": ["_performance.md.j2"],
     "membership_inference": ["_membership.md.j2"],
     "explanations": ["_explanations.md.j2"],
+    "robustness": ["_robustness.md.j2"],
 }
 LIGHT_EMOJI = {"red": "🔴", "amber": "🟠", "green": "🟢", "grey": "⚪"}
 _SPECIAL = re.compile(r"([\\`*_\[\]|#~])")

@@ -31,6 +31,7 @@ from reports._format import (
 from reports._glossary import glossary
 from reports._membership_chart import membership_view
 from reports._mitigation_chart import tradeoff_chart
+from reports._robustness_chart import robustness_charts
 from reports._summary import SummaryItem, summarise
 
 SUPPORTED_FORMATS = ("html", "md", "pdf", "model-card")
@@ -46,6 +47,7 @@ PARTIALS: dict[str, list[str]] = {
     "pii": ["_pii.html.j2"],
     "membership_inference": ["_membership.html.j2"],
     "explanations": ["_explanations.html.j2"],
+    "robustness": ["_robustness.html.j2"],
 }
 
 
@@ -190,6 +192,7 @@ def context(evidence: Evidence, charts_on: bool = True) -> dict[str, Any]:
         "mitigation_chart": tradeoff_chart(evidence.mitigation),
         "membership": membership_view(evidence, charts_on),
         "explanation_views": explanation_views(evidence.explanations) if charts_on else None,
+        "robustness_charts": robustness_charts(evidence.robustness if charts_on else None, level),
     }
 
 

@@ -9,7 +9,18 @@ import sys
 
 import typer
 
-from audit.cli import attack, audit, demo, explain, gate, impact, mitigate, pii, train
+from audit.cli import (
+    attack,
+    audit,
+    demo,
+    explain,
+    gate,
+    impact,
+    mitigate,
+    pii,
+    robustness,
+    train,
+)
 from audit.cli._app import app
 
 __all__ = ["COMMANDS", "GROUPS", "app", "main"]
@@ -27,6 +38,7 @@ COMMANDS = (
     pii.scan_pii,
     attack.attack,
     explain.explain,
+    robustness.robustness,
 )
 # Command groups (`rai impact init`).
 GROUPS = (impact.impact_app,)

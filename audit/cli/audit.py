@@ -78,6 +78,12 @@ def audit(
     explain_method: Annotated[
         str, typer.Option(help="auto, integrated-gradients, feature-ablation or kernel-shap.")
     ] = "auto",
+    robustness: Annotated[
+        bool,
+        typer.Option(
+            help="Also test counterfactual and adversarial robustness (`rai robustness`)."
+        ),
+    ] = False,
 ) -> None:
     """Audit a model (or a predictions file): evidence.json + report.html."""
     from audit.impact import attach_impact, load_impact
@@ -134,8 +140,19 @@ def audit(
         explain_config = ExplainConfig(
             n_rows=explain_rows, method=explain_method, seed=seed, progress=True
         )
+    robustness_config = None
+    if robustness:
+        from audit.robustness import RobustnessConfig
+
+        robustness_config = RobustnessConfig(seed=seed, threshold=threshold)
     evidence = run_audit(
-        table, config, predictor, pii=pii, membership=membership, explain=explain_config
+        table,
+        config,
+        predictor,
+        pii=pii,
+        membership=membership,
+        explain=explain_config,
+        robustness=robustness_config,
     )
     if impact_assessment is not None:
         evidence = attach_impact(evidence, impact_assessment)

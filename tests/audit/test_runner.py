@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from audit.predictor import load_predictor
@@ -110,3 +111,13 @@ def test_a_private_checkpoint_is_audited_on_its_test_split_with_its_guarantee(tm
     assert evidence.data.n_rows_audited == len(checkpoint.split["test"]) < 300
     assert evidence.model.training["privacy"]["epsilon"] == checkpoint.record["privacy"]["epsilon"]
     assert evidence_item(evidence, "dp")["differentially_private"] is True
+
+
+def test_checks_that_re_score_the_model_refuse_a_predictions_file():
+    from audit.robustness import RobustnessConfig
+
+    frame = pd.DataFrame({"y_true": [0, 1] * 20, "y_pred": [0, 1] * 20, "sex": ["a", "b"] * 20})
+    table = LoadedTable(frame, "predictions.csv", "sha")
+    config = AuditConfig(label="y_true", sensitive=("sex",), n_bootstrap=100)
+    with pytest.raises(ConfigError, match="^robustness tests need a model, not a predictions"):
+        run_audit(table, config, robustness=RobustnessConfig())

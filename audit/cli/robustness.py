@@ -1,0 +1,132 @@
+"""`rai robustness`: counterfactual, perturbation and adversarial tests of one model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from audit.cli._app import (
+    DataOption,
+    ForceOption,
+    SeedOption,
+    SensitiveOption,
+    handle_errors,
+    refuse_overwrite,
+    say,
+    write_outputs,
+)
+
+
+def _evidence(result, table, audited, rows_note, predictor, label, config):
+    from dataclasses import asdict
+
+    from audit.evidence import DataInfo, Evidence, Provenance
+    from audit.runner import describe_model
+    from models.provenance import package_versions, raikit_version, utc_now
+
+    model_info = describe_model(predictor)
+    classes = list(predictor.classes)
+    return Evidence(
+        title=f"Robustness of {model_info.path} on {table.source}",
+        data=DataInfo(
+            source=table.source,
+            sha256=table.sha256,
+            n_rows_total=len(table.frame),
+            n_rows_audited=len(audited),
+            rows=rows_note,
+            label=label,
+            positive_label=classes[1] if len(classes) == 2 else None,
+            sensitive=list(config.sensitive),
+        ),
+        model=model_info,
+        provenance=Provenance(
+            raikit_version=raikit_version(),
+            python_version=package_versions(())["python"],
+            packages=package_versions(),
+            seed=config.seed,
+            config={"robustness": asdict(config)},
+            created_at=utc_now(),
+        ),
+        robustness=result,
+    )
+
+
+@handle_errors
+def robustness(
+    model: Annotated[Path, typer.Option(help="Model directory (from `rai train`).")],
+    data: DataOption,
+    out: Annotated[Path, typer.Option(help="Directory for evidence.json and report.html.")],
+    sensitive: SensitiveOption = [],  # noqa: B006
+    label: Annotated[
+        str | None, typer.Option(help="Label column (default: the built-in dataset's label).")
+    ] = None,
+    epsilon: Annotated[
+        list[float], typer.Option("--epsilon", help="Attack radius to sweep (repeat).")
+    ] = [],  # noqa: B006
+    attack: Annotated[
+        list[str], typer.Option("--attack", help="fgsm, pgd_linf or pgd_l2 (repeat).")
+    ] = [],  # noqa: B006
+    steps: Annotated[int, typer.Option(help="PGD steps.")] = 10,
+    perturbation: Annotated[
+        list[str], typer.Option("--perturbation", help="Perturbation to run (repeat).")
+    ] = [],  # noqa: B006
+    lexicon: Annotated[
+        Path | None, typer.Option(help="Identity-term lexicon YAML (default: the shipped one).")
+    ] = None,
+    rows: Annotated[
+        str, typer.Option(help="auto: the test split of the model's own data; all; test.")
+    ] = "auto",
+    max_attack_rows: Annotated[int, typer.Option(help="Rows attacked (seeded sample).")] = 1000,
+    n_bootstrap: Annotated[int, typer.Option(help="Bootstrap replicates for CIs.")] = 1000,
+    threshold: Annotated[float, typer.Option(help="Decision threshold on P(positive).")] = 0.5,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    seed: SeedOption = 0,
+    force: ForceOption = False,
+) -> None:
+    """Test a model's counterfactual fairness, perturbation and adversarial robustness."""
+    from audit._lexicon import load_lexicon
+    from audit.predictor import load_predictor
+    from audit.robustness import RobustnessConfig, assess_robustness
+    from audit.runner import AuditConfig, select_rows
+    from models.data import load_table
+
+    # Settings first, so a bad radius, name or lexicon fails before any model is loaded.
+    config = RobustnessConfig(
+        sensitive=tuple(sensitive),
+        epsilons=tuple(epsilon) or None,
+        attacks=tuple(attack) or RobustnessConfig.attacks,
+        pgd_steps=steps,
+        perturbations=tuple(perturbation) or None,
+        lexicon=str(lexicon) if lexicon is not None else None,
+        threshold=threshold,
+        seed=seed,
+        n_bootstrap=n_bootstrap,
+        max_attack_rows=max_attack_rows,
+        device=device,
+    )
+    if lexicon is not None:
+        load_lexicon(lexicon)
+    refuse_overwrite([out / "evidence.json", out / "report.html"], force)
+    predictor = load_predictor(model)
+    table = load_table(data)
+    label = label or (table.spec.label if table.spec is not None else None)
+    audited, rows_note, _ = select_rows(
+        table, AuditConfig(label=label or "", sensitive=tuple(sensitive), rows=rows), predictor
+    )
+    from dataclasses import replace
+
+    config = replace(config, label=label)
+    say(f"testing robustness on {len(audited):,} rows of {table.source}")
+    result = assess_robustness(predictor, audited, config, progress=True)
+    rate = result.max_counterfactual_flip_rate()
+    if rate is not None:
+        typer.echo(f"largest counterfactual flip rate: {rate:.3f}")
+    if result.adversarial is not None:
+        worst = min(result.adversarial.points, key=lambda p: p.robust_accuracy.value or 0.0)
+        typer.echo(
+            f"clean accuracy {result.adversarial.clean_accuracy:.3f}; lowest robust accuracy "
+            f"{worst.robust_accuracy.value:.3f} ({worst.attack}, epsilon {worst.epsilon:g})"
+        )
+    write_outputs(_evidence(result, table, audited, rows_note, predictor, label, config), out)

@@ -1,0 +1,49 @@
+"""Borkan et al. (2019) bias AUCs against hand computations and scikit-learn."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from audit._bias_auc import auc, bias_aucs, bnsp_auc, bpsn_auc, subgroup_auc
+
+# (label, score, in subgroup): small enough to count the pairs by hand.
+TABLE = [
+    (1, 0.9, True),
+    (0, 0.6, True),
+    (1, 0.4, True),
+    (0, 0.2, False),
+    (1, 0.8, False),
+    (0, 0.5, False),
+]
+LABELS = np.array([r[0] for r in TABLE])
+SCORES = np.array([r[1] for r in TABLE])
+GROUP = np.array([r[2] for r in TABLE])
+
+
+def test_the_three_aucs_match_a_hand_count_of_pairs():
+    # Subgroup: positives {0.9, 0.4} vs negative {0.6}: 0.9 wins, 0.4 loses -> 1/2.
+    assert subgroup_auc(LABELS, SCORES, GROUP) == pytest.approx(0.5)
+    # BPSN: background positive {0.8} vs subgroup negative {0.6}: 1 of 1 pairs.
+    assert bpsn_auc(LABELS, SCORES, GROUP) == pytest.approx(1.0)
+    # BNSP: subgroup positives {0.9, 0.4} vs background negatives {0.2, 0.5}: 3 of 4 pairs.
+    assert bnsp_auc(LABELS, SCORES, GROUP) == pytest.approx(0.75)
+    assert bias_aucs(LABELS, SCORES, GROUP) == pytest.approx(
+        {"subgroup_auc": 0.5, "bpsn_auc": 1.0, "bnsp_auc": 0.75}
+    )
+
+
+def test_ties_count_one_half_and_a_missing_class_is_undefined():
+    assert auc(np.array([1, 0]), np.array([0.5, 0.5])) == pytest.approx(0.5)
+    assert math.isnan(auc(np.array([1, 1]), np.array([0.2, 0.3])))
+    assert math.isnan(subgroup_auc(LABELS, SCORES, np.array([1, 0, 0, 0, 0, 0], dtype=bool)))
+
+
+def test_auc_agrees_with_scikit_learn_on_random_scores_with_ties():
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 2, 400)
+    scores = np.round(rng.random(400), 1)  # many ties
+    assert auc(labels, scores) == pytest.approx(roc_auc_score(labels, scores))
