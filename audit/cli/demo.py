@@ -18,8 +18,16 @@ def demo(
     ),
     force: ForceOption = False,
 ) -> None:
-    """Train on carData/Arrests, audit by colour and sex, and write the report."""
+    """Train on carData/Arrests, audit it by colour and sex, and write the report.
+
+    The audit runs every check a model allows: performance, group fairness, explanations,
+    robustness (counterfactual, perturbation, adversarial) and a membership-inference attack
+    with 4 shadow models.
+    """
+    from audit.explain import ExplainConfig
     from audit.predictor import load_predictor
+    from audit.privacy import MembershipConfig
+    from audit.robustness import RobustnessConfig
     from audit.runner import AuditConfig, run_audit
     from models.data import load_table
     from models.train import TrainSpec
@@ -38,6 +46,14 @@ def demo(
         seed=0,
         title="Demo audit: release decisions in carData::Arrests",
     )
-    evidence = run_audit(table, config, load_predictor(model_dir))
+    say("demo: auditing (fairness, explanations, robustness, membership inference)")
+    evidence = run_audit(
+        table,
+        config,
+        load_predictor(model_dir),
+        explain=ExplainConfig(seed=0, progress=True),
+        robustness=RobustnessConfig(seed=0),
+        membership=MembershipConfig(shadows=4, seed=0, progress=True),
+    )
     write_outputs(evidence, out)
     say(f"demo finished in {time.perf_counter() - started:.1f} s")

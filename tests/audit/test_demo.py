@@ -17,6 +17,13 @@ def test_demo_writes_model_evidence_and_report(tmp_path):
         "colour & sex",
     ]
     assert evidence["data"]["source"] == "builtin:arrests"
+    # Every check a tabular model allows ran, and the report shows each section.
+    assert evidence["explanations"]["reliance"]
+    assert evidence["robustness"]["counterfactual"]
+    assert evidence["membership_inference"]["n_shadows"] == 4
+    report = (out / "report.html").read_text()
+    for heading in ("Explanations", "Robustness", "Membership"):
+        assert heading in report
     assert (out / "model" / "model.safetensors").is_file()
     again = CliRunner().invoke(app, ["demo", "--out", str(out)])
     assert again.exit_code == 2 and "pass --force" in again.output

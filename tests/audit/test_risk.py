@@ -201,3 +201,74 @@ def test_a_pii_section_raises_or_lowers_the_privacy_risk(counts, likelihood):
     # Declared privacy threats take the gravest measured likelihood (DP alone gives 2).
     assert {r.likelihood for r in privacy} == {max(likelihood, 2)}
     assert concern_status(evidence, CONCERNS[1]).measured_by == ["pii", "dp"]
+
+
+def _robustness(flip_rate: float, clean: float, robust_at_small_radius: float):
+    from audit._robustness_types import (
+        AdversarialPoint,
+        AdversarialResult,
+        FlipStat,
+        RobustnessResult,
+        RobustnessSettings,
+        TabularCounterfactual,
+    )
+    from audit._types import Interval
+
+    def flips(name, rate):
+        return FlipStat(
+            name=name, n=100, flip_rate=Interval(value=rate), mean_score_change=Interval(value=0)
+        )
+
+    def point(epsilon, accuracy):
+        return AdversarialPoint(
+            attack="pgd_linf",
+            norm="linf",
+            epsilon=epsilon,
+            robust_accuracy=Interval(value=accuracy),
+        )
+
+    counterfactual = TabularCounterfactual(
+        attribute="sex",
+        variant="attribute",
+        attribute_is_input=True,
+        overall=flips("all rows", flip_rate / 2),
+        groups=[flips("Female", flip_rate), flips("Male", 0.0)],
+    )
+    adversarial = AdversarialResult(
+        input_kind="tabular",
+        space="encoded",
+        epsilon_unit="per coordinate",
+        clip=None,
+        n_rows=100,
+        target="labels",
+        steps=10,
+        step_size="2.5 eps / steps",
+        device="cpu",
+        clean_accuracy=clean,
+        points=[point(0.0, clean), point(0.1, robust_at_small_radius), point(0.5, 0.0)],
+    )
+    return RobustnessResult(
+        settings=RobustnessSettings.model_construct(),
+        counterfactual=[counterfactual],
+        adversarial=adversarial,
+    )
+
+
+@pytest.mark.parametrize(
+    ("flip_rate", "robust", "bias_likelihood", "security_likelihood"),
+    [(0.01, 0.85, 1, 1), (0.03, 0.75, 3, 3), (0.10, 0.50, 4, 4)],
+)
+def test_robustness_measurements_score_bias_and_security(
+    flip_rate, robust, bias_likelihood, security_likelihood
+):
+    evidence = build_evidence().model_copy(
+        update={"robustness": _robustness(flip_rate, clean=0.9, robust_at_small_radius=robust)}
+    )
+    register = risk_register(evidence)
+    [flips] = [r for r in register if r.title == "Decisions change with who a person is"]
+    assert flips.likelihood == bias_likelihood
+    assert f"up to {100 * flip_rate:.1f}% of decisions" in flips.basis
+    [security] = [r for r in register if r.concern == "security"]
+    # The gentlest non-zero radius (0.1) is the one judged: drop 0.9 - robust vs limit 0.1.
+    assert security.likelihood == security_likelihood
+    assert f"from 0.900 to {robust:.3f}" in security.basis
