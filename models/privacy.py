@@ -15,6 +15,7 @@ Example
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -127,16 +128,19 @@ def noise_for_target(
     from opacus.accountants.utils import get_noise_multiplier
 
     try:
-        return float(
-            get_noise_multiplier(
-                target_epsilon=target_epsilon,
-                target_delta=delta,
-                sample_rate=sample_rate,
-                steps=steps,
-                accountant=accountant,
-                epsilon_tolerance=EPSILON_TOLERANCE,
+        with warnings.catch_warnings():
+            # The search may meet RDP's largest order: its epsilon is then loose, still valid.
+            warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
+            return float(
+                get_noise_multiplier(
+                    target_epsilon=target_epsilon,
+                    target_delta=delta,
+                    sample_rate=sample_rate,
+                    steps=steps,
+                    accountant=accountant,
+                    epsilon_tolerance=EPSILON_TOLERANCE,
+                )
             )
-        )
     except ValueError as exc:
         raise ConfigError(f"cannot reach epsilon {target_epsilon}: {exc}") from None
 
@@ -196,7 +200,10 @@ class PrivateTraining:
         self.spec = spec
         self.n_train = n_train
         self.delta = resolve_delta(spec.delta, n_train)
-        self.engine = PrivacyEngine(accountant=spec.accountant)
+        with warnings.catch_warnings():
+            # The secure RNG is an explicit, recorded choice (``secure_rng`` in the record).
+            warnings.filterwarnings("ignore", message="Secure RNG turned off")
+            self.engine = PrivacyEngine(accountant=spec.accountant)
         if state is not None:
             self.engine.accountant.load_state_dict(
                 {"history": [tuple(h) for h in state["history"]], "mechanism": spec.accountant}

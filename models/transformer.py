@@ -123,8 +123,11 @@ def create_finetune(
     directory = Path(pretrained) if pretrained else default_pretrained_dir()
     if not (directory / "config.json").is_file():
         raise ConfigError(f"'{directory}' is not a Hugging Face model directory (no config.json)")
-    hf = AutoModelForSequenceClassification.from_pretrained(
-        str(directory), num_labels=n_classes, local_files_only=True
+    hf = _quietly(
+        AutoModelForSequenceClassification.from_pretrained,
+        str(directory),
+        num_labels=n_classes,
+        local_files_only=True,
     )
     AutoTokenizer.from_pretrained(str(directory), local_files_only=True).save_pretrained(
         str(Path(out_dir) / TOKENIZER_DIR)
@@ -132,6 +135,23 @@ def create_finetune(
     module = _classifier_class()(hf)
     frozen = _freeze(module, freeze_embeddings, train_layers)
     return module, {"hf_config": _config_dict(hf.config), "n_classes": n_classes}, frozen
+
+
+def _quietly(load: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call a Hugging Face loader without its progress bar and load report.
+
+    The report only says the classification head is new, which fine-tuning always means.
+    """
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        return load(*args, **kwargs)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        hf_logging.enable_progress_bar()
 
 
 def _config_dict(config: Any) -> dict:
