@@ -55,6 +55,23 @@ class Provenance(Frozen):
     config: dict
     created_at: str
 
+    @classmethod
+    def now(cls, seed: int, config: dict) -> Provenance:
+        """The provenance of evidence made now: installed versions, ``seed``, ``config``.
+
+        ``config`` is stored as its JSON round trip, so a saved bundle reads back equal.
+        """
+        from models.provenance import package_versions, raikit_version, utc_now
+
+        return cls(
+            raikit_version=raikit_version(),
+            python_version=package_versions(())["python"],
+            packages=package_versions(),
+            seed=seed,
+            config=json.loads(json.dumps(config, default=str)),
+            created_at=utc_now(),
+        )
+
 
 class Evidence(Frozen):
     """The machine-readable result of one audit; the report and gates read only this."""

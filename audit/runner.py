@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -12,7 +11,7 @@ import pandas as pd
 from audit._types import Finding
 from audit.evidence import DataInfo, Evidence, ModelInfo, Provenance
 from models.errors import ConfigError, DataError
-from models.provenance import package_versions, raikit_version, sha256_file, utc_now
+from models.provenance import sha256_file
 from models.schema import Schema, binarize_labels, label_text, validate_frame
 
 if TYPE_CHECKING:
@@ -206,14 +205,7 @@ def run_audit(
             sensitive=list(config.sensitive),
         ),
         model=model_info,
-        provenance=Provenance(
-            raikit_version=raikit_version(),
-            python_version=package_versions(())["python"],
-            packages=package_versions(),
-            seed=config.seed,
-            config=json.loads(json.dumps(asdict(config))),  # JSON types: reads back equal
-            created_at=utc_now(),
-        ),
+        provenance=Provenance.now(config.seed, asdict(config)),
         performance=performance,
         fairness=fairness,
         pii=pii_result,

@@ -74,7 +74,6 @@ def _evidence(predictor, table, result, config, sensitive: list[str]):
 
     from audit.evidence import DataInfo, Evidence, Provenance
     from audit.runner import describe_model
-    from models.provenance import package_versions, raikit_version, utc_now
 
     model_info = describe_model(predictor)
     schema = model_info.training["data"].get("schema") or {}
@@ -92,13 +91,6 @@ def _evidence(predictor, table, result, config, sensitive: list[str]):
             sensitive=sensitive,
         ),
         model=model_info,
-        provenance=Provenance(
-            raikit_version=raikit_version(),
-            python_version=package_versions(())["python"],
-            packages=package_versions(),
-            seed=config.seed,
-            config={"attack": asdict(config)},
-            created_at=utc_now(),
-        ),
+        provenance=Provenance.now(config.seed, {"attack": asdict(config)}),
         membership_inference=result,
     )

@@ -51,7 +51,6 @@ def _evidence(result, source: str, sha256: str, n_rows: int, config):
     from dataclasses import asdict
 
     from audit.evidence import DataInfo, Evidence, ModelInfo, Provenance
-    from models.provenance import package_versions, raikit_version, utc_now
 
     return Evidence(
         title=f"Personal data in {source}",
@@ -66,14 +65,7 @@ def _evidence(result, source: str, sha256: str, n_rows: int, config):
             sensitive=[],
         ),
         model=ModelInfo(kind="none (data scan)", path="-", files_sha256={}),
-        provenance=Provenance(
-            raikit_version=raikit_version(),
-            python_version=package_versions(())["python"],
-            packages=package_versions(),
-            seed=0,
-            config={"scan_pii": asdict(config)},
-            created_at=utc_now(),
-        ),
+        provenance=Provenance.now(0, {"scan_pii": asdict(config)}),
         pii=result,
     )
 

@@ -24,7 +24,6 @@ def _evidence(result, table, audited, rows_note, predictor, label, config):
 
     from audit.evidence import DataInfo, Evidence, Provenance
     from audit.runner import describe_model
-    from models.provenance import package_versions, raikit_version, utc_now
 
     model_info = describe_model(predictor)
     classes = list(predictor.classes)
@@ -41,14 +40,7 @@ def _evidence(result, table, audited, rows_note, predictor, label, config):
             sensitive=list(config.sensitive),
         ),
         model=model_info,
-        provenance=Provenance(
-            raikit_version=raikit_version(),
-            python_version=package_versions(())["python"],
-            packages=package_versions(),
-            seed=config.seed,
-            config={"robustness": asdict(config)},
-            created_at=utc_now(),
-        ),
+        provenance=Provenance.now(config.seed, {"robustness": asdict(config)}),
         robustness=result,
     )
 
