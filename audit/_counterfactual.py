@@ -134,7 +134,7 @@ def tabular_counterfactual(
             changed[proxy.feature] = typical
             changes_made[proxy.feature] = ProxyChange(
                 feature=proxy.feature,
-                normalized_mutual_information=proxy.normalized_mutual_information,
+                adjusted_mutual_information=proxy.adjusted_mutual_information,
                 how=how,
             )
         rescored = score(predictor, changed, threshold)

@@ -193,7 +193,7 @@ def reliance(
                 proxies=[
                     ProxyReliance(
                         feature=p.feature,
-                        normalized_mutual_information=p.normalized_mutual_information,
+                        adjusted_mutual_information=p.adjusted_mutual_information,
                         share=bootstrap.interval(share_of([position[p.feature]]), matrix),
                     )
                     for p in proxies

@@ -36,7 +36,7 @@ class ProxyReliance(Frozen):
     """A proxy of a sensitive column (see :mod:`audit.proxies`) and the model's reliance on it."""
 
     feature: str
-    normalized_mutual_information: float
+    adjusted_mutual_information: float
     share: Interval
 
 

@@ -25,7 +25,7 @@ class ProxyChange(Frozen):
     """A proxy of the attribute changed alongside it, and how."""
 
     feature: str
-    normalized_mutual_information: float
+    adjusted_mutual_information: float
     how: str
 
 

@@ -153,7 +153,7 @@ def test_a_planted_proxy_is_named_with_high_reliance(planted_model):
     (group,) = result.reliance
     assert not group.model_reads_attribute and group.sensitive_share is None
     assert group.proxies[0].feature == "district"
-    assert group.proxies[0].normalized_mutual_information == pytest.approx(1.0)
+    assert group.proxies[0].adjusted_mutual_information == pytest.approx(1.0)
     assert group.proxy_share.value > 0.6 and group.proxy_share.lower > 0.5
     assert {g.group for g in group.by_group} == {"a", "b"}
     assert all(g.proxy_share > 0.5 for g in group.by_group)
