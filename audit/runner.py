@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -82,6 +82,7 @@ def run_audit(
 
     With ``explain`` (a :class:`audit.explain.ExplainConfig`), the model's decisions on the
     audited rows are attributed to its inputs (``Evidence.explanations``).
+
     With ``robustness`` (a :class:`audit.robustness.RobustnessConfig`), the model's
     counterfactual, perturbation and adversarial robustness is measured on the audited rows
     (``Evidence.robustness``); its label and sensitive columns default to the audit's.
@@ -94,8 +95,11 @@ def run_audit(
     from audit.fairness import FairnessConfig, assess_fairness
     from audit.performance import assess_performance
 
-    needs_model = {"explanations": explain, "a membership attack": membership}
-    needs_model["robustness tests"] = robustness
+    needs_model = {
+        "explanations": explain,
+        "a membership attack": membership,
+        "robustness tests": robustness,
+    }
     asked = [name for name, option in needs_model.items() if option is not None]
     if predictor is None and asked:
         raise ConfigError(f"{' and '.join(asked)} need a model, not a predictions file")
@@ -178,8 +182,6 @@ def run_audit(
         )
     robustness_result = None
     if robustness is not None:
-        from dataclasses import replace
-
         from audit.robustness import assess_robustness
 
         robustness_result = assess_robustness(
