@@ -89,28 +89,12 @@ def _flip_bars(result: RobustnessResult) -> list[tuple[str, float, float, float,
         for group in item.groups:
             if group.flip_rate.value is None:
                 continue
-            bars.append(
-                (
-                    f"{item.attribute} = {group.name}{suffix}",
-                    group.flip_rate.value,
-                    group.flip_rate.lower if group.flip_rate.lower is not None else 0.0,
-                    group.flip_rate.upper if group.flip_rate.upper is not None else 1.0,
-                    group.small,
-                )
-            )
+            bars.append(_bar(f"{item.attribute} = {group.name}{suffix}", group))
     for item in result.text_counterfactual:
         for category in item.categories:
             if category.flip_rate.value is None:
                 continue
-            bars.append(
-                (
-                    f"{category.name} ({item.source})",
-                    category.flip_rate.value,
-                    category.flip_rate.lower if category.flip_rate.lower is not None else 0.0,
-                    category.flip_rate.upper if category.flip_rate.upper is not None else 1.0,
-                    category.small,
-                )
-            )
+            bars.append(_bar(f"{category.name} ({item.source})", category))
     return bars
 
 
@@ -153,3 +137,11 @@ def robustness_charts(result: RobustnessResult | None, level: str = "95%") -> Ro
     if result is None:
         return RobustnessCharts(None, None)
     return RobustnessCharts(robust_accuracy_chart(result), flip_rate_chart(result, level))
+
+
+def _bar(label: str, stat) -> tuple[str, float, float, float, bool]:
+    """One bar: a flip rate with its interval (an open end drawn to 0 or 1) and smallness."""
+    rate = stat.flip_rate
+    lower = rate.lower if rate.lower is not None else 0.0
+    upper = rate.upper if rate.upper is not None else 1.0
+    return (label, rate.value, lower, upper, stat.small)
