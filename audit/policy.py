@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
-from audit._types import Frozen
-from audit._yaml import load_yaml_model
-from models.errors import PolicyError
+from raikit.audit._yaml import load_yaml_model
+from raikit.audit.types import Frozen
+from raikit.models.errors import PolicyError
 
 if TYPE_CHECKING:
-    from audit.evidence import Evidence
-    from audit.pii import PiiResult
+    from raikit.audit.evidence import Evidence
+    from raikit.audit.pii import PiiResult
 
 __all__ = [
     "GateCheck",
@@ -211,7 +211,7 @@ def _check_thresholds(evidence: Evidence, policy: Policy, missing: CheckStatus) 
 
 
 def _privacy_checks(evidence: Evidence, policy: Policy, missing: CheckStatus) -> list[GateCheck]:
-    from audit.concerns import evidence_item
+    from raikit.audit.impact.concerns import evidence_item
 
     privacy = policy.privacy
     checks: list[GateCheck] = []

@@ -10,7 +10,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from models.errors import ModelError
+from raikit.models.errors import ModelError
 
 
 @runtime_checkable
@@ -85,14 +85,14 @@ class ModelPredictor:
 
 
 def _load_checkpoint_predictor(path: Path) -> CheckpointPredictor | ModelPredictor:
-    from models.architectures import get_architecture
-    from models.checkpoint import load_weights, read_checkpoint
-    from models.preprocess import TabularPreprocessor
+    from raikit.models.architectures import get_architecture
+    from raikit.models.checkpoint import load_weights, read_checkpoint
+    from raikit.models.preprocess import TabularPreprocessor
 
     checkpoint = read_checkpoint(path)
     config = checkpoint.config
     if "inputs" in config:
-        from models.inference import load_model
+        from raikit.models.inference import load_model
 
         model = load_model(path)
         return ModelPredictor(path, model, [str(c) for c in config.get("classes", [])])
@@ -163,7 +163,7 @@ register_adapter(
 
 
 def _load_mitigated_predictor(path: Path) -> Predictor:
-    from audit.mitigated import load_mitigated
+    from raikit.audit.mitigation.mitigated import load_mitigated
 
     return load_mitigated(path)
 

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2
-from sklearn.metrics import adjusted_mutual_info_score, mutual_info_score
 
 DEFAULT_BINS = 10
 # Adjusted MI this strong marks a feature as a proxy worth naming (a copy gives 1).
@@ -85,12 +83,17 @@ def rank_proxies(
 
 
 def _proxy(sensitive: str, feature: str, target: np.ndarray, codes: np.ndarray) -> Proxy:
+    from sklearn.metrics import adjusted_mutual_info_score
+
     # Below-chance agreement (negative) means no association, not a negative one.
     adjusted = max(0.0, float(adjusted_mutual_info_score(target, codes)))
     return Proxy(sensitive, feature, adjusted, _independence_p_value(target, codes))
 
 
 def _independence_p_value(target: np.ndarray, codes: np.ndarray) -> float:
+    from scipy.stats import chi2
+    from sklearn.metrics import mutual_info_score
+
     target = np.unique(target, return_inverse=True)[1]
     codes = np.unique(codes, return_inverse=True)[1]
     rows, columns, n = target.max() + 1, codes.max() + 1, len(target)

@@ -8,19 +8,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from audit._types import Finding
-from audit.evidence import DataInfo, Evidence, ModelInfo, Provenance
-from models.errors import ConfigError, DataError
-from models.provenance import sha256_file
-from models.schema import Schema, binarize_labels, label_text, validate_frame
+from raikit.audit.evidence import DataInfo, Evidence, ModelInfo, Provenance
+from raikit.audit.types import Finding
+from raikit.models.errors import ConfigError, DataError
+from raikit.models.provenance import sha256_file
+from raikit.models.schema import Schema, binarize_labels, label_text, validate_frame
 
 if TYPE_CHECKING:
-    from audit.explain import ExplainConfig
-    from audit.pii import ScanConfig
-    from audit.predictor import Predictor
-    from audit.privacy import MembershipConfig
-    from audit.robustness import RobustnessConfig
-    from models.data import LoadedTable
+    from raikit.audit.explain import ExplainConfig
+    from raikit.audit.pii import ScanConfig
+    from raikit.audit.predictor import Predictor
+    from raikit.audit.privacy import MembershipConfig
+    from raikit.audit.robustness import RobustnessConfig
+    from raikit.models.data import LoadedTable
 
 PREDICTION_COLUMNS = ("y_true", "y_pred", "y_score")
 ROW_CHOICES = ("auto", "all", "test")
@@ -74,16 +74,16 @@ def run_audit(
     the positive label) and the sensitive columns; ``config.label`` then names the
     ``y_true`` column.
 
-    With ``pii`` (a :class:`audit.pii.ScanConfig`), every row of the table is also scanned
+    With ``pii`` (a :class:`raikit.audit.pii.ScanConfig`), every row of the table is also scanned
     for personal data and its re-identification risk measured (``Evidence.pii``).
 
-    With ``membership`` (a :class:`audit.privacy.MembershipConfig`) and a model, the model is
+    With ``membership`` (a :class:`raikit.audit.privacy.MembershipConfig`) and a model, the model is
     attacked by membership inference on its own training data (``Evidence.membership_inference``).
 
-    With ``explain`` (a :class:`audit.explain.ExplainConfig`), the model's decisions on the
+    With ``explain`` (a :class:`raikit.audit.explain.ExplainConfig`), the model's decisions on the
     audited rows are attributed to its inputs (``Evidence.explanations``).
 
-    With ``robustness`` (a :class:`audit.robustness.RobustnessConfig`), the model's
+    With ``robustness`` (a :class:`raikit.audit.robustness.RobustnessConfig`), the model's
     counterfactual, perturbation and adversarial robustness is measured on the audited rows
     (``Evidence.robustness``); its label and sensitive columns default to the audit's.
 
@@ -92,8 +92,8 @@ def run_audit(
     Evidence
         Performance, fairness and provenance of the audited rows.
     """
-    from audit.fairness import FairnessConfig, assess_fairness
-    from audit.performance import assess_performance
+    from raikit.audit.fairness import FairnessConfig, assess_fairness
+    from raikit.audit.performance import assess_performance
 
     needs_model = {
         "explanations": explain,
@@ -158,19 +158,19 @@ def run_audit(
 
     pii_result = None
     if pii is not None:
-        from audit.pii import scan_table
+        from raikit.audit.pii import scan_table
 
         pii_result = scan_table(frame, pii, source=table.source)
     membership_result = None
     if membership is not None:
-        from audit.privacy import assess_membership_inference
+        from raikit.audit.privacy import assess_membership_inference
 
         membership_result = assess_membership_inference(
             predictor, table, config.sensitive, membership
         )
     explanations = None
     if explain is not None:
-        from audit.explain import assess_explanations, reference_rows
+        from raikit.audit.explain import assess_explanations, reference_rows
 
         explanations = assess_explanations(
             predictor,
@@ -182,7 +182,7 @@ def run_audit(
         )
     robustness_result = None
     if robustness is not None:
-        from audit.robustness import assess_robustness
+        from raikit.audit.robustness import assess_robustness
 
         robustness_result = assess_robustness(
             predictor,

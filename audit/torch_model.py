@@ -20,7 +20,7 @@ import pandas as pd
 if TYPE_CHECKING:
     import torch
 
-    from audit.predictor import Predictor
+    from raikit.audit.predictor import Predictor
 
 INPUT_KINDS = ("tabular", "image", "sequence", "words", "hf-tokenizer")
 
@@ -34,7 +34,7 @@ class TorchModel:
     module : torch.nn.Module
         Maps the encoded input tensors to logits ``(n, n_classes)``.
     input_kind : str
-        One of ``INPUT_KINDS``: how rows become tensors (see :mod:`models.inputs`).
+        One of ``INPUT_KINDS``: how rows become tensors (see :mod:`raikit.models.inputs`).
     inputs : dict
         The checkpoint's JSON description of that encoding.
     classes : list of str
@@ -51,7 +51,7 @@ class TorchModel:
 
     def encode(self, frame: pd.DataFrame) -> tuple[torch.Tensor, ...]:
         """The module's input tensors for every row of ``frame`` (one tensor, or ids + mask)."""
-        from models.inputs import encode_inputs
+        from raikit.models.inputs import encode_inputs
 
         return encode_inputs(frame, self.inputs, self.model_dir)
 
@@ -101,7 +101,7 @@ class TorchModel:
         if self.input_kind == "words":
             return 0  # models.text reserves id 0 for padding
         if self.input_kind == "hf-tokenizer":
-            from models.inputs import load_tokenizer
+            from raikit.models.inputs import load_tokenizer
 
             tokenizer = load_tokenizer(self.model_dir / self.inputs["tokenizer"])
             return int(tokenizer.pad_token_id)
@@ -110,7 +110,7 @@ class TorchModel:
 
 def torch_model(predictor: Predictor) -> TorchModel | None:
     """The :class:`TorchModel` behind ``predictor``, or ``None`` when it has no torch module."""
-    from audit.predictor import CheckpointPredictor, ModelPredictor
+    from raikit.audit.predictor import CheckpointPredictor, ModelPredictor
 
     if isinstance(predictor, CheckpointPredictor):
         config = predictor.checkpoint.config

@@ -22,9 +22,14 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from audit import _bootstrap
-from audit.fairness import FairnessConfig, _fairlearn_metrics, _point_metrics, assess_fairness
-from audit.groups import prepare_sensitive_features, sensitive_attributes
+from raikit.audit import stats as _bootstrap
+from raikit.audit.fairness import (
+    FairnessConfig,
+    _fairlearn_metrics,
+    _point_metrics,
+    assess_fairness,
+)
+from raikit.audit.groups import prepare_sensitive_features, sensitive_attributes
 
 
 def make_data(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:

@@ -18,9 +18,9 @@ import warnings
 
 
 def _models(scale: float, bert_layers: int):
-    from models.cnn import build_cnn
-    from models.rnn import build_rnn
-    from models.transformer import build_transformer
+    from raikit.models.cnn import build_cnn
+    from raikit.models.rnn import build_rnn
+    from raikit.models.transformer import build_transformer
 
     def bert():
         from transformers import BertConfig
@@ -107,7 +107,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--only", nargs="*", default=None)
     args = parser.parse_args()
-    from models.loop import resolve_device
+    from raikit.models.loop import resolve_device
 
     device = resolve_device(args.device)
     rows = []

@@ -3,7 +3,7 @@
 For each model (the tabular MLP, the RNN text classifier, MiniLM fine-tuned as a sequence
 classifier), the same rows and the same target (the predicted class) are attributed twice:
 
-* raikit: ``audit.explain.explain_rows`` (IG from 16 steps, doubled only for rows whose
+* raikit: ``raikit.audit.explain.explain_rows`` (IG from 16 steps, doubled only for rows whose
   convergence delta exceeds 5% of ``|f(x) - f(baseline)|``; ``internal_batch_size=512``),
   timed end to end from the raw frame (encoding, predictions and word merging included);
 * plain captum: ``IntegratedGradients(module).attribute(inputs, target=...)`` (text:
@@ -29,8 +29,8 @@ from pathlib import Path
 
 
 def _train(name: str, rows: int, spec_kwargs: dict, out: Path):
-    from models.data import LoadedTable, load_table
-    from models.train import TrainSpec, train
+    from raikit.models.data import LoadedTable, load_table
+    from raikit.models.train import TrainSpec, train
 
     table = load_table(name)
     frame = table.frame.sample(n=min(rows, len(table.frame)), random_state=0)
@@ -73,7 +73,7 @@ def _plain(model, frame, targets, device: str) -> tuple[float, float]:
 def _ours(predictor, frame, fixed_steps: int | None = None) -> tuple[float, float, int]:
     import numpy as np
 
-    from audit.explain import ExplainConfig, explain_rows
+    from raikit.audit.explain import ExplainConfig, explain_rows
 
     config = ExplainConfig()
     if fixed_steps is not None:  # same steps as captum's default: batching effect alone
@@ -93,8 +93,8 @@ def run(args) -> list[dict]:
     import numpy as np
     import torch
 
-    from audit.predictor import load_predictor
-    from audit.torch_model import torch_model
+    from raikit.audit.predictor import load_predictor
+    from raikit.audit.torch_model import torch_model
 
     torch.set_num_threads(args.threads)
     cases = [

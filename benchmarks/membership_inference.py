@@ -29,7 +29,7 @@ def planted_overfit_table(n_rows: int = 300, seed: int = 0):
     import numpy as np
     import pandas as pd
 
-    from models.data import LoadedTable, frame_sha256
+    from raikit.models.data import LoadedTable, frame_sha256
 
     rng = np.random.default_rng(seed)
     x = rng.normal(size=n_rows)
@@ -47,9 +47,9 @@ def planted_overfit_table(n_rows: int = 300, seed: int = 0):
 
 def models(out: Path):
     """(name, table, TrainSpec, sensitive) of each model of the table."""
-    from models.data import load_table
-    from models.privacy import PrivacySpec
-    from models.train import TrainSpec
+    from raikit.models.data import load_table
+    from raikit.models.privacy import PrivacySpec
+    from raikit.models.train import TrainSpec
 
     planted = planted_overfit_table()
     arrests = load_table("arrests")
@@ -82,9 +82,9 @@ def models(out: Path):
 
 
 def main() -> None:
-    from audit.predictor import load_predictor
-    from audit.privacy import MembershipConfig, assess_membership_inference
-    from models.train import train
+    from raikit.audit.predictor import load_predictor
+    from raikit.audit.privacy import MembershipConfig, assess_membership_inference
+    from raikit.models.train import train
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shadows", type=int, default=8)

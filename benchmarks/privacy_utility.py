@@ -61,8 +61,8 @@ def run(
     epochs: int | None,
     learning_rate: float | None = None,
 ) -> dict:
-    from models.privacy import PrivacySpec
-    from models.train import TrainSpec, train
+    from raikit.models.privacy import PrivacySpec
+    from raikit.models.train import TrainSpec, train
 
     _, fields = SETTINGS[model]
     fields = {
@@ -91,9 +91,9 @@ def _full_mnist_table():
     import numpy as np
     import pandas as pd
 
-    from models.data import LoadedTable, frame_sha256
-    from models.datasets import get_dataset
-    from models.full_mnist import load_full_mnist
+    from raikit.models.data import LoadedTable, frame_sha256
+    from raikit.models.datasets import get_dataset
+    from raikit.models.full_mnist import load_full_mnist
 
     parts = load_full_mnist().values()
     images = np.concatenate([x for x, _ in parts]).reshape(-1, 784)
@@ -121,7 +121,7 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=None, help="write rows as JSON lines")
     args = parser.parse_args()
-    from models.data import LoadedTable, load_table
+    from raikit.models.data import LoadedTable, load_table
 
     rows = []
     for model in args.models:

@@ -2,8 +2,8 @@
 
 1. PGD (L-infinity, 10 steps, step 2.5 x epsilon / 10, no random start, batch 256) on a raikit
    MLP (Arrests, encoded inputs) and a raikit CNN (8x8 digits, pixels clipped to [0, 1]):
-   samples per second of ``audit._adversarial.perturb`` against the same attack through
-   ART's ``ProjectedGradientDescent`` on the same module, inputs and settings, and the
+   samples per second of ``raikit.audit.robustness._adversarial.perturb`` against the same attack
+   through ART's ``ProjectedGradientDescent`` on the same module, inputs and settings, and the
    robust accuracy each reaches (they should agree).
 2. ``assess_robustness`` counterfactual audit (colour and sex, each alone and with its
    proxies when any are found or given with ``--proxy``, 1,000 bootstrap replicates) of
@@ -29,9 +29,9 @@ import numpy as np
 
 
 def _train_models(root: Path):
-    from audit.predictor import load_predictor
-    from models.data import load_table
-    from models.train import TrainSpec, train
+    from raikit.audit.predictor import load_predictor
+    from raikit.models.data import load_table
+    from raikit.models.train import TrainSpec, train
 
     arrests = load_table("arrests")
     train(
@@ -48,7 +48,7 @@ def _train_models(root: Path):
 def _raikit_pgd(module, x, y, epsilon, steps, batch_size, clip):
     import torch
 
-    from audit._adversarial import perturb
+    from raikit.audit.robustness._adversarial import perturb
 
     out = []
     for start in range(0, len(x), batch_size):
@@ -103,14 +103,14 @@ def _best_of(function, repeats: int) -> tuple[float, object]:
 
 
 def bench_pgd(name, predictor, frame, label, rows, epsilon, steps, batch_size, repeats):
-    from audit.torch_model import torch_model
+    from raikit.audit.torch_model import torch_model
 
     model = torch_model(predictor)
     sample = frame.sample(n=min(rows, len(frame)), random_state=0).reset_index(drop=True)
     (x,) = model.encode(sample)
     x = x.float()
     classes = {c: i for i, c in enumerate(model.classes)}
-    from models.schema import label_text
+    from raikit.models.schema import label_text
 
     y = sample[label].map(label_text).map(classes).to_numpy(dtype=np.int64).copy()
     clip = (0.0, 1.0) if model.input_kind == "image" else None
@@ -137,7 +137,7 @@ def bench_pgd(name, predictor, frame, label, rows, epsilon, steps, batch_size, r
 
 
 def bench_counterfactual(predictor, table, rows, n_bootstrap, proxies):
-    from audit.robustness import RobustnessConfig, assess_robustness
+    from raikit.audit.robustness import RobustnessConfig, assess_robustness
 
     frame = table.frame.sample(n=rows, replace=True, random_state=0).reset_index(drop=True)
     config = RobustnessConfig(

@@ -3,6 +3,6 @@
 Heavy dependencies (torch) are imported inside the functions that need them.
 """
 
-from models.errors import ConfigError, DataError, ModelError, OutputError, RaikitError
+from raikit.models.errors import ConfigError, DataError, ModelError, OutputError, RaikitError
 
 __all__ = ["ConfigError", "DataError", "ModelError", "OutputError", "RaikitError"]

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from models.errors import ConfigError, close_matches_hint
+from raikit.models.errors import ConfigError, close_matches_hint
 
 if TYPE_CHECKING:
     import torch
@@ -68,25 +68,25 @@ register_architecture(
 
 
 def _build_cnn(**params: Any) -> torch.nn.Module:
-    from models.cnn import build_cnn
+    from raikit.models.cnn import build_cnn
 
     return build_cnn(**params)
 
 
 def _build_rnn(**params: Any) -> torch.nn.Module:
-    from models.rnn import build_rnn
+    from raikit.models.rnn import build_rnn
 
     return build_rnn(**params)
 
 
 def _build_transformer(**params: Any) -> torch.nn.Module:
-    from models.transformer import build_transformer
+    from raikit.models.transformer import build_transformer
 
     return build_transformer(**params)
 
 
 def _build_masked_lm(**params: Any) -> torch.nn.Module:
-    from models.transformer import build_masked_lm
+    from raikit.models.transformer import build_masked_lm
 
     return build_masked_lm(**params)
 

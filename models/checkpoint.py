@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from models.errors import ModelError, OutputError
-from models.provenance import utc_now
+from raikit.models.errors import ModelError, OutputError
+from raikit.models.provenance import utc_now
 
 if TYPE_CHECKING:
     import torch
 
-    from models.data import LoadedTable
-    from models.train import TrainSpec
+    from raikit.models.data import LoadedTable
+    from raikit.models.train import TrainSpec
 
 FORMAT = "raikit-checkpoint"
 FORMAT_VERSION = 1

@@ -5,7 +5,7 @@
 * :func:`load_table` accepts a path or a built-in dataset name and records the data's sha256
   for the evidence bundle.
 
-Which columns are what, and their validation, live in :mod:`models.schema`. Messages are
+Which columns are what, and their validation, live in :mod:`raikit.models.schema`. Messages are
 module-level constants (``MSG_*``); tests assert their exact text.
 """
 
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from models.datasets import DatasetSpec, get_dataset, list_datasets
-from models.errors import DataError, close_matches_hint
-from models.provenance import sha256_file
+from raikit.models.datasets import DatasetSpec, get_dataset, list_datasets
+from raikit.models.errors import DataError, close_matches_hint
+from raikit.models.provenance import sha256_file
 
 __all__ = [
     "SUPPORTED_SUFFIXES",

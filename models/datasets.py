@@ -35,8 +35,8 @@ from typing import Literal
 
 import pandas as pd
 
-from models.errors import DataError, close_matches_hint
-from models.wheel_cache import wheel_member
+from raikit.models.errors import DataError, close_matches_hint
+from raikit.models.wheel_cache import wheel_member
 
 __all__ = [
     "DATASET_TABLE_COLUMNS",
@@ -493,4 +493,4 @@ for _spec in (
 del _spec
 
 # Image, text and sequence built-ins register themselves into the same table.
-from models import media_datasets as _media_datasets  # noqa: E402, F401
+from raikit.models import media_datasets as _media_datasets  # noqa: E402, F401

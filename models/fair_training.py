@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from models.errors import ConfigError, DataError
+from raikit.models.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     import torch
@@ -110,8 +110,8 @@ def fairness_penalty(
 class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
     """The raikit MLP as a scikit-learn binary classifier on a float matrix.
 
-    ``fit(X, y, sample_weight)`` trains a fresh ``models.architectures.build_mlp`` network with
-    Adam on the sample-weighted cross-entropy for ``epochs`` passes, seeded by ``seed``;
+    ``fit(X, y, sample_weight)`` trains a fresh ``raikit.models.architectures.build_mlp`` network
+    with Adam on the sample-weighted cross-entropy for ``epochs`` passes, seeded by ``seed``;
     ``predict`` returns 0/1 and ``predict_proba`` the softmax. fairlearn clones it through
     scikit-learn's ``get_params``, so the constructor only stores its arguments.
     """
@@ -138,7 +138,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         """Train on ``X`` (n, d floats) and 0/1 ``y``, optionally weighting rows."""
         import torch
 
-        from models.architectures import build_mlp
+        from raikit.models.architectures import build_mlp
 
         inputs = torch.as_tensor(np.asarray(X, dtype=np.float32))
         targets = torch.as_tensor(np.asarray(y).astype(np.int64))

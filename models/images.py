@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from models.errors import DataError
+from raikit.models.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
 
@@ -87,8 +87,8 @@ def is_image_source(path: Path) -> bool:
 
 
 def load_image_table(path: Path):
-    """An image source as a :class:`models.data.LoadedTable` (label column ``label``)."""
-    from models.data import LoadedTable, frame_sha256
+    """An image source as a :class:`raikit.models.data.LoadedTable` (label column ``label``)."""
+    from raikit.models.data import LoadedTable, frame_sha256
 
     path = Path(path)
     frame = read_npz(path) if path.is_file() else read_image_folder(path)

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.checkpoint import Checkpoint, load_weights, read_checkpoint
-from models.errors import ModelError
+from raikit.models.checkpoint import Checkpoint, load_weights, read_checkpoint
+from raikit.models.errors import ModelError
 
 
 @dataclass
@@ -28,7 +28,7 @@ class LoadedModel:
         """Class probabilities ``(n, n_classes)``, or ``(n,)`` values for a regressor."""
         import torch
 
-        from models.inputs import encode_inputs
+        from raikit.models.inputs import encode_inputs
 
         config = self.config
         # Plain tabular checkpoints (models.train's own loop) keep the preprocessor on top.
@@ -52,7 +52,7 @@ class LoadedModel:
 
 def load_model(path: Path | str) -> LoadedModel:
     """Read the checkpoint at ``path`` and rebuild its module with the saved weights."""
-    from models.trainer import build_from_config
+    from raikit.models.trainer import build_from_config
 
     checkpoint = read_checkpoint(Path(path))
     try:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from models.errors import DataError
+from raikit.models.errors import DataError
 
 if TYPE_CHECKING:
     import torch
@@ -50,14 +50,14 @@ def fit_inputs(
     """
     train = frame.iloc[train_rows]
     if kind == "tabular":
-        from models.preprocess import fit_preprocessor
+        from raikit.models.preprocess import fit_preprocessor
 
         preprocessor = fit_preprocessor(
             train[features], max_categories=options.get("max_categories", 50)
         )
         return {"kind": kind, "features": features, "preprocessor": preprocessor.to_dict()}
     if kind == "image":
-        from models.images import infer_image_shape
+        from raikit.models.images import infer_image_shape
 
         pixels = frame[features].to_numpy(dtype=np.float32)
         scale = float(np.abs(pixels[train_rows]).max()) or 1.0
@@ -72,7 +72,7 @@ def fit_inputs(
             "std": float(values.std()) or 1.0,
         }
     if kind == "words":
-        from models.text import fit_vocabulary
+        from raikit.models.text import fit_vocabulary
 
         (text,) = features
         vocabulary = fit_vocabulary(
@@ -108,7 +108,7 @@ def encode_inputs(
         raise DataError(f"input column(s) {', '.join(missing)} not found in the data")
     kind = inputs["kind"]
     if kind == "tabular":
-        from models.preprocess import TabularPreprocessor
+        from raikit.models.preprocess import TabularPreprocessor
 
         preprocessor = TabularPreprocessor.from_dict(inputs["preprocessor"])
         return (torch.from_numpy(preprocessor.transform(frame[inputs["features"]])),)
@@ -120,7 +120,7 @@ def encode_inputs(
         values = (values - inputs["mean"]) / inputs["std"]
         return (torch.from_numpy(values.astype(np.float32)),)
     if kind == "words":
-        from models.text import encode_texts
+        from raikit.models.text import encode_texts
 
         ids = encode_texts(
             frame[inputs["text"]].astype(str), inputs["vocabulary"], inputs["max_length"]

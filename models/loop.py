@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from models.errors import ConfigError
+from raikit.models.errors import ConfigError
 
 
 def resolve_device(device: str) -> str:

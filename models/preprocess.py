@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from models.errors import DataError
+from raikit.models.errors import DataError
 
 MISSING = "__missing__"
 OTHER = "__other__"

@@ -11,12 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from models.checkpoint import Checkpoint, prepare_output_dir, save_checkpoint
-from models.errors import DataError
-from models.provenance import package_versions, utc_now
+from raikit.models.checkpoint import Checkpoint, prepare_output_dir, save_checkpoint
+from raikit.models.errors import DataError
+from raikit.models.provenance import package_versions, utc_now
 
 if TYPE_CHECKING:
-    from models.data import LoadedTable
+    from raikit.models.data import LoadedTable
 
 
 def pretrain(
@@ -43,8 +43,8 @@ def pretrain(
     import torch
     from tqdm.auto import tqdm
 
-    from models.inputs import fit_inputs, load_tokenizer
-    from models.transformer import build_masked_lm, small_encoder_config, train_wordpiece
+    from raikit.models.inputs import fit_inputs, load_tokenizer
+    from raikit.models.transformer import build_masked_lm, small_encoder_config, train_wordpiece
 
     if text not in table.frame.columns:
         raise DataError(f"text column '{text}' not found in {table.source}")

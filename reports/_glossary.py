@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reports._format import METRIC_HELP, METRIC_LABELS
+from raikit.reports._format import METRIC_HELP, METRIC_LABELS
 
 # Metrics measured outside the group tables, and the report's own vocabulary.
 TERMS: dict[str, str] = {

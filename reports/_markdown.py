@@ -14,8 +14,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from audit.evidence import Evidence
-from reports._format import format_bounds, format_count, format_interval, format_number
+from raikit.audit.evidence import Evidence
+from raikit.reports._format import format_bounds, format_count, format_interval, format_number
 
 # Evidence field -> Markdown partials shown in its concern's section (see _render.PARTIALS).
 MD_PARTIALS: dict[str, list[str]] = {
@@ -59,12 +59,12 @@ def _raw(function: Any) -> Any:
 
 @functools.cache
 def _environment() -> Environment:
-    from reports._render import add_filters
+    from raikit.reports._render import add_filters
 
     # HTML autoescaping is the wrong escape for Markdown; instead every value a template prints
     # passes through ``finalize=md_escape``, which escapes HTML and Markdown syntax alike.
     environment = Environment(
-        loader=PackageLoader("reports", "templates"),
+        loader=PackageLoader("raikit.reports", "templates"),
         autoescape=False,
         finalize=md_escape,
         undefined=StrictUndefined,

@@ -1,6 +1,6 @@
 """The membership-inference view: ROC curves on log-scale FPR under the DP bound, in words too.
 
-Same conventions as :mod:`reports.charts`: matplotlib's object API (no pyplot), fixed SVG
+Same conventions as :mod:`raikit.reports.charts`: matplotlib's object API (no pyplot), fixed SVG
 salt and no dates, embedded as a ``data:`` URI in ``<img>``.
 """
 
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from audit.evidence import Evidence
-from audit.privacy import MembershipInferenceResult
-from reports.charts import _RC, GRID, INK, Chart, _to_data_uri
+from raikit.audit.evidence import Evidence
+from raikit.audit.privacy import MembershipInferenceResult
+from raikit.reports.charts import _RC, GRID, INK, Chart, _to_data_uri
 
 ATTACK_COLOURS = {
     "loss": "#2f5d8a",

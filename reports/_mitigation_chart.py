@@ -1,14 +1,14 @@
 """The mitigation trade-off chart: accuracy against the targeted disparity, Pareto front marked.
 
-Same conventions as :mod:`reports.charts`: matplotlib's object API (no pyplot), fixed SVG
+Same conventions as :mod:`raikit.reports.charts`: matplotlib's object API (no pyplot), fixed SVG
 salt and no dates, embedded as a ``data:`` URI in ``<img>`` so no label can inject anything.
 """
 
 from __future__ import annotations
 
-from audit.mitigation import MitigationResult
-from reports._format import metric_label
-from reports.charts import _RC, GRID, INK, Chart, _to_data_uri
+from raikit.audit.mitigation import MitigationResult
+from raikit.reports._format import metric_label
+from raikit.reports.charts import _RC, GRID, INK, Chart, _to_data_uri
 
 FRONT_COLOUR = "#c07a2c"
 OTHER_COLOUR = "#8c8c8c"

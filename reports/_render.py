@@ -12,13 +12,13 @@ from typing import Any, Literal, overload
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from pydantic import ValidationError
 
-from audit.evidence import Evidence
-from audit.fairness import GROUP_METRICS, AttributeFairness
-from models.errors import ConfigError, DataError
-from reports import charts
-from reports._concerns import impact_context
-from reports._explain_chart import explanation_views
-from reports._format import (
+from raikit.audit.evidence import Evidence
+from raikit.audit.fairness import GROUP_METRICS, AttributeFairness
+from raikit.models.errors import ConfigError, DataError
+from raikit.reports import charts
+from raikit.reports._concerns import impact_context
+from raikit.reports._explain_chart import explanation_views
+from raikit.reports._format import (
     format_bounds,
     format_count,
     format_interval,
@@ -28,11 +28,11 @@ from reports._format import (
     metric_label,
     metric_short_label,
 )
-from reports._glossary import glossary
-from reports._membership_chart import membership_view
-from reports._mitigation_chart import tradeoff_chart
-from reports._robustness_chart import robustness_charts
-from reports._summary import SummaryItem, summarise
+from raikit.reports._glossary import glossary
+from raikit.reports._membership_chart import membership_view
+from raikit.reports._mitigation_chart import tradeoff_chart
+from raikit.reports._robustness_chart import robustness_charts
+from raikit.reports._summary import SummaryItem, summarise
 
 SUPPORTED_FORMATS = ("html", "md", "pdf", "model-card")
 SEVERITY_ORDER = ("critical", "warning", "info")
@@ -70,7 +70,7 @@ def _environment() -> Environment:
     # autoescape=True, not select_autoescape(): the templates end in ".html.j2", which
     # select_autoescape's extension test would not recognise as HTML.
     environment = Environment(
-        loader=PackageLoader("reports", "templates"),
+        loader=PackageLoader("raikit.reports", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -254,11 +254,11 @@ def render(evidence: Evidence | Mapping[str, Any], fmt: str = "html") -> str | b
         raise ConfigError(f"report format {fmt!r} is not supported; use one of: {supported}")
     validated = _coerce(evidence)
     if fmt in ("md", "model-card"):
-        from reports._markdown import render_markdown
+        from raikit.reports._markdown import render_markdown
 
         return render_markdown(validated, fmt, context(validated, charts_on=False))
     if fmt == "pdf":
-        from reports._pdf import html_to_pdf, require_weasyprint
+        from raikit.reports._pdf import html_to_pdf, require_weasyprint
 
         require_weasyprint()  # before drawing charts: fail fast when the extra is missing
         template = _environment().get_template("report.html.j2")

@@ -1,6 +1,6 @@
 """Charts of the robustness section: robust accuracy against the radius, flip rate per group.
 
-Same conventions as :mod:`reports.charts`: matplotlib's object API (no pyplot), fixed SVG
+Same conventions as :mod:`raikit.reports.charts`: matplotlib's object API (no pyplot), fixed SVG
 salt and no dates, embedded as a ``data:`` URI in ``<img>`` so no label can inject anything.
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from audit.robustness import RobustnessResult
-from reports.charts import _RC, DEFAULT_COLOUR, GRID, INK, SMALL_COLOUR, Chart, _to_data_uri
+from raikit.audit.robustness import RobustnessResult
+from raikit.reports.charts import _RC, DEFAULT_COLOUR, GRID, INK, SMALL_COLOUR, Chart, _to_data_uri
 
 ATTACK_STYLE = {
     "fgsm": ("#8c8c8c", "o", "FGSM (L∞)"),

@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from audit._types import Interval
-from audit.evidence import Evidence
-from audit.fairness import AttributeFairness, GroupMetrics
-from reports._format import (
+from raikit.audit.evidence import Evidence
+from raikit.audit.fairness import AttributeFairness, GroupMetrics
+from raikit.audit.types import Interval
+from raikit.reports._format import (
     format_count,
     format_interval,
     format_percent_level,

@@ -13,9 +13,9 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from audit.fairness import AttributeFairness
-from audit.performance import Calibration
-from reports._format import format_count, format_interval, format_number, metric_label
+from raikit.audit.fairness import AttributeFairness
+from raikit.audit.performance import Calibration
+from raikit.reports._format import format_count, format_interval, format_number, metric_label
 
 # Restrained palette: one blue, one ochre, grey for small groups.
 COLOURS = {

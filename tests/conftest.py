@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from models.data import load_table
-from models.train import TrainSpec, train
+from raikit.models.data import load_table
+from raikit.models.train import TrainSpec, train
 
 
 @pytest.fixture(scope="session")

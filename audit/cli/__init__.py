@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from audit.cli import (
+from raikit.audit.cli import (
     attack,
     audit,
     demo,
@@ -21,7 +21,7 @@ from audit.cli import (
     robustness,
     train,
 )
-from audit.cli._app import app
+from raikit.audit.cli._app import app
 
 __all__ = ["COMMANDS", "GROUPS", "app", "main"]
 

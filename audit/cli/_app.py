@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from models.errors import OutputError, RaikitError
+from raikit.models.errors import OutputError, RaikitError
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 3
@@ -77,8 +77,8 @@ ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite existing o
 
 
 def write_outputs(evidence: Any, out: Path) -> None:
-    from audit.evidence import save_evidence
-    from reports import render
+    from raikit.audit.evidence import save_evidence
+    from raikit.reports import render
 
     html = render(evidence, "html")
     out.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from audit.cli._app import (
+from raikit.audit.cli._app import (
     DataOption,
     ForceOption,
     SeedOption,
@@ -42,9 +42,9 @@ def attack(
     force: ForceOption = False,
 ) -> None:
     """Membership-inference attacks on a model's own training data, against its DP guarantee."""
-    from audit.predictor import load_predictor
-    from audit.privacy import MembershipConfig, assess_membership_inference
-    from models.data import load_table
+    from raikit.audit.predictor import load_predictor
+    from raikit.audit.privacy import MembershipConfig, assess_membership_inference
+    from raikit.models.data import load_table
 
     refuse_overwrite([out / "evidence.json", out / "report.html"], force)
     config = MembershipConfig(shadows=shadows, max_samples=max_samples, seed=seed, progress=True)
@@ -72,8 +72,8 @@ def attack(
 def _evidence(predictor, table, result, config, sensitive: list[str]):
     from dataclasses import asdict
 
-    from audit.evidence import DataInfo, Evidence, Provenance
-    from audit.runner import describe_model
+    from raikit.audit.evidence import DataInfo, Evidence, Provenance
+    from raikit.audit.runner import describe_model
 
     model_info = describe_model(predictor)
     schema = model_info.training["data"].get("schema") or {}

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from audit.cli._app import (
+from raikit.audit.cli._app import (
     ForceOption,
     SeedOption,
     SensitiveOption,
@@ -17,9 +17,9 @@ from audit.cli._app import (
     write_outputs,
     write_text,
 )
-from audit.cli.attack import ShadowsOption
-from audit.cli.gate import JunitOption, finish_gate
-from models.errors import ConfigError
+from raikit.audit.cli.attack import ShadowsOption
+from raikit.audit.cli.gate import JunitOption, finish_gate
+from raikit.models.errors import ConfigError
 
 FORMAT_SUFFIXES = {"html": ".html", "md": ".md", "pdf": ".pdf"}
 
@@ -86,11 +86,11 @@ def audit(
     ] = False,
 ) -> None:
     """Audit a model (or a predictions file): evidence.json + report.html."""
-    from audit.impact import attach_impact, load_impact
-    from audit.policy import attach_gate, load_policy
-    from audit.predictor import load_predictor
-    from audit.runner import AuditConfig, run_audit
-    from models.data import load_table
+    from raikit.audit.impact import attach_impact, load_impact
+    from raikit.audit.policy import attach_gate, load_policy
+    from raikit.audit.predictor import load_predictor
+    from raikit.audit.runner import AuditConfig, run_audit
+    from raikit.models.data import load_table
 
     if (model is None) == (predictions is None):
         raise ConfigError("give either --model (with --data) or --predictions")
@@ -123,26 +123,26 @@ def audit(
     table = load_table(data if model is not None else predictions)
     pii = None
     if scan_pii:
-        from audit.pii import ScanConfig
+        from raikit.audit.pii import ScanConfig
 
         pii = ScanConfig()
     membership = None
     if membership_attack:
-        from audit.privacy import MembershipConfig
+        from raikit.audit.privacy import MembershipConfig
 
         membership = MembershipConfig(shadows=shadows, seed=seed, progress=True)
     elif shadows is not None:
         raise ConfigError("--shadows needs --membership-attack")
     explain_config = None
     if explain:
-        from audit.explain import ExplainConfig
+        from raikit.audit.explain import ExplainConfig
 
         explain_config = ExplainConfig(
             n_rows=explain_rows, method=explain_method, seed=seed, progress=True
         )
     robustness_config = None
     if robustness:
-        from audit.robustness import RobustnessConfig
+        from raikit.audit.robustness import RobustnessConfig
 
         robustness_config = RobustnessConfig(seed=seed, threshold=threshold)
     evidence = run_audit(
@@ -175,8 +175,8 @@ def report(
     force: ForceOption = False,
 ) -> None:
     """Render the report from an evidence file alone, as HTML, Markdown or PDF."""
-    from audit.evidence import load_evidence
-    from reports import render
+    from raikit.audit.evidence import load_evidence
+    from raikit.reports import render
 
     if format not in FORMAT_SUFFIXES:
         raise ConfigError(f"--format must be one of html, md, pdf; got '{format}'")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from audit.cli._app import ForceOption, handle_errors, refuse_overwrite, say, write_outputs
+from raikit.audit.cli._app import ForceOption, handle_errors, refuse_overwrite, say, write_outputs
 
 
 @handle_errors
@@ -24,14 +24,14 @@ def demo(
     robustness (counterfactual, perturbation, adversarial) and a membership-inference attack
     with 4 shadow models.
     """
-    from audit.explain import ExplainConfig
-    from audit.predictor import load_predictor
-    from audit.privacy import MembershipConfig
-    from audit.robustness import RobustnessConfig
-    from audit.runner import AuditConfig, run_audit
-    from models.data import load_table
-    from models.train import TrainSpec
-    from models.train import train as train_model
+    from raikit.audit.explain import ExplainConfig
+    from raikit.audit.predictor import load_predictor
+    from raikit.audit.privacy import MembershipConfig
+    from raikit.audit.robustness import RobustnessConfig
+    from raikit.audit.runner import AuditConfig, run_audit
+    from raikit.models.data import load_table
+    from raikit.models.train import TrainSpec
+    from raikit.models.train import train as train_model
 
     started = time.perf_counter()
     model_dir = out / "model"

@@ -7,8 +7,14 @@ from typing import Annotated
 
 import typer
 
-from audit.cli._app import ForceOption, SeedOption, handle_errors, refuse_overwrite, write_text
-from models.errors import ConfigError
+from raikit.audit.cli._app import (
+    ForceOption,
+    SeedOption,
+    handle_errors,
+    refuse_overwrite,
+    write_text,
+)
+from raikit.models.errors import ConfigError
 
 MethodOption = Annotated[
     str,
@@ -72,8 +78,8 @@ def explain(
     force: ForceOption = False,
 ) -> None:
     """Explain single rows (--data with --row) or sentences (--text): attribution per input."""
-    from audit.explain import ExplainConfig, explain_rows
-    from audit.predictor import load_predictor
+    from raikit.audit.explain import ExplainConfig, explain_rows
+    from raikit.audit.predictor import load_predictor
 
     if bool(row) == bool(text):
         raise ConfigError("give either --row (with --data) or --text")
@@ -90,7 +96,7 @@ def explain(
     if text:
         import pandas as pd
 
-        from audit.torch_model import torch_model
+        from raikit.audit.torch_model import torch_model
 
         torch = torch_model(predictor)
         if torch is None or "text" not in torch.inputs:
@@ -98,7 +104,7 @@ def explain(
         frame = pd.DataFrame({torch.inputs["text"]: list(text)})
         result = explain_rows(predictor, frame, None, target=target, config=config)
     else:
-        from models.data import load_table
+        from raikit.models.data import load_table
 
         table = load_table(data)
         if label is None and table.spec is not None:

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from audit.cli._app import ForceOption, handle_errors, refuse_overwrite, say, write_text
+from raikit.audit.cli._app import ForceOption, handle_errors, refuse_overwrite, say, write_text
 
 if TYPE_CHECKING:
-    from audit.policy import GateResult
+    from raikit.audit.policy import GateResult
 
 EXIT_GATE_FAILED = 1
 STATUS_TEXT = {"pass": "pass", "fail": "FAIL", "missing": "n/m"}
@@ -38,7 +38,7 @@ def gate_table(result: GateResult) -> str:
 
 def finish_gate(result: GateResult, junit: Path | None) -> None:
     """Print the table, write JUnit XML, and exit 1 when a gate failed."""
-    from audit.policy import junit_xml
+    from raikit.audit.policy import junit_xml
 
     typer.echo(gate_table(result))
     if junit is not None:
@@ -60,8 +60,8 @@ def gate(
     junit: JunitOption = None,
 ) -> None:
     """Check evidence against a policy: exit 0 pass, 1 a gate failed, 2 bad input."""
-    from audit.evidence import load_evidence
-    from audit.policy import check, load_policy
+    from raikit.audit.evidence import load_evidence
+    from raikit.audit.policy import check, load_policy
 
     loaded_policy = load_policy(policy)
     finish_gate(check(load_evidence(evidence), loaded_policy), junit)
@@ -74,8 +74,8 @@ def model_card(
     force: ForceOption = False,
 ) -> None:
     """Export a Hugging Face style model card (README.md with YAML front matter)."""
-    from audit.evidence import load_evidence
-    from reports import render
+    from raikit.audit.evidence import load_evidence
+    from raikit.reports import render
 
     refuse_overwrite([out], force)
     write_text(out, render(load_evidence(evidence), "model-card"))

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from audit.cli._app import ForceOption, handle_errors, refuse_overwrite, write_text
+from raikit.audit.cli._app import ForceOption, handle_errors, refuse_overwrite, write_text
 
 impact_app = typer.Typer(
     name="impact", help="Societal-impact assessment (impact.yaml).", no_args_is_help=True
@@ -37,7 +37,7 @@ def init(
     force: ForceOption = False,
 ) -> None:
     """Write a commented impact.yaml template to fill in."""
-    from audit.impact import DOMAINS, impact_template, parse_impact
+    from raikit.audit.impact import DOMAINS, impact_template, parse_impact
 
     refuse_overwrite([out], force)
     answers: dict[str, str] = {}

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from audit.cli._app import (
+from raikit.audit.cli._app import (
     DataOption,
     ForceOption,
     SeedOption,
@@ -17,7 +17,7 @@ from audit.cli._app import (
     say,
     write_outputs,
 )
-from models.errors import ConfigError
+from raikit.models.errors import ConfigError
 
 METHOD_HELP = (
     "threshold_optimizer (post-processing), exponentiated_gradient, grid_search, "
@@ -62,10 +62,10 @@ def mitigate(
     force: ForceOption = False,
 ) -> None:
     """Mitigate bias: fit a fairer model with fairlearn and measure it against the original."""
-    from audit.mitigation import MitigationConfig
-    from audit.mitigation import mitigate as mitigate_one
-    from audit.mitigation import sweep as run_sweep
-    from models.data import load_table
+    from raikit.audit.mitigation import MitigationConfig
+    from raikit.audit.mitigation import mitigate as mitigate_one
+    from raikit.audit.mitigation import sweep as run_sweep
+    from raikit.models.data import load_table
 
     if not sensitive:
         raise ConfigError("give at least one --sensitive column to mitigate over")
@@ -95,7 +95,7 @@ def mitigate(
         return
     refuse_overwrite([out / "evidence.json", out / "report.html"], force)
     if method:  # validate the names before anything is loaded or trained
-        from audit._mitigation_methods import get_method
+        from raikit.audit.mitigation._methods import get_method
 
         for name in method:
             get_method(name)
@@ -120,8 +120,8 @@ def _evidence(table, model: Path, result, seed: int, n_bootstrap: int):
 
     On the base model's own training data both cover the same held-out test rows.
     """
-    from audit.predictor import load_predictor
-    from audit.runner import AuditConfig, run_audit
+    from raikit.audit.predictor import load_predictor
+    from raikit.audit.runner import AuditConfig, run_audit
 
     config = AuditConfig(
         label=result.label,

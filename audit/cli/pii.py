@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from audit.cli._app import ForceOption, handle_errors, refuse_overwrite, say, write_outputs
-from models.errors import ConfigError, DataError, OutputError
+from raikit.audit.cli._app import ForceOption, handle_errors, refuse_overwrite, say, write_outputs
+from raikit.models.errors import ConfigError, DataError, OutputError
 
 CORPUS_SUFFIXES = (".txt", ".jsonl", ".ndjson")
 
@@ -23,7 +23,7 @@ def _read_corpus(path: Path, text_field: str) -> list[str | None]:
         return [line if line.strip() else None for line in text.splitlines()]
     if path.suffix.lower() not in CORPUS_SUFFIXES:
         raise DataError(f"corpus '{path}' must be one of {', '.join(CORPUS_SUFFIXES)}")
-    from models.data import read_table
+    from raikit.models.data import read_table
 
     frame = read_table(path)
     if text_field not in frame.columns:
@@ -50,7 +50,7 @@ def _write_table(frame, path: Path) -> None:
 def _evidence(result, source: str, sha256: str, n_rows: int, config):
     from dataclasses import asdict
 
-    from audit.evidence import DataInfo, Evidence, ModelInfo, Provenance
+    from raikit.audit.evidence import DataInfo, Evidence, ModelInfo, Provenance
 
     return Evidence(
         title=f"Personal data in {source}",
@@ -115,7 +115,7 @@ def scan_pii(
     force: ForceOption = False,
 ) -> None:
     """Find personal data in a table or corpus; measure k-anonymity; optionally de-identify."""
-    from audit.pii import DEFAULT_ENTITIES, ScanConfig, analyze_table, summarise_hits
+    from raikit.audit.pii import DEFAULT_ENTITIES, ScanConfig, analyze_table, summarise_hits
 
     if (data is None) == (corpus is None):
         raise ConfigError("give either --data (a table) or --corpus (a text file)")
@@ -134,13 +134,13 @@ def scan_pii(
     )
     operators = None
     if anonymize is not None:
-        from audit.anonymize import parse_operators
+        from raikit.audit.pii.anonymize import parse_operators
 
         operators = parse_operators(operator)
     import pandas as pd
 
     if data is not None:
-        from models.data import load_table
+        from raikit.models.data import load_table
 
         table = load_table(data, encoding=encoding)
         if (
@@ -152,7 +152,7 @@ def scan_pii(
         frame, source, sha256 = table.frame, table.source, table.sha256
         kind = "table"
     else:
-        from models.provenance import sha256_file
+        from raikit.models.provenance import sha256_file
 
         documents = _read_corpus(corpus, text_field)
         frame = pd.DataFrame({"text": pd.Series(documents, dtype=object)})
@@ -179,7 +179,7 @@ def scan_pii(
         )
     write_outputs(_evidence(result, source, sha256, len(frame), config), out)
     if anonymize is not None:
-        from audit.anonymize import anonymize_frame
+        from raikit.audit.pii.anonymize import anonymize_frame
 
         _write_table(anonymize_frame(frame, hits, operators), anonymize)
         typer.echo(f"anonymized copy: {anonymize}")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from audit.cli._app import (
+from raikit.audit.cli._app import (
     DataOption,
     ForceOption,
     SeedOption,
@@ -22,8 +22,8 @@ from audit.cli._app import (
 def _evidence(result, table, audited, rows_note, predictor, label, config):
     from dataclasses import asdict
 
-    from audit.evidence import DataInfo, Evidence, Provenance
-    from audit.runner import describe_model
+    from raikit.audit.evidence import DataInfo, Evidence, Provenance
+    from raikit.audit.runner import describe_model
 
     model_info = describe_model(predictor)
     classes = list(predictor.classes)
@@ -78,11 +78,11 @@ def robustness(
     force: ForceOption = False,
 ) -> None:
     """Test a model's counterfactual fairness, perturbation and adversarial robustness."""
-    from audit._lexicon import load_lexicon
-    from audit.predictor import load_predictor
-    from audit.robustness import RobustnessConfig, assess_robustness
-    from audit.runner import AuditConfig, select_rows
-    from models.data import load_table
+    from raikit.audit.predictor import load_predictor
+    from raikit.audit.robustness import RobustnessConfig, assess_robustness
+    from raikit.audit.robustness._lexicon import load_lexicon
+    from raikit.audit.runner import AuditConfig, select_rows
+    from raikit.models.data import load_table
 
     # Settings first, so a bad radius, name or lexicon fails before any model is loaded.
     config = RobustnessConfig(

@@ -8,14 +8,21 @@ from typing import Annotated
 
 import typer
 
-from audit.cli._app import DataOption, ForceOption, SeedOption, SensitiveOption, handle_errors, say
-from models.errors import ConfigError
+from raikit.audit.cli._app import (
+    DataOption,
+    ForceOption,
+    SeedOption,
+    SensitiveOption,
+    handle_errors,
+    say,
+)
+from raikit.models.errors import ConfigError
 
 
 @handle_errors
 def datasets() -> None:
     """List the built-in datasets with their rows, label and sensitive columns."""
-    from models.datasets import list_datasets
+    from raikit.models.datasets import list_datasets
 
     rows = [("name", "rows", "task", "label (positive)", "sensitive", "description")]
     for spec in list_datasets():
@@ -96,11 +103,11 @@ def train(
     ] = None,
 ) -> None:
     """Train a model (mlp, cnn, rnn, transformer, encoder), optionally with DP-SGD."""
-    from models.data import load_table
-    from models.images import is_image_source, load_image_table
-    from models.privacy import PrivacySpec
-    from models.train import TrainSpec
-    from models.train import train as train_model
+    from raikit.models.data import load_table
+    from raikit.models.images import is_image_source, load_image_table
+    from raikit.models.privacy import PrivacySpec
+    from raikit.models.train import TrainSpec
+    from raikit.models.train import train as train_model
 
     try:
         hidden_sizes = tuple(int(size) for size in hidden.split(",") if size.strip())
@@ -177,8 +184,8 @@ def pretrain(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Pre-train a small encoder as a masked language model (then `rai train --init`)."""
-    from models.data import load_table
-    from models.pretrain import pretrain as run_pretrain
+    from raikit.models.data import load_table
+    from raikit.models.pretrain import pretrain as run_pretrain
 
     checkpoint = run_pretrain(
         load_table(data),

@@ -7,13 +7,13 @@ import pytest
 
 @pytest.fixture(scope="session")
 def spacy_analyzer():
-    from audit._recognizers import EngineSpec, get_analyzer
+    from raikit.audit.pii._recognizers import EngineSpec, get_analyzer
 
     return get_analyzer(EngineSpec())
 
 
 @pytest.fixture(scope="session")
 def pattern_analyzer():
-    from audit._recognizers import EngineSpec, get_analyzer
+    from raikit.audit.pii._recognizers import EngineSpec, get_analyzer
 
     return get_analyzer(EngineSpec(model=None))

@@ -7,10 +7,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from audit.cli import app
-from audit.evidence import load_evidence
-from models.data import load_table
-from models.train import train
+from raikit.audit.cli import app
+from raikit.audit.evidence import load_evidence
+from raikit.models.data import load_table
+from raikit.models.train import train
 from tests.audit.test_privacy import OVERFIT, planted_table
 
 runner = CliRunner()

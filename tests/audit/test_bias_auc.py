@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from audit._bias_auc import auc, bias_aucs, bnsp_auc, bpsn_auc, subgroup_auc
+from raikit.audit.robustness._bias_auc import auc, bias_aucs, bnsp_auc, bpsn_auc, subgroup_auc
 
 # (label, score, in subgroup): small enough to count the pairs by hand.
 TABLE = [

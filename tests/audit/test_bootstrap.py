@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audit import _bootstrap
+from raikit.audit import stats as _bootstrap
 
 NAN = float("nan")
 

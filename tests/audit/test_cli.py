@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from audit.cli import app
-from audit.predictor import load_predictor
+from raikit.audit.cli import app
+from raikit.audit.predictor import load_predictor
 
 runner = CliRunner()
 
@@ -100,7 +100,7 @@ def test_audit_writes_evidence_and_report(audited):
 
 def test_report_numbers_match_an_independent_groupby(audited):
     """Selection rate per colour group recomputed with pandas appears in the report."""
-    from models.data import load_table
+    from raikit.models.data import load_table
 
     table = load_table("arrests")
     model = load_predictor(audited / "model")

@@ -8,8 +8,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from audit.cli import app
-from audit.evidence import save_evidence
+from raikit.audit.cli import app
+from raikit.audit.evidence import save_evidence
 from tests.reports.conftest import build_evidence, build_full_evidence
 
 runner = CliRunner()

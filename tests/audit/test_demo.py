@@ -2,7 +2,7 @@ import json
 
 from typer.testing import CliRunner
 
-from audit.cli import app
+from raikit.audit.cli import app
 
 
 def test_demo_writes_model_evidence_and_report(tmp_path):

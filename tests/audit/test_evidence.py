@@ -3,11 +3,11 @@ import math
 
 import pytest
 
-from audit._types import Interval
-from audit.evidence import SCHEMA_VERSION, load_evidence, save_evidence
-from audit.predictor import load_predictor
-from audit.runner import AuditConfig, run_audit
-from models.errors import DataError
+from raikit.audit.evidence import SCHEMA_VERSION, load_evidence, save_evidence
+from raikit.audit.predictor import load_predictor
+from raikit.audit.runner import AuditConfig, run_audit
+from raikit.audit.types import Interval
+from raikit.models.errors import DataError
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,12 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from audit.explain import ExplainConfig, assess_explanations, explain_rows, reference_rows
-from audit.predictor import CheckpointPredictor, load_predictor
-from models.data import LoadedTable, frame_sha256
-from models.errors import ConfigError, DataError
-from models.preprocess import fit_preprocessor
-from models.train import TrainSpec, train
+from raikit.audit.explain import ExplainConfig, assess_explanations, explain_rows, reference_rows
+from raikit.audit.predictor import CheckpointPredictor, load_predictor
+from raikit.models.data import LoadedTable, frame_sha256
+from raikit.models.errors import ConfigError, DataError
+from raikit.models.preprocess import fit_preprocessor
+from raikit.models.train import TrainSpec, train
 
 FAST = ExplainConfig(n_rows=120, n_bootstrap=100, quality_rows=8, n_perturb_samples=3)
 

@@ -12,15 +12,15 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from audit.cli import app
-from audit.explain import ExplainConfig, assess_explanations, explain_rows
-from audit.predictor import load_predictor
-from audit.runner import AuditConfig, run_audit
-from audit.torch_model import torch_model
-from models.data import LoadedTable, load_table
-from models.text import words
-from models.train import TrainSpec, train
-from reports import render
+from raikit.audit.cli import app
+from raikit.audit.explain import ExplainConfig, assess_explanations, explain_rows
+from raikit.audit.predictor import load_predictor
+from raikit.audit.runner import AuditConfig, run_audit
+from raikit.audit.torch_model import torch_model
+from raikit.models.data import LoadedTable, load_table
+from raikit.models.text import words
+from raikit.models.train import TrainSpec, train
+from raikit.reports import render
 from tests.reports._html import table
 
 FAST = ExplainConfig(n_rows=48, n_bootstrap=100, quality_rows=6, n_perturb_samples=3)
@@ -145,7 +145,7 @@ def test_a_transformer_is_explained_per_word_with_its_sub_words_merged(tmp_path)
     )
     train(table, spec, tmp_path / "model", progress=False)
     predictor = load_predictor(tmp_path / "model")
-    from models.inputs import load_tokenizer
+    from raikit.models.inputs import load_tokenizer
 
     tokenizer = load_tokenizer(tmp_path / "model" / "tokenizer")
     assert len(tokenizer.tokenize("unbelievably")) > 1  # several sub-words to merge
@@ -240,8 +240,8 @@ def test_rai_audit_explain_adds_the_section(arrests_model, tmp_path):
         g["group"]: f"{100 * g['sensitive_share']:.1f}%" for g in ex["reliance"][0]["by_group"]
     }
     assert {row[0]: row[2] for row in by_group["rows"][1:]} == expected
-    from audit.evidence import load_evidence
-    from audit.risk import risk_register
+    from raikit.audit.evidence import load_evidence
+    from raikit.audit.impact.risk import risk_register
 
     risks = {r.title: r for r in risk_register(load_evidence(tmp_path / "evidence.json"))}
     share = ex["reliance"][0]["sensitive_share"]["value"]

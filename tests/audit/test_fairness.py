@@ -12,15 +12,15 @@ from fairlearn import metrics as fairlearn_metrics
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audit.fairness import (
+from raikit.audit.fairness import (
     DISPARITIES,
     GROUP_METRICS,
     FairnessConfig,
     FairnessResult,
     assess_fairness,
 )
-from audit.groups import prepare_sensitive_features
-from models.errors import ConfigError, DataError
+from raikit.audit.groups import prepare_sensitive_features
+from raikit.models.errors import ConfigError, DataError
 
 FAST = FairnessConfig(n_bootstrap=200)
 

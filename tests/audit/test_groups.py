@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from audit.groups import AGE_BANDS, prepare_sensitive_features, sensitive_attributes
-from models.errors import DataError
+from raikit.audit.groups import AGE_BANDS, prepare_sensitive_features, sensitive_attributes
+from raikit.models.errors import DataError
 
 
 def test_age_is_binned_into_documented_bands():

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from audit.cli import app
-from audit.impact import (
+from raikit.audit.cli import app
+from raikit.audit.impact import (
     ImpactAssessment,
     attach_impact,
     impact_template,
@@ -17,7 +17,7 @@ from audit.impact import (
     parse_impact,
     placeholder_fields,
 )
-from models.errors import ConfigError
+from raikit.models.errors import ConfigError
 from tests.reports.conftest import EXAMPLES, build_evidence
 
 MINIMAL = """\

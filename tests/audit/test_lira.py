@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from audit._lira import ShadowScores, lira_scores
-from audit._mia_stats import roc_auc
+from raikit.audit.privacy._lira import ShadowScores, lira_scores
+from raikit.audit.privacy._stats import roc_auc
 
 GAP = 2.0  # IN confidences sit GAP above OUT ones, both with unit variance
 

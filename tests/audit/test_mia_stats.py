@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from audit import _mia_stats as stats
+from raikit.audit.privacy import _stats as stats
 
 
 @pytest.mark.parametrize(("k", "n"), [(0, 100), (100, 100), (0, 1000)])

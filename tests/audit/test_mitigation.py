@@ -7,13 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit.fairness import FairnessConfig, assess_fairness
-from audit.mitigated import decide, one_hot, remove_correlation, row_uniforms
-from audit.mitigation import MitigationConfig, mitigate, pareto_front
-from audit.predictor import load_predictor
-from models.data import LoadedTable
-from models.errors import ConfigError, DataError, ModelError
-from models.train import TrainSpec, split_indices, train
+from raikit.audit.fairness import FairnessConfig, assess_fairness
+from raikit.audit.mitigation import MitigationConfig, mitigate, pareto_front
+from raikit.audit.mitigation.mitigated import decide, one_hot, remove_correlation, row_uniforms
+from raikit.audit.predictor import load_predictor
+from raikit.models.data import LoadedTable
+from raikit.models.errors import ConfigError, DataError, ModelError
+from raikit.models.train import TrainSpec, split_indices, train
 from tests.audit._planted import planted_frame
 
 

@@ -5,7 +5,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from audit.cli import app
+from raikit.audit.cli import app
 from tests.audit._planted import planted_frame
 
 runner = CliRunner()

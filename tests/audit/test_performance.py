@@ -9,7 +9,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from audit.performance import assess_performance
+from raikit.audit.performance import assess_performance
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit.anonymize import anonymize_frame
-from audit.pii import ScanConfig, analyze_table, scan_corpus, scan_table
-from audit.pii_synth import generate_labelled_texts
+from raikit.audit.pii import ScanConfig, analyze_table, scan_corpus, scan_table
+from raikit.audit.pii.anonymize import anonymize_frame
+from raikit.audit.pii.synth import generate_labelled_texts
 
 PATTERN_TYPES = {"EMAIL_ADDRESS", "US_SSN", "CREDIT_CARD", "IP_ADDRESS", "IBAN_CODE"}
 
@@ -165,7 +165,7 @@ def test_anonymize_replaces_every_hit_and_keeps_input(planted, spacy_analyzer):
 
 
 def test_process_pool_matches_local(pattern_analyzer, monkeypatch):
-    monkeypatch.setattr("audit._pii_exec.MIN_TEXTS_PER_POOL", 10)
+    monkeypatch.setattr("raikit.audit.pii._exec.MIN_TEXTS_PER_POOL", 10)
     docs = generate_labelled_texts(100, seed=2)
     frame = pd.DataFrame({"comment": [d.text for d in docs]})
     local = scan_table(frame, ScanConfig(model=None), analyzer=pattern_analyzer)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from audit.cli import app
+from raikit.audit.cli import app
 
 CANARIES = {
     "ssn": "219-09-9999",

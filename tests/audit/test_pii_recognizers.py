@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from audit._pii_mask import mask_value
-from audit._recognizers import (
+from raikit.audit.pii._mask import mask_value
+from raikit.audit.pii._recognizers import (
     EngineSpec,
     analyze_texts,
     build_analyzer,
@@ -13,7 +13,7 @@ from audit._recognizers import (
     looks_like_date,
     luhn_valid,
 )
-from audit.pii_synth import ENTITY_TYPES, generate_labelled_texts, score_spans
+from raikit.audit.pii.synth import ENTITY_TYPES, generate_labelled_texts, score_spans
 
 PATTERN_TYPES = ("EMAIL_ADDRESS", "US_SSN", "CREDIT_CARD", "IP_ADDRESS", "IBAN_CODE")
 

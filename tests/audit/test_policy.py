@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from audit.cli import app
-from audit.evidence import load_evidence, save_evidence
-from audit.policy import Policy, check, junit_xml, load_policy
-from models.errors import PolicyError
+from raikit.audit.cli import app
+from raikit.audit.evidence import load_evidence, save_evidence
+from raikit.audit.policy import Policy, check, junit_xml, load_policy
+from raikit.models.errors import PolicyError
 from tests.reports.conftest import EXAMPLES, build_evidence, build_full_evidence
 
 runner = CliRunner()

@@ -2,14 +2,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit.predictor import (
+from raikit.audit.predictor import (
     Predictor,
     PredictorAdapter,
     list_adapters,
     load_predictor,
     register_adapter,
 )
-from models.errors import DataError, ModelError
+from raikit.models.errors import DataError, ModelError
 
 
 def test_checkpoint_predictor_satisfies_the_protocol(arrests_model, arrests_table):
@@ -67,6 +67,6 @@ def test_adapter_registry_refuses_duplicates_and_takes_new_formats(tmp_path):
         predictor = load_predictor(tmp_path / "m.const")
         assert predictor.predict_proba(pd.DataFrame({"x": [1, 2]}))[:, 1].tolist() == [0.75] * 2
     finally:
-        from audit import predictor as module
+        from raikit.audit import predictor as module
 
         module._ADAPTERS.pop("constant-test")

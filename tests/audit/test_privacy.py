@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit._lira import balanced_halves, recipe_from_record
-from audit._mia_stats import dp_max_auc
-from audit.predictor import load_predictor
-from audit.privacy import MembershipConfig, assess_membership_inference
-from models.data import LoadedTable, frame_sha256, load_table
-from models.errors import ConfigError, DataError
-from models.privacy import PrivacySpec
-from models.train import TrainSpec, train
+from raikit.audit.predictor import load_predictor
+from raikit.audit.privacy import MembershipConfig, assess_membership_inference
+from raikit.audit.privacy._lira import balanced_halves, recipe_from_record
+from raikit.audit.privacy._stats import dp_max_auc
+from raikit.models.data import LoadedTable, frame_sha256, load_table
+from raikit.models.errors import ConfigError, DataError
+from raikit.models.privacy import PrivacySpec
+from raikit.models.train import TrainSpec, train
 
 
 def planted_table(n_rows: int, seed: int = 0) -> LoadedTable:
@@ -159,7 +159,7 @@ def test_a_false_dp_claim_is_a_critical_finding(overfit, overfit_result):
     assert result.verdict == "inconsistent"
     [critical] = [f for f in result.findings if f.severity == "critical"]
     assert critical.code == "dp_guarantee_violated" and "claimed epsilon 0.5" in critical.message
-    from reports._membership_chart import meaning
+    from raikit.reports._membership_chart import meaning
 
     assert "the claim does not hold" in meaning(result)
 
@@ -198,7 +198,7 @@ def test_recipe_is_rebuilt_from_the_training_record(overfit):
 
 def test_recipe_of_a_dp_record_keeps_its_privacy_options():
     spec = dataclasses.replace(OVERFIT, privacy=PrivacySpec(noise_multiplier=2.0))
-    from models.trainer import _hyperparameters
+    from raikit.models.trainer import _hyperparameters
 
     record = {"hyperparameters": json.loads(json.dumps(_hyperparameters(spec)))}
     assert recipe_from_record(record) == spec
@@ -227,7 +227,7 @@ def test_shadow_attack_runs_on_other_architectures(arch, dataset, rows, extra, t
 
 
 def test_risk_register_scores_a_broken_dp_claim_high(overfit_result):
-    from audit.risk import risk_register
+    from raikit.audit.impact.risk import risk_register
     from tests.reports.conftest import build_evidence
 
     broken = overfit_result.model_copy(
@@ -245,7 +245,7 @@ def test_risk_register_scores_a_broken_dp_claim_high(overfit_result):
 
 
 def test_report_section_escapes_group_names(overfit_result):
-    from reports import render
+    from raikit.reports import render
     from tests.reports.conftest import build_evidence
 
     hostile = "<script>alert(1)</script>|*x*"

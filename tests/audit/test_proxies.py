@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit.proxies import rank_proxies, strong_proxies
+from raikit.audit.proxies import rank_proxies, strong_proxies
 
 
 @pytest.fixture

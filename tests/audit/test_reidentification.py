@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audit.reidentification import assess_reidentification
-from models.errors import ConfigError
+from raikit.audit.pii.reidentification import assess_reidentification
+from raikit.models.errors import ConfigError
 
 
 def _frame(seed: int, n: int = 300) -> pd.DataFrame:

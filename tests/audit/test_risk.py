@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from audit import concerns as concerns_module
-from audit.concerns import CONCERNS, EVIDENCE_ITEMS, concern_status
-from audit.frameworks import coverage, frameworks, risk_tier
-from audit.impact import DOMAINS, parse_impact
-from audit.pii import ColumnPii, EntityStat, PiiResult
-from audit.policy import Policy
-from audit.risk import risk_level, risk_register
+from raikit.audit.impact import DOMAINS, parse_impact
+from raikit.audit.impact import concerns as concerns_module
+from raikit.audit.impact.concerns import CONCERNS, EVIDENCE_ITEMS, concern_status
+from raikit.audit.impact.frameworks import coverage, frameworks, risk_tier
+from raikit.audit.impact.risk import risk_level, risk_register
+from raikit.audit.pii import ColumnPii, EntityStat, PiiResult
+from raikit.audit.policy import Policy
 from tests.audit.test_impact import MINIMAL
 from tests.reports.conftest import build_evidence, build_full_evidence
 
@@ -204,7 +204,7 @@ def test_a_pii_section_raises_or_lowers_the_privacy_risk(counts, likelihood):
 
 
 def _robustness(flip_rate: float, clean: float, robust_at_small_radius: float):
-    from audit._robustness_types import (
+    from raikit.audit.robustness.result import (
         AdversarialPoint,
         AdversarialResult,
         FlipStat,
@@ -212,7 +212,7 @@ def _robustness(flip_rate: float, clean: float, robust_at_small_radius: float):
         RobustnessSettings,
         TabularCounterfactual,
     )
-    from audit._types import Interval
+    from raikit.audit.types import Interval
 
     def flips(name, rate):
         return FlipStat(

@@ -13,15 +13,15 @@ import pandas as pd
 import pytest
 import torch
 
-from audit._adversarial import attack_sweep, robust_outcomes
-from audit._lexicon import load_lexicon, parse_lexicon, swapped_texts
-from audit._perturbation import PERTURBATIONS, PerturbContext
-from audit.predictor import load_predictor
-from audit.robustness import RobustnessConfig, assess_robustness
-from audit.torch_model import TorchModel, torch_model
-from models.data import LoadedTable, load_table
-from models.errors import ConfigError
-from models.train import TrainSpec, train
+from raikit.audit.predictor import load_predictor
+from raikit.audit.robustness import RobustnessConfig, assess_robustness
+from raikit.audit.robustness._adversarial import attack_sweep, robust_outcomes
+from raikit.audit.robustness._lexicon import load_lexicon, parse_lexicon, swapped_texts
+from raikit.audit.robustness._perturbation import PERTURBATIONS, PerturbContext
+from raikit.audit.torch_model import TorchModel, torch_model
+from raikit.models.data import LoadedTable, load_table
+from raikit.models.errors import ConfigError
+from raikit.models.train import TrainSpec, train
 
 FAST = {"n_bootstrap": 200, "max_attack_rows": 200, "max_perturbation_rows": 300}
 
@@ -168,7 +168,7 @@ def test_pgd_is_at_least_as_strong_as_fgsm_on_a_nonlinear_model():
 
 
 def test_images_stay_in_the_valid_range_under_attack():
-    from audit._adversarial import perturb
+    from raikit.audit.robustness._adversarial import perturb
 
     module = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2))
     x = torch.rand(20, 1, 4, 4)
@@ -256,7 +256,7 @@ def test_shipped_lexicon_covers_the_documented_categories_and_cites_its_sources(
         "age",
     }
     # Every identity term of the built-in identity-text dataset can be swapped.
-    from models.media_datasets import IDENTITY_TERMS
+    from raikit.models.media_datasets import IDENTITY_TERMS
 
     assert all(term in lexicon.swaps for term in IDENTITY_TERMS)
 

@@ -7,9 +7,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from audit.cli import app
-from audit.evidence import load_evidence
-from audit.policy import check, load_policy
+from raikit.audit.cli import app
+from raikit.audit.evidence import load_evidence
+from raikit.audit.policy import check, load_policy
 
 runner = CliRunner()
 

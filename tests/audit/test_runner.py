@@ -2,11 +2,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit.predictor import load_predictor
-from audit.runner import AuditConfig, run_audit
-from models.data import LoadedTable, load_table
-from models.errors import ConfigError, DataError
-from models.train import TrainSpec, train
+from raikit.audit.predictor import load_predictor
+from raikit.audit.runner import AuditConfig, run_audit
+from raikit.models.data import LoadedTable, load_table
+from raikit.models.errors import ConfigError, DataError
+from raikit.models.train import TrainSpec, train
 
 CONFIG = AuditConfig(label="released", sensitive=("colour", "sex"), n_bootstrap=200)
 
@@ -95,8 +95,8 @@ def test_adult_demographic_parity_matches_the_published_range(tmp_path):
 
 
 def test_a_private_checkpoint_is_audited_on_its_test_split_with_its_guarantee(tmp_path):
-    from audit.concerns import evidence_item
-    from models.privacy import PrivacySpec
+    from raikit.audit.impact.concerns import evidence_item
+    from raikit.models.privacy import PrivacySpec
 
     table = load_table("arrests")
     small = LoadedTable(table.frame.iloc[:300], table.source, "sha-of-300-rows", table.spec)
@@ -114,7 +114,7 @@ def test_a_private_checkpoint_is_audited_on_its_test_split_with_its_guarantee(tm
 
 
 def test_checks_that_re_score_the_model_refuse_a_predictions_file():
-    from audit.robustness import RobustnessConfig
+    from raikit.audit.robustness import RobustnessConfig
 
     frame = pd.DataFrame({"y_true": [0, 1] * 20, "y_pred": [0, 1] * 20, "sex": ["a", "b"] * 20})
     table = LoadedTable(frame, "predictions.csv", "sha")

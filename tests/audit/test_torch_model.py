@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 import torch
 
-from audit.predictor import load_predictor
-from audit.torch_model import predict_logits, torch_model
-from models.data import LoadedTable, load_table
-from models.train import TrainSpec, train
+from raikit.audit.predictor import load_predictor
+from raikit.audit.torch_model import predict_logits, torch_model
+from raikit.models.data import LoadedTable, load_table
+from raikit.models.train import TrainSpec, train
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

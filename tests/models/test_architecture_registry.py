@@ -1,14 +1,14 @@
 import pytest
 import torch
 
-from models.architectures import (
+from raikit.models.architectures import (
     Architecture,
     build_mlp,
     get_architecture,
     list_architectures,
     register_architecture,
 )
-from models.errors import ConfigError
+from raikit.models.errors import ConfigError
 
 
 def test_mlp_shape_and_parameter_count():

@@ -8,12 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from audit.predictor import load_predictor
-from models.architectures import list_architectures
-from models.data import LoadedTable, load_table
-from models.inference import load_model
-from models.privacy import PrivacySpec
-from models.train import TrainSpec, train
+from raikit.audit.predictor import load_predictor
+from raikit.models.architectures import list_architectures
+from raikit.models.data import LoadedTable, load_table
+from raikit.models.inference import load_model
+from raikit.models.privacy import PrivacySpec
+from raikit.models.train import TrainSpec, train
 
 # architecture -> (dataset, rows, extra TrainSpec fields); None: not trained by `rai train`.
 CASES = {

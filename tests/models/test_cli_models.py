@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from audit.cli import app
-from models.images import load_image_table
+from raikit.audit.cli import app
+from raikit.models.images import load_image_table
 
 RAI = str(Path(sys.executable).with_name("rai"))
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from models.data import LoadedTable, frame_sha256, load_table, read_table
-from models.datasets import get_dataset
-from models.errors import DataError
+from raikit.models.data import LoadedTable, frame_sha256, load_table, read_table
+from raikit.models.datasets import get_dataset
+from raikit.models.errors import DataError
 
 EXPECTED = pd.DataFrame(
     {"name": ["Ada", "Bo", "Cy"], "age": [36, 41, 29], "group": ["a", "b", "a"], "y": [1, 0, 1]}

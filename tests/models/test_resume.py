@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.data import LoadedTable, load_table
-from models.errors import ConfigError
-from models.privacy import PrivacySpec, epsilon_from_history
-from models.train import TrainSpec, train
+from raikit.models.data import LoadedTable, load_table
+from raikit.models.errors import ConfigError
+from raikit.models.privacy import PrivacySpec, epsilon_from_history
+from raikit.models.train import TrainSpec, train
 
 
 @pytest.fixture(scope="module")

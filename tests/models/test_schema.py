@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.datasets import get_dataset
-from models.errors import ConfigError, DataError
-from models.schema import Schema, binarize_labels, validate_frame
+from raikit.models.datasets import get_dataset
+from raikit.models.errors import ConfigError, DataError
+from raikit.models.schema import Schema, binarize_labels, validate_frame
 
 # --------------------------------------------------------------------------------------
 # Schema and validate_frame

@@ -4,11 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit.predictor import load_predictor
-from models.checkpoint import read_checkpoint
-from models.data import load_table
-from models.errors import ConfigError, DataError, ModelError, OutputError
-from models.train import TrainSpec, split_indices, train
+from raikit.audit.predictor import load_predictor
+from raikit.models.checkpoint import read_checkpoint
+from raikit.models.data import load_table
+from raikit.models.errors import ConfigError, DataError, ModelError, OutputError
+from raikit.models.train import TrainSpec, split_indices, train
 
 
 def test_checkpoint_files_and_record(arrests_model, arrests_table):
@@ -140,8 +140,8 @@ def test_preprocessing_scores_raw_rows_with_missing_values(arrests_model):
 
 
 def test_float_and_int_labels_name_the_same_classes(tmp_path):
-    from audit.runner import AuditConfig, run_audit
-    from models.data import LoadedTable
+    from raikit.audit.runner import AuditConfig, run_audit
+    from raikit.models.data import LoadedTable
 
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"x": rng.normal(size=300), "g": ["a", "b", "c"] * 100})
@@ -158,7 +158,7 @@ def test_float_and_int_labels_name_the_same_classes(tmp_path):
 
 
 def test_mitigation_options_are_refused_where_the_loop_ignores_them(arrests_table, tmp_path):
-    from models.privacy import PrivacySpec
+    from raikit.models.privacy import PrivacySpec
 
     spec = TrainSpec(
         label="released",

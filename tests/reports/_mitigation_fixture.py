@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from audit._types import Interval
-from audit.mitigation import MitigationPoint, MitigationResult
+from raikit.audit.mitigation import MitigationPoint, MitigationResult
+from raikit.audit.types import Interval
 
 
 def point(name, method, accuracy, dpd, pareto, needs=False):

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from audit._types import Finding, Interval
-from audit.evidence import DataInfo, Evidence, ModelInfo, Provenance
-from audit.fairness import AttributeFairness, FairnessResult, GroupMetrics
-from audit.performance import Calibration, PerformanceResult, ReliabilityBin
+from raikit import reports
+from raikit.audit.evidence import DataInfo, Evidence, ModelInfo, Provenance
+from raikit.audit.fairness import AttributeFairness, FairnessResult, GroupMetrics
+from raikit.audit.performance import Calibration, PerformanceResult, ReliabilityBin
+from raikit.audit.types import Finding, Interval
 from tests.reports._mitigation_fixture import mitigation_result
 
 MIN_GROUP_SIZE = 30
@@ -281,7 +282,6 @@ def evidence() -> Evidence:
 @pytest.fixture(scope="session")
 def html(evidence: Evidence) -> str:
     """The fixture evidence rendered once (charts make a render take about a second)."""
-    import reports
 
     return reports.render(evidence)
 
@@ -298,8 +298,8 @@ def build_full_evidence(
     impact_text: str | None = None, extra_group: str | None = None, source: str = "adult_test.csv"
 ) -> Evidence:
     """The fixture evidence with the example impact assessment and policy gate attached."""
-    from audit.impact import attach_impact, load_impact, parse_impact
-    from audit.policy import attach_gate, load_policy
+    from raikit.audit.impact import attach_impact, load_impact, parse_impact
+    from raikit.audit.policy import attach_gate, load_policy
 
     impact = (
         parse_impact(impact_text)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from audit.concerns import CONCERNS
+from raikit.audit.impact.concerns import CONCERNS
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(
@@ -43,7 +43,7 @@ def audit_small_model(root: Path) -> Path:
     impact assessment and policy, exactly as a user would; returns the report path."""
     from typer.testing import CliRunner
 
-    from audit.cli import app
+    from raikit.audit.cli import app
     from tests.reports.conftest import EXAMPLES
 
     runner = CliRunner()

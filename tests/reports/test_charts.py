@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import xml.etree.ElementTree as ElementTree
 
-from audit.performance import Calibration, ReliabilityBin
-from reports import charts
+from raikit.audit.performance import Calibration, ReliabilityBin
+from raikit.reports import charts
 
 SVG = "{http://www.w3.org/2000/svg}"
 

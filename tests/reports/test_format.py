@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from audit._types import Interval
-from reports._format import (
+from raikit.audit.types import Interval
+from raikit.reports._format import (
     format_bounds,
     format_count,
     format_interval,

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-import reports
-from audit.concerns import CONCERNS
-from reports._markdown import md_escape
+from raikit import reports
+from raikit.audit.impact.concerns import CONCERNS
+from raikit.reports._markdown import md_escape
 from tests.reports._html import table, visible_text
 from tests.reports.conftest import EXAMPLES, build_evidence, build_full_evidence
 
@@ -226,7 +226,7 @@ def test_md_escape(value, escaped):
 def test_pdf_without_weasyprint_is_one_line_naming_the_extra(monkeypatch, evidence):
     import builtins
 
-    from models.errors import ConfigError
+    from raikit.models.errors import ConfigError
 
     real_import = builtins.__import__
 
@@ -242,8 +242,8 @@ def test_pdf_without_weasyprint_is_one_line_naming_the_extra(monkeypatch, eviden
 
 
 def test_pdf_is_printed_when_weasyprint_is_installed():
-    from models.errors import ConfigError
-    from reports._pdf import require_weasyprint
+    from raikit.models.errors import ConfigError
+    from raikit.reports._pdf import require_weasyprint
 
     try:
         require_weasyprint()

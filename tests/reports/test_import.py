@@ -1,4 +1,4 @@
-"""`import reports` stays light: `rai report` must start fast."""
+"""`import raikit.reports` stays light: `rai report` must start fast."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ HEAVY = ("torch", "matplotlib", "sklearn", "fairlearn", "opacus", "captum", "tra
 
 
 def test_import_reports_leaves_heavy_modules_out():
-    code = f"import sys, reports; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    code = f"import sys, raikit.reports; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )

@@ -1,6 +1,6 @@
 """The report's mitigation section, from hand-built evidence (no mitigation code runs)."""
 
-from reports import render
+from raikit.reports import render
 from tests.reports._html import table
 from tests.reports._mitigation_fixture import mitigation_result
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-import reports
-from models.errors import ConfigError, DataError
-from reports._render import _environment
+from raikit import reports
+from raikit.models.errors import ConfigError, DataError
+from raikit.reports._render import _environment
 from tests.reports._html import read, table, visible_text
 
 TEMPLATES = Path(reports.__file__).parent / "templates"

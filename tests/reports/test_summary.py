@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from audit._types import Interval
-from audit.fairness import AttributeFairness, GroupMetrics
-from reports import summarise
-from reports._summary import GroupRate, compare_groups, intervals_overlap, summarise_attribute
+from raikit.audit.fairness import AttributeFairness, GroupMetrics
+from raikit.audit.types import Interval
+from raikit.reports import summarise
+from raikit.reports._summary import (
+    GroupRate,
+    compare_groups,
+    intervals_overlap,
+    summarise_attribute,
+)
 
 
 def group(label, rate, lower=None, upper=None, *, n=500, small=False, **other) -> GroupMetrics:

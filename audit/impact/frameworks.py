@@ -1,0 +1,146 @@
+"""Framework mapping: EU AI Act risk tier and articles, NIST AI RMF functions.
+
+The mapping itself is data, ``audit/impact/frameworks.yaml``, shipped with the package; this module
+only reads it and lays it over an evidence bundle.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from importlib import resources
+from typing import TYPE_CHECKING, Literal
+
+from raikit.audit.types import Frozen
+
+if TYPE_CHECKING:
+    from raikit.audit.evidence import Evidence
+
+__all__ = ["CoverageRow", "Frameworks", "RiskTier", "coverage", "frameworks", "risk_tier"]
+
+Tier = Literal["high", "limited", "minimal", "unknown"]
+
+
+class ItemMapping(Frozen):
+    """What one evidence item supports."""
+
+    eu_ai_act: list[str]
+    nist_ai_rmf: list[str]
+
+
+class EUAIAct(Frozen):
+    high_risk_domains: dict[str, str]
+    limited_domains: list[str]
+    tiers: dict[str, str]
+    articles: dict[str, str]
+
+
+class NISTAIRMF(Frozen):
+    functions: dict[str, str]
+
+
+class Frameworks(Frozen):
+    """The content of ``frameworks.yaml``."""
+
+    eu_ai_act: EUAIAct
+    nist_ai_rmf: NISTAIRMF
+    items: dict[str, ItemMapping]
+
+
+@functools.cache
+def frameworks() -> Frameworks:
+    """The framework mapping shipped with raikit (read once)."""
+    from raikit.audit._yaml import parse_yaml_model
+
+    text = (
+        resources.files("raikit.audit.impact")
+        .joinpath("frameworks.yaml")
+        .read_text(encoding="utf-8")
+    )
+    return parse_yaml_model(text, Frameworks, "frameworks.yaml")
+
+
+@dataclass(frozen=True)
+class RiskTier:
+    """The EU AI Act tier of a system and why."""
+
+    tier: Tier
+    reason: str
+    obligations: str
+
+
+def risk_tier(domain: str | None) -> RiskTier:
+    """EU AI Act risk tier from the deployment domain (Annex III high-risk areas).
+
+    Examples
+    --------
+    >>> risk_tier("employment").tier
+    'high'
+    >>> risk_tier(None).tier
+    'unknown'
+    """
+    act = frameworks().eu_ai_act
+    if domain is None:
+        return RiskTier(
+            "unknown",
+            "no impact assessment: the deployment domain is not known",
+            "Give an impact.yaml (rai impact init) to classify the system.",
+        )
+    if domain in act.high_risk_domains:
+        return RiskTier("high", act.high_risk_domains[domain], act.tiers["high"])
+    if domain in act.limited_domains:
+        return RiskTier("limited", f"domain '{domain}'", act.tiers["limited"])
+    return RiskTier("minimal", f"domain '{domain}' is not an Annex III area", act.tiers["minimal"])
+
+
+@dataclass(frozen=True)
+class CoverageRow:
+    """One row of the coverage matrix: an evidence item, whether present, what it supports."""
+
+    item: str
+    label: str
+    kind: Literal["measurement", "assessment"]
+    present: bool
+    eu_ai_act: list[str]
+    nist_ai_rmf: list[str]
+
+
+def coverage(evidence: Evidence) -> list[CoverageRow]:
+    """The framework coverage matrix of ``evidence``, one row per mapped evidence item.
+
+    Measured items come from :data:`raikit.audit.impact.concerns.EVIDENCE_ITEMS`, assessed items
+    from the
+    impact fields named in :data:`raikit.audit.impact.concerns.CONCERNS`; every mapped item has a
+    row, present or not, so gaps show.
+    """
+    from raikit.audit.impact.concerns import CONCERNS, EVIDENCE_ITEMS, evidence_item
+
+    mapping = frameworks().items
+    rows: list[CoverageRow] = []
+    for name, label in EVIDENCE_ITEMS.items():
+        item = mapping.get(name, ItemMapping(eu_ai_act=[], nist_ai_rmf=[]))
+        present = evidence_item(evidence, name) is not None
+        rows.append(
+            CoverageRow(name, label, "measurement", present, item.eu_ai_act, item.nist_ai_rmf)
+        )
+    seen: set[str] = set()
+    for concern in CONCERNS:
+        for field in concern.impact:
+            if field in seen:
+                continue
+            seen.add(field)
+            item = mapping.get(field, ItemMapping(eu_ai_act=[], nist_ai_rmf=[]))
+            present = evidence.impact is not None and evidence.impact.has(field)
+            label = f"impact.yaml: {field.replace('_', ' ')}"
+            rows.append(
+                CoverageRow(field, label, "assessment", present, item.eu_ai_act, item.nist_ai_rmf)
+            )
+    for name, label, present in (
+        ("risk_register", "Risk register", evidence.impact is not None),
+        ("policy_gate", "Policy gate", evidence.gate is not None),
+    ):
+        item = mapping[name]
+        rows.append(
+            CoverageRow(name, label, "assessment", present, item.eu_ai_act, item.nist_ai_rmf)
+        )
+    return rows

@@ -1,0 +1,242 @@
+"""Bias mitigation: fit a fairer model with one of fairlearn's methods, and measure the cost.
+
+Public surface: :func:`mitigate` (one method), :func:`sweep` (several methods and strengths),
+:class:`MitigationConfig`, :func:`list_methods`, and the result types
+:class:`MitigationPoint` / :class:`MitigationResult` (stored on the evidence, rendered as the
+report's "mitigation" section). Each model's effect is measured by the independent audit code
+(:func:`raikit.audit.fairness.assess_fairness`) on the held-out test split. torch and fairlearn are
+imported inside the functions, so reading results stays light.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from raikit.audit.types import Finding, Frozen, Interval
+from raikit.models.errors import ConfigError
+
+if TYPE_CHECKING:
+    from raikit.models.data import LoadedTable
+
+__all__ = [
+    "CONSTRAINTS",
+    "TARGET_DISPARITY",
+    "MitigationConfig",
+    "MitigationPoint",
+    "MitigationResult",
+    "list_methods",
+    "mitigate",
+    "pareto_front",
+    "sweep",
+]
+
+CONSTRAINTS = ("demographic_parity", "equalized_odds", "true_positive_rate_parity")
+#: The disparity each constraint targets, as :func:`assess_fairness` names it.
+TARGET_DISPARITY = {
+    "demographic_parity": "demographic_parity_difference",
+    "equalized_odds": "equalized_odds_difference",
+    "true_positive_rate_parity": "equal_opportunity_difference",
+}
+
+
+class MitigationPoint(Frozen):
+    """One model of a comparison: how it was made and what it does on the test rows."""
+
+    name: str
+    method: str
+    stage: str
+    parameter: str | None = None
+    value: float | None = None
+    accuracy: Interval
+    disparities: dict[str, Interval]
+    needs_sensitive_at_prediction: bool = False
+    randomised: bool = False
+    pareto: bool = False
+    model_path: str | None = None
+    seconds: float = 0.0
+
+
+class MitigationResult(Frozen):
+    """Before/after figures of one or more mitigations, the baseline first."""
+
+    label: str
+    sensitive: list[str]
+    constraint: str
+    target_disparity: str
+    positive_label: str
+    rows: str
+    n_rows: int
+    points: list[MitigationPoint]
+    findings: list[Finding] = []
+
+
+@dataclass(frozen=True)
+class MitigationConfig:
+    """What to mitigate and how.
+
+    Parameters
+    ----------
+    method : str
+        A registered method (see :func:`list_methods`).
+    constraint : str
+        ``demographic_parity``, ``equalized_odds`` or ``true_positive_rate_parity``.
+    sensitive : tuple of str
+        Sensitive column(s); several are combined into intersectional groups.
+    label : str or None
+        Label column; defaults to the base model's.
+    strength : float or None
+        The method's parameter (see :func:`list_methods`); ``None`` takes its default.
+    epochs : int or None
+        Training epochs of retrained models; ``None``: the base model's (at most 10 for the
+        fairlearn reductions and the correlation remover, which fit many models).
+    batch_size : int or None
+        Mini-batch size of retrained models; ``None``: the base model's.
+    max_iter : int
+        ExponentiatedGradient iterations.
+    grid_size : int
+        GridSearch grid points.
+    seed : int
+        Seed of training and of randomised decisions.
+    n_bootstrap : int
+        Bootstrap replicates of the disparity intervals.
+    """
+
+    method: str
+    constraint: str
+    sensitive: tuple[str, ...]
+    label: str | None = None
+    strength: float | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    max_iter: int = 20
+    grid_size: int = 11
+    seed: int = 0
+    n_bootstrap: int = 200
+
+    def __post_init__(self) -> None:
+        from raikit.audit.mitigation._methods import get_method
+
+        if self.constraint not in CONSTRAINTS:
+            raise ConfigError(
+                f"unknown constraint '{self.constraint}'; use one of: {', '.join(CONSTRAINTS)}"
+            )
+        if not self.sensitive:
+            raise ConfigError("give at least one --sensitive column to mitigate over")
+        method = get_method(self.method)
+        if self.constraint not in method.constraints:
+            raise ConfigError(
+                f"method '{self.method}' targets {' or '.join(method.constraints)} only; "
+                f"got constraint '{self.constraint}'"
+            )
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"{name} must be at least 1; got {value}")
+        if self.max_iter < 1 or self.grid_size < 2:
+            raise ConfigError("max_iter must be >= 1 and grid_size >= 2")
+        if self.n_bootstrap < 100:
+            raise ConfigError(f"n_bootstrap must be at least 100; got {self.n_bootstrap}")
+        if self.strength is not None:
+            method.check_strength(self.strength)
+
+
+def list_methods() -> list:
+    """Every registered mitigation method (name, stage, constraints, parameter, default)."""
+    from raikit.audit.mitigation._methods import METHODS
+
+    return list(METHODS.values())
+
+
+def pareto_front(points: list[tuple[float, float | None]]) -> list[bool]:
+    """Which ``(accuracy, disparity)`` points no other point beats on both (ties kept).
+
+    A point with an undefined disparity is never on the front.
+    """
+    flags = []
+    for accuracy, disparity in points:
+        if disparity is None:
+            flags.append(False)
+            continue
+        dominated = any(
+            other_disparity is not None
+            and other_accuracy >= accuracy
+            and other_disparity <= disparity
+            and (other_accuracy > accuracy or other_disparity < disparity)
+            for other_accuracy, other_disparity in points
+        )
+        flags.append(not dominated)
+    return flags
+
+
+def mitigate(
+    table: LoadedTable, model: Path, config: MitigationConfig, out_dir: Path, *, force: bool = False
+) -> MitigationResult:
+    """Fit ``config.method`` around/instead of the model at ``model``; save it to ``out_dir``.
+
+    The saved model loads with :func:`raikit.audit.predictor.load_predictor` (so ``rai audit``
+    audits it); its ``training.json`` records how it was made and the before/after figures returned.
+
+    Returns
+    -------
+    MitigationResult
+        Two points, the base model and the mitigated one, on the test split.
+    """
+    from raikit.audit.mitigation._methods import fit_and_measure, prepare_context
+    from raikit.models.checkpoint import prepare_output_dir
+
+    context = prepare_context(table, Path(model), config)
+    prepare_output_dir(Path(out_dir), force=force)
+    points = [context.baseline_point()]
+    points.append(fit_and_measure(context, config, Path(out_dir)))
+    return context.result(points)
+
+
+def sweep(
+    table: LoadedTable,
+    model: Path,
+    config: MitigationConfig,
+    out_dir: Path,
+    *,
+    methods: tuple[str, ...] = (),
+    force: bool = False,
+) -> MitigationResult:
+    """Run several methods at several strengths; each model is saved under ``out_dir/models``.
+
+    ``config.method`` and ``config.strength`` are ignored: the sweep runs every registered
+    method that supports ``config.constraint`` (or only ``methods``) at its sweep strengths.
+
+    Returns
+    -------
+    MitigationResult
+        The baseline and one point per model, Pareto-optimal points flagged.
+    """
+    from dataclasses import replace
+
+    from raikit.audit.mitigation._methods import (
+        METHODS,
+        fit_and_measure,
+        get_method,
+        prepare_context,
+    )
+    from raikit.models.checkpoint import prepare_output_dir
+
+    chosen = [get_method(name) for name in methods] or [
+        m for m in METHODS.values() if config.constraint in m.constraints
+    ]
+    runs = [
+        replace(config, method=method.name, strength=strength)
+        for method in chosen
+        for strength in method.sweep
+    ]  # MitigationConfig validates every (method, constraint, strength) before anything runs
+    context = prepare_context(table, Path(model), config)
+    models_dir = Path(out_dir) / "models"
+    prepare_output_dir(models_dir, force=force)
+    points = [context.baseline_point()]
+    for run in runs:
+        name = f"{run.method}-{run.strength:g}" if run.strength is not None else run.method
+        target = models_dir / name
+        prepare_output_dir(target, force=force)
+        points.append(fit_and_measure(context, run, target))
+    return context.result(points)

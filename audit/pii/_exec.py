@@ -1,0 +1,143 @@
+"""Where the analyzer runs: this process, a pool of processes, or a Dask cluster.
+
+Presidio's recognizers run in the calling process after spaCy, so spaCy's own
+``n_process`` would parallelise only a part of the work. raikit parallelises whole
+analyzers instead: each process (or Dask worker) builds one engine on first use and keeps
+it (see :func:`raikit.audit.pii._recognizers.get_analyzer`), and analyses a share of the distinct
+texts. The result of each text depends only on the text, so every engine returns the same
+hits.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from typing import TYPE_CHECKING
+
+from raikit.audit.pii._recognizers import EngineSpec, Hit, analyze_texts, get_analyzer
+from raikit.models.errors import ConfigError
+
+if TYPE_CHECKING:
+    from presidio_analyzer import AnalyzerEngine
+
+# Below this many distinct texts, starting processes (each loads spaCy) costs more than it saves.
+MIN_TEXTS_PER_POOL = 1000
+
+
+def _analyze_chunk(
+    spec: EngineSpec, texts: list[str], entities: list[str] | None, threshold: float
+) -> list[list[Hit]]:
+    return analyze_texts(get_analyzer(spec), texts, entities=entities, score_threshold=threshold)
+
+
+def _chunks(texts: list[str], n_chunks: int) -> list[list[int]]:
+    # Interleave by length so each chunk gets a fair share of long free-text values.
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    return [order[i::n_chunks] for i in range(n_chunks) if order[i::n_chunks]]
+
+
+def run_analysis(
+    texts: list[str],
+    spec: EngineSpec,
+    *,
+    entities: list[str] | None,
+    score_threshold: float,
+    engine: str = "local",
+    n_process: int = 1,
+    scheduler: str | None = None,
+    analyzer: AnalyzerEngine | None = None,
+) -> list[list[Hit]]:
+    """Analyse distinct ``texts``; one list of ``(entity, start, end, score)`` per text.
+
+    Parameters
+    ----------
+    texts : list of str
+        Distinct values to analyse.
+    spec : EngineSpec
+        The engine every process builds.
+    entities, score_threshold
+        Passed to presidio's ``analyze``.
+    engine : {"local", "dask"}
+        ``local`` runs here (``n_process`` 1) or in a pool of ``n_process`` processes;
+        ``dask`` submits chunks to a ``dask.distributed`` cluster.
+    n_process : int
+        Local processes, or the workers of the LocalCluster started when ``scheduler``
+        is None.
+    scheduler : str, optional
+        Address of a running Dask scheduler (``tcp://host:8786``).
+    analyzer : AnalyzerEngine, optional
+        A ready engine for ``local`` runs with one process (skips building one).
+    """
+    if not texts:
+        return []
+    if engine == "dask":
+        return _run_dask(texts, spec, entities, score_threshold, n_process, scheduler)
+    if engine != "local":
+        raise ConfigError(f"engine must be 'local' or 'dask'; got '{engine}'")
+    if n_process <= 1 or len(texts) < MIN_TEXTS_PER_POOL:
+        active = analyzer if analyzer is not None else get_analyzer(spec)
+        return analyze_texts(active, texts, entities=entities, score_threshold=score_threshold)
+    chunks = _chunks(texts, n_process * 4)
+    out: list[list[Hit]] = [[] for _ in texts]
+    if "fork" in multiprocessing.get_all_start_methods() and sys.platform == "linux":
+        # Forked workers inherit this process's loaded engine instead of loading their own.
+        get_analyzer(spec)
+        context = multiprocessing.get_context("fork")
+    else:
+        context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=n_process, mp_context=context) as pool:
+        futures = [
+            pool.submit(_analyze_chunk, spec, [texts[i] for i in c], entities, score_threshold)
+            for c in chunks
+        ]
+        for chunk, future in zip(chunks, futures, strict=True):
+            for index, hits in zip(chunk, future.result(), strict=True):
+                out[index] = hits
+    return out
+
+
+def _run_dask(
+    texts: list[str],
+    spec: EngineSpec,
+    entities: list[str] | None,
+    threshold: float,
+    n_workers: int,
+    scheduler: str | None,
+) -> list[list[Hit]]:
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise ConfigError("--engine dask needs dask[distributed] installed") from None
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(
+            n_workers=max(1, n_workers),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+        )
+        client = Client(cluster)
+    else:
+        try:
+            client = Client(scheduler, timeout="10s")
+        except OSError as exc:
+            raise ConfigError(f"cannot reach the Dask scheduler at '{scheduler}': {exc}") from None
+    try:
+        n_chunks = max(1, len(client.scheduler_info()["workers"])) * 4
+        chunks = _chunks(texts, n_chunks)
+        futures = [
+            client.submit(
+                _analyze_chunk, spec, [texts[i] for i in c], entities, threshold, pure=False
+            )
+            for c in chunks
+        ]
+        out: list[list[Hit]] = [[] for _ in texts]
+        for chunk, hits in zip(chunks, client.gather(futures), strict=True):
+            for index, found in zip(chunk, hits, strict=True):
+                out[index] = [tuple(h) for h in found]
+        return out
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,107 @@
+"""A de-identified copy of a table, with presidio-anonymizer, from the hits of one scan.
+
+Each distinct value is anonymised once and mapped back to its rows. The input frame is
+never modified; the caller writes the copy where it chooses.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from raikit.models.errors import ConfigError
+
+if TYPE_CHECKING:
+    from raikit.audit.pii import TableHits
+
+OPERATORS = ("replace", "mask", "hash", "redact")
+# Numbers keep their last four characters (as on a receipt); the rest become a type tag.
+DEFAULT_OPERATORS = {
+    "US_SSN": "mask",
+    "CREDIT_CARD": "mask",
+    "PHONE_NUMBER": "mask",
+    "IBAN_CODE": "mask",
+    "US_BANK_NUMBER": "mask",
+    "DEFAULT": "replace",
+}
+
+
+def _operator_config(entity: str, name: str):
+    from presidio_anonymizer.entities import OperatorConfig
+
+    from raikit.audit.pii._mask import mask_value
+
+    if name == "mask":
+        # The report's masking: separators kept, at most the last four characters shown.
+        return OperatorConfig(
+            "custom", {"lambda": lambda text: mask_value(text, entity, max_chars=10_000)}
+        )
+    if name == "replace":
+        return OperatorConfig("replace", {"new_value": f"<{entity}>"})
+    if name == "hash":
+        return OperatorConfig("hash", {"hash_type": "sha256"})
+    return OperatorConfig("redact", {})
+
+
+def parse_operators(items: list[str]) -> dict[str, str]:
+    """Parse ``ENTITY=operator`` items (``--operator PERSON=hash``) over the defaults."""
+    chosen = dict(DEFAULT_OPERATORS)
+    for item in items:
+        entity, sep, name = item.partition("=")
+        if not sep or name not in OPERATORS or not entity:
+            raise ConfigError(
+                f"operator must look like ENTITY=one of {', '.join(OPERATORS)}; got '{item}'"
+            )
+        chosen[entity.strip().upper()] = name
+    return chosen
+
+
+def anonymize_frame(
+    frame: pd.DataFrame, hits: TableHits, operators: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """Return a copy of ``frame`` with every detected span replaced, masked or hashed.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The scanned table (left unchanged).
+    hits : TableHits
+        From :func:`raikit.audit.pii.analyze_table` on the same frame.
+    operators : dict, optional
+        Entity type (or ``"DEFAULT"``) to ``replace`` (``<PERSON>``), ``mask`` (letters and
+        digits starred, at most the last four kept), ``hash`` (sha256 of the value: a
+        pseudonym, not anonymity, for values that can be enumerated) or ``redact``;
+        :data:`DEFAULT_OPERATORS` otherwise.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns with hits hold text; other columns are copied as they are.
+    """
+    from presidio_anonymizer import AnonymizerEngine
+    from presidio_anonymizer.entities import RecognizerResult
+
+    operators = {**DEFAULT_OPERATORS, **(operators or {})}
+    engine = AnonymizerEngine()
+    out = frame.copy()
+    for col in hits.columns:
+        if not any(col.hits):
+            continue
+        replaced = list(col.uniques)
+        for u, found in enumerate(col.hits):
+            if not found:
+                continue
+            text = col.uniques[u]
+            results = [RecognizerResult(t, s, e, score) for t, s, e, score in found]
+            configs = {
+                t: _operator_config(t, operators.get(t, operators["DEFAULT"])) for t, *_ in found
+            }
+            replaced[u] = engine.anonymize(text, results, operators=configs).text
+        lookup = np.array(replaced, dtype=object)
+        column = lookup[np.where(col.codes >= 0, col.codes, 0)]
+        out[col.column] = pd.Series(column, index=frame.index, dtype=object).where(
+            col.codes >= 0, frame[col.column]
+        )
+    return out

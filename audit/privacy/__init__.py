@@ -1,0 +1,496 @@
+"""Membership inference: does the model reveal who was in its training data, and does its
+differential-privacy guarantee hold up against the attacks?
+
+Attacks (scores: higher means "member"):
+
+* ``loss`` — Yeom et al. (2018): training rows tend to have a lower loss; score ``-loss``.
+* ``confidence`` — the model's confidence in its top class, label-free (Salem et al. 2019);
+  logit-scaled, ``z_max − logsumexp(z_others)``, so saturated probabilities keep their order.
+* ``lira-online`` / ``lira-offline`` — Carlini et al. (2022), see :mod:`raikit.audit.privacy._lira`.
+
+Members are a random sample of the checkpoint's training split; non-members an equally large
+sample of its validation and test splits (held out from training, drawn from the same
+distribution by the recorded random split). The statistics (ROC, Clopper–Pearson, the ε lower
+bound, the DP trade-off curve) are in :mod:`raikit.audit.privacy._stats`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from raikit.audit.privacy import _stats as stats
+from raikit.audit.privacy.result import (
+    AttackResult,
+    DPGuarantee,
+    GroupVulnerability,
+    MembershipInferenceResult,
+    RateAtFpr,
+    Verdict,
+)
+from raikit.audit.types import Finding, Interval
+from raikit.models.errors import ConfigError, DataError, ModelError
+
+if TYPE_CHECKING:
+    from raikit.audit.predictor import Predictor
+    from raikit.models.data import LoadedTable
+
+__all__ = [
+    "AttackResult",
+    "DPGuarantee",
+    "GroupVulnerability",
+    "MembershipConfig",
+    "MembershipInferenceResult",
+    "RateAtFpr",
+    "assess_membership_inference",
+]
+
+CONCERN = "privacy"
+TARGET_FPRS = (0.01, 0.001)
+ROC_POINTS = 200
+ATTACK_TITLES = {
+    "loss": ("Loss threshold", "Yeom et al. 2018: a lower loss on the true label means member."),
+    "confidence": (
+        "Confidence threshold",
+        "A higher top-class confidence means member (needs no label).",
+    ),
+    "lira-online": (
+        "LiRA online",
+        "Carlini et al. 2022: likelihood ratio of the confidence under shadow models trained "
+        "with and without the row.",
+    ),
+    "lira-offline": (
+        "LiRA offline",
+        "Carlini et al. 2022: how far the confidence lies above that of shadow models trained "
+        "without the row (one-sided test).",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class MembershipConfig:
+    """How to attack.
+
+    Parameters
+    ----------
+    shadows : int, optional
+        K shadow models for LiRA; 0 runs the threshold attacks only; ``None``: 8 on CPU, 64 when
+        a CUDA GPU is present.
+    max_samples : int
+        At most this many members and as many non-members are attacked.
+    seed : int
+        Seed of the member/non-member sample, the shadows' halves and their training.
+    confidence_level : float
+        Of every interval and of the ε lower bound.
+    min_group_size : int
+        Groups with fewer members or non-members than this are flagged small.
+    progress : bool
+        Show a progress bar (stderr) while shadow models train.
+    """
+
+    shadows: int | None = None
+    max_samples: int = 5000
+    seed: int = 0
+    confidence_level: float = 0.95
+    min_group_size: int = 30
+    progress: bool = False
+
+    def __post_init__(self) -> None:
+        if self.shadows is not None and (self.shadows < 0 or self.shadows == 1):
+            raise ConfigError(f"--shadows must be 0 (no LiRA) or at least 2; got {self.shadows}")
+        if self.max_samples < 10:
+            raise ConfigError(f"max samples must be at least 10; got {self.max_samples}")
+        if not 0.5 <= self.confidence_level < 1:
+            raise ConfigError(f"confidence level must be in [0.5, 1); got {self.confidence_level}")
+
+
+def default_shadows() -> int:
+    """K when none is given: 64 shadows with a CUDA GPU, 8 on CPU."""
+    import torch
+
+    return 64 if torch.cuda.is_available() else 8
+
+
+def assess_membership_inference(
+    predictor: Predictor,
+    table: LoadedTable,
+    sensitive: tuple[str, ...] | list[str] = (),
+    config: MembershipConfig | None = None,
+    *,
+    progress: bool | None = None,
+) -> MembershipInferenceResult:
+    """Attack ``predictor`` on its own training data and compare with its DP guarantee.
+
+    Parameters
+    ----------
+    predictor : Predictor
+        A raikit checkpoint (its ``split.json`` says which rows were members).
+    table : LoadedTable
+        The model's own training table (same sha256 as its training record).
+    sensitive : sequence of str
+        Columns whose groups get their own attack AUC.
+    config : MembershipConfig, optional
+        Shadows, sample size, seed and confidence.
+    progress : bool, optional
+        Show a progress bar while shadow models train (default: ``config.progress``).
+
+    Returns
+    -------
+    MembershipInferenceResult
+
+    Raises
+    ------
+    ModelError
+        When the model has no training record and split, or is not a classifier.
+    DataError
+        When ``table`` is not the model's training data, or a sensitive column is missing.
+    """
+    config = config or MembershipConfig()
+    record, split = _record_and_split(predictor)
+    if record.get("data", {}).get("sha256") != table.sha256:
+        raise DataError(
+            f"a membership attack needs the model's own training data; {table.source} does not "
+            "match the sha256 in its training record"
+        )
+    missing = [c for c in sensitive if c not in table.frame.columns]
+    if missing:
+        raise DataError(f"sensitive column '{missing[0]}' not found in {table.source}")
+    label = (record.get("data", {}).get("schema") or {}).get("label")
+    if label is None or label not in table.frame.columns:
+        raise ModelError("the training record does not name a label column of this data")
+
+    rng = np.random.default_rng(config.seed)
+    members_pool = np.asarray(split.get("train", []), dtype=np.int64)
+    nonmembers_pool = np.asarray(
+        sorted(split.get("validation", []) + split.get("test", [])), dtype=np.int64
+    )
+    n_each = min(len(members_pool), len(nonmembers_pool), config.max_samples)
+    if n_each < 10:
+        raise DataError(f"too few held-out rows to attack: {n_each} members and non-members each")
+    members = np.sort(rng.choice(members_pool, n_each, replace=False))
+    nonmembers = np.sort(rng.choice(nonmembers_pool, n_each, replace=False))
+    attacked = np.concatenate([members, nonmembers])
+    is_member = np.concatenate([np.ones(n_each, bool), np.zeros(n_each, bool)])
+    frame = table.frame.iloc[attacked]
+
+    from raikit.audit.privacy._lira import logit_confidence
+    from raikit.models.schema import label_text
+
+    labels = frame[label].map(label_text).tolist()
+    phi = logit_confidence(predictor, frame, labels)
+    scores = {
+        "loss": -np.logaddexp(0.0, -phi),  # -cross-entropy, exact for p_y near 1
+        "confidence": _top_confidence(predictor, frame),
+    }
+    n_shadows = default_shadows() if config.shadows is None else config.shadows
+    lira = None
+    if n_shadows >= 2:
+        from raikit.audit.privacy._lira import lira_scores, recipe_from_record, train_shadows
+
+        shadows = train_shadows(
+            table,
+            recipe_from_record(record),
+            attacked,
+            n_shadows,
+            seed=config.seed,
+            progress=config.progress if progress is None else progress,
+        )
+        lira = lira_scores(phi, shadows)
+        if lira.online is not None:
+            scores["lira-online"] = lira.online
+        scores["lira-offline"] = lira.offline
+
+    dp = _dp_guarantee(record)
+    n_train = len(members_pool)
+    delta = dp.delta if dp.differentially_private and dp.delta is not None else 1 / (10 * n_train)
+    tables = {name: stats.roc_table(s[is_member], s[~is_member]) for name, s in scores.items()}
+    candidates = {name: stats.candidate_thresholds(t) for name, t in tables.items()}
+    n_comparisons = sum(len(rows) for rows in candidates.values())
+    attacks = [
+        _attack_result(
+            name,
+            scores[name],
+            is_member,
+            tables[name],
+            candidates[name],
+            delta,
+            n_comparisons,
+            config.confidence_level,
+        )
+        for name in scores
+    ]
+    strongest = max(attacks, key=lambda a: -1.0 if a.auc.value is None else a.auc.value)
+    best_bound = max(attacks, key=lambda a: a.epsilon_lower_bound)
+    epsilon_lb = best_bound.epsilon_lower_bound
+    if not dp.differentially_private or dp.epsilon is None:
+        verdict: Verdict = "no_guarantee"
+    elif epsilon_lb <= dp.epsilon:
+        verdict = "consistent"
+    else:
+        verdict = "inconsistent"
+    per_group = _per_group(
+        frame, sensitive, scores[strongest.name], is_member, config.min_group_size
+    )
+    bound_fpr, bound_tpr = [], []
+    if dp.differentially_private and dp.epsilon is not None:
+        grid = np.unique(np.concatenate([np.logspace(-5, 0, ROC_POINTS), [0.0]]))
+        bound_fpr = [float(x) for x in grid]
+        bound_tpr = [float(y) for y in stats.dp_tpr_bound(grid, dp.epsilon, dp.delta or 0.0)]
+    result = dict(
+        auc=strongest.auc.value,
+        strongest_attack=strongest.name,
+        attacks=attacks,
+        n_members=n_each,
+        n_nonmembers=n_each,
+        n_training_rows=n_train,
+        nonmember_source="validation and test splits, held out from training",
+        n_shadows=n_shadows if n_shadows >= 2 else 0,
+        lira_fixed_variance=None if lira is None else lira.fixed_variance,
+        lira_rows_without_in=0 if lira is None else lira.rows_without_in,
+        confidence_level=config.confidence_level,
+        delta_used=delta,
+        epsilon_lower_bound=epsilon_lb,
+        epsilon_lower_bound_attack=best_bound.name if epsilon_lb > 0 else None,
+        n_comparisons=n_comparisons,
+        dp=dp,
+        dp_bound_fpr=bound_fpr,
+        dp_bound_tpr=bound_tpr,
+        verdict=verdict,
+        per_group=per_group,
+        findings=[],
+    )
+    draft = MembershipInferenceResult(**result)
+    return draft.model_copy(update={"findings": _findings(draft)})
+
+
+def _record_and_split(predictor: Predictor) -> tuple[dict, dict]:
+    checkpoint = getattr(predictor, "checkpoint", None)
+    record = getattr(checkpoint, "record", None)
+    split = getattr(checkpoint, "split", None)
+    if not record or not split:
+        raise ModelError(
+            f"'{predictor.path}' has no training record and split: a membership attack needs a "
+            "raikit checkpoint (split.json says which rows were members)"
+        )
+    if getattr(checkpoint, "config", {}).get("task") == "regression":
+        raise ModelError(f"'{predictor.path}' is a regressor; the attacks need class scores")
+    return record, split
+
+
+def _top_confidence(predictor: Predictor, frame: pd.DataFrame) -> np.ndarray:
+    """Logit-scaled top-class confidence ``log p_max − log(1 − p_max)`` of every row."""
+    from scipy.special import logsumexp
+
+    from raikit.audit.privacy._lira import PROBABILITY_CLIP
+    from raikit.audit.torch_model import predict_logits, torch_model
+
+    model = torch_model(predictor)
+    if model is not None:
+        logits = predict_logits(model, frame)
+        top = logits.argmax(axis=1)
+        rows = np.arange(len(frame))
+        others = logits.copy()
+        others[rows, top] = -np.inf
+        return logits[rows, top] - logsumexp(others, axis=1)
+    p = np.clip(predictor.predict_proba(frame).max(axis=1), PROBABILITY_CLIP, 1 - PROBABILITY_CLIP)
+    return np.log(p) - np.log1p(-p)
+
+
+def _attack_result(
+    name: str,
+    scores: np.ndarray,
+    is_member: np.ndarray,
+    table: stats.RocTable,
+    candidates: np.ndarray,
+    delta: float,
+    n_comparisons: int,
+    confidence: float,
+) -> AttackResult:
+    n_m, n_n = table.n_members, table.n_nonmembers
+    auc = stats.roc_auc(scores[is_member], scores[~is_member])
+    auc_lo, auc_hi = stats.auc_interval(auc, n_m, n_n, _z(confidence))
+    balanced, row = stats.best_balanced_accuracy(table)
+    tpr, fpr = table.tpr[row], table.fpr[row]
+    half = _z(confidence) * math.sqrt(tpr * (1 - tpr) / n_m + fpr * (1 - fpr) / n_n) / 2
+    rates = []
+    for target in TARGET_FPRS:
+        tp, fp = stats.tpr_at_fpr(table, target)
+        lo, hi = stats.clopper_pearson(tp, n_m, confidence)
+        observable, certifiable = stats.nonmembers_to_resolve(target, confidence)
+        rates.append(
+            RateAtFpr(
+                target_fpr=target,
+                tpr=Interval(value=tp / n_m, lower=lo, upper=hi),
+                true_positives=tp,
+                false_positives=fp,
+                nonmembers_observable=observable,
+                nonmembers_certifiable=certifiable,
+                resolvable=n_n >= observable,
+            )
+        )
+    bound = stats.epsilon_lower_bound(
+        table.true_positives[candidates],
+        table.false_positives[candidates],
+        n_m,
+        n_n,
+        delta,
+        confidence,
+        n_comparisons,
+    )
+    chart_rows = stats.candidate_thresholds(table, ROC_POINTS)
+    title, description = ATTACK_TITLES[name]
+    return AttackResult(
+        name=name,
+        title=title,
+        description=description,
+        auc=Interval(value=auc, lower=auc_lo, upper=auc_hi),
+        balanced_accuracy=Interval(
+            value=balanced, lower=max(0.0, balanced - half), upper=min(1.0, balanced + half)
+        ),
+        rates=rates,
+        epsilon_lower_bound=bound.epsilon,
+        epsilon_bound_form=bound.form,
+        roc_fpr=[float(x) for x in table.fpr[chart_rows]],
+        roc_tpr=[float(y) for y in table.tpr[chart_rows]],
+    )
+
+
+def _z(confidence: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.5 + confidence / 2))
+
+
+def _dp_guarantee(record: dict) -> DPGuarantee:
+    privacy = record.get("privacy") or {}
+    if not privacy.get("differentially_private"):
+        return DPGuarantee(differentially_private=False)
+    epsilon = privacy.get("epsilon")
+    delta = privacy.get("delta")
+    max_auc = None
+    if epsilon is not None and delta is not None:
+        max_auc = stats.dp_max_auc(float(epsilon), float(delta))
+    return DPGuarantee(
+        differentially_private=True,
+        epsilon=epsilon,
+        delta=delta,
+        accountant=privacy.get("accountant"),
+        noise_multiplier=privacy.get("noise_multiplier"),
+        sample_rate=privacy.get("sample_rate"),
+        steps=privacy.get("steps"),
+        epochs=privacy.get("epochs"),
+        max_grad_norm=privacy.get("max_grad_norm"),
+        max_auc=max_auc,
+    )
+
+
+def _per_group(
+    frame: pd.DataFrame,
+    sensitive: tuple[str, ...] | list[str],
+    scores: np.ndarray,
+    is_member: np.ndarray,
+    min_group_size: int,
+) -> list[GroupVulnerability]:
+    rows = []
+    for attribute in sensitive:
+        values = frame[attribute].astype("string").fillna("(missing)").to_numpy()
+        for group in sorted(set(values)):
+            in_group = values == group
+            m, n = scores[in_group & is_member], scores[in_group & ~is_member]
+            auc = stats.roc_auc(m, n)
+            lo, hi = stats.auc_interval(auc, len(m), len(n))
+            rows.append(
+                GroupVulnerability(
+                    attribute=attribute,
+                    group=str(group),
+                    n_members=len(m),
+                    n_nonmembers=len(n),
+                    auc=Interval(value=auc, lower=lo, upper=hi),
+                    small=min(len(m), len(n)) < min_group_size,
+                )
+            )
+    return rows
+
+
+def _findings(result: MembershipInferenceResult) -> list[Finding]:
+    found = []
+    dp = result.dp
+    if result.verdict == "inconsistent":
+        found.append(
+            Finding(
+                concern=CONCERN,
+                severity="critical",
+                code="dp_guarantee_violated",
+                message=f"the {result.epsilon_lower_bound_attack} attack proves epsilon >= "
+                f"{result.epsilon_lower_bound:.2f} ({result.confidence_level:.0%} confidence), "
+                f"more than the claimed epsilon {dp.epsilon:g}: the DP guarantee is wrong or the "
+                "training has a bug",
+            )
+        )
+    if result.auc is not None and (result.auc > 0.6 or result.epsilon_lower_bound > 0):
+        found.append(
+            Finding(
+                concern=CONCERN,
+                severity="warning",
+                code="membership_leak",
+                message=f"a membership attack ({result.strongest_attack}) tells training rows "
+                f"from held-out rows with AUC {result.auc:.3f}; proven epsilon >= "
+                f"{result.epsilon_lower_bound:.2f}",
+            )
+        )
+    for rate in result.attacks[0].rates:
+        if not rate.resolvable:
+            found.append(
+                Finding(
+                    concern=CONCERN,
+                    severity="info",
+                    code="fpr_not_resolvable",
+                    message=f"TPR at FPR {rate.target_fpr:.1%} is not meaningful with "
+                    f"{result.n_nonmembers:,} non-members (needs at least "
+                    f"{rate.nonmembers_observable:,})",
+                )
+            )
+    if result.n_shadows == 0:
+        found.append(
+            Finding(
+                concern=CONCERN,
+                severity="info",
+                code="lira_not_run",
+                message="no shadow models were trained: only the threshold attacks ran, which "
+                "underestimate leakage at low false positive rates",
+            )
+        )
+    elif result.lira_rows_without_in:
+        found.append(
+            Finding(
+                concern=CONCERN,
+                severity="info",
+                code="lira_few_shadows",
+                message=f"with {result.n_shadows} shadows, {result.lira_rows_without_in:,} "
+                "attacked rows had no shadow trained on them; their IN fit was borrowed from "
+                "the other rows (more shadows make the online attack stronger)",
+            )
+        )
+    overall = result.auc
+    for group in result.per_group:
+        if (
+            overall is not None
+            and not group.small
+            and group.auc.lower is not None
+            and group.auc.lower > overall
+        ):
+            found.append(
+                Finding(
+                    concern=CONCERN,
+                    severity="warning",
+                    code="group_more_vulnerable",
+                    message=f"{group.attribute}={group.group} is more exposed to membership "
+                    f"inference: AUC {group.auc.value:.3f} (lower bound {group.auc.lower:.3f}) "
+                    f"against {overall:.3f} overall",
+                )
+            )
+    return found

@@ -1,0 +1,275 @@
+"""Robustness and security: counterfactual fairness, perturbation tests and adversarial attacks.
+
+Public surface: :class:`RobustnessConfig`, :func:`assess_robustness` (the verb) and
+:class:`RobustnessResult`. Three families of tests, each booked per group of every sensitive
+column, because a model that is robust on average but brittle on one group is a fairness
+finding:
+
+1. Counterfactual fairness (``_counterfactual``): does the decision change when only the
+   protected attribute changes (tabular: the column, alone and with its strongest proxies;
+   text: identity terms of the shipped lexicon, on the user's texts and on templated
+   sentences)? With binary labels, the subgroup, BPSN and BNSP AUCs of Borkan et al. 2019
+   (``_bias_auc``).
+2. Perturbation robustness (``_perturbation``): seeded metamorphic changes that should not
+   change a decision, by strength.
+3. Adversarial robustness (``_adversarial``): FGSM and PGD (L-infinity, L2) over a radius
+   sweep for torch models; tabular models in their encoded input space, images in pixel space
+   clipped to the valid range, text models in embedding space.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from raikit.audit.robustness._adversarial import ATTACKS, TEXT_KINDS
+from raikit.audit.robustness._decisions import Scored, score
+from raikit.audit.robustness._perturbation import PERTURBATIONS, perturbation_kind
+from raikit.audit.robustness._steps import (
+    DEFAULT_EPSILONS,
+    FLIP_RATE_WARNING,
+    adversarial_sweep,
+    bias_auc_table,
+    brittle_groups,
+    finding,
+    perturb_context,
+    perturbation_sweep,
+    tabular_counterfactuals,
+    targets,
+    text_counterfactuals,
+)
+from raikit.audit.robustness.result import RobustnessResult, RobustnessSettings
+from raikit.audit.types import Finding
+from raikit.models.errors import ConfigError, DataError, close_matches_hint
+
+__all__ = ["DEFAULT_EPSILONS", "RobustnessConfig", "RobustnessResult", "assess_robustness"]
+
+
+@dataclass(frozen=True)
+class RobustnessConfig:
+    """What the robustness audit runs and with which settings.
+
+    ``epsilons``: radii of the sweep (``None``: :data:`DEFAULT_EPSILONS` for the model's
+    input kind); ``perturbations``: names from
+    :data:`raikit.audit.robustness._perturbation.PERTURBATIONS`
+    (``None``: every one for the input kind); ``lexicon``: a lexicon YAML file (``None``:
+    the shipped one); ``proxies``: columns changed alongside the attribute (``None``: the
+    strong proxies :func:`raikit.audit.proxies.strong_proxies` finds); ``text``: the text column
+    of a model that is not a raikit checkpoint.
+    """
+
+    sensitive: tuple[str, ...] = ()
+    label: str | None = None
+    text: str | None = None
+    epsilons: tuple[float, ...] | None = None
+    attacks: tuple[str, ...] = ("fgsm", "pgd_linf", "pgd_l2")
+    pgd_steps: int = 10
+    perturbations: tuple[str, ...] | None = None
+    lexicon: str | None = None
+    templates_per_set: int = 2
+    proxies: tuple[str, ...] | None = None
+    threshold: float = 0.5
+    seed: int = 0
+    n_bootstrap: int = 1000
+    confidence_level: float = 0.95
+    min_group_size: int = 30
+    max_attack_rows: int = 1000
+    max_perturbation_rows: int = 5000
+    batch_size: int = 256
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        for epsilon in self.epsilons or ():
+            if not np.isfinite(epsilon) or epsilon < 0:
+                raise ConfigError(f"epsilon must be a number >= 0; got {epsilon}")
+        for attack in self.attacks:
+            if attack not in ATTACKS:
+                hint = close_matches_hint(attack, ATTACKS)
+                raise ConfigError(f"unknown attack '{attack}'{hint} (known: {', '.join(ATTACKS)})")
+        for name in self.perturbations or ():
+            if name not in PERTURBATIONS:
+                hint = close_matches_hint(name, PERTURBATIONS)
+                raise ConfigError(
+                    f"unknown perturbation '{name}'{hint} (known: {', '.join(PERTURBATIONS)})"
+                )
+        if self.pgd_steps < 1:
+            raise ConfigError(f"pgd_steps must be at least 1; got {self.pgd_steps}")
+        if not 0 < self.threshold < 1:
+            raise ConfigError(f"threshold must be between 0 and 1; got {self.threshold}")
+        if not 0.5 <= self.confidence_level < 1:
+            raise ConfigError(f"confidence level must be in [0.5, 1); got {self.confidence_level}")
+        if self.n_bootstrap < 100:
+            raise ConfigError(f"n_bootstrap must be at least 100; got {self.n_bootstrap}")
+        for name in ("max_attack_rows", "max_perturbation_rows", "batch_size", "min_group_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1; got {getattr(self, name)}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"device must be auto, cpu or cuda; got '{self.device}'")
+
+
+def assess_robustness(
+    predictor,
+    frame: pd.DataFrame,
+    config: RobustnessConfig,
+    *,
+    progress: bool = False,
+) -> RobustnessResult:
+    """Measure counterfactual, perturbation and adversarial robustness, per group.
+
+    Parameters
+    ----------
+    predictor : Predictor
+        The model; adversarial attacks need a torch module behind it
+        (:func:`raikit.audit.torch_model.torch_model`), the other tests only ``predict_proba``.
+    frame : pandas.DataFrame
+        The audited rows: the model's inputs, the sensitive columns and (optionally) the label.
+    config : RobustnessConfig
+        What to run; every setting is recorded in the result.
+    progress : bool
+        Show a progress bar on stderr during the attacks.
+
+    Returns
+    -------
+    RobustnessResult
+        Every figure with its settings; what could not run is a finding.
+
+    Examples
+    --------
+    >>> result = assess_robustness(load_predictor("model"), load_table("arrests").frame,
+    ...     RobustnessConfig(sensitive=("colour",), label="released"))  # doctest: +SKIP
+    >>> result.max_counterfactual_flip_rate()  # doctest: +SKIP
+    """
+    from raikit.audit.robustness._lexicon import load_lexicon
+    from raikit.audit.torch_model import torch_model
+
+    missing = [c for c in (*config.sensitive, config.label) if c and c not in frame.columns]
+    if missing:
+        hint = close_matches_hint(missing[0], frame.columns)
+        raise DataError(f"column '{missing[0]}' not found in the data{hint}")
+    frame = frame.reset_index(drop=True)
+    model = torch_model(predictor)
+    text_column = config.text
+    if model is not None:
+        input_kind = model.input_kind
+        features = model.feature_columns
+        if input_kind in TEXT_KINDS:
+            text_column = model.inputs["text"]
+    else:
+        input_kind = "text" if text_column else "tabular"
+        features = [c for c in frame.columns if c != config.label]
+    kind = perturbation_kind(input_kind)
+    if text_column is not None and text_column not in frame.columns:
+        raise DataError(f"text column '{text_column}' not found in the data")
+    names = (
+        list(config.perturbations)
+        if config.perturbations is not None
+        else [n for n, p in PERTURBATIONS.items() if p.kind == kind]
+    )
+    wrong = [n for n in names if PERTURBATIONS[n].kind != kind]
+    if wrong:
+        raise ConfigError(
+            f"perturbation '{wrong[0]}' applies to {PERTURBATIONS[wrong[0]].kind} inputs; "
+            f"this model reads {kind} inputs"
+        )
+    lexicon = load_lexicon(config.lexicon) if kind == "text" else None
+    rng = np.random.default_rng(config.seed)
+    classes = list(predictor.classes)
+    y_true = targets(frame, config.label, classes)
+    original: Scored = score(predictor, frame, config.threshold)
+    findings: list[Finding] = []
+
+    counterfactual, text_results, used_proxies = [], [], None
+    if kind == "tabular":
+        counterfactual, found, used_proxies = tabular_counterfactuals(
+            predictor, frame, config, features, original, rng
+        )
+        findings.extend(found)
+    elif kind == "text":
+        text_results = text_counterfactuals(
+            predictor, frame, text_column, lexicon, config, original, rng
+        )
+    for item in counterfactual:
+        for stat in [item.overall, *item.groups]:
+            rate = stat.flip_rate.value
+            if rate is not None and rate > FLIP_RATE_WARNING and not stat.small:
+                variant = "with its proxies" if item.proxies else "alone"
+                findings.append(
+                    finding(
+                        "warning",
+                        "counterfactual_flips",
+                        f"changing '{item.attribute}' {variant} flips {rate:.1%} of decisions "
+                        f"({stat.name})",
+                    )
+                )
+    for item in text_results:
+        rate = item.overall.flip_rate.value
+        if rate is not None and rate > FLIP_RATE_WARNING:
+            findings.append(
+                finding(
+                    "warning",
+                    "counterfactual_flips",
+                    f"swapping identity terms flips {rate:.1%} of decisions ({item.source})",
+                )
+            )
+
+    bias = []
+    if y_true is not None and len(classes) == 2:
+        bias = bias_auc_table(frame, y_true, original.proba, config, text_column, lexicon)
+
+    context = perturb_context(frame, model, kind, features, config, text_column)
+    perturbations = perturbation_sweep(predictor, frame, y_true, names, context, config, rng)
+    findings.extend(
+        brittle_groups(
+            [
+                (f"{p.perturbation} at {p.strength:g}", p.flip_rate.value, p.group_flip_rates)
+                for p in perturbations
+            ],
+            higher_is_worse=True,
+            what="the perturbation flip rate",
+        )
+    )
+
+    adversarial = None
+    if model is None:
+        findings.append(
+            finding(
+                "info",
+                "adversarial_not_run",
+                "adversarial attacks need gradients: this model has no torch module behind it",
+            )
+        )
+    elif config.attacks:
+        adversarial, found = adversarial_sweep(model, frame, y_true, config, progress)
+        findings.extend(found)
+
+    settings = RobustnessSettings(
+        seed=config.seed,
+        threshold=config.threshold,
+        n_bootstrap=config.n_bootstrap,
+        confidence_level=config.confidence_level,
+        min_group_size=config.min_group_size,
+        input_kind=input_kind,
+        sensitive=list(config.sensitive),
+        epsilons=sorted({p.epsilon for p in adversarial.points}) if adversarial else [],
+        attacks=list(config.attacks) if adversarial else [],
+        pgd_steps=config.pgd_steps,
+        max_attack_rows=config.max_attack_rows,
+        perturbations={n: list(PERTURBATIONS[n].strengths) for n in names},
+        max_perturbation_rows=config.max_perturbation_rows,
+        lexicon_name=lexicon.name if lexicon else None,
+        lexicon_version=lexicon.version if lexicon else None,
+        lexicon_source=(config.lexicon or "builtin:identity_lexicon.yaml") if lexicon else None,
+        templates_per_set=config.templates_per_set if lexicon else 0,
+        proxies=used_proxies,
+    )
+    return RobustnessResult(
+        settings=settings,
+        counterfactual=counterfactual,
+        text_counterfactual=text_results,
+        bias_aucs=bias,
+        perturbations=perturbations,
+        adversarial=adversarial,
+        findings=findings,
+    )

@@ -1,0 +1,284 @@
+"""Counterfactual fairness tests: change only who a row is about, and see if the decision moves.
+
+Tabular: the sensitive column is set to each other group value with everything else fixed
+(optionally the strongest proxies of the attribute too, each set to the value most typical of
+the target group). Text: every identity term of the lexicon found in a text is replaced by
+each other term of its swap set. A fair model's decision does not change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from raikit.audit.proxies import Proxy
+from raikit.audit.robustness._decisions import (
+    Scored,
+    bootstrap_mean_intervals,
+    score,
+    score_change,
+    wilson,
+)
+from raikit.audit.robustness._lexicon import Lexicon, swapped_texts
+from raikit.audit.robustness.result import (
+    FlipStat,
+    ProxyChange,
+    TabularCounterfactual,
+    TermSwap,
+    TextCounterfactual,
+)
+from raikit.audit.types import Interval
+
+
+def _typical_value(series: pd.Series) -> tuple[object, str]:
+    """The value most typical of ``series`` and how it was chosen."""
+    numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+    if numeric and series.nunique() > 10:
+        median = series.median()
+        if pd.api.types.is_integer_dtype(series):
+            median = int(round(float(median)))
+        return median, "set to the median of the target group"
+    return series.mode(dropna=True).iloc[0], "set to the most common value in the target group"
+
+
+def _flip_stat(
+    name: str,
+    flips: np.ndarray,
+    changes: np.ndarray,
+    *,
+    n_bootstrap: int,
+    confidence_level: float,
+    min_group_size: int,
+    rng: np.random.Generator,
+) -> FlipStat:
+    """Mean flip rate and score change over rows, with bootstrap intervals over rows.
+
+    When every row's flip is 0 or 1 (two groups, or one swap a text) the flip rate is a plain
+    proportion and gets the Wilson interval, which stays honest at 0 and 1 where a
+    percentile bootstrap collapses to a point.
+    """
+    values = np.column_stack([flips, changes])
+    lower, upper = bootstrap_mean_intervals(values, n_bootstrap, confidence_level, rng)
+    mean = values.mean(axis=0) if len(values) else np.full(2, np.nan)
+    if len(values) and np.isin(flips, (0.0, 1.0)).all():
+        lower[0], upper[0] = wilson(int(flips.sum()), len(flips), confidence_level)
+    return FlipStat(
+        name=name,
+        n=len(values),
+        flip_rate=Interval(value=mean[0], lower=lower[0], upper=upper[0]),
+        mean_score_change=Interval(value=mean[1], lower=lower[1], upper=upper[1]),
+        small=len(values) < min_group_size,
+    )
+
+
+def tabular_counterfactual(
+    predictor,
+    frame: pd.DataFrame,
+    attribute: str,
+    *,
+    features: Sequence[str],
+    threshold: float,
+    proxies: Sequence[Proxy] = (),
+    n_bootstrap: int,
+    confidence_level: float,
+    min_group_size: int,
+    rng: np.random.Generator,
+    original: Scored | None = None,
+) -> TabularCounterfactual:
+    """Re-score every row with ``attribute`` set to each other group value.
+
+    Parameters
+    ----------
+    predictor : Predictor
+        Scores raw rows.
+    frame : pandas.DataFrame
+        The audited rows (index ignored).
+    attribute : str
+        The sensitive column.
+    features : sequence of str
+        The model's input columns (says whether the attribute is one).
+    threshold : float
+        Decision threshold on P(positive) for binary models.
+    proxies : sequence of Proxy
+        Proxies changed alongside the attribute; empty for the attribute-only variant.
+    n_bootstrap, confidence_level, min_group_size, rng
+        Interval settings; groups smaller than ``min_group_size`` are marked small.
+    original : Scored, optional
+        The scores of ``frame`` when already computed.
+
+    Returns
+    -------
+    TabularCounterfactual
+        Per original group: the share of (row, other value) pairs whose decision flips and
+        the mean score change, each with a bootstrap interval over rows.
+    """
+    frame = frame.reset_index(drop=True)
+    codes, values = pd.factorize(frame[attribute], sort=True)
+    original = original if original is not None else score(predictor, frame, threshold)
+    n, k = len(frame), len(values)
+    flip_sum = np.zeros(n)
+    change_sum = np.zeros(n)
+    changes_made: dict[str, ProxyChange] = {}
+    transitions = []
+    for target_code, target in enumerate(values):
+        rows = np.flatnonzero((codes != target_code) & (codes >= 0))
+        if len(rows) == 0:
+            continue
+        changed = frame.iloc[rows].copy()
+        changed[attribute] = target
+        in_target = frame[codes == target_code]
+        for proxy in proxies:
+            typical, how = _typical_value(in_target[proxy.feature])
+            changed[proxy.feature] = typical
+            changes_made[proxy.feature] = ProxyChange(
+                feature=proxy.feature,
+                adjusted_mutual_information=proxy.adjusted_mutual_information,
+                how=how,
+            )
+        rescored = score(predictor, changed, threshold)
+        flips = (rescored.decision != original.decision[rows]).astype(np.float64)
+        deltas = score_change(original, rescored, rows)
+        flip_sum[rows] += flips
+        change_sum[rows] += deltas
+        for source_code, source in enumerate(values):
+            mask = codes[rows] == source_code
+            if not mask.any():
+                continue
+            low, high = wilson(int(flips[mask].sum()), int(mask.sum()), confidence_level)
+            transitions.append(
+                FlipStat(
+                    name=f"{source} -> {target}",
+                    n=int(mask.sum()),
+                    flip_rate=Interval(value=flips[mask].mean(), lower=low, upper=high),
+                    mean_score_change=Interval(value=deltas[mask].mean()),
+                    small=int(mask.sum()) < min_group_size,
+                )
+            )
+    others = max(k - 1, 1)
+    per_row_flips, per_row_changes = flip_sum / others, change_sum / others
+    settings = {
+        "n_bootstrap": n_bootstrap,
+        "confidence_level": confidence_level,
+        "min_group_size": min_group_size,
+        "rng": rng,
+    }
+    groups = [
+        _flip_stat(
+            str(value),
+            per_row_flips[codes == code],
+            per_row_changes[codes == code],
+            **settings,
+        )
+        for code, value in enumerate(values)
+    ]
+    return TabularCounterfactual(
+        attribute=attribute,
+        variant="attribute_and_proxies" if proxies else "attribute",
+        attribute_is_input=attribute in features,
+        proxies=[changes_made[p.feature] for p in proxies if p.feature in changes_made],
+        overall=_flip_stat("all rows", per_row_flips, per_row_changes, **settings),
+        groups=groups,
+        transitions=transitions,
+    )
+
+
+def text_counterfactual(
+    predictor,
+    frame: pd.DataFrame,
+    text_column: str,
+    lexicon: Lexicon,
+    *,
+    source: str,
+    threshold: float,
+    n_bootstrap: int,
+    confidence_level: float,
+    min_group_size: int,
+    rng: np.random.Generator,
+    original: Scored | None = None,
+) -> TextCounterfactual:
+    """Swap every identity term of every text with the other terms of its set and re-score.
+
+    The overall and per-category flip rates average, over the texts holding a term, the
+    share of that text's swaps that flip its decision (bootstrap intervals over texts);
+    each term pair's flip rate is over its swaps (Wilson interval).
+    """
+    frame = frame.reset_index(drop=True)
+    texts = frame[text_column].astype(str).tolist()
+    rows, categories, terms, replacements, new_texts = [], [], [], [], []
+    for row, text in enumerate(texts):
+        for category, term, replacement, new in swapped_texts(text, lexicon):
+            rows.append(row)
+            categories.append(category)
+            terms.append(term)
+            replacements.append(replacement)
+            new_texts.append(new)
+    rows_array = np.asarray(rows, dtype=np.int64)
+    settings = {
+        "n_bootstrap": n_bootstrap,
+        "confidence_level": confidence_level,
+        "min_group_size": min_group_size,
+        "rng": rng,
+    }
+    if not rows:
+        empty = _flip_stat("all texts", np.zeros(0), np.zeros(0), **settings)
+        return TextCounterfactual(
+            source=source,
+            text_column=text_column,
+            n_texts=len(texts),
+            n_texts_with_terms=0,
+            n_swaps=0,
+            overall=empty,
+            categories=[],
+            swaps=[],
+        )
+    original = original if original is not None else score(predictor, frame, threshold)
+    changed = frame.iloc[rows_array].copy()
+    changed[text_column] = new_texts
+    rescored = score(predictor, changed, threshold)
+    flips = (rescored.decision != original.decision[rows_array]).astype(np.float64)
+    deltas = score_change(original, rescored, rows_array)
+    swaps_table = pd.DataFrame(
+        {
+            "row": rows_array,
+            "category": categories,
+            "term": terms,
+            "replacement": replacements,
+            "flip": flips,
+            "change": deltas,
+        }
+    )
+
+    def per_text(table: pd.DataFrame, name: str) -> FlipStat:
+        means = table.groupby("row")[["flip", "change"]].mean()
+        return _flip_stat(name, means["flip"].to_numpy(), means["change"].to_numpy(), **settings)
+
+    swap_stats = []
+    for (category, term, replacement), group in swaps_table.groupby(
+        ["category", "term", "replacement"], sort=True
+    ):
+        low, high = wilson(int(group["flip"].sum()), len(group), confidence_level)
+        swap_stats.append(
+            TermSwap(
+                category=category,
+                term=term,
+                replacement=replacement,
+                n=len(group),
+                flip_rate=Interval(value=group["flip"].mean(), lower=low, upper=high),
+                mean_score_change=float(group["change"].mean()),
+            )
+        )
+    return TextCounterfactual(
+        source=source,
+        text_column=text_column,
+        n_texts=len(texts),
+        n_texts_with_terms=int(swaps_table["row"].nunique()),
+        n_swaps=len(swaps_table),
+        overall=per_text(swaps_table, "all texts"),
+        categories=[
+            per_text(group, str(category))
+            for category, group in swaps_table.groupby("category", sort=True)
+        ],
+        swaps=swap_stats,
+    )
