@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
-from pydantic import ValidationError
+from pydantic import ConfigDict, SerializeAsAny, ValidationError, model_validator
 
-from raikit.audit.explain.result import ExplanationResult
-from raikit.audit.fairness import FairnessResult
 from raikit.audit.impact import ImpactAssessment
-from raikit.audit.mitigation import MitigationResult
-from raikit.audit.performance import PerformanceResult
-from raikit.audit.pii import PiiResult
 from raikit.audit.policy import GateResult
-from raikit.audit.privacy import MembershipInferenceResult
-from raikit.audit.robustness import RobustnessResult
 from raikit.audit.types import Finding, Frozen
 from raikit.models.errors import DataError
 
-SCHEMA_VERSION = "1.0"
+#: 2.0: every assessment's result under ``results`` (keyed by its registered name) and how the
+#: report shows it under ``sections``; 1.0 kept each result in a top-level field of its own.
+SCHEMA_VERSION = "2.0"
+READABLE_VERSIONS = ("1.0", SCHEMA_VERSION)
+_V1_SECTIONS = (
+    "performance",
+    "fairness",
+    "mitigation",
+    "pii",
+    "membership_inference",
+    "explanations",
+    "robustness",
+)
 
 
 class DataInfo(Frozen):
@@ -73,40 +79,102 @@ class Provenance(Frozen):
         )
 
 
+class Section(Frozen):
+    """How the report shows one result: its title, its concern and its template partials.
+
+    Stored with the evidence, so rendering never needs the code that made the result; a result
+    without partials is shown as a table of its figures.
+    """
+
+    title: str
+    concern: str
+    html: list[str] = []
+    markdown: list[str] = []
+
+
+class UnregisteredResult(Frozen):
+    """A result of an assessment this raikit does not have registered: kept as read."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+    findings: list[Finding] = []
+
+
 class Evidence(Frozen):
-    """The machine-readable result of one audit; the report and gates read only this."""
+    """The machine-readable result of one audit; the report and gates read only this.
+
+    ``results`` maps each assessment's registered name to its result, in the order they ran;
+    ``sections`` says how the report shows each.
+    """
 
     schema_version: str = SCHEMA_VERSION
     title: str
     data: DataInfo
     model: ModelInfo
     provenance: Provenance
-    performance: PerformanceResult | None = None
-    fairness: FairnessResult | None = None
+    results: dict[str, SerializeAsAny[Frozen]] = {}
+    sections: dict[str, Section] = {}
     impact: ImpactAssessment | None = None
     gate: GateResult | None = None
-    mitigation: MitigationResult | None = None
-    pii: PiiResult | None = None
-    membership_inference: MembershipInferenceResult | None = None
-    explanations: ExplanationResult | None = None
     findings: list[Finding] = []
-    robustness: RobustnessResult | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _typed_results(cls, raw: Any) -> Any:
+        # Each stored result is validated as its assessment's result type.
+        if not isinstance(raw, dict) or not isinstance(raw.get("results"), dict):
+            return raw
+        from raikit.audit.registry import registered_result_type
+
+        results = {}
+        for name, value in raw["results"].items():
+            result_type = registered_result_type(name) or UnregisteredResult
+            results[name] = (
+                value if isinstance(value, Frozen) else result_type.model_validate(value)
+            )
+        return {**raw, "results": results}
+
+    def result(self, name: str) -> Any:
+        """The result of the assessment ``name``, or ``None`` when it did not run."""
+        return self.results.get(name)
+
+    def with_result(self, name: str, result: Frozen | None) -> Evidence:
+        """A copy with ``result`` as the result of the registered assessment ``name``.
+
+        ``None`` removes it. The section (how the report shows it) comes from the registry.
+        """
+        from raikit.audit.registry import section_of
+
+        results = {k: v for k, v in self.results.items() if k != name}
+        sections = {k: v for k, v in self.sections.items() if k != name}
+        if result is not None:
+            results[name], sections[name] = result, section_of(name)
+        return self.model_copy(update={"results": results, "sections": sections})
 
     def all_findings(self) -> list[Finding]:
-        """Findings of the bundle and of every section, in report order."""
+        """Findings of the bundle and of every result, in report order."""
         found = list(self.findings)
-        for section in (self.performance, self.fairness, self.mitigation):
-            if section is not None:
-                found.extend(section.findings)
-        if self.pii is not None:
-            found.extend(self.pii.all_findings())
-        if self.membership_inference is not None:
-            found.extend(self.membership_inference.findings)
-        if self.explanations is not None:
-            found.extend(self.explanations.findings)
-        if self.robustness is not None:
-            found.extend(self.robustness.findings)
+        for result in self.results.values():
+            if hasattr(result, "all_findings"):
+                found.extend(result.all_findings())
+            else:
+                found.extend(getattr(result, "findings", []))
         return found
+
+
+def upgrade(raw: dict) -> dict:
+    """Evidence JSON of an older readable schema, in the current schema's layout."""
+    if raw.get("schema_version") != "1.0":
+        return raw
+    from raikit.audit.registry import section_of
+
+    moved = {k: raw[k] for k in _V1_SECTIONS if raw.get(k) is not None}
+    rest = {k: v for k, v in raw.items() if k not in _V1_SECTIONS}
+    return {
+        **rest,
+        "schema_version": SCHEMA_VERSION,
+        "results": moved,
+        "sections": {name: section_of(name).model_dump() for name in moved},
+    }
 
 
 def save_evidence(evidence: Evidence, path: Path) -> None:
@@ -125,13 +193,13 @@ def load_evidence(path: Path) -> Evidence:
     if not isinstance(raw, dict):
         raise DataError(f"evidence file '{path}' does not hold a JSON object")
     version = raw.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
         raise DataError(
             f"evidence file '{path}' has schema_version {version!r}; "
-            f"this raikit reads {SCHEMA_VERSION!r}"
+            f"this raikit reads {' and '.join(map(repr, READABLE_VERSIONS))}"
         )
     try:
-        return Evidence.model_validate(raw)
+        return Evidence.model_validate(upgrade(raw))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -20,16 +21,18 @@ from raikit.models.errors import PolicyError
 
 if TYPE_CHECKING:
     from raikit.audit.evidence import Evidence
-    from raikit.audit.pii import PiiResult
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "GateCheck",
+    "Limits",
     "attach_gate",
     "GateResult",
     "Policy",
     "Threshold",
     "check",
     "junit_xml",
+    "limits_from",
     "load_policy",
 ]
 
@@ -133,6 +136,50 @@ class GateResult(Frozen):
         return {s: sum(c.status == s for c in self.checks) for s in ("pass", "fail", "missing")}
 
 
+@dataclass(frozen=True)
+class Limits:
+    """The limits every verdict reads: findings, risk levels and gates (the one source).
+
+    The policy's own bounds where it sets them (:func:`limits_from`), these defaults elsewhere.
+    """
+
+    max_demographic_parity_difference: float = 0.1
+    max_epsilon: float = 8.0
+    max_membership_auc: float = 0.6
+    max_calibration_error: float = 0.1
+    forbidden_pii: tuple[str, ...] = ()
+    max_counterfactual_flip_rate: float = 0.02
+    # Robust accuracy may fall this far below clean accuracy under the gentlest PGD L-inf
+    # radius swept (or the policy's radius) before attacks make manipulation likely.
+    max_robust_accuracy_drop: float = 0.1
+    robustness_epsilon: float | None = None
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def limits_from(policy: Policy | None) -> Limits:
+    """The limits a policy sets, with raikit's defaults for the rest."""
+    if policy is None:
+        return DEFAULT_LIMITS
+    dpd = [
+        t.max
+        for t in policy.thresholds
+        if t.metric == "demographic_parity_difference" and t.max is not None
+    ]
+    return Limits(
+        max_demographic_parity_difference=min(dpd)
+        if dpd
+        else DEFAULT_LIMITS.max_demographic_parity_difference,
+        max_epsilon=policy.privacy.max_epsilon or DEFAULT_LIMITS.max_epsilon,
+        max_membership_auc=policy.privacy.max_membership_auc or DEFAULT_LIMITS.max_membership_auc,
+        forbidden_pii=tuple(policy.privacy.forbidden_pii),
+        max_counterfactual_flip_rate=policy.robustness.max_counterfactual_flip_rate
+        or DEFAULT_LIMITS.max_counterfactual_flip_rate,
+        robustness_epsilon=policy.robustness.epsilon,
+    )
+
+
 def load_policy(path: Path) -> Policy:
     """Read and validate a ``policy.yaml``; errors name the file, line and field."""
     return load_yaml_model(path, Policy, "policy", PolicyError)
@@ -155,20 +202,22 @@ def _within(value: float, threshold: Threshold) -> bool:
 
 
 def _threshold_values(evidence: Evidence, threshold: Threshold) -> list[tuple[str, float | None]]:
-    """(subject, compared value) pairs for ``threshold``; empty when nothing measures it."""
-    pick = {"value": "value", "upper": "upper", "lower": "lower"}[threshold.use]
+    """(subject, compared value) pairs for ``threshold``; empty when nothing measures it.
+
+    Every registered result offers its measures (``Assessment.measures``); a threshold with an
+    ``attribute`` reads only the measures of that subject.
+    """
+    from raikit.audit.registry import registered
+
     pairs: list[tuple[str, float | None]] = []
-    if evidence.fairness is not None:
-        for attribute in evidence.fairness.attributes:
-            if threshold.attribute not in (None, attribute.attribute):
+    for name, result in evidence.results.items():
+        item = registered(name)
+        for measure in item.measures(result) if item is not None else []:
+            if measure.metric != threshold.metric:
                 continue
-            interval = attribute.disparities.get(threshold.metric)
-            if interval is not None:
-                pairs.append((attribute.attribute, getattr(interval, pick)))
-    if evidence.performance is not None and threshold.attribute is None:
-        interval = evidence.performance.metrics.get(threshold.metric)
-        if interval is not None:
-            pairs.append(("overall", getattr(interval, pick)))
+            if threshold.attribute not in (None, measure.subject):
+                continue
+            pairs.append((measure.subject, getattr(measure.value, threshold.use)))
     return pairs
 
 
@@ -282,8 +331,8 @@ def _privacy_checks(evidence: Evidence, policy: Policy, missing: CheckStatus) ->
             )
     if privacy.forbidden_pii:
         requirement = "none of " + ", ".join(privacy.forbidden_pii)
-        found = pii_types(evidence_item(evidence, "pii"))
-        if found is None:
+        scan = evidence.result("pii")
+        if scan is None:
             add(
                 "forbidden_pii",
                 requirement,
@@ -292,7 +341,7 @@ def _privacy_checks(evidence: Evidence, policy: Policy, missing: CheckStatus) ->
                 "the training data was not scanned for PII",
             )
         else:
-            bad = sorted(set(found) & set(privacy.forbidden_pii))
+            bad = sorted(set(scan.entity_types_found()) & set(privacy.forbidden_pii))
             add(
                 "forbidden_pii",
                 requirement,
@@ -312,13 +361,6 @@ def _number(section: object, key: str) -> float | None:
     value = section.get(key) if isinstance(section, dict) else getattr(section, key, None)
     value = getattr(value, "value", value)  # an Interval
     return float(value) if isinstance(value, (int, float)) else None
-
-
-def pii_types(section: PiiResult | None) -> list[str] | None:
-    """Entity types the PII scan found (None when there was no scan)."""
-    if section is None:
-        return None
-    return sorted(k for k, n in section.rows_by_entity_type().items() if n)
 
 
 def _impact_checks(evidence: Evidence, policy: Policy) -> list[GateCheck]:
@@ -347,7 +389,7 @@ def _impact_checks(evidence: Evidence, policy: Policy) -> list[GateCheck]:
 
 def _robustness_checks(evidence: Evidence, policy: Policy, missing: CheckStatus) -> list[GateCheck]:
     gates = policy.robustness
-    section = evidence.robustness
+    section = evidence.result("robustness")
     checks = []
     if gates.max_counterfactual_flip_rate is not None:
         requirement = f"flip rate <= {gates.max_counterfactual_flip_rate:g}"

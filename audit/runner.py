@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from raikit.audit.assessment import AuditContext, NotApplicable, Scores
 from raikit.audit.evidence import DataInfo, Evidence, ModelInfo, Provenance
+from raikit.audit.policy import limits_from
 from raikit.audit.types import Finding
 from raikit.models.errors import ConfigError, DataError
 from raikit.models.provenance import sha256_file
 from raikit.models.schema import Schema, binarize_labels, label_text, validate_frame
 
 if TYPE_CHECKING:
-    from raikit.audit.explain import ExplainConfig
-    from raikit.audit.pii import ScanConfig
+    from raikit.audit.policy import Policy
     from raikit.audit.predictor import Predictor
-    from raikit.audit.privacy import MembershipConfig
-    from raikit.audit.robustness import RobustnessConfig
     from raikit.models.data import LoadedTable
 
 PREDICTION_COLUMNS = ("y_true", "y_pred", "y_score")
@@ -59,141 +59,126 @@ class AuditConfig:
             raise ConfigError(f"min_group_size must be at least 1; got {self.min_group_size}")
 
 
+DEFAULT_CHECKS = ("performance", "fairness")
+
+
 def run_audit(
     table: LoadedTable,
     config: AuditConfig,
     predictor: Predictor | None = None,
-    pii: ScanConfig | None = None,
-    membership: MembershipConfig | None = None,
-    explain: ExplainConfig | None = None,
-    robustness: RobustnessConfig | None = None,
+    checks: Mapping[str, Any] | Sequence[str] | None = None,
+    *,
+    policy: Policy | None = None,
+    progress: bool = False,
 ) -> Evidence:
-    """Audit ``predictor`` on ``table``, or, without a predictor, a table of predictions.
+    """Run registered assessments on ``table`` and assemble the evidence bundle.
 
-    A predictions table holds ``y_true``, ``y_pred``, optionally ``y_score`` (probability of
-    the positive label) and the sensitive columns; ``config.label`` then names the
-    ``y_true`` column.
+    The model is ``predictor``; without one, ``table`` is a table of predictions (``y_true``,
+    ``y_pred``, optionally ``y_score`` = probability of the positive label, and the sensitive
+    columns; ``config.label`` names the ``y_true`` column), or, for checks that need the data
+    alone (``pii``), any table.
 
-    With ``pii`` (a :class:`raikit.audit.pii.ScanConfig`), every row of the table is also scanned
-    for personal data and its re-identification risk measured (``Evidence.pii``).
-
-    With ``membership`` (a :class:`raikit.audit.privacy.MembershipConfig`) and a model, the model is
-    attacked by membership inference on its own training data (``Evidence.membership_inference``).
-
-    With ``explain`` (a :class:`raikit.audit.explain.ExplainConfig`), the model's decisions on the
-    audited rows are attributed to its inputs (``Evidence.explanations``).
-
-    With ``robustness`` (a :class:`raikit.audit.robustness.RobustnessConfig`), the model's
-    counterfactual, perturbation and adversarial robustness is measured on the audited rows
-    (``Evidence.robustness``); its label and sensitive columns default to the audit's.
+    Parameters
+    ----------
+    table : LoadedTable
+        The data, as loaded by :func:`raikit.models.data.load_table`.
+    config : AuditConfig
+        Shared settings: label, sensitive columns, rows, seed, bootstrap size, ...
+    predictor : Predictor, optional
+        The model (see :func:`raikit.audit.predictor.load_predictor`).
+    checks : mapping of name to config, or names, optional
+        The assessments to run (see :func:`raikit.audit.registry.assessments`), each with its
+        config (``None``: its defaults); default ``performance`` and ``fairness``.
+    policy : Policy, optional
+        Whose limits the findings and risk levels read (raikit's defaults otherwise).
+    progress : bool
+        Let long steps show a progress bar on stderr.
 
     Returns
     -------
     Evidence
-        Performance, fairness and provenance of the audited rows.
+        Every result with its findings and provenance.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown check, or one that needs a model when none is given.
     """
-    from raikit.audit.fairness import FairnessConfig, assess_fairness
-    from raikit.audit.performance import assess_performance
+    from raikit.audit.registry import assessment, section_of
 
-    needs_model = {
-        "explanations": explain,
-        "a membership attack": membership,
-        "robustness tests": robustness,
-    }
-    asked = [name for name, option in needs_model.items() if option is not None]
-    if predictor is None and asked:
-        raise ConfigError(f"{' and '.join(asked)} need a model, not a predictions file")
+    if checks is None:
+        checks = DEFAULT_CHECKS
+    if not isinstance(checks, Mapping):
+        checks = dict.fromkeys(checks)
+    chosen = [(assessment(name), options) for name, options in checks.items()]
+    wanted = [a for a, _ in chosen]
+    needs_model = [a.title.lower() for a in wanted if a.needs == "model"]
+    if predictor is None and needs_model:
+        raise ConfigError(f"{' and '.join(needs_model)} need a model, not a predictions file")
+    data_only = predictor is None and all(a.needs == "data" for a in wanted)
+    scores_needed = any(a.needs == "predictions" for a in wanted)
     frame = table.frame
-    validate_frame(
-        frame, Schema(label=config.label, sensitive=config.sensitive), source=table.source
-    )
     findings: list[Finding] = []
-    if predictor is None:
-        rows_note, y_true, y_pred, y_score, classes = _read_predictions(table, config)
-        audited = frame
-        model_info = ModelInfo(
-            kind="predictions-file", path=table.source, files_sha256={table.source: table.sha256}
-        )
+    scores = None
+    if data_only:
+        audited, rows_note = frame, "all rows"
+        model_info = ModelInfo(kind="none (data scan)", path="-", files_sha256={})
     else:
-        audited, rows_note, row_findings = select_rows(table, config, predictor)
-        findings.extend(row_findings)
-        y_true, y_pred, y_score, classes = _score(audited, config, predictor)
-        model_info = describe_model(predictor)
-        findings.extend(_model_findings(model_info))
-
-    performance = assess_performance(
-        y_true,
-        y_pred,
-        classes,
-        y_score=y_score,
+        if predictor is None or scores_needed:
+            validate_frame(
+                frame, Schema(label=config.label, sensitive=config.sensitive), source=table.source
+            )
+        if predictor is None:
+            rows_note, scores = _read_predictions(table, config)
+            audited = frame
+            model_info = ModelInfo(
+                kind="predictions-file",
+                path=table.source,
+                files_sha256={table.source: table.sha256},
+            )
+        else:
+            audited, rows_note, row_findings = select_rows(table, config, predictor)
+            findings.extend(row_findings)
+            if scores_needed:
+                scores = _score(audited, config, predictor)
+            model_info = describe_model(predictor)
+            findings.extend(_model_findings(model_info))
+    context = AuditContext(
+        table=table,
+        audited=audited,
+        label=None if data_only else config.label,
+        sensitive=tuple(config.sensitive),
+        predictor=predictor,
+        scores=scores,
+        seed=config.seed,
         n_bootstrap=config.n_bootstrap,
         confidence_level=config.confidence_level,
-        seed=config.seed,
+        min_group_size=config.min_group_size,
+        threshold=config.threshold,
+        limits=limits_from(policy),
+        progress=progress,
     )
-    fairness = None
-    if len(classes) == 2:
-        sensitive_frame = audited[list(config.sensitive)].reset_index(drop=True)
-        fairness = assess_fairness(
-            y_true,
-            y_pred,
-            sensitive_frame,
-            positive_label=classes[1],
-            config=FairnessConfig(
-                min_group_size=config.min_group_size,
-                n_bootstrap=config.n_bootstrap,
-                confidence_level=config.confidence_level,
-                seed=config.seed,
-            ),
-        )
-    else:
-        findings.append(
-            Finding(
-                concern="fairness",
-                severity="warning",
-                code="multiclass_not_assessed",
-                message=f"group fairness is assessed for binary decisions; this model has "
-                f"{len(classes)} classes",
+    results, sections = {}, {}
+    for item, options in chosen:
+        if options is None and item.config_type is not None:
+            options = item.config_type()
+        try:
+            results[item.name] = item.run(context, options)
+        except NotApplicable as reason:
+            findings.append(
+                Finding(
+                    concern=item.concern,
+                    severity="warning",
+                    code=reason.code,
+                    message=str(reason),
+                )
             )
-        )
-
-    pii_result = None
-    if pii is not None:
-        from raikit.audit.pii import scan_table
-
-        pii_result = scan_table(frame, pii, source=table.source)
-    membership_result = None
-    if membership is not None:
-        from raikit.audit.privacy import assess_membership_inference
-
-        membership_result = assess_membership_inference(
-            predictor, table, config.sensitive, membership
-        )
-    explanations = None
-    if explain is not None:
-        from raikit.audit.explain import assess_explanations, reference_rows
-
-        explanations = assess_explanations(
-            predictor,
-            audited,
-            label=config.label,
-            sensitive=config.sensitive,
-            reference=reference_rows(predictor, frame, table.sha256),
-            config=explain,
-        )
-    robustness_result = None
-    if robustness is not None:
-        from raikit.audit.robustness import assess_robustness
-
-        robustness_result = assess_robustness(
-            predictor,
-            audited,
-            replace(
-                robustness,
-                label=robustness.label or config.label,
-                sensitive=robustness.sensitive or tuple(config.sensitive),
-            ),
-        )
-    positive = classes[1] if len(classes) == 2 else None
+            continue
+        sections[item.name] = section_of(item.name)
+    settings = {
+        **asdict(config),
+        "checks": {name: _settings(options) for name, options in checks.items()},
+    }
     return Evidence(
         title=config.title or f"Audit of {model_info.path} on {table.source}",
         data=DataInfo(
@@ -202,20 +187,32 @@ def run_audit(
             n_rows_total=len(frame),
             n_rows_audited=len(audited),
             rows=rows_note,
-            label=config.label,
-            positive_label=positive,
+            label=context.label,
+            positive_label=_positive_label(scores, predictor),
             sensitive=list(config.sensitive),
         ),
         model=model_info,
-        provenance=Provenance.now(config.seed, asdict(config)),
-        performance=performance,
-        fairness=fairness,
-        pii=pii_result,
-        membership_inference=membership_result,
-        explanations=explanations,
-        robustness=robustness_result,
+        provenance=Provenance.now(config.seed, settings),
+        results=results,
+        sections=sections,
         findings=findings,
     )
+
+
+def _positive_label(scores: Scores | None, predictor: Predictor | None) -> str | None:
+    if scores is not None:
+        return scores.positive_label
+    classes = list(predictor.classes) if predictor is not None else []
+    return classes[1] if len(classes) == 2 else None
+
+
+def _settings(options: Any) -> Any:
+    """A check's config as plain data for the provenance."""
+    if options is None:
+        return None
+    if hasattr(options, "model_dump"):
+        return options.model_dump()
+    return asdict(options)
 
 
 def select_rows(
@@ -249,9 +246,7 @@ def select_rows(
     return frame, f"test split ({len(test_rows)} rows held out from training)", []
 
 
-def _score(
-    frame: pd.DataFrame, config: AuditConfig, predictor: Predictor
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+def _score(frame: pd.DataFrame, config: AuditConfig, predictor: Predictor) -> Scores:
     classes = list(predictor.classes)
     labels = frame[config.label].map(label_text)
     unknown = sorted(set(labels.unique()) - set(classes))
@@ -274,12 +269,10 @@ def _score(
         y_pred = (y_score[:, 1] >= config.threshold).astype(np.int64)
     else:
         y_pred = y_score.argmax(axis=1)
-    return y_true, y_pred, y_score, classes
+    return Scores(y_true, y_pred, y_score, classes)
 
 
-def _read_predictions(
-    table: LoadedTable, config: AuditConfig
-) -> tuple[str, np.ndarray, np.ndarray, np.ndarray | None, list[str]]:
+def _read_predictions(table: LoadedTable, config: AuditConfig) -> tuple[str, Scores]:
     frame = table.frame
     validate_frame(frame, Schema(label=config.label, exclude=("y_pred",)), source=table.source)
     y_true, positive = binarize_labels(frame[config.label], config.positive_label)
@@ -301,7 +294,13 @@ def _read_predictions(
             )
         p = scores.to_numpy(dtype=float)
         y_score = np.column_stack([1 - p, p])
-    return "all rows", y_true, y_pred, y_score, [str(negative), str(positive)]
+    return "all rows", Scores(y_true, y_pred, y_score, [str(negative), str(positive)])
+
+
+def recorded_label(predictor: Predictor) -> str | None:
+    """The label column the model was trained on, as its training record names it."""
+    record = getattr(getattr(predictor, "checkpoint", None), "record", None) or {}
+    return record.get("data", {}).get("schema", {}).get("label")
 
 
 def describe_model(predictor: Predictor) -> ModelInfo:

@@ -10,8 +10,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from raikit.audit.evidence import Evidence
-from raikit.audit.impact.concerns import CONCERNS, EVIDENCE_ITEMS, ConcernStatus, concern_status
+from raikit.audit.evidence import Evidence, Section
+from raikit.audit.impact.concerns import CONCERNS, ConcernStatus, concern_status, evidence_items
 from raikit.audit.impact.frameworks import CoverageRow, RiskTier, coverage, frameworks, risk_tier
 from raikit.audit.impact.risk import Risk, risk_register
 from raikit.audit.types import Frozen
@@ -38,6 +38,7 @@ class ConcernView:
     """One concern as the executive summary and its detail section show it."""
 
     status: ConcernStatus
+    sections: list[tuple[str, Section]]
     risks: list[Risk]
     level: str
     light: Light
@@ -120,6 +121,7 @@ def _headline(status: ConcernStatus, risks: list[Risk]) -> str:
 
 def concern_views(evidence: Evidence, register: list[Risk]) -> list[ConcernView]:
     """One view per registered concern, in registry order (never omitting one)."""
+    labels = {name: label for name, (_, label) in evidence_items(evidence).items()}
     views = []
     for concern in CONCERNS:
         status = concern_status(evidence, concern)
@@ -131,12 +133,15 @@ def concern_views(evidence: Evidence, register: list[Risk]) -> list[ConcernView]
         views.append(
             ConcernView(
                 status=status,
+                sections=[
+                    (n, evidence.sections[n]) for n in status.measured_by if n in evidence.sections
+                ],
                 risks=risks,
                 level=level,
                 light=light,
                 headline=_headline(status, risks),
-                measured_labels=[EVIDENCE_ITEMS.get(n, n) for n in status.measured_by],
-                missing_labels=[EVIDENCE_ITEMS.get(n, n) for n in status.missing_measures],
+                measured_labels=[labels[n] for n in status.measured_by],
+                missing_labels=[labels[n] for n in status.missing_measures],
                 impact_rows=_impact_rows(evidence, concern.impact),
             )
         )

@@ -17,14 +17,6 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from raikit.audit.evidence import Evidence
 from raikit.reports._format import format_bounds, format_count, format_interval, format_number
 
-# Evidence field -> Markdown partials shown in its concern's section (see _render.PARTIALS).
-MD_PARTIALS: dict[str, list[str]] = {
-    "fairness": ["_fairness.md.j2"],
-    "performance": ["_performance.md.j2"],
-    "membership_inference": ["_membership.md.j2"],
-    "explanations": ["_explanations.md.j2"],
-    "robustness": ["_robustness.md.j2"],
-}
 LIGHT_EMOJI = {"red": "🔴", "amber": "🟠", "green": "🟢", "grey": "⚪"}
 _SPECIAL = re.compile(r"([\\`*_\[\]|#~])")
 
@@ -89,12 +81,13 @@ def _front_matter(evidence: Evidence) -> Raw:
     impact = evidence.impact
     name = impact.system_name if impact is not None else evidence.title
     metrics = []
-    if evidence.performance is not None:
-        for key, interval in evidence.performance.metrics.items():
+    performance, fairness = evidence.result("performance"), evidence.result("fairness")
+    if performance is not None:
+        for key, interval in performance.metrics.items():
             if interval.value is not None:
                 metrics.append({"type": key, "value": round(interval.value, 4), "name": key})
-    if evidence.fairness is not None:
-        for attribute in evidence.fairness.attributes:
+    if fairness is not None:
+        for attribute in fairness.attributes:
             for key, interval in attribute.disparities.items():
                 if interval.value is not None:
                     metrics.append(
@@ -127,7 +120,7 @@ def _front_matter(evidence: Evidence) -> Raw:
 def render_markdown(evidence: Evidence, fmt: str, context: dict[str, Any]) -> str:
     """Render the Markdown report (``fmt="md"``) or the model card (``fmt="model-card"``)."""
     template = "report.md.j2" if fmt == "md" else "model_card.md.j2"
-    variables = dict(context, partials=MD_PARTIALS, emoji=LIGHT_EMOJI)
+    variables = dict(context, emoji=LIGHT_EMOJI)
     if fmt == "model-card":
         variables["front_matter"] = _front_matter(evidence)
     text = _environment().get_template(template).render(**variables)

@@ -31,7 +31,7 @@ class MembershipView:
 
 def membership_view(evidence: Evidence, charts_on: bool = True) -> MembershipView | None:
     """The ROC chart (when ``charts_on``) and the plain-language paragraph; ``None`` if absent."""
-    result = evidence.membership_inference
+    result = evidence.result("membership_inference")
     if result is None:
         return None
     return MembershipView(chart=roc_chart(result) if charts_on else None, meaning=meaning(result))

@@ -38,18 +38,6 @@ SUPPORTED_FORMATS = ("html", "md", "pdf", "model-card")
 SEVERITY_ORDER = ("critical", "warning", "info")
 Format = Literal["html", "md", "pdf", "model-card"]
 
-# Evidence field -> the template partials that show it inside its concern's section. A new
-# assessment adds its field here (and to audit.concerns); the Markdown partials end in .md.j2.
-PARTIALS: dict[str, list[str]] = {
-    "fairness": ["_summary.html.j2", "_fairness.html.j2"],
-    "performance": ["_performance.html.j2"],
-    "mitigation": ["_mitigation.html.j2"],
-    "pii": ["_pii.html.j2"],
-    "membership_inference": ["_membership.html.j2"],
-    "explanations": ["_explanations.html.j2"],
-    "robustness": ["_robustness.html.j2"],
-}
-
 
 def add_filters(environment: Environment) -> Environment:
     """Register the number and label filters every report template uses."""
@@ -111,7 +99,8 @@ def _metric_names(attribute: AttributeFairness) -> list[str]:
 
 
 def _attribute_views(evidence: Evidence, level: str) -> list[_AttributeView]:
-    if evidence.fairness is None:
+    fairness = evidence.result("fairness")
+    if fairness is None:
         return []
     return [
         _AttributeView(
@@ -121,7 +110,7 @@ def _attribute_views(evidence: Evidence, level: str) -> list[_AttributeView]:
             selection_chart=charts.selection_rate_chart(attribute, level),
             error_chart=charts.error_rate_chart(attribute, level),
         )
-        for attribute in evidence.fairness.attributes
+        for attribute in fairness.attributes
     ]
 
 
@@ -141,7 +130,7 @@ def _scalar_text(value: Any) -> str:
 
 
 def _training_rows(record: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
-    """Flatten a training record into (dotted key, text) rows; long lists are summarised."""
+    """Flatten a record (or any result) into (dotted key, text) rows; long lists summarised."""
     rows: list[tuple[str, str]] = []
     for key, value in record.items():
         name = f"{prefix}{key}"
@@ -167,9 +156,9 @@ def _severity_counts(evidence: Evidence) -> list[tuple[str, int]]:
 
 def context(evidence: Evidence, charts_on: bool = True) -> dict[str, Any]:
     """Template variables shared by every format; ``charts_on=False`` skips drawing charts."""
-    fairness = evidence.fairness
+    fairness = evidence.result("fairness")
     level = format_percent_level(fairness.confidence_level if fairness is not None else 0.95)
-    performance = evidence.performance
+    performance = evidence.result("performance")
     reliability = None
     if charts_on and performance is not None and performance.calibration is not None:
         reliability = charts.reliability_chart(performance.calibration)
@@ -187,22 +176,29 @@ def context(evidence: Evidence, charts_on: bool = True) -> dict[str, Any]:
         "config_json": json.dumps(evidence.provenance.config, indent=2, sort_keys=True),
         "training_rows": _training_rows(evidence.model.training or {}),
         "glossary": glossary(),
-        "partials": PARTIALS,
+        "result_rows": {
+            name: _training_rows(evidence.results[name].model_dump(mode="json"))
+            for name, section in evidence.sections.items()
+            if not (section.html and section.markdown)
+        },
         **impact_context(evidence),
-        "mitigation_chart": tradeoff_chart(evidence.mitigation),
+        "mitigation_chart": tradeoff_chart(evidence.result("mitigation")),
         "membership": membership_view(evidence, charts_on),
-        "explanation_views": explanation_views(evidence.explanations) if charts_on else None,
-        "robustness_charts": robustness_charts(evidence.robustness if charts_on else None, level),
+        "explanation_views": (
+            explanation_views(evidence.result("explanations")) if charts_on else None
+        ),
+        "robustness_charts": robustness_charts(
+            evidence.result("robustness") if charts_on else None, level
+        ),
     }
 
 
 def _has_undefined(evidence: Evidence) -> bool:
-    if evidence.performance is not None and any(
-        i.value is None for i in evidence.performance.metrics.values()
-    ):
+    performance, fairness = evidence.result("performance"), evidence.result("fairness")
+    if performance is not None and any(i.value is None for i in performance.metrics.values()):
         return True
-    if evidence.fairness is not None:
-        for attribute in evidence.fairness.attributes:
+    if fairness is not None:
+        for attribute in fairness.attributes:
             if any(i.value is None for i in attribute.disparities.values()):
                 return True
             for group in attribute.groups:

@@ -290,7 +290,7 @@ def summarise(evidence: Evidence) -> list[SummaryItem]:
     list of SummaryItem
         For each attribute in evidence order, the decisions item then the errors item.
     """
-    fairness = evidence.fairness
+    fairness = evidence.result("fairness")
     if fairness is None:
         return []
     items: list[SummaryItem] = []

@@ -35,7 +35,7 @@ USER_SCRIPT = textwrap.dedent(
     html = render(evidence)
     assert "Group fairness" in html
     assert sys.modules["models"].OWNER == "user"
-    print("accuracy", evidence.performance.metrics["accuracy"].value)
+    print("accuracy", evidence.result("performance").metrics["accuracy"].value)
     """
 )
 

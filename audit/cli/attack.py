@@ -43,14 +43,24 @@ def attack(
 ) -> None:
     """Membership-inference attacks on a model's own training data, against its DP guarantee."""
     from raikit.audit.predictor import load_predictor
-    from raikit.audit.privacy import MembershipConfig, assess_membership_inference
+    from raikit.audit.privacy import MembershipConfig
+    from raikit.audit.runner import AuditConfig, recorded_label, run_audit
     from raikit.models.data import load_table
 
     refuse_overwrite([out / "evidence.json", out / "report.html"], force)
-    config = MembershipConfig(shadows=shadows, max_samples=max_samples, seed=seed, progress=True)
+    config = MembershipConfig(shadows=shadows, max_samples=max_samples, seed=seed)
     predictor = load_predictor(model)
     table = load_table(data)
-    result = assess_membership_inference(predictor, table, tuple(sensitive), config)
+    settings = AuditConfig(
+        label=recorded_label(predictor) or "",
+        sensitive=tuple(sensitive),
+        seed=seed,
+        title=f"Membership inference on {predictor.path}",
+    )
+    evidence = run_audit(
+        table, settings, predictor, {"membership_inference": config}, progress=True
+    )
+    result = evidence.result("membership_inference")
     for item in result.attacks:
         rate = item.rates[0]
         typer.echo(
@@ -66,31 +76,4 @@ def attack(
         f"verdict: {result.verdict.replace('_', ' ')} "
         f"(epsilon lower bound {result.epsilon_lower_bound:.2f}; {claim})"
     )
-    write_outputs(_evidence(predictor, table, result, config, list(sensitive)), out)
-
-
-def _evidence(predictor, table, result, config, sensitive: list[str]):
-    from dataclasses import asdict
-
-    from raikit.audit.evidence import DataInfo, Evidence, Provenance
-    from raikit.audit.runner import describe_model
-
-    model_info = describe_model(predictor)
-    schema = model_info.training["data"].get("schema") or {}
-    positive = predictor.classes[1] if len(predictor.classes) == 2 else None
-    return Evidence(
-        title=f"Membership inference on {predictor.path}",
-        data=DataInfo(
-            source=table.source,
-            sha256=table.sha256,
-            n_rows_total=len(table.frame),
-            n_rows_audited=result.n_members + result.n_nonmembers,
-            rows=f"{result.n_members:,} training rows and {result.n_nonmembers:,} held-out rows",
-            label=schema.get("label"),
-            positive_label=positive,
-            sensitive=sensitive,
-        ),
-        model=model_info,
-        provenance=Provenance.now(config.seed, {"attack": asdict(config)}),
-        membership_inference=result,
-    )
+    write_outputs(evidence, out)

@@ -121,39 +121,26 @@ def audit(
     )
     predictor = load_predictor(model) if model is not None else None
     table = load_table(data if model is not None else predictions)
-    pii = None
+    checks: dict = {"performance": None, "fairness": None}
     if scan_pii:
-        from raikit.audit.pii import ScanConfig
-
-        pii = ScanConfig()
-    membership = None
+        checks["pii"] = None
     if membership_attack:
         from raikit.audit.privacy import MembershipConfig
 
-        membership = MembershipConfig(shadows=shadows, seed=seed, progress=True)
+        checks["membership_inference"] = MembershipConfig(shadows=shadows, seed=seed)
     elif shadows is not None:
         raise ConfigError("--shadows needs --membership-attack")
-    explain_config = None
     if explain:
         from raikit.audit.explain import ExplainConfig
 
-        explain_config = ExplainConfig(
-            n_rows=explain_rows, method=explain_method, seed=seed, progress=True
+        checks["explanations"] = ExplainConfig(
+            n_rows=explain_rows, method=explain_method, seed=seed
         )
-    robustness_config = None
     if robustness:
         from raikit.audit.robustness import RobustnessConfig
 
-        robustness_config = RobustnessConfig(seed=seed, threshold=threshold)
-    evidence = run_audit(
-        table,
-        config,
-        predictor,
-        pii=pii,
-        membership=membership,
-        explain=explain_config,
-        robustness=robustness_config,
-    )
+        checks["robustness"] = RobustnessConfig(seed=seed, threshold=threshold)
+    evidence = run_audit(table, config, predictor, checks, policy=loaded_policy, progress=True)
     if impact_assessment is not None:
         evidence = attach_impact(evidence, impact_assessment)
     if loaded_policy is not None:

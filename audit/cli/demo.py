@@ -47,13 +47,13 @@ def demo(
         title="Demo audit: release decisions in carData::Arrests",
     )
     say("demo: auditing (fairness, explanations, robustness, membership inference)")
-    evidence = run_audit(
-        table,
-        config,
-        load_predictor(model_dir),
-        explain=ExplainConfig(seed=0, progress=True),
-        robustness=RobustnessConfig(seed=0),
-        membership=MembershipConfig(shadows=4, seed=0, progress=True),
-    )
+    checks = {
+        "performance": None,
+        "fairness": None,
+        "explanations": ExplainConfig(seed=0),
+        "robustness": RobustnessConfig(seed=0),
+        "membership_inference": MembershipConfig(shadows=4, seed=0),
+    }
+    evidence = run_audit(table, config, load_predictor(model_dir), checks, progress=True)
     write_outputs(evidence, out)
     say(f"demo finished in {time.perf_counter() - started:.1f} s")

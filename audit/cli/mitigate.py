@@ -62,9 +62,10 @@ def mitigate(
     force: ForceOption = False,
 ) -> None:
     """Mitigate bias: fit a fairer model with fairlearn and measure it against the original."""
-    from raikit.audit.mitigation import MitigationConfig
+    from raikit.audit.mitigation import MitigationConfig, SweepRun
     from raikit.audit.mitigation import mitigate as mitigate_one
-    from raikit.audit.mitigation import sweep as run_sweep
+    from raikit.audit.predictor import load_predictor
+    from raikit.audit.runner import AuditConfig, recorded_label, run_audit
     from raikit.models.data import load_table
 
     if not sensitive:
@@ -100,9 +101,23 @@ def mitigate(
         for name in method:
             get_method(name)
     table = load_table(data)
-    result = run_sweep(table, model, config, out, methods=tuple(method), force=force)
-    _print_points(result)
-    write_outputs(_evidence(table, model, result, seed, n_bootstrap), out)
+    predictor = load_predictor(model)
+    settings = AuditConfig(
+        label=label or recorded_label(predictor) or "",
+        sensitive=tuple(sensitive),
+        seed=seed,
+        n_bootstrap=max(n_bootstrap, 100),
+        title=f"Bias mitigation of {model} on {table.source}",
+    )
+    # On the base model's own training data the audit and the sweep cover the same test rows.
+    checks = {
+        "performance": None,
+        "fairness": None,
+        "mitigation": SweepRun(config, out, methods=tuple(method), force=force),
+    }
+    evidence = run_audit(table, settings, predictor, checks, progress=True)
+    _print_points(evidence.result("mitigation"))
+    write_outputs(evidence, out)
 
 
 def _print_points(result) -> None:
@@ -113,23 +128,3 @@ def _print_points(result) -> None:
         shown = "n/a" if value is None else f"{value:.3f}"
         flag = "  (Pareto)" if point.pareto else ""
         say(f"{point.name:48s} {point.accuracy.value:9.3f} {shown:>30s}{flag}")
-
-
-def _evidence(table, model: Path, result, seed: int, n_bootstrap: int):
-    """The base model's audit, with the mitigation comparison attached.
-
-    On the base model's own training data both cover the same held-out test rows.
-    """
-    from raikit.audit.predictor import load_predictor
-    from raikit.audit.runner import AuditConfig, run_audit
-
-    config = AuditConfig(
-        label=result.label,
-        sensitive=tuple(result.sensitive),
-        rows="auto",
-        seed=seed,
-        n_bootstrap=max(n_bootstrap, 100),
-        title=f"Bias mitigation of {model} on {table.source}",
-    )
-    evidence = run_audit(table, config, load_predictor(model))
-    return evidence.model_copy(update={"mitigation": result})

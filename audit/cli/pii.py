@@ -51,6 +51,7 @@ def _evidence(result, source: str, sha256: str, n_rows: int, config):
     from dataclasses import asdict
 
     from raikit.audit.evidence import DataInfo, Evidence, ModelInfo, Provenance
+    from raikit.audit.registry import section_of
 
     return Evidence(
         title=f"Personal data in {source}",
@@ -66,7 +67,8 @@ def _evidence(result, source: str, sha256: str, n_rows: int, config):
         ),
         model=ModelInfo(kind="none (data scan)", path="-", files_sha256={}),
         provenance=Provenance.now(0, {"scan_pii": asdict(config)}),
-        pii=result,
+        results={"pii": result},
+        sections={"pii": section_of("pii")},
     )
 
 

@@ -19,32 +19,6 @@ from raikit.audit.cli._app import (
 )
 
 
-def _evidence(result, table, audited, rows_note, predictor, label, config):
-    from dataclasses import asdict
-
-    from raikit.audit.evidence import DataInfo, Evidence, Provenance
-    from raikit.audit.runner import describe_model
-
-    model_info = describe_model(predictor)
-    classes = list(predictor.classes)
-    return Evidence(
-        title=f"Robustness of {model_info.path} on {table.source}",
-        data=DataInfo(
-            source=table.source,
-            sha256=table.sha256,
-            n_rows_total=len(table.frame),
-            n_rows_audited=len(audited),
-            rows=rows_note,
-            label=label,
-            positive_label=classes[1] if len(classes) == 2 else None,
-            sensitive=list(config.sensitive),
-        ),
-        model=model_info,
-        provenance=Provenance.now(config.seed, {"robustness": asdict(config)}),
-        robustness=result,
-    )
-
-
 @handle_errors
 def robustness(
     model: Annotated[Path, typer.Option(help="Model directory (from `rai train`).")],
@@ -79,9 +53,9 @@ def robustness(
 ) -> None:
     """Test a model's counterfactual fairness, perturbation and adversarial robustness."""
     from raikit.audit.predictor import load_predictor
-    from raikit.audit.robustness import RobustnessConfig, assess_robustness
+    from raikit.audit.robustness import RobustnessConfig
     from raikit.audit.robustness._lexicon import load_lexicon
-    from raikit.audit.runner import AuditConfig, select_rows
+    from raikit.audit.runner import AuditConfig, recorded_label, run_audit
     from raikit.models.data import load_table
 
     # Settings first, so a bad radius, name or lexicon fails before any model is loaded.
@@ -104,14 +78,18 @@ def robustness(
     predictor = load_predictor(model)
     table = load_table(data)
     label = label or (table.spec.label if table.spec is not None else None)
-    audited, rows_note, _ = select_rows(
-        table, AuditConfig(label=label or "", sensitive=tuple(sensitive), rows=rows), predictor
+    settings = AuditConfig(
+        label=label or recorded_label(predictor) or "",
+        sensitive=tuple(sensitive),
+        rows=rows,
+        threshold=threshold,
+        seed=seed,
+        n_bootstrap=n_bootstrap,
+        title=f"Robustness of {predictor.path} on {table.source}",
     )
-    from dataclasses import replace
-
-    config = replace(config, label=label)
-    say(f"testing robustness on {len(audited):,} rows of {table.source}")
-    result = assess_robustness(predictor, audited, config, progress=True)
+    say(f"testing robustness on {table.source}")
+    evidence = run_audit(table, settings, predictor, {"robustness": config}, progress=True)
+    result = evidence.result("robustness")
     rate = result.max_counterfactual_flip_rate()
     if rate is not None:
         typer.echo(f"largest counterfactual flip rate: {rate:.3f}")
@@ -121,4 +99,4 @@ def robustness(
             f"clean accuracy {result.adversarial.clean_accuracy:.3f}; lowest robust accuracy "
             f"{worst.robust_accuracy.value:.3f} ({worst.attack}, epsilon {worst.epsilon:g})"
         )
-    write_outputs(_evidence(result, table, audited, rows_note, predictor, label, config), out)
+    write_outputs(evidence, out)

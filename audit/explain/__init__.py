@@ -18,11 +18,13 @@ curve against random removal). :func:`explain_rows` explains chosen rows only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from raikit.audit.assessment import Assessment, AuditContext, MeasuredRisk, ReportSection
 from raikit.audit.explain._findings import IMAGE_RELIANCE, explanation_findings, finding
 from raikit.audit.explain._ig import IGSettings
 from raikit.audit.explain._local import as_map, local_explanation, row_meta, y_true_codes
@@ -50,6 +52,9 @@ from raikit.audit.explain.result import (
 )
 from raikit.audit.types import Finding
 from raikit.models.errors import ConfigError, DataError, ModelError
+
+if TYPE_CHECKING:
+    from raikit.audit.policy import Limits
 
 __all__ = [
     "METHODS",
@@ -378,3 +383,55 @@ def explain_rows(
         internal_batch_size=config.internal_batch_size if attributions.delta is not None else None,
         rows=explained,
     )
+
+
+def _run(context: AuditContext, config: ExplainConfig) -> ExplanationResult:
+    table = context.table
+    return assess_explanations(
+        context.predictor,
+        context.audited,
+        label=context.label,
+        sensitive=context.sensitive,
+        reference=reference_rows(context.predictor, table.frame, table.sha256),
+        config=replace(config, progress=config.progress or context.progress),
+    )
+
+
+def _risks(result: ExplanationResult, limits: Limits) -> list[MeasuredRisk]:
+    title = "Explanations of decisions mislead the people relying on them"
+    deletion = result.quality.deletion
+    relative = result.quality.convergence_delta_relative
+    if deletion is not None and deletion.area_between <= 0:
+        basis = "measured: removing the most attributed inputs hurts no more than random removal"
+        risks = [MeasuredRisk("transparency", title, 4, basis)]
+    elif relative is not None and relative > 0.05:
+        basis = f"measured: attributions miss completeness by {100 * relative:.1f}%"
+        risks = [MeasuredRisk("transparency", title, 3, basis)]
+    else:
+        area = f"{deletion.area_between:.3f}" if deletion is not None else "n/a"
+        basis = f"measured: attributions pass the deletion test (area {area}) and are complete"
+        risks = [MeasuredRisk("transparency", title, 1, basis)]
+    if not result.reliance:
+        return risks
+    shares = []
+    for item in result.reliance:
+        own = item.sensitive_share.value if item.sensitive_share is not None else 0.0
+        shares.append((max(own or 0.0, item.proxy_share.value or 0.0), item.attribute))
+    share, attribute = max(shares)
+    likelihood = 4 if share >= 0.25 else 3 if share >= 0.1 else 1
+    basis = f"measured: {100 * share:.0f}% of the attribution falls on '{attribute}' or its proxies"
+    title = "Decisions lean on a protected attribute or a proxy"
+    return [*risks, MeasuredRisk("bias", title, likelihood, basis)]
+
+
+ASSESSMENT = Assessment(
+    name="explanations",
+    title="Explanations (feature attributions)",
+    concern="transparency",
+    needs="model",
+    result_type=ExplanationResult,
+    run=_run,
+    config_type=ExplainConfig,
+    risks=_risks,
+    report=ReportSection(html=("_explanations.html.j2",), markdown=("_explanations.md.j2",)),
+)

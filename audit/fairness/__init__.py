@@ -15,6 +15,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from raikit.audit import stats as _bootstrap
+from raikit.audit.assessment import (
+    Assessment,
+    AuditContext,
+    Measure,
+    MeasuredRisk,
+    NotApplicable,
+    ReportSection,
+)
 from raikit.audit.types import Finding, Frozen, Interval
 from raikit.models.errors import ConfigError, DataError
 
@@ -22,6 +30,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from raikit.audit.groups import SensitiveAttribute
+    from raikit.audit.policy import Limits
 
 __all__ = [
     "DISPARITIES",
@@ -404,3 +413,79 @@ def assess_fairness(
         attributes=attributes,
         findings=findings,
     )
+
+
+def _run(context: AuditContext, config: None) -> FairnessResult:
+    scores = context.scores
+    if len(scores.classes) != 2:
+        raise NotApplicable(
+            "multiclass_not_assessed",
+            "group fairness is assessed for binary decisions; this model has "
+            f"{len(scores.classes)} classes",
+        )
+    return assess_fairness(
+        scores.y_true,
+        scores.y_pred,
+        context.audited[list(context.sensitive)].reset_index(drop=True),
+        positive_label=scores.classes[1],
+        config=FairnessConfig(
+            min_group_size=context.min_group_size,
+            n_bootstrap=context.n_bootstrap,
+            confidence_level=context.confidence_level,
+            seed=context.seed,
+        ),
+    )
+
+
+def _measures(result: FairnessResult) -> list[Measure]:
+    return [
+        Measure(name, attribute.attribute, interval)
+        for attribute in result.attributes
+        for name, interval in attribute.disparities.items()
+    ]
+
+
+def _risks(result: FairnessResult, limits: Limits) -> list[MeasuredRisk]:
+    limit = limits.max_demographic_parity_difference
+    worst = None
+    for attribute in result.attributes:
+        dpd = attribute.disparities.get("demographic_parity_difference")
+        if (
+            dpd is not None
+            and dpd.value is not None
+            and (worst is None or dpd.value > worst[1].value)
+        ):
+            worst = (attribute.attribute, dpd)
+    if worst is None:
+        return []
+    name, dpd = worst
+    if dpd.lower is not None and dpd.lower > limit:
+        likelihood, how = 5, "clearly above"
+    elif dpd.value > limit:
+        likelihood, how = 4, "above"
+    elif dpd.upper is not None and dpd.upper > limit:
+        likelihood, how = 3, "below, but its interval reaches above,"
+    else:
+        likelihood, how = 1, "below"
+    bounds = f" [{dpd.lower:.3f}, {dpd.upper:.3f}]" if dpd.lower is not None else ""
+    basis = (
+        f"measured: demographic parity difference on {name} is {dpd.value:.3f}{bounds}, "
+        f"{how} the threshold {limit:g}"
+    )
+    return [MeasuredRisk("bias", "Unequal decisions across groups", likelihood, basis)]
+
+
+ASSESSMENT = Assessment(
+    name="fairness",
+    title="Group fairness (rates and disparities by group)",
+    concern="bias",
+    needs="predictions",
+    result_type=FairnessResult,
+    run=_run,
+    config_type=None,
+    measures=_measures,
+    risks=_risks,
+    report=ReportSection(
+        html=("_summary.html.j2", "_fairness.html.j2"), markdown=("_fairness.md.j2",)
+    ),
+)

@@ -1,9 +1,9 @@
 """The registry of societal concerns: which evidence measures each, which impact fields assess it.
 
 The executive summary, the risk register, the coverage matrix and the report's detail sections
-are all driven by this table. A new assessment joins the report by naming its ``Evidence``
-field in :data:`EVIDENCE_ITEMS` and in its concern's ``evidence`` tuple; until that field
-exists (or while it is ``None``) the concern reads "not measured", never silently nothing.
+are all driven by this table. A concern is measured by the registered assessments that name it
+(:mod:`raikit.audit.registry`) and by items of the training record (``dp``); while none of them
+is in the evidence the concern reads "not measured", never silently nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from raikit.audit.evidence import Evidence
 
-__all__ = ["CONCERNS", "EVIDENCE_ITEMS", "Concern", "ConcernStatus", "concern_status"]
+__all__ = [
+    "CONCERNS",
+    "RECORD_ITEMS",
+    "Concern",
+    "ConcernStatus",
+    "concern_status",
+    "evidence_items",
+]
 
 Status = Literal["measured", "assessed", "not_assessed"]
 
@@ -31,8 +38,9 @@ class Concern:
         Heading in the report.
     question : str
         What a reader wants to know, in plain words.
-    evidence : tuple of str
-        ``Evidence`` fields (see :data:`EVIDENCE_ITEMS`) that measure the concern.
+    record : tuple of str
+        Items of the training record (see :data:`RECORD_ITEMS`) that measure the concern,
+        besides the registered assessments that name it.
     impact : tuple of str
         Dotted ``ImpactAssessment`` fields that assess it.
     """
@@ -40,50 +48,40 @@ class Concern:
     name: str
     title: str
     question: str
-    evidence: tuple[str, ...]
+    record: tuple[str, ...]
     impact: tuple[str, ...]
 
 
-# Evidence field -> what it is, in the report's words. Fields that other assessments add
-# later are listed already, so their absence is visible.
-EVIDENCE_ITEMS: dict[str, str] = {
-    "performance": "Performance and calibration",
-    "fairness": "Group fairness (rates and disparities by group)",
-    "mitigation": "Bias mitigation",
-    "pii": "Personal data (PII) scan of the training data",
-    "dp": "Differential privacy guarantee of training",
-    "membership_inference": "Membership-inference attack",
-    "explanations": "Explanations (feature attributions)",
-    "robustness": "Robustness (counterfactual, perturbation, adversarial)",
-}
+#: Training-record items that measure a concern, in the report's words.
+RECORD_ITEMS: dict[str, str] = {"dp": "Differential privacy guarantee of training"}
 
 CONCERNS: tuple[Concern, ...] = (
     Concern(
         "bias",
         "Bias and fairness",
         "Does the system treat the groups it affects differently?",
-        ("fairness", "mitigation"),
+        (),
         ("affected_groups",),
     ),
     Concern(
         "privacy",
         "Privacy and data protection",
         "Could the system expose personal data of the people it was built from?",
-        ("pii", "dp", "membership_inference"),
+        ("dp",),
         ("data_provenance",),
     ),
     Concern(
         "transparency",
         "Transparency and explainability",
         "Can its users and the people affected understand what it does and why?",
-        ("explanations",),
+        (),
         ("intended_use", "human_oversight"),
     ),
     Concern(
         "security",
         "Security and misuse",
         "How could it be attacked, stolen or misused, and what prevents that?",
-        ("robustness",),
+        (),
         ("misuse", "security"),
     ),
     Concern(
@@ -97,7 +95,7 @@ CONCERNS: tuple[Concern, ...] = (
         "service_quality",
         "Service quality",
         "Is it accurate and well calibrated enough for the service it supports?",
-        ("performance",),
+        (),
         ("service_quality_claims",),
     ),
     Concern(
@@ -136,27 +134,42 @@ class ConcernStatus:
     missing_assessments: list[str]
 
 
-def evidence_item(evidence: Evidence, name: str) -> Any:
-    """The evidence section ``name``, or ``None`` when this evidence lacks it.
+def evidence_items(evidence: Evidence | None = None) -> dict[str, tuple[str, str]]:
+    """Every item that can measure a concern: name -> (concern, label).
 
-    ``dp`` is read from the training record (``model.training["privacy"]`` when
-    ``differentially_private``) when the evidence has no ``dp`` section of its own, since
-    raikit's trainer records the guarantee there.
+    The registered assessments, the training-record items, and the results of ``evidence``
+    whose assessment this raikit does not have registered (their stored sections name them).
     """
-    value = getattr(evidence, name, None)
-    if value is None and name == "dp":
-        training = evidence.model.training or {}
-        # raikit's trainer writes privacy.differentially_private; older records dp.enabled.
-        for key, flag in (("privacy", "differentially_private"), ("dp", "enabled")):
-            record = training.get(key)
-            if isinstance(record, dict) and record.get(flag):
-                return record
-    return value
+    from raikit.audit.registry import assessments
+
+    items = {a.name: (a.concern, a.title) for a in assessments()}
+    for concern in CONCERNS:
+        items.update({name: (concern.name, RECORD_ITEMS[name]) for name in concern.record})
+    if evidence is not None:
+        items.update({n: (s.concern, s.title) for n, s in evidence.sections.items()})
+    return items
+
+
+def evidence_item(evidence: Evidence, name: str) -> Any:
+    """The result ``name`` of ``evidence``, the training-record item ``dp``, or ``None``.
+
+    ``dp`` is the training record's privacy entry when it says ``differentially_private``.
+    """
+    if name != "dp":
+        return evidence.result(name)
+    training = evidence.model.training or {}
+    # raikit's trainer writes privacy.differentially_private; older records dp.enabled.
+    for key, flag in (("privacy", "differentially_private"), ("dp", "enabled")):
+        record = training.get(key)
+        if isinstance(record, dict) and record.get(flag):
+            return record
+    return None
 
 
 def concern_status(evidence: Evidence, concern: Concern) -> ConcernStatus:
     """Classify ``concern`` for ``evidence``: measured beats assessed beats not assessed."""
-    measured = [n for n in concern.evidence if evidence_item(evidence, n) is not None]
+    names = [n for n, (owner, _) in evidence_items(evidence).items() if owner == concern.name]
+    measured = [n for n in names if evidence_item(evidence, n) is not None]
     impact = evidence.impact
     assessed = [f for f in concern.impact if impact is not None and impact.has(f)]
     status: Status = "measured" if measured else "assessed" if assessed else "not_assessed"
@@ -164,7 +177,7 @@ def concern_status(evidence: Evidence, concern: Concern) -> ConcernStatus:
         concern=concern,
         status=status,
         measured_by=measured,
-        missing_measures=[n for n in concern.evidence if n not in measured],
+        missing_measures=[n for n in names if n not in measured],
         assessed_by=assessed,
         missing_assessments=[f for f in concern.impact if f not in assessed],
     )

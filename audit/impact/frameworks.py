@@ -108,16 +108,15 @@ class CoverageRow:
 def coverage(evidence: Evidence) -> list[CoverageRow]:
     """The framework coverage matrix of ``evidence``, one row per mapped evidence item.
 
-    Measured items come from :data:`raikit.audit.impact.concerns.EVIDENCE_ITEMS`, assessed items
-    from the
-    impact fields named in :data:`raikit.audit.impact.concerns.CONCERNS`; every mapped item has a
-    row, present or not, so gaps show.
+    Measured items are :func:`raikit.audit.impact.concerns.evidence_items`, assessed items the
+    impact fields named in :data:`raikit.audit.impact.concerns.CONCERNS`; every item has a row,
+    present or not, so gaps show.
     """
-    from raikit.audit.impact.concerns import CONCERNS, EVIDENCE_ITEMS, evidence_item
+    from raikit.audit.impact.concerns import CONCERNS, evidence_item, evidence_items
 
     mapping = frameworks().items
     rows: list[CoverageRow] = []
-    for name, label in EVIDENCE_ITEMS.items():
+    for name, (_, label) in evidence_items(evidence).items():
         item = mapping.get(name, ItemMapping(eu_ai_act=[], nist_ai_rmf=[]))
         present = evidence_item(evidence, name) is not None
         rows.append(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from raikit.audit.assessment import Assessment, AuditContext, ReportSection
 from raikit.audit.types import Finding, Frozen, Interval
 from raikit.models.errors import ConfigError
 
@@ -240,3 +241,36 @@ def sweep(
         prepare_output_dir(target, force=force)
         points.append(fit_and_measure(context, run, target))
     return context.result(points)
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """A sweep as a check of an audit: its settings, where its models go, which methods."""
+
+    config: MitigationConfig
+    out_dir: Path
+    methods: tuple[str, ...] = ()
+    force: bool = False
+
+
+def _run(context: AuditContext, run: SweepRun) -> MitigationResult:
+    return sweep(
+        context.table,
+        context.predictor.path,
+        run.config,
+        run.out_dir,
+        methods=run.methods,
+        force=run.force,
+    )
+
+
+ASSESSMENT = Assessment(
+    name="mitigation",
+    title="Bias mitigation",
+    concern="bias",
+    needs="model",
+    result_type=MitigationResult,
+    run=_run,
+    config_type=SweepRun,
+    report=ReportSection(html=("_mitigation.html.j2",), markdown=("_mitigation.md.j2",)),
+)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+from raikit.audit.assessment import Assessment, AuditContext, Measure, MeasuredRisk, ReportSection
 from raikit.audit.stats import percentile_interval
 from raikit.audit.types import Finding, Frozen, Interval
+
+if TYPE_CHECKING:
+    from raikit.audit.policy import Limits
 
 
 class ReliabilityBin(Frozen):
@@ -229,3 +235,45 @@ def _undefined(name: str) -> Finding:
         code="undefined_metric",
         message=f"{name} is undefined on these rows (a class is never predicted or never present)",
     )
+
+
+def _run(context: AuditContext, config: None) -> PerformanceResult:
+    scores = context.scores
+    return assess_performance(
+        scores.y_true,
+        scores.y_pred,
+        scores.classes,
+        y_score=scores.y_score,
+        n_bootstrap=context.n_bootstrap,
+        confidence_level=context.confidence_level,
+        seed=context.seed,
+    )
+
+
+def _measures(result: PerformanceResult) -> list[Measure]:
+    return [Measure(name, "overall", interval) for name, interval in result.metrics.items()]
+
+
+def _risks(result: PerformanceResult, limits: Limits) -> list[MeasuredRisk]:
+    if result.calibration is None:
+        return []
+    ece = result.calibration.expected_calibration_error
+    limit = limits.max_calibration_error
+    likelihood = 1 if ece <= limit / 2 else 3 if ece <= limit else 4
+    basis = f"measured: expected calibration error {ece:.3f} (limit {limit:g})"
+    title = "Scores mislead the people acting on them"
+    return [MeasuredRisk("service_quality", title, likelihood, basis)]
+
+
+ASSESSMENT = Assessment(
+    name="performance",
+    title="Performance and calibration",
+    concern="service_quality",
+    needs="predictions",
+    result_type=PerformanceResult,
+    run=_run,
+    config_type=None,
+    measures=_measures,
+    risks=_risks,
+    report=ReportSection(html=("_performance.html.j2",), markdown=("_performance.md.j2",)),
+)

@@ -11,11 +11,12 @@ samples they show are masked (``raikit.audit.pii._mask``).
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
+from raikit.audit.assessment import Assessment, AuditContext, MeasuredRisk, ReportSection
 from raikit.audit.pii._mask import mask_value
 from raikit.audit.pii._recognizers import NER_ENTITIES
 from raikit.audit.pii._scan import (
@@ -28,6 +29,9 @@ from raikit.audit.pii._scan import (
 )
 from raikit.audit.pii.reidentification import ReidentificationResult, assess_reidentification
 from raikit.audit.types import Finding, Frozen
+
+if TYPE_CHECKING:
+    from raikit.audit.policy import Limits
 
 # Entity types that single a person out on their own; the rest only narrow the field.
 QUASI_ENTITY_TYPES = frozenset({"DATE_TIME", "LOCATION", "NRP", "ORGANIZATION"})
@@ -114,6 +118,10 @@ class PiiResult(Frozen):
             for stat in column.entities:
                 counts[stat.entity_type] = counts.get(stat.entity_type, 0) + stat.rows
         return counts
+
+    def entity_types_found(self) -> list[str]:
+        """The entity types found in at least one row, sorted."""
+        return sorted(name for name, rows in self.rows_by_entity_type().items() if rows)
 
     def all_findings(self) -> list[Finding]:
         """Findings of the scan and of the re-identification assessment."""
@@ -382,3 +390,36 @@ def scan_corpus(
     frame = pd.DataFrame({"text": pd.Series(list(texts), dtype=object)})
     hits = analyze_table(frame, config, ["text"], analyzer=analyzer)
     return summarise_hits(hits, config, source=source, kind="corpus")
+
+
+def _run(context: AuditContext, config: ScanConfig) -> PiiResult:
+    return scan_table(context.table.frame, config, source=context.table.source)
+
+
+def _risks(result: PiiResult, limits: Limits) -> list[MeasuredRisk]:
+    found = result.entity_types_found()
+    forbidden = sorted(set(found) & set(limits.forbidden_pii))
+    if forbidden:
+        likelihood, basis = (
+            5,
+            f"measured: forbidden PII in the training data: {', '.join(forbidden)}",
+        )
+    elif found:
+        likelihood, basis = 3, f"measured: PII in the training data: {', '.join(found)}"
+    else:
+        likelihood, basis = 1, "measured: no PII found in the training data"
+    title = "Personal data in the training data is exposed"
+    return [MeasuredRisk("privacy", title, likelihood, basis)]
+
+
+ASSESSMENT = Assessment(
+    name="pii",
+    title="Personal data (PII) scan of the training data",
+    concern="privacy",
+    needs="data",
+    result_type=PiiResult,
+    run=_run,
+    config_type=ScanConfig,
+    risks=_risks,
+    report=ReportSection(html=("_pii.html.j2",), markdown=("_pii.md.j2",)),
+)

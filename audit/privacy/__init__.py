@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from raikit.audit.assessment import Assessment, AuditContext, Measure, MeasuredRisk, ReportSection
+from raikit.audit.policy import DEFAULT_LIMITS, Limits
 from raikit.audit.privacy import _stats as stats
 from raikit.audit.privacy.result import (
     AttackResult,
@@ -50,6 +52,8 @@ __all__ = [
 ]
 
 CONCERN = "privacy"
+#: The risk a membership attack measures (the training record speaks to it when none ran).
+LEAK_RISK = "Personal data of training subjects leaks"
 TARGET_FPRS = (0.01, 0.001)
 ROC_POINTS = 200
 ATTACK_TITLES = {
@@ -122,6 +126,7 @@ def assess_membership_inference(
     config: MembershipConfig | None = None,
     *,
     progress: bool | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> MembershipInferenceResult:
     """Attack ``predictor`` on its own training data and compare with its DP guarantee.
 
@@ -264,7 +269,7 @@ def assess_membership_inference(
         findings=[],
     )
     draft = MembershipInferenceResult(**result)
-    return draft.model_copy(update={"findings": _findings(draft)})
+    return draft.model_copy(update={"findings": _findings(draft, limits)})
 
 
 def _record_and_split(predictor: Predictor) -> tuple[dict, dict]:
@@ -416,7 +421,7 @@ def _per_group(
     return rows
 
 
-def _findings(result: MembershipInferenceResult) -> list[Finding]:
+def _findings(result: MembershipInferenceResult, limits: Limits) -> list[Finding]:
     found = []
     dp = result.dp
     if result.verdict == "inconsistent":
@@ -431,7 +436,9 @@ def _findings(result: MembershipInferenceResult) -> list[Finding]:
                 "training has a bug",
             )
         )
-    if result.auc is not None and (result.auc > 0.6 or result.epsilon_lower_bound > 0):
+    if result.auc is not None and (
+        result.auc > limits.max_membership_auc or result.epsilon_lower_bound > 0
+    ):
         found.append(
             Finding(
                 concern=CONCERN,
@@ -494,3 +501,51 @@ def _findings(result: MembershipInferenceResult) -> list[Finding]:
                 )
             )
     return found
+
+
+def _run(context: AuditContext, config: MembershipConfig) -> MembershipInferenceResult:
+    return assess_membership_inference(
+        context.predictor,
+        context.table,
+        context.sensitive,
+        config,
+        progress=context.progress,
+        limits=context.limits,
+    )
+
+
+def _measures(result: MembershipInferenceResult) -> list[Measure]:
+    if result.auc is None:
+        return []
+    return [Measure("membership_auc", "model", Interval(value=result.auc))]
+
+
+def _risks(result: MembershipInferenceResult, limits: Limits) -> list[MeasuredRisk]:
+    if result.verdict == "inconsistent":
+        basis = (
+            f"measured: membership attacks prove epsilon >= {result.epsilon_lower_bound:.2f}, "
+            f"above the claimed {result.dp.epsilon:.3g}: the DP guarantee does not hold"
+        )
+        return [MeasuredRisk("privacy", LEAK_RISK, 5, basis)]
+    if result.auc is None:
+        return []
+    high = result.auc > limits.max_membership_auc
+    basis = (
+        f"measured: membership-attack AUC {result.auc:.3f}, "
+        f"{'above' if high else 'within'} the limit {limits.max_membership_auc:g}"
+    )
+    return [MeasuredRisk("privacy", LEAK_RISK, 5 if high else 1, basis)]
+
+
+ASSESSMENT = Assessment(
+    name="membership_inference",
+    title="Membership-inference attack",
+    concern="privacy",
+    needs="model",
+    result_type=MembershipInferenceResult,
+    run=_run,
+    config_type=MembershipConfig,
+    measures=_measures,
+    risks=_risks,
+    report=ReportSection(html=("_membership.html.j2",), markdown=("_membership.md.j2",)),
+)

@@ -19,17 +19,18 @@ finding:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
+from raikit.audit.assessment import Assessment, AuditContext, Measure, MeasuredRisk, ReportSection
+from raikit.audit.policy import DEFAULT_LIMITS, Limits
 from raikit.audit.robustness._adversarial import ATTACKS, TEXT_KINDS
 from raikit.audit.robustness._decisions import Scored, score
 from raikit.audit.robustness._perturbation import PERTURBATIONS, perturbation_kind
 from raikit.audit.robustness._steps import (
     DEFAULT_EPSILONS,
-    FLIP_RATE_WARNING,
     adversarial_sweep,
     bias_auc_table,
     brittle_groups,
@@ -41,7 +42,7 @@ from raikit.audit.robustness._steps import (
     text_counterfactuals,
 )
 from raikit.audit.robustness.result import RobustnessResult, RobustnessSettings
-from raikit.audit.types import Finding
+from raikit.audit.types import Finding, Interval
 from raikit.models.errors import ConfigError, DataError, close_matches_hint
 
 __all__ = ["DEFAULT_EPSILONS", "RobustnessConfig", "RobustnessResult", "assess_robustness"]
@@ -115,6 +116,7 @@ def assess_robustness(
     config: RobustnessConfig,
     *,
     progress: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> RobustnessResult:
     """Measure counterfactual, perturbation and adversarial robustness, per group.
 
@@ -129,6 +131,9 @@ def assess_robustness(
         What to run; every setting is recorded in the result.
     progress : bool
         Show a progress bar on stderr during the attacks.
+    limits : Limits
+        The policy's limits; a counterfactual flip rate above its
+        ``max_counterfactual_flip_rate`` is a finding.
 
     Returns
     -------
@@ -193,7 +198,7 @@ def assess_robustness(
     for item in counterfactual:
         for stat in [item.overall, *item.groups]:
             rate = stat.flip_rate.value
-            if rate is not None and rate > FLIP_RATE_WARNING and not stat.small:
+            if rate is not None and rate > limits.max_counterfactual_flip_rate and not stat.small:
                 variant = "with its proxies" if item.proxies else "alone"
                 findings.append(
                     finding(
@@ -205,7 +210,7 @@ def assess_robustness(
                 )
     for item in text_results:
         rate = item.overall.flip_rate.value
-        if rate is not None and rate > FLIP_RATE_WARNING:
+        if rate is not None and rate > limits.max_counterfactual_flip_rate:
             findings.append(
                 finding(
                     "warning",
@@ -273,3 +278,79 @@ def assess_robustness(
         adversarial=adversarial,
         findings=findings,
     )
+
+
+def _run(context: AuditContext, config: RobustnessConfig) -> RobustnessResult:
+    config = replace(
+        config,
+        label=config.label or context.label,
+        sensitive=config.sensitive or tuple(context.sensitive),
+    )
+    return assess_robustness(
+        context.predictor, context.audited, config, progress=context.progress, limits=context.limits
+    )
+
+
+def _measures(result: RobustnessResult) -> list[Measure]:
+    measures = []
+    rate = result.max_counterfactual_flip_rate()
+    if rate is not None:
+        measures.append(Measure("counterfactual_flip_rate", "model", Interval(value=rate)))
+    if result.adversarial is not None:
+        measures.extend(
+            Measure(
+                "robust_accuracy",
+                f"{point.attack} at epsilon {point.epsilon:g}",
+                point.robust_accuracy,
+            )
+            for point in result.adversarial.points
+        )
+    return measures
+
+
+def _risks(result: RobustnessResult, limits: Limits) -> list[MeasuredRisk]:
+    risks = []
+    rate = result.max_counterfactual_flip_rate()
+    if rate is not None:
+        limit = limits.max_counterfactual_flip_rate
+        likelihood = 4 if rate > 2 * limit else 3 if rate > limit else 1
+        basis = (
+            f"measured: changing only the protected attribute flips up to {100 * rate:.1f}% of "
+            f"decisions in a group ({'above' if rate > limit else 'within'} the limit {limit:g})"
+        )
+        risks.append(
+            MeasuredRisk("bias", "Decisions change with who a person is", likelihood, basis)
+        )
+    adversarial = result.adversarial
+    if adversarial is None:
+        return risks
+    swept = sorted({p.epsilon for p in adversarial.points if p.attack == "pgd_linf"} - {0.0})
+    epsilon = limits.robustness_epsilon
+    if epsilon is None and swept:
+        epsilon = swept[0]
+    robust = result.robust_accuracy("pgd_linf", epsilon) if epsilon is not None else None
+    if robust is None:
+        return risks
+    drop = adversarial.clean_accuracy - robust
+    limit = limits.max_robust_accuracy_drop
+    likelihood = 4 if drop > 2 * limit else 3 if drop > limit else 1
+    basis = (
+        f"measured: a PGD attack (L-inf, epsilon {epsilon:g}) lowers accuracy from "
+        f"{adversarial.clean_accuracy:.3f} to {robust:.3f}"
+    )
+    title = "Small crafted input changes manipulate decisions"
+    return [*risks, MeasuredRisk("security", title, likelihood, basis)]
+
+
+ASSESSMENT = Assessment(
+    name="robustness",
+    title="Robustness (counterfactual, perturbation, adversarial)",
+    concern="security",
+    needs="model",
+    result_type=RobustnessResult,
+    run=_run,
+    config_type=RobustnessConfig,
+    measures=_measures,
+    risks=_risks,
+    report=ReportSection(html=("_robustness.html.j2",), markdown=("_robustness.md.j2",)),
+)

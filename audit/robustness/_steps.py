@@ -36,8 +36,6 @@ DEFAULT_EPSILONS: dict[str, tuple[float, ...]] = {
     "words": (0.0, 0.1, 0.25, 0.5, 1.0),
     "hf-tokenizer": (0.0, 0.1, 0.25, 0.5, 1.0),
 }
-# A counterfactual flip rate above this is worth a warning (the example gate of the docs).
-FLIP_RATE_WARNING = 0.02
 # A group whose figure is this much worse than the whole is called out.
 GROUP_GAP_WARNING = 0.1
 

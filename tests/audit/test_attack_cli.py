@@ -47,12 +47,12 @@ def test_attack_writes_evidence_and_report(attacked):
     assert result.exit_code == 0, result.output
     assert "verdict: no guarantee" in result.output
     evidence = load_evidence(out / "evidence.json")
-    section = evidence.membership_inference
+    section = evidence.result("membership_inference")
     assert section is not None and section.auc > 0.6
     assert section.epsilon_lower_bound > 0
     assert [g.group for g in section.per_group] == ["a", "b"]
     raw = json.loads((out / "evidence.json").read_text())
-    assert raw["membership_inference"]["auc"] == section.auc
+    assert raw["results"]["membership_inference"]["auc"] == section.auc
     html = (out / "report.html").read_text()
     start = html.index('<section id="membership-inference">')
     part = html[start : html.index("</section>", start)]
@@ -102,8 +102,11 @@ def test_audit_with_membership_attack(planted, tmp_path):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     evidence = load_evidence(out / "evidence.json")
-    assert evidence.performance is not None
-    assert [a.name for a in evidence.membership_inference.attacks] == ["loss", "confidence"]
+    assert evidence.result("performance") is not None
+    assert [a.name for a in evidence.result("membership_inference").attacks] == [
+        "loss",
+        "confidence",
+    ]
     assert any(f.code == "membership_leak" for f in evidence.all_findings())
 
 

@@ -90,9 +90,9 @@ def audited(tmp_path_factory):
 
 def test_audit_writes_evidence_and_report(audited):
     evidence = json.loads((audited / "audit" / "evidence.json").read_text())
-    assert evidence["schema_version"] == "1.0"
+    assert evidence["schema_version"] == "2.0"
     assert evidence["data"]["rows"].startswith("test split")
-    attributes = [a["attribute"] for a in evidence["fairness"]["attributes"]]
+    attributes = [a["attribute"] for a in evidence["results"]["fairness"]["attributes"]]
     assert attributes == ["colour", "sex", "colour & sex"]
     html = (audited / "audit" / "report.html").read_text()
     assert html.lstrip().lower().startswith("<!doctype html>")
@@ -110,7 +110,7 @@ def test_report_numbers_match_an_independent_groupby(audited):
         pd.Series(predicted_yes, index=test.index).groupby(test["colour"]).agg(["mean", "size"])
     )
     evidence = json.loads((audited / "audit" / "evidence.json").read_text())
-    colour = evidence["fairness"]["attributes"][0]
+    colour = evidence["results"]["fairness"]["attributes"][0]
     html = (audited / "audit" / "report.html").read_text()
     for group in colour["groups"]:
         expected = by_colour.loc[group["label"]]
@@ -148,12 +148,12 @@ def test_audit_of_predictions_only(tmp_path):
     assert result.exit_code == 0, result.output
     evidence = json.loads((tmp_path / "a" / "evidence.json").read_text())
     assert evidence["model"]["kind"] == "predictions-file"
-    groups = {g["label"]: g for g in evidence["fairness"]["attributes"][0]["groups"]}
+    groups = {g["label"]: g for g in evidence["results"]["fairness"]["attributes"][0]["groups"]}
     for value in ("f", "m"):
         rows = frame[frame["gender"] == value]
         tpr = rows.loc[rows.y_true == 1, "y_pred"].mean()
         assert groups[value]["metrics"]["true_positive_rate"]["value"] == pytest.approx(tpr)
-    assert evidence["performance"]["metrics"]["roc_auc"]["value"] is not None
+    assert evidence["results"]["performance"]["metrics"]["roc_auc"]["value"] is not None
 
 
 @pytest.fixture

@@ -36,9 +36,9 @@ def test_nan_becomes_null_never_nan_in_json():
 def test_all_findings_gathers_every_section(evidence):
     codes = [f.code for f in evidence.all_findings()]
     assert codes[0] == "no_dp"
-    assert len(codes) == len(evidence.findings) + len(evidence.performance.findings) + len(
-        evidence.fairness.findings
-    )
+    assert len(codes) == len(evidence.findings) + len(
+        evidence.result("performance").findings
+    ) + len(evidence.result("fairness").findings)
 
 
 @pytest.mark.parametrize(

@@ -89,21 +89,21 @@ def test_text_attributions_are_per_word_and_complete(rnn):
 
 def _audit(table, path, sensitive, explain=FAST):
     config = AuditConfig(label=table.spec.label, sensitive=sensitive, n_bootstrap=100, rows="all")
-    return run_audit(table, config, load_predictor(path), explain=explain)
+    return run_audit(table, config, load_predictor(path), {"explanations": explain})
 
 
 def test_text_report_highlights_words_and_escapes_them(rnn):
     table, path = rnn
     evidence = _audit(table, path, ("identity",))
-    ex = evidence.explanations
+    ex = evidence.result("explanations")
     assert ex.input_kind == "text" and ex.reliance[0].model_reads_attribute
     assert {g.group for g in ex.reliance[0].by_group} <= set(table.frame["identity"])
     local = ex.local[0]
     hostile = local.model_copy(
         update={"tokens": [*local.tokens, local.tokens[0].model_copy(update={"text": "<b>x"})]}
     )
-    evidence = evidence.model_copy(
-        update={"explanations": ex.model_copy(update={"local": [hostile, *ex.local[1:]]})}
+    evidence = evidence.with_result(
+        "explanations", ex.model_copy(update={"local": [hostile, *ex.local[1:]]})
     )
     html = render(evidence, "html")
     assert 'id="explanations"' in html
@@ -118,7 +118,7 @@ def test_text_report_highlights_words_and_escapes_them(rnn):
 def test_image_attributions_and_saliency_maps_render_inline(cnn):
     table, path = cnn
     evidence = _audit(table, path, ())
-    ex = evidence.explanations
+    ex = evidence.result("explanations")
     assert ex.input_kind == "image" and ex.image_shape[-2:] == [8, 8]
     assert np.asarray(ex.mean_attribution_map).shape == (8, 8)
     local = ex.local[0]
@@ -231,7 +231,7 @@ def test_rai_audit_explain_adds_the_section(arrests_model, tmp_path):
     )
     assert result.exit_code == 0, result.output
     evidence = json.loads((tmp_path / "evidence.json").read_text())
-    ex = evidence["explanations"]
+    ex = evidence["results"]["explanations"]
     assert ex["n_rows_sampled"] == 60 and ex["seed"] == 0
     assert ex["reliance"][0]["attribute"] == "colour"
     html = (tmp_path / "report.html").read_text()

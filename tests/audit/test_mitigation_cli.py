@@ -50,9 +50,9 @@ def test_sweep_writes_models_evidence_and_a_report_section(files):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     evidence = json.loads((out / "evidence.json").read_text())
-    points = evidence["mitigation"]["points"]
+    points = evidence["results"]["mitigation"]["points"]
     assert [p["method"] for p in points] == ["baseline", "threshold_optimizer", "reweighing"]
-    assert evidence["mitigation"]["target_disparity"] == "demographic_parity_difference"
+    assert evidence["results"]["mitigation"]["target_disparity"] == "demographic_parity_difference"
     assert any(p["pareto"] for p in points)
     assert points[1]["needs_sensitive_at_prediction"] is True
     html = (out / "report.html").read_text()

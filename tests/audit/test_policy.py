@@ -249,7 +249,7 @@ def test_rai_audit_with_impact_and_policy(tmp_path, predictions_csv, max_dpd, co
 def test_forbidden_pii_gate_reads_a_pii_section():
     from tests.audit.test_risk import _pii_result
 
-    evidence = build_evidence().model_copy(update={"pii": _pii_result({"US_SSN": 2})})
+    evidence = build_evidence().with_result("pii", _pii_result({"US_SSN": 2}))
     result = check(evidence, policy(privacy={"forbidden_pii": ["US_SSN", "CREDIT_CARD"]}))
     [only] = result.checks
     assert only.status == "fail" and only.observed == "US_SSN"

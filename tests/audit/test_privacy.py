@@ -238,7 +238,7 @@ def test_risk_register_scores_a_broken_dp_claim_high(overfit_result):
             ),
         }
     )
-    evidence = build_evidence().model_copy(update={"membership_inference": broken})
+    evidence = build_evidence().with_result("membership_inference", broken)
     [privacy] = [r for r in risk_register(evidence) if r.concern == "privacy"]
     assert privacy.likelihood == 5
     assert "above the claimed 0.5: the DP guarantee does not hold" in privacy.basis
@@ -250,8 +250,8 @@ def test_report_section_escapes_group_names(overfit_result):
 
     hostile = "<script>alert(1)</script>|*x*"
     groups = [g.model_copy(update={"group": hostile}) for g in overfit_result.per_group[:1]]
-    evidence = build_evidence().model_copy(
-        update={"membership_inference": overfit_result.model_copy(update={"per_group": groups})}
+    evidence = build_evidence().with_result(
+        "membership_inference", overfit_result.model_copy(update={"per_group": groups})
     )
     html = render(evidence, "html")
     section = html[html.index('<section id="membership-inference">') :]

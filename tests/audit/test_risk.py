@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from raikit.audit.impact import DOMAINS, parse_impact
 from raikit.audit.impact import concerns as concerns_module
-from raikit.audit.impact.concerns import CONCERNS, EVIDENCE_ITEMS, concern_status
+from raikit.audit.impact.concerns import CONCERNS, RECORD_ITEMS, concern_status
 from raikit.audit.impact.frameworks import coverage, frameworks, risk_tier
 from raikit.audit.impact.risk import risk_level, risk_register
 from raikit.audit.pii import ColumnPii, EntityStat, PiiResult
 from raikit.audit.policy import Policy
+from raikit.audit.registry import (
+    assessment,
+    assessments,
+    register_assessment,
+    unregister_assessment,
+)
 from tests.audit.test_impact import MINIMAL
 from tests.reports.conftest import build_evidence, build_full_evidence
 
@@ -32,10 +40,13 @@ def test_registry_covers_every_concern_of_the_issue_and_maps_every_item():
     assert set(names) >= ISSUE_CONCERNS
     mapped = frameworks().items
     for concern in CONCERNS:
-        for item in concern.evidence:
-            assert item in EVIDENCE_ITEMS, item
-        for item in (*concern.evidence, *concern.impact):
+        for item in concern.record:
+            assert item in RECORD_ITEMS, item
+        for item in (*concern.record, *concern.impact):
             assert item in mapped, f"{item} has no framework mapping"
+    for item in assessments():
+        assert item.concern in names, item.name
+        assert item.name in mapped, f"{item.name} has no framework mapping"
     articles = set(frameworks().eu_ai_act.articles)
     functions = set(frameworks().nist_ai_rmf.functions)
     for name, item in mapped.items():
@@ -72,15 +83,20 @@ def test_statuses_measured_assessed_not_assessed():
     assert "not_assessed" not in status.values()
 
 
-def test_a_new_registry_entry_shows_as_not_assessed_without_code(monkeypatch):
-    extra = concerns_module.Concern("membership", "Membership privacy", "Q?", ("mia",), ())
+def test_a_new_concern_and_its_assessment_show_as_not_measured_without_code(monkeypatch):
+    extra = concerns_module.Concern("membership", "Membership privacy", "Q?", (), ())
     monkeypatch.setattr(concerns_module, "CONCERNS", (*CONCERNS, extra))
-    monkeypatch.setitem(concerns_module.EVIDENCE_ITEMS, "mia", "Membership attack")
-    register = risk_register(build_evidence())
-    [row] = [r for r in register if r.concern == "membership"]
-    assert row.level == "unknown" and row.source == "not assessed"
-    assert concern_status(build_evidence(), extra).status == "not_assessed"
-    assert any(r.item == "mia" and not r.present for r in coverage(build_evidence()))
+    attack = replace(assessment("membership_inference"), name="mia", concern="membership")
+    register_assessment(attack)
+    try:
+        register = risk_register(build_evidence())
+        [row] = [r for r in register if r.concern == "membership"]
+        assert row.level == "unknown" and row.source == "not assessed"
+        status = concern_status(build_evidence(), extra)
+        assert status.status == "not_assessed" and status.missing_measures == ["mia"]
+        assert any(r.item == "mia" and not r.present for r in coverage(build_evidence()))
+    finally:
+        unregister_assessment("mia")
 
 
 @pytest.mark.parametrize(
@@ -195,7 +211,7 @@ def _pii_result(rows_by_type: dict[str, int]) -> PiiResult:
     ("counts", "likelihood"), [({"US_SSN": 3, "PERSON": 10}, 5), ({"PERSON": 10}, 3), ({}, 1)]
 )
 def test_a_pii_section_raises_or_lowers_the_privacy_risk(counts, likelihood):
-    evidence = build_full_evidence().model_copy(update={"pii": _pii_result(counts)})
+    evidence = build_full_evidence().with_result("pii", _pii_result(counts))
     policy = Policy.model_validate({"privacy": {"forbidden_pii": ["US_SSN"]}})
     privacy = [r for r in risk_register(evidence, policy) if r.concern == "privacy"]
     # Declared privacy threats take the gravest measured likelihood (DP alone gives 2).
@@ -261,8 +277,8 @@ def _robustness(flip_rate: float, clean: float, robust_at_small_radius: float):
 def test_robustness_measurements_score_bias_and_security(
     flip_rate, robust, bias_likelihood, security_likelihood
 ):
-    evidence = build_evidence().model_copy(
-        update={"robustness": _robustness(flip_rate, clean=0.9, robust_at_small_radius=robust)}
+    evidence = build_evidence().with_result(
+        "robustness", _robustness(flip_rate, clean=0.9, robust_at_small_radius=robust)
     )
     register = risk_register(evidence)
     [flips] = [r for r in register if r.title == "Decisions change with who a person is"]

@@ -50,7 +50,7 @@ def robustness_run(arrests_model, tmp_path_factory):
 
 def test_robustness_command_writes_evidence_and_report(robustness_run):
     evidence = json.loads((robustness_run / "evidence.json").read_text())
-    section = evidence["robustness"]
+    section = evidence["results"]["robustness"]
     assert section["settings"]["epsilons"] == [0.0, 0.1, 1.0]
     assert section["settings"]["seed"] == 0
     assert [c["attribute"] for c in section["counterfactual"]][:2] == ["colour", "sex"]
@@ -77,7 +77,7 @@ def test_robustness_command_writes_evidence_and_report(robustness_run):
 
 def test_gates_pass_fail_and_read_not_measured(robustness_run, tmp_path, arrests_model):
     evidence = load_evidence(robustness_run / "evidence.json")
-    robust = evidence.robustness.robust_accuracy("pgd_linf", 0.1)
+    robust = evidence.result("robustness").robust_accuracy("pgd_linf", 0.1)
     policy_file = tmp_path / "policy.yaml"
     policy_file.write_text(
         "robustness:\n  max_counterfactual_flip_rate: 1.0\n"
@@ -95,7 +95,7 @@ def test_gates_pass_fail_and_read_not_measured(robustness_run, tmp_path, arrests
     policy_file.write_text("robustness:\n  min_robust_accuracy: 0.5\n  epsilon: 0.3\n")
     gate = check(evidence, load_policy(policy_file))
     assert [(c.observed, c.status) for c in gate.checks] == [("not measured", "fail")]
-    bare = evidence.model_copy(update={"robustness": None})
+    bare = evidence.with_result("robustness", None)
     policy_file.write_text("robustness:\n  max_counterfactual_flip_rate: 0.02\n")
     gate = check(bare, load_policy(policy_file))
     assert [(c.gate, c.observed) for c in gate.checks] == [
@@ -122,9 +122,9 @@ def test_audit_with_robustness_adds_the_section(arrests_model, tmp_path):
     )
     assert result.exit_code == 0, result.output
     evidence = load_evidence(tmp_path / "audit" / "evidence.json")
-    assert evidence.robustness is not None
-    assert evidence.robustness.settings.sensitive == ["colour"]
-    assert evidence.performance is not None and evidence.fairness is not None
+    assert evidence.result("robustness") is not None
+    assert evidence.result("robustness").settings.sensitive == ["colour"]
+    assert evidence.result("performance") is not None and evidence.result("fairness") is not None
 
 
 def _one_error_line(result) -> str:

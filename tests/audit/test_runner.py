@@ -84,14 +84,14 @@ def test_adult_demographic_parity_matches_the_published_range(tmp_path):
     checkpoint = train(table, spec, tmp_path / "lr", progress=False)
     config = AuditConfig(label="income_per_year", sensitive=("sex",), n_bootstrap=200)
     evidence = run_audit(table, config, load_predictor(checkpoint.path))
-    dpd = evidence.fairness.attributes[0].disparities["demographic_parity_difference"]
+    dpd = evidence.result("fairness").attributes[0].disparities["demographic_parity_difference"]
     assert 0.15 <= dpd.value <= 0.20
     assert dpd.lower < dpd.value < dpd.upper
     test = table.frame.iloc[checkpoint.split["test"]]
     selected = load_predictor(checkpoint.path).predict_proba(test)[:, 1] >= 0.5
     rates = [selected[(test["sex"] == s).to_numpy()].mean() for s in ("Male", "Female")]
     assert dpd.value == pytest.approx(abs(rates[0] - rates[1]))
-    assert np.isfinite(evidence.performance.metrics["roc_auc"].value)
+    assert np.isfinite(evidence.result("performance").metrics["roc_auc"].value)
 
 
 def test_a_private_checkpoint_is_audited_on_its_test_split_with_its_guarantee(tmp_path):
@@ -119,5 +119,5 @@ def test_checks_that_re_score_the_model_refuse_a_predictions_file():
     frame = pd.DataFrame({"y_true": [0, 1] * 20, "y_pred": [0, 1] * 20, "sex": ["a", "b"] * 20})
     table = LoadedTable(frame, "predictions.csv", "sha")
     config = AuditConfig(label="y_true", sensitive=("sex",), n_bootstrap=100)
-    with pytest.raises(ConfigError, match="^robustness tests need a model, not a predictions"):
-        run_audit(table, config, robustness=RobustnessConfig())
+    with pytest.raises(ConfigError, match="^robustness .* need a model, not a predictions"):
+        run_audit(table, config, checks={"robustness": RobustnessConfig()})

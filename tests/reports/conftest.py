@@ -206,7 +206,7 @@ def build_evidence(
             )
         ],
     )
-    return Evidence(
+    evidence = Evidence(
         title="Income classifier audit",
         data=DataInfo(
             source=source,
@@ -259,9 +259,6 @@ def build_evidence(
             },
             created_at="2025-11-24T18:30:00+00:00",
         ),
-        performance=performance if with_performance else None,
-        fairness=fairness if with_fairness else None,
-        mitigation=mitigation_result() if with_mitigation else None,
         findings=[
             Finding(
                 concern="provenance",
@@ -271,6 +268,14 @@ def build_evidence(
             )
         ],
     )
+    for name, result, wanted in (
+        ("performance", performance, with_performance),
+        ("fairness", fairness, with_fairness),
+        ("mitigation", mitigation_result(), with_mitigation),
+    ):
+        if wanted:
+            evidence = evidence.with_result(name, result)
+    return evidence
 
 
 @pytest.fixture(scope="session")

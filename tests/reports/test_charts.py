@@ -23,7 +23,7 @@ def texts(svg: str) -> list[str]:
 
 
 def test_selection_chart_labels_groups_with_sizes_and_marks_small(evidence):
-    race = evidence.fairness.attributes[1]
+    race = evidence.result("fairness").attributes[1]
     svg = svg_of(charts.selection_rate_chart(race))
     labels = texts(svg)
     assert "n=2,560" in labels and "n=12 (small)" in labels
@@ -32,7 +32,7 @@ def test_selection_chart_labels_groups_with_sizes_and_marks_small(evidence):
 
 
 def test_error_chart_has_both_rates_and_na_for_undefined(evidence):
-    race = evidence.fairness.attributes[1]
+    race = evidence.result("fairness").attributes[1]
     chart = charts.error_rate_chart(race)
     labels = texts(svg_of(chart))
     assert {"True positive rate", "False positive rate", "n/a"} <= set(labels)
@@ -40,19 +40,19 @@ def test_error_chart_has_both_rates_and_na_for_undefined(evidence):
 
 
 def test_charts_are_deterministic(evidence):
-    sex = evidence.fairness.attributes[0]
+    sex = evidence.result("fairness").attributes[0]
     assert charts.error_rate_chart(sex) == charts.error_rate_chart(sex)
 
 
 def test_group_names_are_xml_text_not_markup(make_evidence):
     evidence = make_evidence(extra_group="<script>alert(1)</script>")
-    svg = svg_of(charts.selection_rate_chart(evidence.fairness.attributes[1]))
+    svg = svg_of(charts.selection_rate_chart(evidence.result("fairness").attributes[1]))
     assert "<script" not in svg
     assert "<script>alert(1)</script>" in texts(svg)
 
 
 def test_reliability_chart_and_empty_calibration(evidence):
-    chart = charts.reliability_chart(evidence.performance.calibration)
+    chart = charts.reliability_chart(evidence.result("performance").calibration)
     assert "Reliability curve (ECE 0.021)" in texts(svg_of(chart))
     assert "9 non-empty of 10 bins" in chart.alt
     empty = Calibration(

@@ -16,5 +16,5 @@ def test_section_table_chart_and_legal_note(html):
 
 def test_hostile_model_name_is_escaped(evidence):
     result = mitigation_result(third_name="<script>bad</script>")
-    html = render(evidence.model_copy(update={"mitigation": result}))
+    html = render(evidence.with_result("mitigation", result))
     assert "<script>bad</script>" not in html and "&lt;script&gt;bad" in html

@@ -154,20 +154,31 @@ def test_summary_and_findings_and_provenance(html):
     assert "2025-11-24T18:30:00+00:00" in text
 
 
-@pytest.mark.parametrize("missing", ["performance", "fairness", "mitigation"])
-def test_missing_section_says_not_assessed(make_evidence, missing):
+@pytest.mark.parametrize(
+    ("missing", "concern", "title"),
+    [
+        ("performance", "service_quality", "Performance and calibration"),
+        ("fairness", "bias", "Group fairness (rates and disparities by group)"),
+        ("mitigation", "bias", "Bias mitigation"),
+    ],
+)
+def test_missing_section_says_not_measured(make_evidence, missing, concern, title):
     evidence = make_evidence(**{f"with_{missing}": False})
     html = reports.render(evidence)
     ids = {attrs.get("id") for _, attrs in read(html).tags}
-    assert set(SECTIONS) <= ids
-    section = html.split(f'<section id="{missing}">', 1)[1].split("</section>", 1)[0]
-    assert "not assessed" in section
+    assert set(SECTIONS) - {missing, "summary" if missing == "fairness" else ""} <= ids
+    assert missing not in ids
+    section = html.split(f'<section id="concern-{concern}"', 1)[1].split("<h3>Impact", 1)[0]
+    not_measured = section.split('<p class="not-assessed">Not measured: ', 1)[1].split("</p>")[0]
+    assert title in not_measured.rstrip(".").split("; ")
 
 
 def test_no_calibration_and_no_training_record(evidence):
-    performance = evidence.performance.model_copy(update={"calibration": None})
+    performance = evidence.result("performance").model_copy(update={"calibration": None})
     model = evidence.model.model_copy(update={"training": None})
-    html = reports.render(evidence.model_copy(update={"performance": performance, "model": model}))
+    html = reports.render(
+        evidence.with_result("performance", performance).model_copy(update={"model": model})
+    )
     text = visible_text(html)
     assert "Calibration: not assessed" in text
     assert "No training record" in text
