@@ -19,7 +19,6 @@ from raikit.audit.robustness._decisions import (
     bootstrap_mean_intervals,
     score,
     score_change,
-    wilson,
 )
 from raikit.audit.robustness._lexicon import Lexicon, swapped_texts
 from raikit.audit.robustness.result import (
@@ -29,6 +28,7 @@ from raikit.audit.robustness.result import (
     TermSwap,
     TextCounterfactual,
 )
+from raikit.audit.stats import wilson_interval
 from raikit.audit.types import Interval
 
 
@@ -63,7 +63,7 @@ def _flip_stat(
     lower, upper = bootstrap_mean_intervals(values, n_bootstrap, confidence_level, rng)
     mean = values.mean(axis=0) if len(values) else np.full(2, np.nan)
     if len(values) and np.isin(flips, (0.0, 1.0)).all():
-        lower[0], upper[0] = wilson(int(flips.sum()), len(flips), confidence_level)
+        lower[0], upper[0] = wilson_interval(int(flips.sum()), len(flips), confidence_level)
     return FlipStat(
         name=name,
         n=len(values),
@@ -146,7 +146,7 @@ def tabular_counterfactual(
             mask = codes[rows] == source_code
             if not mask.any():
                 continue
-            low, high = wilson(int(flips[mask].sum()), int(mask.sum()), confidence_level)
+            low, high = wilson_interval(int(flips[mask].sum()), int(mask.sum()), confidence_level)
             transitions.append(
                 FlipStat(
                     name=f"{source} -> {target}",
@@ -258,7 +258,7 @@ def text_counterfactual(
     for (category, term, replacement), group in swaps_table.groupby(
         ["category", "term", "replacement"], sort=True
     ):
-        low, high = wilson(int(group["flip"].sum()), len(group), confidence_level)
+        low, high = wilson_interval(int(group["flip"].sum()), len(group), confidence_level)
         swap_stats.append(
             TermSwap(
                 category=category,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from raikit.audit.stats import percentile_interval, wilson_interval
+from raikit.audit.stats import percentile_interval
 
 # Rows x replicates drawn at once by the row bootstrap: bounds memory at ~40 MB of indices.
 _BOOTSTRAP_CELLS = 5_000_000
@@ -85,9 +85,3 @@ def bootstrap_mean_intervals(
         for column in range(m):
             replicates[start : start + size, column] = values[draws, column].mean(axis=1)
     return percentile_interval(replicates, confidence_level)
-
-
-def wilson(successes: int, trials: int, confidence_level: float) -> tuple[float, float]:
-    """Wilson interval of one proportion, as floats (NaN when there are no trials)."""
-    lower, upper = wilson_interval(np.array([successes]), np.array([trials]), confidence_level)
-    return float(lower[0]), float(upper[0])
