@@ -215,3 +215,40 @@ def test_resampled_counts_have_the_moments_of_a_row_bootstrap():
     np.testing.assert_allclose(replicates.mean(axis=0), n * p, rtol=0.02)
     expected = n * (np.diag(p) - np.outer(p, p))
     np.testing.assert_allclose(np.cov(replicates.T), expected, atol=0.05 * n * p.max())
+
+
+def test_bootstrap_replicates_resample_rows_uniformly_from_the_generator():
+    # Reference written without the module: draw every replicate's rows at once, then apply.
+    data = np.random.default_rng(5).normal(size=(40, 3))
+    rows = np.random.default_rng(6).integers(0, 40, size=(300, 40))
+    expected = np.stack([data[r].mean(axis=0) for r in rows])
+    replicates = stats.bootstrap_replicates(
+        data, lambda rows: rows.mean(axis=0), 300, np.random.default_rng(6)
+    )
+    np.testing.assert_array_equal(replicates, expected)
+    medians = stats.bootstrap_replicates(data[:, 0], np.median, 300, np.random.default_rng(6))
+    np.testing.assert_array_equal(medians, [np.median(data[r, 0]) for r in rows])
+
+
+def test_bootstrap_replicates_drawn_in_chunks_are_the_same(monkeypatch):
+    data = np.arange(30.0)
+    whole = stats.bootstrap_replicates(data, np.mean, 25, np.random.default_rng(8))
+    monkeypatch.setattr(stats, "_BOOTSTRAP_INDICES", 7 * 30)  # chunks of 7 replicates
+    chunked = stats.bootstrap_replicates(data, np.mean, 25, np.random.default_rng(8))
+    np.testing.assert_array_equal(chunked, whole)
+
+
+def test_bootstrap_replicates_need_a_row():
+    with pytest.raises(ValueError, match="at least one row"):
+        stats.bootstrap_replicates(np.empty((0, 2)), np.mean, 10, np.random.default_rng(0))
+
+
+def test_percentile_bootstrap_of_a_mean_covers_the_normal_interval():
+    # 2,000 rows of N(0, 1): the 95% percentile interval of the mean is close to
+    # mean -/+ 1.96 / sqrt(n), whatever the resampling details.
+    data = np.random.default_rng(9).normal(size=2000)
+    replicates = stats.bootstrap_replicates(data, np.mean, 2000, np.random.default_rng(10))
+    lower, upper = stats.percentile_interval(replicates, 0.95)
+    half = norm.ppf(0.975) * data.std(ddof=1) / math.sqrt(len(data))
+    assert lower == pytest.approx(data.mean() - half, abs=0.1 * half)
+    assert upper == pytest.approx(data.mean() + half, abs=0.1 * half)
