@@ -1,153 +1,83 @@
-"""Pure maths of group-fairness intervals: cell counts, resampling, metrics, intervals.
+"""Shared statistics of every assessment: intervals, ROC AUC and the bootstrap.
 
-A single group's rate is a proportion, so its interval is the Wilson score interval, which
-stays honest at rates of 0 or 1 and in small groups, where a percentile bootstrap collapses to
-a point. Disparities (differences and ratios across groups) have no closed form and use the
-bootstrap below.
+One implementation of each, used by every concern:
 
-Every binary group metric raikit reports (selection rate, TPR, FPR, FNR, precision,
-accuracy) is a ratio of sums of the four confusion cells of a group. A row bootstrap
-therefore only changes those cell counts, and drawing ``n`` rows with replacement from ``n``
-rows is exactly a multinomial draw of the cell counts with probabilities ``count / n``.
-Resampling the (group x cell) table instead of the rows gives the same bootstrap
-distribution at a cost independent of the number of rows.
+- :func:`two_sided_z`: the normal quantile of a two-sided confidence level;
+- proportions: :func:`wilson_interval` (Wilson 1927), which stays honest at rates of 0 or 1 and
+  in small groups, and :func:`clopper_pearson_interval` (Clopper & Pearson 1934), exact, for
+  bounds that must hold whatever the sample size;
+- ROC AUC: :func:`roc_auc` (rank-based, ties count one half), with the Hanley & McNeil (1982)
+  :func:`auc_standard_error` and :func:`auc_interval`;
+- bootstrap: :func:`resample_counts` (a multinomial draw of a count table, the same bootstrap
+  as resampling the rows behind it), :func:`bootstrap_replicates` (a statistic over row
+  resamples) and :func:`percentile_interval`.
 
-Layout: a count table has shape ``(..., n_groups, 4)``; the last axis holds the cells in the
-order of :data:`CELLS`, i.e. cell index ``2 * y_true + y_pred``. Functions here are pure:
-numpy in, numpy out, no state, no warnings.
+Functions here are pure: numpy in, numpy or float out; the only state is a
+``numpy.random.Generator`` passed in by the caller. Domain maths stays with its concern
+(fairness metrics from cell counts, the empirical ε bound of membership inference, the bias
+AUCs of Borkan et al.) and calls these.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-CELLS = ("true_negative", "false_positive", "false_negative", "true_positive")
-
-# Which cells form the denominator of each metric; a zero denominator makes it undefined.
-_DENOMINATORS = {
-    "selection_rate": (0, 1, 2, 3),
-    "true_positive_rate": (2, 3),
-    "false_positive_rate": (0, 1),
-    "false_negative_rate": (2, 3),
-    "precision": (1, 3),
-    "accuracy": (0, 1, 2, 3),
-}
-_NUMERATORS = {
-    "selection_rate": (1, 3),
-    "true_positive_rate": (3,),
-    "false_positive_rate": (1,),
-    "false_negative_rate": (2,),
-    "precision": (3,),
-    "accuracy": (0, 3),
-}
-METRIC_NAMES = tuple(_DENOMINATORS)
+# Row indices drawn at once by the row bootstrap: bounds memory at ~40 MB of indices.
+_BOOTSTRAP_INDICES = 5_000_000
 
 
-def cell_counts(
-    group_codes: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, n_groups: int
-) -> np.ndarray:
-    """Count rows per (group, confusion cell).
+def two_sided_z(confidence_level: float) -> float:
+    """Standard normal quantile ``z`` such that ``P(-z <= Z <= z) = confidence_level``.
 
     Parameters
     ----------
-    group_codes : numpy.ndarray of int
-        Group of each row, in ``range(n_groups)``.
-    y_true, y_pred : numpy.ndarray of 0/1
-        Binary truth and decision of each row.
-    n_groups : int
-        Number of groups (rows of the table, including groups with no rows).
-
-    Returns
-    -------
-    numpy.ndarray of int64, shape (n_groups, 4)
-        Counts of true negatives, false positives, false negatives, true positives.
-    """
-    # One bincount over a combined key is a single O(n) pass, far cheaper than a groupby.
-    key = np.asarray(group_codes, dtype=np.int64) * 4
-    key += 2 * np.asarray(y_true, dtype=np.int64) + np.asarray(y_pred, dtype=np.int64)
-    return np.bincount(key, minlength=4 * n_groups).reshape(n_groups, 4)
-
-
-def resample_counts(counts: np.ndarray, n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:
-    """Draw bootstrap replicates of a count table.
-
-    Equivalent in distribution to resampling the underlying rows with replacement.
-
-    Parameters
-    ----------
-    counts : numpy.ndarray of int, shape (n_groups, 4)
-        Observed cell counts.
-    n_bootstrap : int
-        Number of replicates.
-    rng : numpy.random.Generator
-        Source of randomness; the only state involved, passed in by the caller.
-
-    Returns
-    -------
-    numpy.ndarray of int64, shape (n_bootstrap, n_groups, 4)
-        Replicated cell counts; each replicate sums to the number of rows.
-    """
-    counts = np.asarray(counts, dtype=np.int64)
-    n = int(counts.sum())
-    flat = counts.reshape(-1)
-    draws = rng.multinomial(n, flat / n, size=n_bootstrap)
-    return draws.reshape((n_bootstrap, *counts.shape))
-
-
-def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    # NaN where the denominator is zero: the figure is undefined, not zero.
-    out = np.full(np.shape(numerator), np.nan)
-    np.divide(numerator, denominator, out=out, where=denominator > 0)
-    return out
-
-
-def metrics_from_counts(counts: np.ndarray) -> dict[str, np.ndarray]:
-    """Compute every group metric from cell counts.
-
-    Parameters
-    ----------
-    counts : numpy.ndarray, shape (..., 4)
-        Cell counts (any leading shape, e.g. replicates x groups).
-
-    Returns
-    -------
-    dict of str to numpy.ndarray of float, shape ``counts.shape[:-1]``
-        One array per name in :data:`METRIC_NAMES`; NaN where the denominator is zero
-        (no actual positives for TPR/FNR, no actual negatives for FPR, no predicted
-        positives for precision, no rows for selection rate and accuracy).
-    """
-    counts = np.asarray(counts, dtype=np.float64)
-    return {
-        name: _ratio(
-            counts[..., list(_NUMERATORS[name])].sum(axis=-1),
-            counts[..., list(_DENOMINATORS[name])].sum(axis=-1),
-        )
-        for name in METRIC_NAMES
-    }
-
-
-def wilson_interval(
-    successes: np.ndarray, trials: np.ndarray, confidence_level: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval of ``successes / trials`` (Wilson 1927); NaN where trials is 0.
-
-    Parameters
-    ----------
-    successes, trials : numpy.ndarray
-        Counts of the same shape.
     confidence_level : float
         Coverage in (0, 1).
 
     Returns
     -------
-    lower, upper : numpy.ndarray
+    float
+        ``Phi^-1(0.5 + confidence_level / 2)``, e.g. 1.959964 at 0.95.
+
+    Examples
+    --------
+    >>> round(two_sided_z(0.95), 6)
+    1.959964
     """
     from scipy.stats import norm
 
-    z = norm.ppf(0.5 + confidence_level / 2.0)
+    return float(norm.ppf(0.5 + confidence_level / 2.0))
+
+
+def wilson_interval(
+    successes: ArrayLike, trials: ArrayLike, confidence_level: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of the proportion ``successes / trials`` (Wilson 1927).
+
+    Parameters
+    ----------
+    successes, trials : array_like of int
+        Counts, broadcast against each other.
+    confidence_level : float
+        Coverage in (0, 1).
+
+    Returns
+    -------
+    lower, upper : numpy.ndarray of float
+        Of the broadcast shape (0-d for scalar counts), within [0, 1]; NaN where ``trials`` is 0.
+
+    Examples
+    --------
+    >>> lower, upper = wilson_interval(0, 20, 0.95)  # Newcombe (1998), Table II
+    >>> round(float(lower), 4), round(float(upper), 4)
+    (0.0, 0.1611)
+    """
+    z = two_sided_z(confidence_level)
     successes = np.asarray(successes, dtype=np.float64)
     trials = np.asarray(trials, dtype=np.float64)
     safe = np.where(trials > 0, trials, 1.0)
@@ -161,67 +91,209 @@ def wilson_interval(
     return lower, upper
 
 
-def group_metric_intervals(
-    counts: np.ndarray, confidence_level: float
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Wilson interval of every group metric from cell counts ``(..., 4)``."""
-    counts = np.asarray(counts, dtype=np.float64)
-    return {
-        name: wilson_interval(
-            counts[..., list(_NUMERATORS[name])].sum(axis=-1),
-            counts[..., list(_DENOMINATORS[name])].sum(axis=-1),
-            confidence_level,
-        )
-        for name in METRIC_NAMES
-    }
+def clopper_pearson_interval(
+    successes: ArrayLike, trials: ArrayLike, confidence_level: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact two-sided binomial interval of ``successes / trials`` (Clopper & Pearson 1934).
 
-
-def _range(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    # NaN-aware max and min over the group axis, and how many groups were defined;
-    # written with where= rather than nanmax so that all-NaN rows do not warn.
-    defined = ~np.isnan(values)
-    n_defined = defined.sum(axis=-1)
-    high = np.max(np.where(defined, values, -np.inf), axis=-1)
-    low = np.min(np.where(defined, values, np.inf), axis=-1)
-    return high, low, n_defined
-
-
-def _spread(values: np.ndarray) -> np.ndarray:
-    high, low, n_defined = _range(values)
-    # A difference needs two groups to compare; with fewer the figure is undefined.
-    return np.where(n_defined >= 2, high - low, np.nan)
-
-
-def disparities_from_rates(rates: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Compute the between-group disparities from group metrics.
-
-    Groups whose metric is NaN are left out, as fairlearn's ``MetricFrame.difference``
-    does; a disparity with fewer than two defined groups is NaN.
+    Each end fails with probability at most ``(1 - confidence_level) / 2``, whatever the
+    number of trials: the ends are beta quantiles, ``0`` when there are no successes and ``1``
+    when every trial succeeds.
 
     Parameters
     ----------
-    rates : mapping of str to numpy.ndarray, shape (..., n_groups)
-        At least ``selection_rate``, ``true_positive_rate`` and ``false_positive_rate``.
+    successes, trials : array_like of int
+        Counts with ``0 <= successes <= trials``, broadcast against each other.
+    confidence_level : float
+        Coverage in (0, 1).
 
     Returns
     -------
-    dict of str to numpy.ndarray of float, shape (...)
-        ``demographic_parity_difference`` (max - min selection rate),
-        ``demographic_parity_ratio`` (min / max selection rate; NaN when the max is 0),
-        ``equalized_odds_difference`` (the larger of the TPR and FPR differences; NaN if
-        either is NaN) and ``equal_opportunity_difference`` (TPR difference).
+    lower, upper : numpy.ndarray of float
+        Of the broadcast shape (0-d for scalar counts); NaN where ``trials`` is 0.
+
+    Raises
+    ------
+    ValueError
+        When a count of successes is negative or exceeds its trials.
+
+    Examples
+    --------
+    >>> lower, upper = clopper_pearson_interval(0, 100, 0.95)
+    >>> round(float(upper), 4)  # 1 - 0.025 ** (1 / 100)
+    0.0362
     """
-    selection = np.asarray(rates["selection_rate"], dtype=np.float64)
-    high, low, n_defined = _range(selection)
-    tpr_difference = _spread(np.asarray(rates["true_positive_rate"], dtype=np.float64))
-    fpr_difference = _spread(np.asarray(rates["false_positive_rate"], dtype=np.float64))
-    return {
-        "demographic_parity_difference": _spread(selection),
-        "demographic_parity_ratio": np.where(n_defined >= 2, _ratio(low, high), np.nan),
-        # np.maximum propagates NaN: equalized odds needs both differences.
-        "equalized_odds_difference": np.maximum(tpr_difference, fpr_difference),
-        "equal_opportunity_difference": tpr_difference,
-    }
+    from scipy.stats import beta
+
+    k, n = np.broadcast_arrays(np.asarray(successes), np.asarray(trials))
+    if np.any((k < 0) | (k > n)):
+        raise ValueError(f"successes must be between 0 and trials; got {k} of {n}")
+    tail = (1.0 - confidence_level) / 2.0
+    # Where an end is fixed (0 or 1) or undefined, any valid beta parameters do: masked below.
+    lower = np.where(k == 0, 0.0, beta.ppf(tail, np.maximum(k, 1), n - k + 1))
+    upper = np.where(k == n, 1.0, beta.ppf(1.0 - tail, k + 1, np.maximum(n - k, 1)))
+    empty = n == 0
+    return np.where(empty, np.nan, lower), np.where(empty, np.nan, upper)
+
+
+def roc_auc(y_true: ArrayLike, y_score: ArrayLike) -> float:
+    """Area under the ROC curve: P(a positive outscores a negative), ties counting one half.
+
+    Computed from ranks (the Mann-Whitney U statistic over ``n_positives * n_negatives``),
+    which equals the trapezoidal area under the empirical ROC curve.
+
+    Parameters
+    ----------
+    y_true : array_like of bool or 0/1
+        Which rows are positives.
+    y_score : array_like of float
+        Scores; a higher score means "more likely positive".
+
+    Returns
+    -------
+    float
+        NaN when there are no positives or no negatives.
+
+    Examples
+    --------
+    >>> roc_auc([1, 0, 1, 0], [0.9, 0.5, 0.5, 0.1])  # 3 pairs won, 1 tied
+    0.875
+    """
+    from scipy.stats import rankdata
+
+    positive = np.asarray(y_true, dtype=bool)
+    n_positives = int(positive.sum())
+    n_negatives = len(positive) - n_positives
+    if n_positives == 0 or n_negatives == 0:
+        return math.nan
+    ranks = rankdata(np.asarray(y_score, dtype=np.float64))  # average ranks: a tie is one half
+    u = ranks[positive].sum() - n_positives * (n_positives + 1) / 2
+    return float(u / (n_positives * n_negatives))
+
+
+def auc_standard_error(auc: float, n_positives: int, n_negatives: int) -> float:
+    """Standard error of an ROC AUC (Hanley & McNeil 1982, equation 2).
+
+    ``SE^2 = (A(1 - A) + (n_p - 1)(Q1 - A^2) + (n_n - 1)(Q2 - A^2)) / (n_p n_n)`` with
+    ``Q1 = A / (2 - A)`` and ``Q2 = 2A^2 / (1 + A)``.
+
+    Parameters
+    ----------
+    auc : float
+        The area ``A``.
+    n_positives, n_negatives : int
+        Positives and negatives it was computed from.
+
+    Returns
+    -------
+    float
+        NaN when ``auc`` is NaN or either count is 0.
+
+    Examples
+    --------
+    >>> round(auc_standard_error(0.8, 50, 50), 4)
+    0.0445
+    """
+    if math.isnan(auc) or n_positives == 0 or n_negatives == 0:
+        return math.nan
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    variance = (
+        auc * (1 - auc) + (n_positives - 1) * (q1 - auc**2) + (n_negatives - 1) * (q2 - auc**2)
+    ) / (n_positives * n_negatives)
+    return math.sqrt(max(variance, 0.0))
+
+
+def auc_interval(
+    auc: float, n_positives: int, n_negatives: int, confidence_level: float
+) -> tuple[float, float]:
+    """Normal-approximation interval of an ROC AUC with the Hanley & McNeil standard error.
+
+    Parameters
+    ----------
+    auc : float
+        The area.
+    n_positives, n_negatives : int
+        Positives and negatives it was computed from.
+    confidence_level : float
+        Coverage in (0, 1).
+
+    Returns
+    -------
+    lower, upper : float
+        ``auc -/+ z * SE`` clipped to [0, 1]; NaN when the standard error is undefined.
+    """
+    standard_error = auc_standard_error(auc, n_positives, n_negatives)
+    if math.isnan(standard_error):
+        return math.nan, math.nan
+    half = two_sided_z(confidence_level) * standard_error
+    return max(0.0, auc - half), min(1.0, auc + half)
+
+
+def resample_counts(counts: np.ndarray, n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:
+    """Draw bootstrap replicates of a count table.
+
+    Drawing ``n`` rows with replacement from ``n`` rows only changes how many fall in each cell,
+    and those counts follow a multinomial with probabilities ``count / n``. Resampling the table
+    is therefore the same bootstrap as resampling the rows, at a cost independent of ``n``.
+
+    Parameters
+    ----------
+    counts : numpy.ndarray of int
+        Observed counts, any shape (e.g. groups x confusion cells, or a confusion matrix).
+    n_bootstrap : int
+        Number of replicates.
+    rng : numpy.random.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape ``(n_bootstrap, *counts.shape)``
+        Replicated counts; each replicate sums to ``counts.sum()``.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    n = int(counts.sum())
+    flat = counts.reshape(-1)
+    draws = rng.multinomial(n, flat / n, size=n_bootstrap)
+    return draws.reshape((n_bootstrap, *counts.shape))
+
+
+def bootstrap_replicates(
+    data: np.ndarray,
+    statistic: Callable[[np.ndarray], ArrayLike],
+    n_bootstrap: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """A statistic over resamples of the rows of ``data`` (Efron's bootstrap).
+
+    Replicate ``b`` is ``statistic(data[rows_b])`` with ``rows_b`` drawn uniformly with
+    replacement; the rows of all replicates come from one stream of ``rng``, drawn in chunks
+    so memory stays bounded however many rows there are.
+
+    Parameters
+    ----------
+    data : numpy.ndarray, shape (n_rows, ...)
+        At least one row; the first axis is resampled.
+    statistic : callable
+        Maps a resample (same shape as ``data``) to a float or a fixed-shape array.
+    n_bootstrap : int
+        Number of replicates.
+    rng : numpy.random.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    numpy.ndarray of float, shape ``(n_bootstrap, *statistic_shape)``
+        One statistic per replicate, ready for :func:`percentile_interval`.
+    """
+    n = len(data)
+    if n == 0:
+        raise ValueError("the bootstrap needs at least one row; got 0")
+    chunk = max(1, _BOOTSTRAP_INDICES // n)
+    replicates = []
+    for start in range(0, n_bootstrap, chunk):
+        rows = rng.integers(0, n, size=(min(chunk, n_bootstrap - start), n))
+        replicates.extend(statistic(data[resample]) for resample in rows)
+    return np.asarray(replicates, dtype=np.float64)
 
 
 def percentile_interval(

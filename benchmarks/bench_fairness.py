@@ -22,14 +22,15 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from raikit.audit import stats as _bootstrap
 from raikit.audit.fairness import (
     FairnessConfig,
+    _counts,
     _fairlearn_metrics,
     _point_metrics,
     assess_fairness,
 )
 from raikit.audit.groups import prepare_sensitive_features, sensitive_attributes
+from raikit.audit.stats import percentile_interval, resample_counts
 
 
 def make_data(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
@@ -59,17 +60,15 @@ def breakdown(y_true, y_pred, features, config: FairnessConfig) -> dict[str, flo
     rng = np.random.default_rng(config.seed)
     for attribute in attributes:
         counts, elapsed = timed(
-            _bootstrap.cell_counts, attribute.codes, y_true, y_pred, len(attribute.groups)
+            _counts.cell_counts, attribute.codes, y_true, y_pred, len(attribute.groups)
         )
         seconds["cell counts"] += elapsed
         seconds["MetricFrame"] += timed(_point_metrics, counts)[1]
         start = time.perf_counter()
-        replicates = _bootstrap.metrics_from_counts(
-            _bootstrap.resample_counts(counts, config.n_bootstrap, rng)
-        )
-        replicates.update(_bootstrap.disparities_from_rates(replicates))
+        replicates = _counts.metrics_from_counts(resample_counts(counts, config.n_bootstrap, rng))
+        replicates.update(_counts.disparities_from_rates(replicates))
         for values in replicates.values():
-            _bootstrap.percentile_interval(values, config.confidence_level)
+            percentile_interval(values, config.confidence_level)
         seconds["bootstrap"] += time.perf_counter() - start
     return seconds
 

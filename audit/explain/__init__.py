@@ -252,7 +252,7 @@ def assess_explanations(
     attributions = engine.attribute(sample, target, config.progress)
 
     names, matrix = unit_matrix(attributions, engine.kind)
-    bootstrap = Bootstrap(n, config.n_bootstrap, config.confidence_level, config.seed)
+    bootstrap = Bootstrap(config.n_bootstrap, config.confidence_level, config.seed)
     limit = {"text": TOP_TEXT_FEATURES, "image": TOP_IMAGE_FEATURES}.get(engine.kind)
     features = global_importance(names, matrix, bootstrap, limit)
     findings: list[Finding] = []

@@ -7,6 +7,9 @@ Pure numpy/pandas: no model is called here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -19,6 +22,7 @@ from raikit.audit.explain.result import (
     SensitiveReliance,
 )
 from raikit.audit.proxies import strong_proxies
+from raikit.audit.stats import bootstrap_replicates, percentile_interval
 from raikit.audit.types import Interval
 
 MAX_TEXT_FEATURES = 40
@@ -44,30 +48,38 @@ def unit_matrix(attributions: Attributions, kind: str) -> tuple[list[str], np.nd
     return vocabulary, matrix
 
 
+@dataclass(frozen=True)
 class Bootstrap:
-    """Row-resampling indices shared by every interval, so intervals are comparable."""
+    """Settings of the row bootstrap behind every interval.
 
-    def __init__(self, n_rows: int, n_bootstrap: int, confidence_level: float, seed: int):
-        rng = np.random.default_rng(seed)
-        self.indices = rng.integers(0, n_rows, size=(n_bootstrap, n_rows)) if n_rows else None
-        self.alpha = (1 - confidence_level) / 2
+    Each interval reseeds its generator, so every statistic is resampled on the same rows and
+    the intervals are comparable.
+    """
 
-    def interval(self, statistic, matrix: np.ndarray) -> Interval:
+    n_bootstrap: int
+    confidence_level: float
+    seed: int
+
+    def _replicates(self, matrix: np.ndarray, statistic: Callable) -> np.ndarray:
+        rng = np.random.default_rng(self.seed)
+        return bootstrap_replicates(matrix, statistic, self.n_bootstrap, rng)
+
+    def interval(self, statistic: Callable[[np.ndarray], float], matrix: np.ndarray) -> Interval:
         """``statistic(matrix_rows) -> float`` with its percentile interval."""
         value = statistic(matrix)
-        if self.indices is None or len(matrix) < 2:
+        if len(matrix) < 2:
             return Interval(value=value)
-        replicates = np.array([statistic(matrix[i]) for i in self.indices], dtype=np.float64)
-        lower, upper = np.nanquantile(replicates, [self.alpha, 1 - self.alpha])
-        return Interval(value=value, lower=float(lower), upper=float(upper))
+        replicates = self._replicates(matrix, statistic)
+        lower, upper = percentile_interval(replicates, self.confidence_level)
+        return Interval(value=value, lower=lower, upper=upper)
 
     def means(self, matrix: np.ndarray) -> list[Interval]:
-        """Mean of every column, with intervals (vectorised over replicates)."""
+        """Mean of every column, with intervals."""
         values = matrix.mean(axis=0)
-        if self.indices is None or len(matrix) < 2:
+        if len(matrix) < 2:
             return [Interval(value=float(v)) for v in values]
-        replicates = np.stack([matrix[i].mean(axis=0) for i in self.indices])
-        lower, upper = np.quantile(replicates, [self.alpha, 1 - self.alpha], axis=0)
+        replicates = self._replicates(matrix, lambda rows: rows.mean(axis=0))
+        lower, upper = percentile_interval(replicates, self.confidence_level)
         return [
             Interval(value=float(v), lower=float(lo), upper=float(up))
             for v, lo, up in zip(values, lower, upper, strict=True)

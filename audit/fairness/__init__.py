@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from raikit.audit import stats as _bootstrap
 from raikit.audit.assessment import (
     Assessment,
     AuditContext,
@@ -23,6 +22,8 @@ from raikit.audit.assessment import (
     NotApplicable,
     ReportSection,
 )
+from raikit.audit.fairness import _counts
+from raikit.audit.stats import percentile_interval, resample_counts
 from raikit.audit.types import Finding, Frozen, Interval
 from raikit.models.errors import ConfigError, DataError
 
@@ -195,7 +196,7 @@ def _point_metrics(counts: np.ndarray) -> dict[str, np.ndarray]:
     by_group = frame.by_group.reindex(range(counts.shape[0]))
     # fairlearn returns 0 for a TPR with no positives (sklearn's nan_to_num); raikit says
     # undefined, judged by the counts themselves.
-    defined = {k: ~np.isnan(v) for k, v in _bootstrap.metrics_from_counts(counts).items()}
+    defined = {k: ~np.isnan(v) for k, v in _counts.metrics_from_counts(counts).items()}
     return {
         name: np.where(defined[name], by_group[name].to_numpy(dtype=np.float64), np.nan)
         for name in GROUP_METRICS
@@ -230,17 +231,17 @@ def _assess_attribute(
     config: FairnessConfig,
     rng: np.random.Generator,
 ) -> tuple[AttributeFairness, list[Finding]]:
-    counts = _bootstrap.cell_counts(attribute.codes, y_true, y_pred, len(attribute.groups))
+    counts = _counts.cell_counts(attribute.codes, y_true, y_pred, len(attribute.groups))
     points = _point_metrics(counts)
-    point_disparities = _bootstrap.disparities_from_rates(points)
-    replicates = _bootstrap.disparities_from_rates(
-        _bootstrap.metrics_from_counts(_bootstrap.resample_counts(counts, config.n_bootstrap, rng))
+    point_disparities = _counts.disparities_from_rates(points)
+    replicates = _counts.disparities_from_rates(
+        _counts.metrics_from_counts(resample_counts(counts, config.n_bootstrap, rng))
     )
     bounds = {
-        name: _bootstrap.percentile_interval(values, config.confidence_level)
+        name: percentile_interval(values, config.confidence_level)
         for name, values in replicates.items()
     }
-    bounds.update(_bootstrap.group_metric_intervals(counts, config.confidence_level))
+    bounds.update(_counts.group_metric_intervals(counts, config.confidence_level))
 
     findings: list[Finding] = []
     groups = []

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from raikit.audit.assessment import Assessment, AuditContext, Measure, MeasuredRisk, ReportSection
-from raikit.audit.stats import percentile_interval
+from raikit.audit.stats import auc_interval, percentile_interval, resample_counts, roc_auc
 from raikit.audit.types import Finding, Frozen, Interval
 
 if TYPE_CHECKING:
@@ -80,8 +80,6 @@ def assess_performance(
     -------
     PerformanceResult
     """
-    from sklearn.metrics import roc_auc_score
-
     y_true = np.asarray(y_true, dtype=np.int64)
     y_pred = np.asarray(y_pred, dtype=np.int64)
     n_classes = len(classes)
@@ -92,9 +90,8 @@ def assess_performance(
     )
     point = _metrics_from_confusion(confusion[None].astype(float), binary)
     rng = np.random.default_rng(seed)
-    replicates = rng.multinomial(len(y_true), confusion.ravel() / len(y_true), size=n_bootstrap)
     boot = _metrics_from_confusion(
-        replicates.reshape(n_bootstrap, n_classes, n_classes).astype(float), binary
+        resample_counts(confusion, n_bootstrap, rng).astype(float), binary
     )
     metrics: dict[str, Interval] = {}
     for name, values in point.items():
@@ -120,22 +117,16 @@ def assess_performance(
             metrics["roc_auc"] = Interval(value=None)
             findings.append(_undefined("roc_auc"))
         elif binary:
-            auc = float(roc_auc_score(y_true, y_score[:, 1]))
-            half_width = _z(confidence_level) * _hanley_mcneil_se(auc, y_true)
-            metrics["roc_auc"] = Interval(
-                value=auc, lower=max(0.0, auc - half_width), upper=min(1.0, auc + half_width)
-            )
+            auc = roc_auc(y_true == 1, y_score[:, 1])
+            positives = int((y_true == 1).sum())
+            lower, upper = auc_interval(auc, positives, len(y_true) - positives, confidence_level)
+            metrics["roc_auc"] = Interval(value=auc, lower=lower, upper=upper)
         else:
-            auc = float(
-                roc_auc_score(
-                    y_true,
-                    y_score,
-                    multi_class="ovr",
-                    average="macro",
-                    labels=list(range(n_classes)),
-                )
-            )
+            # Macro average of the one-vs-rest AUCs; undefined when a class is never present.
+            auc = float(np.mean([roc_auc(y_true == k, y_score[:, k]) for k in range(n_classes)]))
             metrics["roc_auc"] = Interval(value=auc)
+            if np.isnan(auc):
+                findings.append(_undefined("roc_auc"))
         calibration = _calibration(y_true, y_score, binary, n_bins)
     return PerformanceResult(
         n_rows=len(y_true),
@@ -171,22 +162,6 @@ def _metrics_from_confusion(confusion: np.ndarray, binary: bool) -> dict[str, np
             "recall": recall,
             "f1": f1,
         }
-
-
-def _hanley_mcneil_se(auc: float, y_true: np.ndarray) -> float:
-    positives = int(y_true.sum())
-    negatives = len(y_true) - positives
-    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
-    variance = (
-        auc * (1 - auc) + (positives - 1) * (q1 - auc**2) + (negatives - 1) * (q2 - auc**2)
-    ) / (positives * negatives)
-    return float(np.sqrt(max(variance, 0.0)))
-
-
-def _z(confidence_level: float) -> float:
-    from scipy.stats import norm
-
-    return float(norm.ppf(0.5 + confidence_level / 2))
 
 
 def _calibration(y_true: np.ndarray, y_score: np.ndarray, binary: bool, n_bins: int) -> Calibration:

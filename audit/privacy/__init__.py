@@ -10,8 +10,9 @@ Attacks (scores: higher means "member"):
 
 Members are a random sample of the checkpoint's training split; non-members an equally large
 sample of its validation and test splits (held out from training, drawn from the same
-distribution by the recorded random split). The statistics (ROC, Clopper–Pearson, the ε lower
-bound, the DP trade-off curve) are in :mod:`raikit.audit.privacy._stats`.
+distribution by the recorded random split). The attack statistics (ROC table, the ε lower
+bound, the DP trade-off curve) are in :mod:`raikit.audit.privacy._stats`; ROC AUC and the
+Clopper–Pearson interval are the shared ones of :mod:`raikit.audit.stats`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from raikit.audit.privacy.result import (
     RateAtFpr,
     Verdict,
 )
+from raikit.audit.stats import auc_interval, clopper_pearson_interval, roc_auc, two_sided_z
 from raikit.audit.types import Finding, Interval
 from raikit.models.errors import ConfigError, DataError, ModelError
 
@@ -238,7 +240,12 @@ def assess_membership_inference(
     else:
         verdict = "inconsistent"
     per_group = _per_group(
-        frame, sensitive, scores[strongest.name], is_member, config.min_group_size
+        frame,
+        sensitive,
+        scores[strongest.name],
+        is_member,
+        config.min_group_size,
+        config.confidence_level,
     )
     bound_fpr, bound_tpr = [], []
     if dp.differentially_private and dp.epsilon is not None:
@@ -316,15 +323,15 @@ def _attack_result(
     confidence: float,
 ) -> AttackResult:
     n_m, n_n = table.n_members, table.n_nonmembers
-    auc = stats.roc_auc(scores[is_member], scores[~is_member])
-    auc_lo, auc_hi = stats.auc_interval(auc, n_m, n_n, _z(confidence))
+    auc = roc_auc(is_member, scores)
+    auc_lo, auc_hi = auc_interval(auc, n_m, n_n, confidence)
     balanced, row = stats.best_balanced_accuracy(table)
     tpr, fpr = table.tpr[row], table.fpr[row]
-    half = _z(confidence) * math.sqrt(tpr * (1 - tpr) / n_m + fpr * (1 - fpr) / n_n) / 2
+    half = two_sided_z(confidence) * math.sqrt(tpr * (1 - tpr) / n_m + fpr * (1 - fpr) / n_n) / 2
     rates = []
     for target in TARGET_FPRS:
         tp, fp = stats.tpr_at_fpr(table, target)
-        lo, hi = stats.clopper_pearson(tp, n_m, confidence)
+        lo, hi = clopper_pearson_interval(tp, n_m, confidence)
         observable, certifiable = stats.nonmembers_to_resolve(target, confidence)
         rates.append(
             RateAtFpr(
@@ -364,12 +371,6 @@ def _attack_result(
     )
 
 
-def _z(confidence: float) -> float:
-    from scipy.stats import norm
-
-    return float(norm.ppf(0.5 + confidence / 2))
-
-
 def _dp_guarantee(record: dict) -> DPGuarantee:
     privacy = record.get("privacy") or {}
     if not privacy.get("differentially_private"):
@@ -399,23 +400,25 @@ def _per_group(
     scores: np.ndarray,
     is_member: np.ndarray,
     min_group_size: int,
+    confidence_level: float,
 ) -> list[GroupVulnerability]:
     rows = []
     for attribute in sensitive:
         values = frame[attribute].astype("string").fillna("(missing)").to_numpy()
         for group in sorted(set(values)):
             in_group = values == group
-            m, n = scores[in_group & is_member], scores[in_group & ~is_member]
-            auc = stats.roc_auc(m, n)
-            lo, hi = stats.auc_interval(auc, len(m), len(n))
+            n_members = int((in_group & is_member).sum())
+            n_nonmembers = int(in_group.sum()) - n_members
+            auc = roc_auc(is_member[in_group], scores[in_group])
+            lo, hi = auc_interval(auc, n_members, n_nonmembers, confidence_level)
             rows.append(
                 GroupVulnerability(
                     attribute=attribute,
                     group=str(group),
-                    n_members=len(m),
-                    n_nonmembers=len(n),
+                    n_members=n_members,
+                    n_nonmembers=n_nonmembers,
                     auc=Interval(value=auc, lower=lo, upper=hi),
-                    small=min(len(m), len(n)) < min_group_size,
+                    small=min(n_members, n_nonmembers) < min_group_size,
                 )
             )
     return rows

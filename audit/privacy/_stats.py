@@ -1,9 +1,10 @@
-"""Statistics of membership-inference attacks: ROC, exact binomial bounds, empirical ε, DP curve.
+"""Statistics of membership-inference attacks: ROC table, empirical ε, DP trade-off curve.
 
 Pure functions of arrays and counts, no model and no state (the attacks live in
-:mod:`raikit.audit.privacy` and :mod:`raikit.audit.privacy._lira`). Scores follow one
-convention everywhere: a higher score means "more likely a member", and an attack at threshold
-``t`` says "member" when ``score >= t``.
+:mod:`raikit.audit.privacy` and :mod:`raikit.audit.privacy._lira`; the ROC AUC, its interval
+and the Clopper–Pearson interval are the shared ones of :mod:`raikit.audit.stats`). Scores
+follow one convention everywhere: a higher score means "more likely a member", and an attack at
+threshold ``t`` says "member" when ``score >= t``.
 
 The empirical ε lower bound follows Jagielski et al. (2020) and Nasr et al. (2021): an
 (ε, δ)-DP training algorithm forces every membership test to satisfy
@@ -21,61 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Exact two-sided binomial confidence interval for ``k`` successes in ``n`` trials.
-
-    Parameters
-    ----------
-    k, n : int
-        Successes and trials, ``0 <= k <= n``.
-    confidence : float
-        Two-sided level; each end fails with probability at most ``(1 - confidence) / 2``.
-
-    Returns
-    -------
-    (lower, upper) : tuple of float
-        ``(nan, nan)`` when ``n == 0``.
-
-    Examples
-    --------
-    >>> lower, upper = clopper_pearson(0, 100)
-    >>> round(upper, 4)  # 1 - 0.025 ** (1 / 100)
-    0.0362
-    """
-    from scipy.stats import beta
-
-    if n == 0:
-        return math.nan, math.nan
-    if not 0 <= k <= n:
-        raise ValueError(f"k must be between 0 and n={n}; got {k}")
-    alpha = 1.0 - confidence
-    lower = 0.0 if k == 0 else float(beta.ppf(alpha / 2, k, n - k + 1))
-    upper = 1.0 if k == n else float(beta.ppf(1 - alpha / 2, k + 1, n - k))
-    return lower, upper
-
-
-def roc_auc(member_scores: np.ndarray, nonmember_scores: np.ndarray) -> float:
-    """Area under the ROC curve: P(member score > non-member score), ties counted half."""
-    from scipy.stats import mannwhitneyu
-
-    m, n = len(member_scores), len(nonmember_scores)
-    if m == 0 or n == 0:
-        return math.nan
-    u = mannwhitneyu(member_scores, nonmember_scores, alternative="two-sided").statistic
-    return float(u) / (m * n)
-
-
-def auc_interval(auc: float, n_members: int, n_nonmembers: int, z: float = 1.959964) -> tuple:
-    """Normal-approximation interval of an AUC (Hanley & McNeil 1982), clipped to [0, 1]."""
-    if math.isnan(auc) or n_members == 0 or n_nonmembers == 0:
-        return math.nan, math.nan
-    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
-    variance = (
-        auc * (1 - auc) + (n_members - 1) * (q1 - auc**2) + (n_nonmembers - 1) * (q2 - auc**2)
-    ) / (n_members * n_nonmembers)
-    half = z * math.sqrt(max(variance, 0.0))
-    return max(0.0, auc - half), min(1.0, auc + half)
+from raikit.audit.stats import clopper_pearson_interval
 
 
 @dataclass(frozen=True)
@@ -208,10 +155,12 @@ def epsilon_lower_bound(
     fp = np.asarray(false_positives, dtype=np.int64)
     comparisons = len(tp) if n_comparisons is None else n_comparisons
     level = 1.0 - (1.0 - confidence) / max(comparisons, 1)
+    tpr_lower, _ = clopper_pearson_interval(tp, n_members, level)
+    _, fpr_upper = clopper_pearson_interval(fp, n_nonmembers, level)
     best = EpsilonBound(0.0, None, None, None, None)
-    for index, (t, f) in enumerate(zip(tp, fp, strict=True)):
-        tpr_lo, _ = clopper_pearson(int(t), n_members, level)
-        _, fpr_hi = clopper_pearson(int(f), n_nonmembers, level)
+    for index, (tpr_lo, fpr_hi) in enumerate(
+        zip(tpr_lower.tolist(), fpr_upper.tolist(), strict=True)
+    ):
         candidates = (
             ("tpr/fpr", tpr_lo - delta, fpr_hi),
             ("tnr/fnr", (1.0 - fpr_hi) - delta, 1.0 - tpr_lo),

@@ -12,37 +12,22 @@ by an identity subgroup ``g`` into three figures, each an AUC on a different set
 - BNSP (background negative, subgroup positive) AUC: the negatives outside ``g`` and the
   positives inside it -- low when the group's positives score lower than other negatives.
 
-The AUC is the Mann-Whitney probability that a random positive outscores a random negative,
-ties counting one half. Functions here are pure: numpy in, float out, NaN when a set has no
-positives or no negatives.
+The AUC is :func:`raikit.audit.stats.roc_auc`, the Mann-Whitney probability that a random
+positive outscores a random negative, ties counting one half. Functions here are pure: numpy
+in, float out, NaN when a set has no positives or no negatives.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-
-def auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """ROC AUC of ``scores`` for binary ``labels`` (Mann-Whitney, ties count one half).
-
-    Returns NaN when there are no positives or no negatives.
-    """
-    from scipy.stats import rankdata
-
-    labels = np.asarray(labels, dtype=bool)
-    scores = np.asarray(scores, dtype=np.float64)
-    n_pos = int(labels.sum())
-    n_neg = len(labels) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    ranks = rankdata(scores)  # average ranks: a tie contributes one half
-    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+from raikit.audit.stats import roc_auc
 
 
 def subgroup_auc(labels: np.ndarray, scores: np.ndarray, in_subgroup: np.ndarray) -> float:
     """AUC restricted to the subgroup's rows."""
     mask = np.asarray(in_subgroup, dtype=bool)
-    return auc(np.asarray(labels)[mask], np.asarray(scores)[mask])
+    return roc_auc(np.asarray(labels)[mask], np.asarray(scores)[mask])
 
 
 def bpsn_auc(labels: np.ndarray, scores: np.ndarray, in_subgroup: np.ndarray) -> float:
@@ -50,7 +35,7 @@ def bpsn_auc(labels: np.ndarray, scores: np.ndarray, in_subgroup: np.ndarray) ->
     labels = np.asarray(labels, dtype=bool)
     mask = np.asarray(in_subgroup, dtype=bool)
     keep = (mask & ~labels) | (~mask & labels)
-    return auc(labels[keep], np.asarray(scores)[keep])
+    return roc_auc(labels[keep], np.asarray(scores)[keep])
 
 
 def bnsp_auc(labels: np.ndarray, scores: np.ndarray, in_subgroup: np.ndarray) -> float:
@@ -58,7 +43,7 @@ def bnsp_auc(labels: np.ndarray, scores: np.ndarray, in_subgroup: np.ndarray) ->
     labels = np.asarray(labels, dtype=bool)
     mask = np.asarray(in_subgroup, dtype=bool)
     keep = (mask & labels) | (~mask & ~labels)
-    return auc(labels[keep], np.asarray(scores)[keep])
+    return roc_auc(labels[keep], np.asarray(scores)[keep])
 
 
 def bias_aucs(labels: np.ndarray, scores: np.ndarray, in_subgroup: np.ndarray) -> dict[str, float]:

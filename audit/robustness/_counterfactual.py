@@ -14,13 +14,7 @@ import numpy as np
 import pandas as pd
 
 from raikit.audit.proxies import Proxy
-from raikit.audit.robustness._decisions import (
-    Scored,
-    bootstrap_mean_intervals,
-    score,
-    score_change,
-    wilson,
-)
+from raikit.audit.robustness._decisions import Scored, score, score_change
 from raikit.audit.robustness._lexicon import Lexicon, swapped_texts
 from raikit.audit.robustness.result import (
     FlipStat,
@@ -29,6 +23,7 @@ from raikit.audit.robustness.result import (
     TermSwap,
     TextCounterfactual,
 )
+from raikit.audit.stats import bootstrap_replicates, percentile_interval, wilson_interval
 from raikit.audit.types import Interval
 
 
@@ -41,6 +36,11 @@ def _typical_value(series: pd.Series) -> tuple[object, str]:
             median = int(round(float(median)))
         return median, "set to the median of the target group"
     return series.mode(dropna=True).iloc[0], "set to the most common value in the target group"
+
+
+def _column_means(rows: np.ndarray) -> np.ndarray:
+    # Column by column: numpy sums a 1-D column pairwise, its most accurate order.
+    return np.array([column.mean() for column in rows.T])
 
 
 def _flip_stat(
@@ -60,10 +60,13 @@ def _flip_stat(
     percentile bootstrap collapses to a point.
     """
     values = np.column_stack([flips, changes])
-    lower, upper = bootstrap_mean_intervals(values, n_bootstrap, confidence_level, rng)
-    mean = values.mean(axis=0) if len(values) else np.full(2, np.nan)
-    if len(values) and np.isin(flips, (0.0, 1.0)).all():
-        lower[0], upper[0] = wilson(int(flips.sum()), len(flips), confidence_level)
+    mean, lower, upper = np.full(2, np.nan), np.full(2, np.nan), np.full(2, np.nan)
+    if len(values):
+        mean = values.mean(axis=0)
+        replicates = bootstrap_replicates(values, _column_means, n_bootstrap, rng)
+        lower, upper = percentile_interval(replicates, confidence_level)
+        if np.isin(flips, (0.0, 1.0)).all():
+            lower[0], upper[0] = wilson_interval(int(flips.sum()), len(flips), confidence_level)
     return FlipStat(
         name=name,
         n=len(values),
@@ -146,7 +149,7 @@ def tabular_counterfactual(
             mask = codes[rows] == source_code
             if not mask.any():
                 continue
-            low, high = wilson(int(flips[mask].sum()), int(mask.sum()), confidence_level)
+            low, high = wilson_interval(int(flips[mask].sum()), int(mask.sum()), confidence_level)
             transitions.append(
                 FlipStat(
                     name=f"{source} -> {target}",
@@ -258,7 +261,7 @@ def text_counterfactual(
     for (category, term, replacement), group in swaps_table.groupby(
         ["category", "term", "replacement"], sort=True
     ):
-        low, high = wilson(int(group["flip"].sum()), len(group), confidence_level)
+        low, high = wilson_interval(int(group["flip"].sum()), len(group), confidence_level)
         swap_stats.append(
             TermSwap(
                 category=category,

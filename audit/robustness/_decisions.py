@@ -1,4 +1,4 @@
-"""Decisions and scores of a predictor, and the intervals of the rates built from them.
+"""Decisions and scores of a predictor, before and after a change to its input.
 
 Shared by the counterfactual and perturbation tests: both score a frame, change it, score it
 again and compare. The score of a row is the probability of the positive class for a binary
@@ -12,11 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-
-from raikit.audit.stats import percentile_interval, wilson_interval
-
-# Rows x replicates drawn at once by the row bootstrap: bounds memory at ~40 MB of indices.
-_BOOTSTRAP_CELLS = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -47,47 +42,3 @@ def score_change(original: Scored, changed: Scored, original_rows: np.ndarray) -
         return changed.proba[:, 1] - original.proba[original_rows, 1]
     decided = original.decision[original_rows]
     return changed.score_of(decided) - original.score_of(decided)[original_rows]
-
-
-def bootstrap_mean_intervals(
-    values: np.ndarray,
-    n_bootstrap: int,
-    confidence_level: float,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile bootstrap intervals of the column means of ``values`` (rows resampled).
-
-    Parameters
-    ----------
-    values : numpy.ndarray, shape (n_rows, n_figures)
-        One row per unit resampled (a row of the table); every figure uses the same draws.
-    n_bootstrap : int
-        Replicates.
-    confidence_level : float
-        Coverage in (0, 1).
-    rng : numpy.random.Generator
-        The only source of randomness.
-
-    Returns
-    -------
-    lower, upper : numpy.ndarray, shape (n_figures,)
-        NaN when there are no rows.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    n, m = values.shape
-    if n == 0:
-        return np.full(m, np.nan), np.full(m, np.nan)
-    chunk = max(1, _BOOTSTRAP_CELLS // n)
-    replicates = np.empty((n_bootstrap, m))
-    for start in range(0, n_bootstrap, chunk):
-        size = min(chunk, n_bootstrap - start)
-        draws = rng.integers(0, n, size=(size, n), dtype=np.int32)
-        for column in range(m):
-            replicates[start : start + size, column] = values[draws, column].mean(axis=1)
-    return percentile_interval(replicates, confidence_level)
-
-
-def wilson(successes: int, trials: int, confidence_level: float) -> tuple[float, float]:
-    """Wilson interval of one proportion, as floats (NaN when there are no trials)."""
-    lower, upper = wilson_interval(np.array([successes]), np.array([trials]), confidence_level)
-    return float(lower[0]), float(upper[0])

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from raikit.audit.robustness._adversarial import ATTACKS, TEXT_KINDS
-from raikit.audit.robustness._decisions import score, wilson
+from raikit.audit.robustness._decisions import score
 from raikit.audit.robustness._perturbation import PERTURBATIONS, PerturbContext
 from raikit.audit.robustness.result import (
     AdversarialPoint,
@@ -21,6 +21,7 @@ from raikit.audit.robustness.result import (
     PerturbationPoint,
     TabularCounterfactual,
 )
+from raikit.audit.stats import wilson_interval
 from raikit.audit.types import Finding, Interval
 from raikit.models.errors import DataError
 
@@ -86,7 +87,7 @@ def group_values(
     for attribute in sensitive:
         for group, rows in frame.groupby(attribute, sort=True).indices.items():
             successes, n = int(ok[rows].sum()), len(rows)
-            low, high = wilson(successes, n, config.confidence_level)
+            low, high = wilson_interval(successes, n, config.confidence_level)
             values.append(
                 GroupValue(
                     attribute=attribute,
@@ -272,7 +273,7 @@ def perturbation_sweep(predictor, frame, y_true, names, context, config, rng):
             rescored = score(predictor, changed, config.threshold)
             kept = rescored.decision == original.decision
             flips = int((~kept).sum())
-            low, high = wilson(flips, len(kept), config.confidence_level)
+            low, high = wilson_interval(flips, len(kept), config.confidence_level)
             accuracy = perturbed = drop = None
             group_drops: list[GroupValue] = []
             if truth is not None:
@@ -345,7 +346,7 @@ def adversarial_sweep(
     for attack in config.attacks:
         for index, epsilon in enumerate(epsilons):
             kept = robust[attack][index]
-            low, high = wilson(int(kept.sum()), len(kept), config.confidence_level)
+            low, high = wilson_interval(int(kept.sum()), len(kept), config.confidence_level)
             groups = group_values(sample, config.sensitive, kept, config)
             points.append(
                 AdversarialPoint(

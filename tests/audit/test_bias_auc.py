@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from raikit.audit.robustness._bias_auc import auc, bias_aucs, bnsp_auc, bpsn_auc, subgroup_auc
+from raikit.audit.robustness._bias_auc import bias_aucs, bnsp_auc, bpsn_auc, subgroup_auc
 
 # (label, score, in subgroup): small enough to count the pairs by hand.
 TABLE = [
@@ -36,14 +36,23 @@ def test_the_three_aucs_match_a_hand_count_of_pairs():
     )
 
 
-def test_ties_count_one_half_and_a_missing_class_is_undefined():
-    assert auc(np.array([1, 0]), np.array([0.5, 0.5])) == pytest.approx(0.5)
-    assert math.isnan(auc(np.array([1, 1]), np.array([0.2, 0.3])))
+def test_a_subgroup_missing_a_class_is_undefined():
     assert math.isnan(subgroup_auc(LABELS, SCORES, np.array([1, 0, 0, 0, 0, 0], dtype=bool)))
 
 
-def test_auc_agrees_with_scikit_learn_on_random_scores_with_ties():
+def test_bias_aucs_agree_with_scikit_learn_on_the_selected_rows_with_ties():
     rng = np.random.default_rng(3)
     labels = rng.integers(0, 2, 400)
     scores = np.round(rng.random(400), 1)  # many ties
-    assert auc(labels, scores) == pytest.approx(roc_auc_score(labels, scores))
+    group = rng.random(400) < 0.3
+    bpsn = (group & (labels == 0)) | (~group & (labels == 1))
+    bnsp = (group & (labels == 1)) | (~group & (labels == 0))
+    assert subgroup_auc(labels, scores, group) == pytest.approx(
+        roc_auc_score(labels[group], scores[group])
+    )
+    assert bpsn_auc(labels, scores, group) == pytest.approx(
+        roc_auc_score(labels[bpsn], scores[bpsn])
+    )
+    assert bnsp_auc(labels, scores, group) == pytest.approx(
+        roc_auc_score(labels[bnsp], scores[bnsp])
+    )

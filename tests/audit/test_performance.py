@@ -111,5 +111,16 @@ def test_multiclass_macro_metrics():
     assert result.metrics["recall"].value == pytest.approx(
         recall_score(y_true, y_pred, average="macro")
     )
+    assert result.metrics["roc_auc"].value == pytest.approx(
+        roc_auc_score(y_true, scores / scores.sum(axis=1, keepdims=True), multi_class="ovr")
+    )
     assert result.positive_label is None
     assert result.calibration.bins[7].count == 600  # every top-label confidence is 0.8
+
+
+def test_multiclass_auc_without_a_class_is_a_finding():
+    y_true = np.array([0, 1, 0, 1, 0, 1])
+    scores = np.tile([0.5, 0.3, 0.2], (6, 1))
+    result = assess_performance(y_true, y_true, ["a", "b", "c"], y_score=scores)
+    assert result.metrics["roc_auc"].value is None
+    assert any(f.code == "undefined_metric" and "roc_auc" in f.message for f in result.findings)

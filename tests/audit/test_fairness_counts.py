@@ -1,11 +1,12 @@
-"""Pure bootstrap maths: cell counts, metrics from counts, disparities, intervals, resampling."""
+"""Fairness maths from cell counts: counts, metrics, disparities, group intervals, bootstrap."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from raikit.audit import stats as _bootstrap
+from raikit.audit.fairness import _counts
+from raikit.audit.stats import resample_counts
 
 NAN = float("nan")
 
@@ -16,12 +17,12 @@ def test_cell_counts_match_a_hand_tally():
     y_pred = np.array([0, 1, 0, 1, 0, 1, 1, 0])
     # Columns: true negative, false positive, false negative, true positive.
     expected = [[1, 0, 1, 1], [1, 1, 0, 2], [1, 0, 0, 0], [0, 0, 0, 0]]
-    np.testing.assert_array_equal(_bootstrap.cell_counts(group, y_true, y_pred, 4), expected)
+    np.testing.assert_array_equal(_counts.cell_counts(group, y_true, y_pred, 4), expected)
 
 
 def test_metrics_from_counts_match_hand_computation():
     # tn=3, fp=1, fn=2, tp=4 (10 rows): 5 predicted positives, 6 actual positives.
-    metrics = _bootstrap.metrics_from_counts(np.array([[3, 1, 2, 4]]))
+    metrics = _counts.metrics_from_counts(np.array([[3, 1, 2, 4]]))
     expected = {
         "selection_rate": 5 / 10,
         "true_positive_rate": 4 / 6,
@@ -41,11 +42,11 @@ def test_metrics_from_counts_match_hand_computation():
         ([5, 2, 0, 0], {"true_positive_rate", "false_negative_rate"}),  # no actual positives
         ([0, 0, 1, 3], {"false_positive_rate"}),  # no actual negatives
         ([4, 0, 3, 0], {"precision"}),  # no predicted positives
-        ([0, 0, 0, 0], set(_bootstrap.METRIC_NAMES)),  # empty group
+        ([0, 0, 0, 0], set(_counts.METRIC_NAMES)),  # empty group
     ],
 )
 def test_zero_denominator_gives_nan_only_for_that_metric(counts, undefined):
-    metrics = _bootstrap.metrics_from_counts(np.array(counts))
+    metrics = _counts.metrics_from_counts(np.array(counts))
     assert {name for name, value in metrics.items() if np.isnan(value)} == undefined
 
 
@@ -55,7 +56,7 @@ def test_disparities_match_hand_computation():
         "true_positive_rate": np.array([0.9, NAN, 0.6]),
         "false_positive_rate": np.array([0.1, 0.2, 0.15]),
     }
-    disparities = _bootstrap.disparities_from_rates(rates)
+    disparities = _counts.disparities_from_rates(rates)
     assert disparities["demographic_parity_difference"] == pytest.approx(0.3)
     assert disparities["demographic_parity_ratio"] == pytest.approx(0.4)
     # The group with an undefined TPR is left out: 0.9 - 0.6.
@@ -69,7 +70,7 @@ def test_disparities_need_two_defined_groups_and_a_positive_rate():
         "true_positive_rate": np.array([0.5, NAN]),
         "false_positive_rate": np.array([0.1, 0.3]),
     }
-    disparities = _bootstrap.disparities_from_rates(rates)
+    disparities = _counts.disparities_from_rates(rates)
     assert disparities["demographic_parity_difference"] == 0.0
     assert np.isnan(disparities["demographic_parity_ratio"])  # 0 / 0
     assert np.isnan(disparities["equal_opportunity_difference"])  # one group only
@@ -80,31 +81,8 @@ def test_disparities_work_along_the_last_axis_of_replicates():
     selection = np.array([[0.1, 0.3], [0.5, 0.2], [NAN, 0.4]])
     rates = {"selection_rate": selection, "true_positive_rate": selection}
     rates["false_positive_rate"] = selection
-    difference = _bootstrap.disparities_from_rates(rates)["demographic_parity_difference"]
+    difference = _counts.disparities_from_rates(rates)["demographic_parity_difference"]
     np.testing.assert_allclose(difference, [0.2, 0.3, NAN])
-
-
-def test_percentile_interval_matches_numpy_and_skips_nan():
-    replicates = np.column_stack([np.arange(101.0), np.full(101, NAN)])
-    replicates[::2, 0] = NAN  # keep 1, 3, ..., 99
-    lower, upper = _bootstrap.percentile_interval(replicates, 0.9)
-    kept = np.arange(1.0, 100.0, 2.0)
-    assert lower[0] == pytest.approx(np.quantile(kept, 0.05))
-    assert upper[0] == pytest.approx(np.quantile(kept, 0.95))
-    assert np.isnan(lower[1]) and np.isnan(upper[1])
-
-
-def test_resampled_counts_keep_the_total_and_are_seeded():
-    counts = np.array([[10, 3, 4, 20], [2, 0, 1, 5]])
-    replicates = _bootstrap.resample_counts(counts, 50, np.random.default_rng(1))
-    assert replicates.shape == (50, 2, 4)
-    np.testing.assert_array_equal(replicates.sum(axis=(1, 2)), np.full(50, counts.sum()))
-    # Cells with no rows stay empty: a row cannot be drawn from an empty cell.
-    assert (replicates[:, 1, 1] == 0).all()
-    again = _bootstrap.resample_counts(counts, 50, np.random.default_rng(1))
-    np.testing.assert_array_equal(replicates, again)
-    other = _bootstrap.resample_counts(counts, 50, np.random.default_rng(2))
-    assert not np.array_equal(replicates, other)
 
 
 def _demographic_parity_difference(y_pred: np.ndarray, group: np.ndarray) -> float:
@@ -124,10 +102,10 @@ def test_multinomial_bootstrap_matches_a_row_bootstrap_in_distribution():
     rows = rng.integers(0, n, size=(n_bootstrap, n))
     naive = np.array([_demographic_parity_difference(y_pred[r], group[r]) for r in rows])
 
-    counts = _bootstrap.cell_counts(group, y_true, y_pred, 3)
-    replicates = _bootstrap.resample_counts(counts, n_bootstrap, np.random.default_rng(8))
-    rates = _bootstrap.metrics_from_counts(replicates)
-    fast = _bootstrap.disparities_from_rates(rates)["demographic_parity_difference"]
+    counts = _counts.cell_counts(group, y_true, y_pred, 3)
+    replicates = resample_counts(counts, n_bootstrap, np.random.default_rng(8))
+    rates = _counts.metrics_from_counts(replicates)
+    fast = _counts.disparities_from_rates(rates)["demographic_parity_difference"]
 
     # Standard errors of these summaries at 3,000 replicates are ~0.001 (mean) and ~0.0008
     # (std); the tolerances are several of them, and far below the spread itself (~0.06).
@@ -137,25 +115,9 @@ def test_multinomial_bootstrap_matches_a_row_bootstrap_in_distribution():
         assert np.quantile(fast, q) == pytest.approx(np.quantile(naive, q), abs=0.012)
 
 
-@pytest.mark.parametrize(
-    ("successes", "trials", "lower", "upper"),
-    # Newcombe (1998), Statistics in Medicine 17:857-872, Table II, Wilson score method.
-    [
-        (81, 263, 0.2553, 0.3662),
-        (15, 148, 0.0624, 0.1605),
-        (0, 20, 0.0, 0.1611),
-        (1, 29, 0.0061, 0.1718),
-    ],
-)
-def test_wilson_interval_matches_published_values(successes, trials, lower, upper):
-    low, high = _bootstrap.wilson_interval(np.array(successes), np.array(trials), 0.95)
-    assert float(low) == pytest.approx(lower, abs=1e-4)
-    assert float(high) == pytest.approx(upper, abs=1e-4)
-
-
 def test_group_intervals_stay_open_at_rates_of_one():
     # 14 of 14 actual negatives wrongly flagged: FPR 1.0, yet 14 rows cannot prove certainty.
     counts = np.array([[0, 14, 0, 48]])
-    low, high = _bootstrap.group_metric_intervals(counts, 0.95)["false_positive_rate"]
+    low, high = _counts.group_metric_intervals(counts, 0.95)["false_positive_rate"]
     assert high[0] == 1.0 and low[0] == pytest.approx(0.7847, abs=1e-3)
-    assert np.isnan(_bootstrap.group_metric_intervals(np.zeros((1, 4)), 0.95)["accuracy"][0]).all()
+    assert np.isnan(_counts.group_metric_intervals(np.zeros((1, 4)), 0.95)["accuracy"][0]).all()
