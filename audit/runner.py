@@ -93,6 +93,7 @@ def run_audit(
         Performance, fairness and provenance of the audited rows.
     """
     from raikit.audit.fairness import FairnessConfig, assess_fairness
+    from raikit.audit.groups import fit_groups
     from raikit.audit.performance import assess_performance
 
     needs_model = {
@@ -107,6 +108,8 @@ def run_audit(
     validate_frame(
         frame, Schema(label=config.label, sensitive=config.sensitive), source=table.source
     )
+    # Groups are fitted once on the whole table, so every concern shows the same groups.
+    grouping = fit_groups(frame[list(config.sensitive)])
     findings: list[Finding] = []
     if predictor is None:
         rows_note, y_true, y_pred, y_score, classes = _read_predictions(table, config)
@@ -144,6 +147,7 @@ def run_audit(
                 confidence_level=config.confidence_level,
                 seed=config.seed,
             ),
+            grouping=grouping,
         )
     else:
         findings.append(
@@ -166,7 +170,7 @@ def run_audit(
         from raikit.audit.privacy import assess_membership_inference
 
         membership_result = assess_membership_inference(
-            predictor, table, config.sensitive, membership
+            predictor, table, config.sensitive, membership, grouping=grouping
         )
     explanations = None
     if explain is not None:
@@ -179,6 +183,7 @@ def run_audit(
             sensitive=config.sensitive,
             reference=reference_rows(predictor, frame, table.sha256),
             config=explain,
+            grouping=grouping,
         )
     robustness_result = None
     if robustness is not None:
@@ -192,6 +197,7 @@ def run_audit(
                 label=robustness.label or config.label,
                 sensitive=robustness.sensitive or tuple(config.sensitive),
             ),
+            grouping=grouping if robustness.sensitive in ((), tuple(config.sensitive)) else None,
         )
     positive = classes[1] if len(classes) == 2 else None
     return Evidence(

@@ -20,6 +20,7 @@ finding:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,9 @@ from raikit.audit.robustness._steps import (
 from raikit.audit.robustness.result import RobustnessResult, RobustnessSettings
 from raikit.audit.types import Finding
 from raikit.models.errors import ConfigError, DataError, close_matches_hint
+
+if TYPE_CHECKING:
+    from raikit.audit.groups import Grouping
 
 __all__ = ["DEFAULT_EPSILONS", "RobustnessConfig", "RobustnessResult", "assess_robustness"]
 
@@ -115,6 +119,7 @@ def assess_robustness(
     config: RobustnessConfig,
     *,
     progress: bool = False,
+    grouping: Grouping | None = None,
 ) -> RobustnessResult:
     """Measure counterfactual, perturbation and adversarial robustness, per group.
 
@@ -129,6 +134,9 @@ def assess_robustness(
         What to run; every setting is recorded in the result.
     progress : bool
         Show a progress bar on stderr during the attacks.
+    grouping : Grouping, optional
+        How the sensitive columns form groups (:mod:`raikit.audit.groups`), fitted on all the
+        data when ``frame`` is part of it; by default fitted on ``frame``.
 
     Returns
     -------
@@ -141,6 +149,7 @@ def assess_robustness(
     ...     RobustnessConfig(sensitive=("colour",), label="released"))  # doctest: +SKIP
     >>> result.max_counterfactual_flip_rate()  # doctest: +SKIP
     """
+    from raikit.audit.groups import fit_groups
     from raikit.audit.robustness._lexicon import load_lexicon
     from raikit.audit.torch_model import torch_model
 
@@ -149,6 +158,12 @@ def assess_robustness(
         hint = close_matches_hint(missing[0], frame.columns)
         raise DataError(f"column '{missing[0]}' not found in the data{hint}")
     frame = frame.reset_index(drop=True)
+    if grouping is None:
+        grouping = fit_groups(frame[list(config.sensitive)])
+    elif grouping.names != list(config.sensitive):
+        raise DataError(
+            f"the grouping was fitted on {grouping.names}, not on {list(config.sensitive)}"
+        )
     model = torch_model(predictor)
     text_column = config.text
     if model is not None:
@@ -183,7 +198,7 @@ def assess_robustness(
     counterfactual, text_results, used_proxies = [], [], None
     if kind == "tabular":
         counterfactual, found, used_proxies = tabular_counterfactuals(
-            predictor, frame, config, features, original, rng
+            predictor, frame, config, features, original, rng, grouping
         )
         findings.extend(found)
     elif kind == "text":
@@ -216,10 +231,12 @@ def assess_robustness(
 
     bias = []
     if y_true is not None and len(classes) == 2:
-        bias = bias_auc_table(frame, y_true, original.proba, config, text_column, lexicon)
+        bias = bias_auc_table(frame, y_true, original.proba, grouping, text_column, lexicon)
 
     context = perturb_context(frame, model, kind, features, config, text_column)
-    perturbations = perturbation_sweep(predictor, frame, y_true, names, context, config, rng)
+    perturbations = perturbation_sweep(
+        predictor, frame, y_true, names, context, config, rng, grouping
+    )
     findings.extend(
         brittle_groups(
             [
@@ -241,7 +258,7 @@ def assess_robustness(
             )
         )
     elif config.attacks:
-        adversarial, found = adversarial_sweep(model, frame, y_true, config, progress)
+        adversarial, found = adversarial_sweep(model, frame, y_true, config, progress, grouping)
         findings.extend(found)
 
     settings = RobustnessSettings(
