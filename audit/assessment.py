@@ -28,6 +28,7 @@ from raikit.audit.types import Interval
 if TYPE_CHECKING:
     import pandas as pd
 
+    from raikit.audit.groups import Grouping
     from raikit.audit.policy import Limits
     from raikit.audit.predictor import Predictor
     from raikit.audit.types import Frozen
@@ -85,6 +86,9 @@ class AuditContext:
         Label column; ``None`` for a data-only audit (a PII scan).
     sensitive : tuple of str
         Sensitive columns.
+    grouping : Grouping or None
+        How the sensitive columns form groups, fitted once on the whole table
+        (:mod:`raikit.audit.groups`); ``None`` without sensitive columns.
     predictor : Predictor or None
         The model; ``None`` when auditing a predictions table or data alone.
     scores : Scores or None
@@ -101,6 +105,7 @@ class AuditContext:
     audited: pd.DataFrame
     label: str | None
     sensitive: tuple[str, ...]
+    grouping: Grouping | None
     predictor: Predictor | None
     scores: Scores | None
     seed: int

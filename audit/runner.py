@@ -104,6 +104,7 @@ def run_audit(
     ConfigError
         For an unknown check, or one that needs a model when none is given.
     """
+    from raikit.audit.groups import fit_groups
     from raikit.audit.registry import assessment, section_of
 
     if checks is None:
@@ -143,11 +144,14 @@ def run_audit(
                 scores = _score(audited, config, predictor)
             model_info = describe_model(predictor)
             findings.extend(_model_findings(model_info))
+    # Groups are fitted once on the whole table, so every concern shows the same groups.
+    grouping = fit_groups(frame[list(config.sensitive)]) if config.sensitive else None
     context = AuditContext(
         table=table,
         audited=audited,
         label=None if data_only else config.label,
         sensitive=tuple(config.sensitive),
+        grouping=grouping,
         predictor=predictor,
         scores=scores,
         seed=config.seed,

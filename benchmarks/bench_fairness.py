@@ -29,7 +29,7 @@ from raikit.audit.fairness import (
     _point_metrics,
     assess_fairness,
 )
-from raikit.audit.groups import prepare_sensitive_features, sensitive_attributes
+from raikit.audit.groups import fit_groups
 from raikit.audit.stats import percentile_interval, resample_counts
 
 
@@ -54,8 +54,9 @@ def breakdown(y_true, y_pred, features, config: FairnessConfig) -> dict[str, flo
     """Time the stages assess_fairness goes through, stage by stage."""
     seconds = dict.fromkeys(["prepare + encode", "cell counts", "MetricFrame", "bootstrap"], 0.0)
     start = time.perf_counter()
-    prepared, binning = prepare_sensitive_features(features)
-    attributes = sensitive_attributes(prepared, binning, config.intersections)
+    attributes = fit_groups(features).attributes(
+        features, intersections=config.intersections, min_groups=2
+    )
     seconds["prepare + encode"] = time.perf_counter() - start
     rng = np.random.default_rng(config.seed)
     for attribute in attributes:
@@ -114,8 +115,8 @@ def main() -> None:
     for stage, seconds in stages.items():
         print(f"  {stage:<36}{seconds:8.3f} s")
 
-    prepared, binning = prepare_sensitive_features(features)
-    codes = [a.codes for a in sensitive_attributes(prepared, binning, config.intersections)]
+    grouping = fit_groups(features)
+    codes = [a.codes for a in grouping.attributes(features, intersections=config.intersections)]
     rng = np.random.default_rng(args.seed)
     _, elapsed = timed(
         lambda: [

@@ -35,10 +35,6 @@ MSG_LABEL_MISSING = (
 MSG_LABEL_SINGLE_CLASS = (
     "label column '{column}' in {source} has a single class ({value}); at least two are needed"
 )
-MSG_SENSITIVE_MISSING = (
-    "sensitive column '{column}' in {source} has {count} missing value(s); fill them with an "
-    "explicit group such as 'unknown' or drop those rows"
-)
 MSG_SENSITIVE_SINGLE_GROUP = (
     "sensitive column '{column}' in {source} has a single group ({value}); at least two are "
     "needed to compare groups"
@@ -168,7 +164,8 @@ def validate_frame(frame: pd.DataFrame, schema: Schema, *, source: str) -> None:
 
     Checks, in this order: the table has rows and columns, no duplicate column names,
     every column the schema names exists, the label has no missing values and at least two
-    classes, each sensitive column has no missing values and at least two groups.
+    classes, each sensitive column has at least two groups (missing values count as a group
+    of their own).
 
     Parameters
     ----------
@@ -219,14 +216,13 @@ def validate_frame(frame: pd.DataFrame, schema: Schema, *, source: str) -> None:
 
     for column in schema.sensitive:
         values = frame[column]
-        count = int(values.isna().sum())
-        if count:
-            raise DataError(MSG_SENSITIVE_MISSING.format(column=column, source=source, count=count))
-        groups = pd.unique(values)
-        if len(groups) < 2:
+        groups = pd.unique(values.dropna())
+        if len(groups) + bool(values.isna().any()) < 2:
             raise DataError(
                 MSG_SENSITIVE_SINGLE_GROUP.format(
-                    column=column, source=source, value=_value_text(groups[0])
+                    column=column,
+                    source=source,
+                    value=_value_text(groups[0]) if len(groups) else "every value missing",
                 )
             )
 

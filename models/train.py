@@ -47,8 +47,10 @@ class TrainSpec:
     seed: int = 0
     max_categories: int = 50
     # Bias mitigation: a column of per-row training weights (never a feature), and a
-    # fairness penalty over the sensitive columns' groups added to the loss with this weight.
+    # fairness penalty over the groups named in ``group_column`` (one label per row, formed
+    # by the caller; never a feature) added to the loss with this weight.
     sample_weight_column: str | None = None
+    group_column: str | None = None
     fairness_penalty: float = 0.0
     fairness_constraint: str = "demographic_parity"
     # Architectures beyond the tabular MLP, privacy and placement (see models/trainer.py).
@@ -77,8 +79,8 @@ class TrainSpec:
             raise ConfigError(f"learning rate must be positive; got {self.learning_rate}")
         if self.fairness_penalty < 0:
             raise ConfigError(f"fairness penalty must be >= 0; got {self.fairness_penalty}")
-        if self.fairness_penalty > 0 and not self.sensitive:
-            raise ConfigError("a fairness penalty needs at least one sensitive column")
+        if self.fairness_penalty > 0 and self.group_column is None:
+            raise ConfigError("a fairness penalty needs group_column: a column of group labels")
 
 
 def encode_labels(series: pd.Series, positive_label: str | None) -> tuple[np.ndarray, list[str]]:
@@ -165,6 +167,8 @@ def train(
         excluded += spec.sensitive
     if spec.sample_weight_column is not None:
         excluded += (spec.sample_weight_column,)
+    if spec.group_column is not None:
+        excluded += (spec.group_column,)
     schema = Schema(label=spec.label, sensitive=spec.sensitive, exclude=excluded)
     validate_frame(frame, schema, source=table.source)
     features = list(schema.feature_columns(frame))
@@ -275,7 +279,7 @@ def train(
 
 
 def _mitigation_inputs(frame: pd.DataFrame, spec: TrainSpec, n_classes: int) -> tuple:
-    """Per-row weights and sensitive group codes as tensors (``None`` when not asked for)."""
+    """Per-row weights and group codes as tensors (``None`` when not asked for)."""
     import torch
 
     from raikit.models.fair_training import check_constraint
@@ -293,11 +297,8 @@ def _mitigation_inputs(frame: pd.DataFrame, spec: TrainSpec, n_classes: int) -> 
         check_constraint(spec.fairness_constraint)
         if n_classes != 2:
             raise ConfigError("a fairness penalty applies to binary labels only")
-        keys = (
-            frame[list(spec.sensitive)]
-            .astype("string")
-            .fillna("__missing__")
-            .agg(" & ".join, axis=1)
-        )
-        group_codes = torch.tensor(pd.factorize(keys)[0], dtype=torch.int64)
+        column = spec.group_column
+        if column not in frame.columns or frame[column].isna().any():
+            raise DataError(f"group column '{column}' must be in the data, with no missing values")
+        group_codes = torch.tensor(pd.factorize(frame[column])[0], dtype=torch.int64)
     return row_weight, group_codes

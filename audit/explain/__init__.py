@@ -50,6 +50,7 @@ from raikit.audit.explain.result import (
     SensitiveReliance,
     TokenScore,
 )
+from raikit.audit.groups import Grouping, fit_groups
 from raikit.audit.types import Finding
 from raikit.models.errors import ConfigError, DataError, ModelError
 
@@ -209,6 +210,7 @@ def assess_explanations(
     sensitive: tuple[str, ...] | list[str] = (),
     reference: pd.DataFrame | None = None,
     config: ExplainConfig | None = None,
+    grouping: Grouping | None = None,
 ) -> ExplanationResult:
     """Attribute a seeded sample of ``frame`` and summarise what the attributions say.
 
@@ -222,12 +224,16 @@ def assess_explanations(
     label : str, optional
         Label column: with it, confidently wrong rows are explained too.
     sensitive : sequence of str
-        Sensitive columns whose reliance (direct and through proxies) is measured.
+        Sensitive columns whose reliance (direct and through proxies) is measured, per group
+        (:mod:`raikit.audit.groups`).
     reference : pandas.DataFrame, optional
         Rows the tabular baseline is the mean of (the training rows; see
         :func:`reference_rows`); the audited rows when omitted.
     config : ExplainConfig, optional
         Sample size, IG steps, batch sizes, bootstrap and quality settings.
+    grouping : Grouping, optional
+        How ``sensitive`` forms groups, fitted on all the data when ``frame`` is part of it;
+        by default fitted on ``frame`` (never on the sample alone).
 
     Returns
     -------
@@ -241,6 +247,10 @@ def assess_explanations(
         raise DataError(f"sensitive column(s) {', '.join(missing)} not found in the data")
     if len(frame) == 0:
         raise DataError("no rows to explain")
+    if grouping is None:
+        grouping = fit_groups(frame[sensitive])
+    elif grouping.names != sensitive:
+        raise DataError(f"the grouping was fitted on {grouping.names}, not on {sensitive}")
     rng = np.random.default_rng(config.seed)
     n = min(config.n_rows, len(frame))
     sample = frame.iloc[np.sort(rng.choice(len(frame), size=n, replace=False))]
@@ -251,6 +261,7 @@ def assess_explanations(
     target = probabilities.argmax(axis=1)
     attributions = engine.attribute(sample, target, config.progress)
 
+    groups = grouping.attributes(sample)
     names, matrix = unit_matrix(attributions, engine.kind)
     bootstrap = Bootstrap(config.n_bootstrap, config.confidence_level, config.seed)
     limit = {"text": TOP_TEXT_FEATURES, "image": TOP_IMAGE_FEATURES}.get(engine.kind)
@@ -262,13 +273,13 @@ def assess_explanations(
         findings.append(finding("info", "reliance_not_assessed", IMAGE_RELIANCE))
     elif sensitive:
         top = len(names) if engine.kind == "tabular" else 10
-        by_group = group_importance(names, matrix, sample, sensitive, top)
+        by_group = group_importance(names, matrix, groups, top)
         relied = reliance(
-            attributions, engine.kind, names, matrix, sample, frame, sensitive, bootstrap
+            attributions, engine.kind, names, matrix, sample, frame, groups, bootstrap
         )
 
     y_true = y_true_codes(sample, label, classes)
-    groups = sample[sensitive[0]] if sensitive else None
+    sample_labels = grouping.labels(sample)
     local = [
         local_explanation(
             engine,
@@ -276,10 +287,10 @@ def assess_explanations(
             position,
             kind,
             why,
-            row_meta(sample, position, probabilities, y_true, classes, sensitive),
+            row_meta(sample, position, probabilities, y_true, classes, sample_labels),
         )
         for position, kind, why, _ in choose_rows(
-            probabilities, y_true, groups, config.n_local_per_group
+            probabilities, y_true, groups[0] if groups else None, config.n_local_per_group
         )
     ]
     from raikit.audit.explain._quality import measure_quality
@@ -367,9 +378,12 @@ def explain_rows(
     )
     attributions = engine.attribute(chosen, targets, config.progress)
     y_true = y_true_codes(chosen, label, classes)
+    # Groups as the whole data forms them; a sensitive column the data lacks is not shown.
+    grouping = fit_groups(frame[[c for c in sensitive if c in frame.columns]])
+    chosen_labels = grouping.labels(chosen)
     explained = []
     for i, position in enumerate(positions):
-        meta = row_meta(chosen, i, probabilities, y_true, classes, list(sensitive))
+        meta = row_meta(chosen, i, probabilities, y_true, classes, chosen_labels)
         meta["row"] = position
         local = local_explanation(engine, attributions, i, "chosen", "chosen row", meta)
         explained.append(local)
@@ -394,6 +408,7 @@ def _run(context: AuditContext, config: ExplainConfig) -> ExplanationResult:
         sensitive=context.sensitive,
         reference=reference_rows(context.predictor, table.frame, table.sha256),
         config=replace(config, progress=config.progress or context.progress),
+        grouping=context.grouping,
     )
 
 

@@ -53,12 +53,13 @@ def local_explanation(
     )
 
 
-def row_meta(frame, position, probabilities, y_true, classes, sensitive) -> dict:
+def row_meta(frame, position, probabilities, y_true, classes, groups) -> dict:
+    """What a local explanation says of its row; ``groups`` holds the rows' group labels."""
     predicted = int(probabilities[position].argmax())
     label = frame.index[position]
     return {
         "row": int(label) if isinstance(label, (int, np.integer)) else position,
-        "group": {a: str(frame[a].iloc[position]) for a in sensitive if a in frame.columns},
+        "group": {str(a): str(groups[a].iloc[position]) for a in groups.columns},
         "predicted": classes[predicted],
         "actual": (
             classes[y_true[position]] if y_true is not None and y_true[position] >= 0 else None

@@ -21,12 +21,12 @@ from raikit.audit.explain.result import (
     ProxyReliance,
     SensitiveReliance,
 )
+from raikit.audit.groups import SensitiveAttribute
 from raikit.audit.proxies import strong_proxies
 from raikit.audit.stats import bootstrap_replicates, percentile_interval
 from raikit.audit.types import Interval
 
 MAX_TEXT_FEATURES = 40
-MIN_GROUP_ROWS = 5
 
 
 def unit_matrix(attributions: Attributions, kind: str) -> tuple[list[str], np.ndarray]:
@@ -114,28 +114,19 @@ def global_importance(
     ]
 
 
-def _groups(values: pd.Series) -> list[tuple[str, np.ndarray]]:
-    text = values.astype("string").fillna("(missing)").to_numpy()
-    return [
-        (str(g), np.flatnonzero(text == g))
-        for g in sorted(set(text))
-        if (text == g).sum() >= MIN_GROUP_ROWS
-    ]
-
-
 def group_importance(
-    names: list[str], matrix: np.ndarray, sample: pd.DataFrame, sensitive: list[str], top: int
+    names: list[str], matrix: np.ndarray, groups: list[SensitiveAttribute], top: int
 ) -> list[GroupImportance]:
     """Each group's share of attribution per feature, over the ``top`` features overall."""
     keep = np.argsort(-matrix.mean(axis=0), kind="stable")[:top]
     out = []
-    for attribute in sensitive:
-        for group, rows in _groups(sample[attribute]):
+    for attribute in groups:
+        for group, rows in attribute.rows_by_group():
             sub = matrix[rows]
             total = sub.sum()
             out.append(
                 GroupImportance(
-                    attribute=attribute,
+                    attribute=attribute.name,
                     group=group,
                     n_rows=len(rows),
                     shares={
@@ -164,7 +155,7 @@ def reliance(
     matrix: np.ndarray,
     sample: pd.DataFrame,
     population: pd.DataFrame,
-    sensitive: list[str],
+    groups: list[SensitiveAttribute],
     bootstrap: Bootstrap,
 ) -> list[SensitiveReliance]:
     """Reliance on each sensitive column and on its strongest proxies, overall and per group.
@@ -175,7 +166,8 @@ def reliance(
     """
     position = {n: i for i, n in enumerate(names)}
     out = []
-    for attribute in sensitive:
+    for attribute_groups in groups:
+        attribute = attribute_groups.name
         if kind == "text":
             terms = {str(v).lower() for v in population[attribute].dropna().unique()}
             own = [position[w] for w in terms if w in position]
@@ -188,7 +180,7 @@ def reliance(
             proxies = strong_proxies(population, attribute, candidates)
         proxy_columns = [position[p.feature] for p in proxies]
         by_group = []
-        for group, rows in _groups(sample[attribute]):
+        for group, rows in attribute_groups.rows_by_group():
             by_group.append(
                 GroupReliance(
                     group=group,
@@ -224,7 +216,7 @@ def _nan_to_zero(value: float) -> float:
 def choose_rows(
     probabilities: np.ndarray,
     y_true: np.ndarray | None,
-    groups: pd.Series | None,
+    groups: SensitiveAttribute | None,
     per_group: int,
     max_groups: int = 6,
 ) -> list[tuple[int, str, str, str]]:
@@ -236,7 +228,7 @@ def choose_rows(
     if groups is None:
         buckets = [("all rows", np.arange(len(probabilities)))]
     else:
-        buckets = sorted(_groups(groups), key=lambda g: -len(g[1]))[:max_groups]
+        buckets = sorted(groups.rows_by_group(), key=lambda g: -len(g[1]))[:max_groups]
     chosen: list[tuple[int, str, str, str]] = []
     taken: set[int] = set()
     for group, rows in buckets:

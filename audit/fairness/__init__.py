@@ -30,7 +30,7 @@ from raikit.models.errors import ConfigError, DataError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from raikit.audit.groups import SensitiveAttribute
+    from raikit.audit.groups import Grouping, SensitiveAttribute
     from raikit.audit.policy import Limits
 
 __all__ = [
@@ -245,6 +245,7 @@ def _assess_attribute(
 
     findings: list[Finding] = []
     groups = []
+    labels = attribute.labels
     for index, group in enumerate(attribute.groups):
         qualified = " & ".join(f"{c}={v}" for c, v in group.items())
         count = int(counts[index].sum())
@@ -274,7 +275,7 @@ def _assess_attribute(
         groups.append(
             GroupMetrics(
                 group=group,
-                label=qualified if len(attribute.columns) > 1 else group[attribute.name],
+                label=labels[index],
                 count=count,
                 actual_positives=int(counts[index, 2:].sum()),
                 actual_negatives=int(counts[index, :2].sum()),
@@ -315,6 +316,7 @@ def assess_fairness(
     *,
     positive_label: str = "1",
     config: FairnessConfig | None = None,
+    grouping: Grouping | None = None,
 ) -> FairnessResult:
     """Assess group fairness of binary decisions over sensitive attributes.
 
@@ -339,11 +341,15 @@ def assess_fairness(
         Truth and decision per row, already binarised (1 = ``positive_label``).
     sensitive_features : pandas.DataFrame
         One column per sensitive attribute, same length (rows match by position).
-        Continuous columns are binned by :func:`prepare_sensitive_features`.
+        Rows form groups as :mod:`raikit.audit.groups` says: continuous columns are binned,
+        a missing value is a group of its own.
     positive_label : str, default "1"
         Name of the positive class, for display only.
     config : FairnessConfig, optional
         Group-size threshold, bootstrap size, confidence level, seed, intersections.
+    grouping : Grouping, optional
+        How the columns form groups, fitted on all the data (:func:`raikit.audit.groups.
+        fit_groups`) when these rows are part of it; by default fitted on these rows.
 
     Returns
     -------
@@ -352,8 +358,8 @@ def assess_fairness(
     Raises
     ------
     DataError
-        On a length mismatch, no sensitive column, a column with one group or missing
-        values, or non-binary ``y_true``/``y_pred``.
+        On a length mismatch, no sensitive column, a column with one group, or non-binary
+        ``y_true``/``y_pred``.
 
     Examples
     --------
@@ -365,7 +371,7 @@ def assess_fairness(
     """
     import pandas as pd
 
-    from raikit.audit.groups import prepare_sensitive_features, sensitive_attributes
+    from raikit.audit.groups import fit_groups
 
     config = config or FairnessConfig()
     if isinstance(sensitive_features, pd.Series):
@@ -394,12 +400,21 @@ def assess_fairness(
     if len(y_true_array) == 0:
         raise DataError("there are no rows to assess; pass at least two groups of rows")
 
-    prepared, binning = prepare_sensitive_features(sensitive_features)
+    if grouping is None:
+        grouping = fit_groups(sensitive_features)
+    if grouping.names != [str(c) for c in sensitive_features.columns]:
+        raise DataError(
+            f"the grouping was fitted on columns {grouping.names}; sensitive_features has "
+            f"{[str(c) for c in sensitive_features.columns]}"
+        )
+    # All attributes are built (and validated) before any is assessed.
+    formed = grouping.attributes(
+        sensitive_features, intersections=config.intersections, min_groups=2
+    )
     # One generator for the whole call, attributes in a fixed order: reproducible.
     rng = np.random.default_rng(config.seed)
     attributes, findings = [], []
-    # All attributes are built (and validated) before any is assessed.
-    for attribute in sensitive_attributes(prepared, binning, config.intersections):
+    for attribute in formed:
         assessed, attribute_findings = _assess_attribute(
             attribute, y_true_array, y_pred_array, config, rng
         )
@@ -435,6 +450,7 @@ def _run(context: AuditContext, config: None) -> FairnessResult:
             confidence_level=context.confidence_level,
             seed=context.seed,
         ),
+        grouping=context.grouping,
     )
 
 

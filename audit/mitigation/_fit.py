@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from raikit.models.errors import ModelError
+from raikit.models.errors import DataError, ModelError
 
 if TYPE_CHECKING:
     from raikit.audit.mitigation import MitigationConfig
     from raikit.audit.mitigation._methods import Context
 
 WEIGHT_COLUMN = "__raikit_sample_weight__"
+GROUP_COLUMN = "__raikit_group__"
 REDUCTION_MAX_EPOCHS = 10
 # Lagrange multipliers beyond ~1 flip the disparity on every data set tried; 11 points up to
 # 1.0 step by 0.2 (the fairlearn default, 2.0 in 10 points, steps over the fair region).
@@ -61,6 +62,7 @@ def _state(context: Context, config: MitigationConfig, **extra: Any) -> dict:
         "parameter": method.parameter,
         "strength": config.strength,
         "sensitive": context.sensitive,
+        "grouping": context.grouping.to_dict(),
         "needs_sensitive_at_prediction": method.needs_sensitive is not None,
         "needs_sensitive_because": method.needs_sensitive,
         "randomised": method.randomised,
@@ -140,6 +142,19 @@ def _hash_columns(context: Context, features: list[str] | None) -> list[str]:
     return columns + [c for c in context.sensitive if c not in columns]
 
 
+def _check_both_classes(context: Context, rows: np.ndarray) -> None:
+    """fairlearn's ThresholdOptimizer needs both classes in every group; say which lacks one."""
+    groups, labels = context.groups[rows], context.y[rows]
+    for group in sorted(set(groups.tolist())):
+        present = np.unique(labels[groups == group])
+        if len(present) < 2:
+            raise DataError(
+                f"group '{group}' has only '{context.classes[present[0]]}' labels among its "
+                f"{int((groups == group).sum())} training rows; threshold_optimizer needs both "
+                "classes in every group: choose other sensitive columns or another method"
+            )
+
+
 def threshold_optimizer(context: Context, config: MitigationConfig, out_dir: Path) -> dict:
     """Group thresholds on the base model's scores, fitted on the training rows."""
     import warnings
@@ -150,6 +165,7 @@ def threshold_optimizer(context: Context, config: MitigationConfig, out_dir: Pat
 
     scores = context.base.predict_proba(context.frame)[:, 1]
     train = context.rows("train")
+    _check_both_classes(context, train)
     optimizer = ThresholdOptimizer(
         estimator=_precomputed_scores(scores),
         constraints=config.constraint,
@@ -284,6 +300,9 @@ def _train_spec(context: Context, config: MitigationConfig, method: str, **chang
     _base_config(context, method)
     spec = context.base_spec
     exclude = tuple(spec.exclude) + (tuple(spec.sensitive) if spec.exclude_sensitive else ())
+    # A base model mitigated before carries its own weights/groups settings; each method
+    # sets the ones it needs.
+    mitigation = {"sample_weight_column": None, "group_column": None, "fairness_penalty": 0.0}
     return replace(
         spec,
         sensitive=tuple(context.sensitive),
@@ -291,7 +310,7 @@ def _train_spec(context: Context, config: MitigationConfig, method: str, **chang
         epochs=config.epochs or spec.epochs,
         batch_size=config.batch_size or spec.batch_size,
         seed=config.seed,
-        **changes,
+        **{**mitigation, **changes},
     )
 
 
@@ -333,8 +352,9 @@ def fairness_penalty(context: Context, config: MitigationConfig, out_dir: Path) 
         config.method,
         fairness_penalty=config.strength,
         fairness_constraint=config.constraint,
+        group_column=GROUP_COLUMN,
     )
-    _train(context, spec, context.frame, out_dir)
+    _train(context, spec, context.frame.assign(**{GROUP_COLUMN: context.groups}), out_dir)
     return _state(context, config)
 
 

@@ -20,6 +20,7 @@ from raikit.audit.types import Finding, Interval
 from raikit.models.errors import ConfigError, DataError, ModelError, close_matches_hint
 
 if TYPE_CHECKING:
+    from raikit.audit.groups import Grouping
     from raikit.audit.mitigation import MitigationConfig, MitigationPoint, MitigationResult
     from raikit.models.data import LoadedTable
 
@@ -63,6 +64,7 @@ class Context:
     sensitive: list[str]
     classes: list[str]
     y: np.ndarray
+    grouping: Grouping
     groups: np.ndarray
     split: dict[str, list[int]]
     constraint: str
@@ -88,6 +90,7 @@ class Context:
             self.frame.iloc[test][self.sensitive].reset_index(drop=True),
             positive_label=self.classes[1],
             config=FairnessConfig(n_bootstrap=self.n_bootstrap, seed=self.seed, min_group_size=1),
+            grouping=self.grouping,
         )
         attribute = next(a for a in fairness.attributes if a.columns == self.sensitive)
         return MitigationPoint(
@@ -168,7 +171,7 @@ def _findings(points: list, target: str, sensitive: list[str]) -> list[Finding]:
 
 def prepare_context(table: LoadedTable, model_path: Path, config: MitigationConfig) -> Context:
     """Load the base model, check the columns, encode labels and groups, and split the rows."""
-    from raikit.audit.mitigation.mitigated import group_keys
+    from raikit.audit.groups import fit_groups
     from raikit.audit.predictor import load_predictor
     from raikit.models.train import TrainSpec, split_indices
 
@@ -209,6 +212,10 @@ def prepare_context(table: LoadedTable, model_path: Path, config: MitigationConf
     spec_args = {k: tuple(v) if isinstance(v, list) else v for k, v in hyper.items() if k in known}
     base_spec = TrainSpec(**{**spec_args, "label": label}) if hyper else None
     split_spec = base_spec or TrainSpec(label=label, seed=config.seed)
+    # The groups every method mitigates over, as the audit forms them (age bands, a missing
+    # value its own group, several columns intersected); saved with models that need them.
+    grouping = fit_groups(frame[list(config.sensitive)])
+    groups = grouping.attributes(frame, intersections=True, min_groups=2)[-1]
     return Context(
         table=table,
         model_path=model_path,
@@ -218,7 +225,8 @@ def prepare_context(table: LoadedTable, model_path: Path, config: MitigationConf
         sensitive=list(config.sensitive),
         classes=classes,
         y=y,
-        groups=group_keys(frame, list(config.sensitive), "the groups being mitigated"),
+        grouping=grouping,
+        groups=groups.row_labels(),
         split=split_indices(y, split_spec),
         constraint=config.constraint,
         seed=config.seed,

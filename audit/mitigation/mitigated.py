@@ -28,12 +28,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from raikit.audit.groups import Grouping
 from raikit.models.checkpoint import Checkpoint, read_json
 from raikit.models.errors import DataError, ModelError
-from raikit.models.schema import label_text
 
 FORMAT = "raikit-mitigated"
-FORMAT_VERSION = 1
+# 2: groups are formed by raikit.audit.groups (bands, a missing group) and saved as "grouping".
+FORMAT_VERSION = 2
 MITIGATION_FILE = "mitigation.json"
 WEIGHTS_FILE = "model.safetensors"
 RECORD_FILE = "training.json"
@@ -42,24 +43,19 @@ BASE_DIR = "base"
 KINDS = ("threshold_optimizer", "exponentiated_gradient", "correlation_remover")
 
 
-def group_keys(frame: pd.DataFrame, columns: list[str], why: str) -> np.ndarray:
-    """One group label per row (``"a"``, or ``"a & b"`` for several columns).
+def group_keys(frame: pd.DataFrame, grouping: Grouping, why: str) -> np.ndarray:
+    """One group label per row, formed by the grouping the model was fitted with.
 
-    Raises ``DataError`` naming the column when one is missing or has missing values.
+    A single column gives its labels (``"25-34"``), several their intersection
+    (``"colour=Black & sex=Male"``). Raises ``DataError`` naming a column the data lacks.
     """
-    for column in columns:
+    for column in grouping.names:
         if column not in frame.columns:
             raise DataError(
                 f"sensitive column '{column}' is missing from the data, but this model needs it "
                 f"at prediction time ({why}); add the column or use a model that does not need it"
             )
-        if frame[column].isna().any():
-            raise DataError(f"sensitive column '{column}' has missing values; this model {why}")
-    parts = [frame[column].map(label_text).astype(str) for column in columns]
-    keys = parts[0]
-    for part in parts[1:]:
-        keys = keys + " & " + part
-    return keys.to_numpy(dtype=object)
+    return grouping.joint(frame).row_labels()
 
 
 def row_uniforms(frame: pd.DataFrame, columns: list[str], seed: int) -> np.ndarray:
@@ -161,7 +157,7 @@ class MitigatedPredictor:
 
     def _groups(self, frame: pd.DataFrame) -> np.ndarray:
         why = self.state["needs_sensitive_because"] or "it was fitted per group"
-        return group_keys(frame, self.state["sensitive"], why)
+        return group_keys(frame, Grouping.from_dict(self.state["grouping"]), why)
 
     def _mlp_probability(self, module: Any, inputs: np.ndarray) -> np.ndarray:
         import torch
@@ -241,7 +237,14 @@ def load_mitigated(path: Path) -> MitigatedPredictor:
 
     path = Path(path)
     state = read_json(path / MITIGATION_FILE)
-    if state.get("format") != FORMAT or state.get("format_version") != FORMAT_VERSION:
+    version = state.get("format_version")
+    if state.get("format") == FORMAT and isinstance(version, int) and version < FORMAT_VERSION:
+        raise ModelError(
+            f"'{path}' is a mitigated model of format version {version}, whose groups were raw "
+            f"values; this raikit reads version {FORMAT_VERSION} (binned groups): run "
+            "`rai mitigate` again"
+        )
+    if state.get("format") != FORMAT or version != FORMAT_VERSION:
         raise ModelError(
             f"'{path / MITIGATION_FILE}' is not a raikit mitigated model "
             f"(format {state.get('format')!r} version {state.get('format_version')!r})"

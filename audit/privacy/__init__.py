@@ -40,6 +40,7 @@ from raikit.audit.types import Finding, Interval
 from raikit.models.errors import ConfigError, DataError, ModelError
 
 if TYPE_CHECKING:
+    from raikit.audit.groups import Grouping
     from raikit.audit.predictor import Predictor
     from raikit.models.data import LoadedTable
 
@@ -129,6 +130,7 @@ def assess_membership_inference(
     *,
     progress: bool | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    grouping: Grouping | None = None,
 ) -> MembershipInferenceResult:
     """Attack ``predictor`` on its own training data and compare with its DP guarantee.
 
@@ -139,11 +141,13 @@ def assess_membership_inference(
     table : LoadedTable
         The model's own training table (same sha256 as its training record).
     sensitive : sequence of str
-        Columns whose groups get their own attack AUC.
+        Columns whose groups (:mod:`raikit.audit.groups`) get their own attack AUC.
     config : MembershipConfig, optional
         Shadows, sample size, seed and confidence.
     progress : bool, optional
         Show a progress bar while shadow models train (default: ``config.progress``).
+    grouping : Grouping, optional
+        How ``sensitive`` forms groups; by default fitted on every row of ``table``.
 
     Returns
     -------
@@ -166,6 +170,12 @@ def assess_membership_inference(
     missing = [c for c in sensitive if c not in table.frame.columns]
     if missing:
         raise DataError(f"sensitive column '{missing[0]}' not found in {table.source}")
+    if grouping is None:
+        from raikit.audit.groups import fit_groups
+
+        grouping = fit_groups(table.frame[list(sensitive)])
+    elif grouping.names != list(sensitive):
+        raise DataError(f"the grouping was fitted on {grouping.names}, not on {list(sensitive)}")
     label = (record.get("data", {}).get("schema") or {}).get("label")
     if label is None or label not in table.frame.columns:
         raise ModelError("the training record does not name a label column of this data")
@@ -240,8 +250,8 @@ def assess_membership_inference(
     else:
         verdict = "inconsistent"
     per_group = _per_group(
+        grouping,
         frame,
-        sensitive,
         scores[strongest.name],
         is_member,
         config.min_group_size,
@@ -395,26 +405,25 @@ def _dp_guarantee(record: dict) -> DPGuarantee:
 
 
 def _per_group(
+    grouping: Grouping,
     frame: pd.DataFrame,
-    sensitive: tuple[str, ...] | list[str],
     scores: np.ndarray,
     is_member: np.ndarray,
     min_group_size: int,
     confidence_level: float,
 ) -> list[GroupVulnerability]:
     rows = []
-    for attribute in sensitive:
-        values = frame[attribute].astype("string").fillna("(missing)").to_numpy()
-        for group in sorted(set(values)):
-            in_group = values == group
-            n_members = int((in_group & is_member).sum())
-            n_nonmembers = int(in_group.sum()) - n_members
-            auc = roc_auc(is_member[in_group], scores[in_group])
+    for attribute in grouping.attributes(frame):
+        for group, positions in attribute.rows_by_group():
+            member = is_member[positions]
+            n_members = int(member.sum())
+            n_nonmembers = len(positions) - n_members
+            auc = roc_auc(member, scores[positions])
             lo, hi = auc_interval(auc, n_members, n_nonmembers, confidence_level)
             rows.append(
                 GroupVulnerability(
-                    attribute=attribute,
-                    group=str(group),
+                    attribute=attribute.name,
+                    group=group,
                     n_members=n_members,
                     n_nonmembers=n_nonmembers,
                     auc=Interval(value=auc, lower=lo, upper=hi),
@@ -514,6 +523,7 @@ def _run(context: AuditContext, config: MembershipConfig) -> MembershipInference
         config,
         progress=context.progress,
         limits=context.limits,
+        grouping=context.grouping,
     )
 
 

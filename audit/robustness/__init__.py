@@ -20,6 +20,7 @@ finding:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -44,6 +45,9 @@ from raikit.audit.robustness._steps import (
 from raikit.audit.robustness.result import RobustnessResult, RobustnessSettings
 from raikit.audit.types import Finding, Interval
 from raikit.models.errors import ConfigError, DataError, close_matches_hint
+
+if TYPE_CHECKING:
+    from raikit.audit.groups import Grouping
 
 __all__ = ["DEFAULT_EPSILONS", "RobustnessConfig", "RobustnessResult", "assess_robustness"]
 
@@ -117,6 +121,7 @@ def assess_robustness(
     *,
     progress: bool = False,
     limits: Limits = DEFAULT_LIMITS,
+    grouping: Grouping | None = None,
 ) -> RobustnessResult:
     """Measure counterfactual, perturbation and adversarial robustness, per group.
 
@@ -134,6 +139,9 @@ def assess_robustness(
     limits : Limits
         The policy's limits; a counterfactual flip rate above its
         ``max_counterfactual_flip_rate`` is a finding.
+    grouping : Grouping, optional
+        How the sensitive columns form groups (:mod:`raikit.audit.groups`), fitted on all the
+        data when ``frame`` is part of it; by default fitted on ``frame``.
 
     Returns
     -------
@@ -146,6 +154,7 @@ def assess_robustness(
     ...     RobustnessConfig(sensitive=("colour",), label="released"))  # doctest: +SKIP
     >>> result.max_counterfactual_flip_rate()  # doctest: +SKIP
     """
+    from raikit.audit.groups import fit_groups
     from raikit.audit.robustness._lexicon import load_lexicon
     from raikit.audit.torch_model import torch_model
 
@@ -154,6 +163,12 @@ def assess_robustness(
         hint = close_matches_hint(missing[0], frame.columns)
         raise DataError(f"column '{missing[0]}' not found in the data{hint}")
     frame = frame.reset_index(drop=True)
+    if grouping is None:
+        grouping = fit_groups(frame[list(config.sensitive)])
+    elif grouping.names != list(config.sensitive):
+        raise DataError(
+            f"the grouping was fitted on {grouping.names}, not on {list(config.sensitive)}"
+        )
     model = torch_model(predictor)
     text_column = config.text
     if model is not None:
@@ -188,7 +203,7 @@ def assess_robustness(
     counterfactual, text_results, used_proxies = [], [], None
     if kind == "tabular":
         counterfactual, found, used_proxies = tabular_counterfactuals(
-            predictor, frame, config, features, original, rng
+            predictor, frame, config, features, original, rng, grouping
         )
         findings.extend(found)
     elif kind == "text":
@@ -221,10 +236,12 @@ def assess_robustness(
 
     bias = []
     if y_true is not None and len(classes) == 2:
-        bias = bias_auc_table(frame, y_true, original.proba, config, text_column, lexicon)
+        bias = bias_auc_table(frame, y_true, original.proba, grouping, text_column, lexicon)
 
     context = perturb_context(frame, model, kind, features, config, text_column)
-    perturbations = perturbation_sweep(predictor, frame, y_true, names, context, config, rng)
+    perturbations = perturbation_sweep(
+        predictor, frame, y_true, names, context, config, rng, grouping
+    )
     findings.extend(
         brittle_groups(
             [
@@ -246,7 +263,7 @@ def assess_robustness(
             )
         )
     elif config.attacks:
-        adversarial, found = adversarial_sweep(model, frame, y_true, config, progress)
+        adversarial, found = adversarial_sweep(model, frame, y_true, config, progress, grouping)
         findings.extend(found)
 
     settings = RobustnessSettings(
@@ -286,8 +303,15 @@ def _run(context: AuditContext, config: RobustnessConfig) -> RobustnessResult:
         label=config.label or context.label,
         sensitive=config.sensitive or tuple(context.sensitive),
     )
+    # The audit's grouping applies when the test is over the audit's sensitive columns.
+    same_columns = config.sensitive == tuple(context.sensitive)
     return assess_robustness(
-        context.predictor, context.audited, config, progress=context.progress, limits=context.limits
+        context.predictor,
+        context.audited,
+        config,
+        progress=context.progress,
+        limits=context.limits,
+        grouping=context.grouping if same_columns else None,
     )
 
 

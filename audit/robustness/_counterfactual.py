@@ -1,9 +1,12 @@
 """Counterfactual fairness tests: change only who a row is about, and see if the decision moves.
 
-Tabular: the sensitive column is set to each other group value with everything else fixed
-(optionally the strongest proxies of the attribute too, each set to the value most typical of
-the target group). Text: every identity term of the lexicon found in a text is replaced by
-each other term of its swap set. A fair model's decision does not change.
+Tabular: the sensitive column is set to a value of each other group (the groups of
+:mod:`raikit.audit.groups`; a binned column to the median of the target group) with everything
+else fixed (optionally the strongest proxies of the attribute too, each set to the value most
+typical of the target group). Rows whose value is missing are a group that is changed like the
+others but is no target: "unknown" is not someone a row could be about. Text: every identity
+term of the lexicon found in a text is replaced by each other term of its swap set. A fair
+model's decision does not change.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from raikit.audit.groups import MISSING_GROUP, SensitiveAttribute
 from raikit.audit.proxies import Proxy
 from raikit.audit.robustness._decisions import Scored, score, score_change
 from raikit.audit.robustness._lexicon import Lexicon, swapped_texts
@@ -25,6 +29,7 @@ from raikit.audit.robustness.result import (
 )
 from raikit.audit.stats import bootstrap_replicates, percentile_interval, wilson_interval
 from raikit.audit.types import Interval
+from raikit.models.schema import label_text
 
 
 def _typical_value(series: pd.Series) -> tuple[object, str]:
@@ -41,6 +46,18 @@ def _typical_value(series: pd.Series) -> tuple[object, str]:
 def _column_means(rows: np.ndarray) -> np.ndarray:
     # Column by column: numpy sums a 1-D column pairwise, its most accurate order.
     return np.array([column.mean() for column in rows.T])
+
+
+def _group_value(series: pd.Series) -> object:
+    """The value a row is given to put it in the group of ``series``: the group's one value,
+    or for a band of numbers its median (whole for an integer column, so still in the band)."""
+    values = series.dropna()
+    if values.nunique() == 1:
+        return values.iloc[0]
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        median = values.median()
+        return int(round(float(median))) if pd.api.types.is_integer_dtype(values) else median
+    return values.mode().iloc[0]
 
 
 def _flip_stat(
@@ -79,7 +96,7 @@ def _flip_stat(
 def tabular_counterfactual(
     predictor,
     frame: pd.DataFrame,
-    attribute: str,
+    attribute: SensitiveAttribute,
     *,
     features: Sequence[str],
     threshold: float,
@@ -90,7 +107,7 @@ def tabular_counterfactual(
     rng: np.random.Generator,
     original: Scored | None = None,
 ) -> TabularCounterfactual:
-    """Re-score every row with ``attribute`` set to each other group value.
+    """Re-score every row with the sensitive column set to a value of each other group.
 
     Parameters
     ----------
@@ -98,8 +115,8 @@ def tabular_counterfactual(
         Scores raw rows.
     frame : pandas.DataFrame
         The audited rows (index ignored).
-    attribute : str
-        The sensitive column.
+    attribute : SensitiveAttribute
+        The sensitive column's groups over the rows of ``frame``.
     features : sequence of str
         The model's input columns (says whether the attribute is one).
     threshold : float
@@ -114,24 +131,28 @@ def tabular_counterfactual(
     Returns
     -------
     TabularCounterfactual
-        Per original group: the share of (row, other value) pairs whose decision flips and
+        Per original group: the share of (row, other group) pairs whose decision flips and
         the mean score change, each with a bootstrap interval over rows.
     """
     frame = frame.reset_index(drop=True)
-    codes, values = pd.factorize(frame[attribute], sort=True)
+    column, codes, labels = attribute.name, attribute.codes, attribute.labels
     original = original if original is not None else score(predictor, frame, threshold)
-    n, k = len(frame), len(values)
+    n = len(frame)
     flip_sum = np.zeros(n)
     change_sum = np.zeros(n)
+    times_changed = np.zeros(n)
     changes_made: dict[str, ProxyChange] = {}
+    target_values: dict[str, str] = {}
     transitions = []
-    for target_code, target in enumerate(values):
-        rows = np.flatnonzero((codes != target_code) & (codes >= 0))
-        if len(rows) == 0:
+    for target_code, target in enumerate(labels):
+        rows = np.flatnonzero(codes != target_code)
+        if target == MISSING_GROUP or len(rows) == 0:
             continue
-        changed = frame.iloc[rows].copy()
-        changed[attribute] = target
         in_target = frame[codes == target_code]
+        value = _group_value(in_target[column])
+        target_values[target] = label_text(value)
+        changed = frame.iloc[rows].copy()
+        changed[column] = value
         for proxy in proxies:
             typical, how = _typical_value(in_target[proxy.feature])
             changed[proxy.feature] = typical
@@ -145,7 +166,8 @@ def tabular_counterfactual(
         deltas = score_change(original, rescored, rows)
         flip_sum[rows] += flips
         change_sum[rows] += deltas
-        for source_code, source in enumerate(values):
+        times_changed[rows] += 1
+        for source_code, source in enumerate(labels):
             mask = codes[rows] == source_code
             if not mask.any():
                 continue
@@ -159,8 +181,8 @@ def tabular_counterfactual(
                     small=int(mask.sum()) < min_group_size,
                 )
             )
-    others = max(k - 1, 1)
-    per_row_flips, per_row_changes = flip_sum / others, change_sum / others
+    times_changed = np.maximum(times_changed, 1)
+    per_row_flips, per_row_changes = flip_sum / times_changed, change_sum / times_changed
     settings = {
         "n_bootstrap": n_bootstrap,
         "confidence_level": confidence_level,
@@ -168,18 +190,14 @@ def tabular_counterfactual(
         "rng": rng,
     }
     groups = [
-        _flip_stat(
-            str(value),
-            per_row_flips[codes == code],
-            per_row_changes[codes == code],
-            **settings,
-        )
-        for code, value in enumerate(values)
+        _flip_stat(label, per_row_flips[rows], per_row_changes[rows], **settings)
+        for label, rows in attribute.rows_by_group()
     ]
     return TabularCounterfactual(
-        attribute=attribute,
+        attribute=column,
         variant="attribute_and_proxies" if proxies else "attribute",
-        attribute_is_input=attribute in features,
+        attribute_is_input=column in features,
+        target_values=target_values,
         proxies=[changes_made[p.feature] for p in proxies if p.feature in changes_made],
         overall=_flip_stat("all rows", per_row_flips, per_row_changes, **settings),
         groups=groups,

@@ -26,6 +26,7 @@ from raikit.audit.types import Finding, Interval
 from raikit.models.errors import DataError
 
 if TYPE_CHECKING:
+    from raikit.audit.groups import Grouping
     from raikit.audit.robustness import RobustnessConfig
 
 CONCERN = "security"
@@ -80,18 +81,18 @@ def targets(frame: pd.DataFrame, label: str | None, classes: list[str]) -> np.nd
 
 
 def group_values(
-    frame: pd.DataFrame, sensitive: tuple[str, ...], ok: np.ndarray, config: RobustnessConfig
+    frame: pd.DataFrame, grouping: Grouping, ok: np.ndarray, config: RobustnessConfig
 ) -> list[GroupValue]:
     """Share of ``ok`` rows in every group of every sensitive column (Wilson intervals)."""
     values = []
-    for attribute in sensitive:
-        for group, rows in frame.groupby(attribute, sort=True).indices.items():
+    for attribute in grouping.attributes(frame):
+        for group, rows in attribute.rows_by_group():
             successes, n = int(ok[rows].sum()), len(rows)
             low, high = wilson_interval(successes, n, config.confidence_level)
             values.append(
                 GroupValue(
-                    attribute=attribute,
-                    group=str(group),
+                    attribute=attribute.name,
+                    group=group,
                     n=n,
                     value=Interval(value=successes / n, lower=low, upper=high),
                     small=n < config.min_group_size,
@@ -125,7 +126,7 @@ def brittle_groups(
 
 
 def tabular_counterfactuals(
-    predictor, frame, config, features, original, rng
+    predictor, frame, config, features, original, rng, grouping
 ) -> tuple[list[TabularCounterfactual], list[Finding], list[str]]:
     from raikit.audit.proxies import rank_proxies, strong_proxies
     from raikit.audit.robustness._counterfactual import tabular_counterfactual
@@ -141,8 +142,9 @@ def tabular_counterfactuals(
         "original": original,
     }
     candidates = [f for f in features if f not in config.sensitive]
-    for attribute in config.sensitive:
-        results.append(tabular_counterfactual(predictor, frame, attribute, **settings))
+    for groups in grouping.attributes(frame):
+        attribute = groups.name
+        results.append(tabular_counterfactual(predictor, frame, groups, **settings))
         if attribute not in features:
             findings.append(
                 finding(
@@ -160,7 +162,7 @@ def tabular_counterfactuals(
         if proxies:
             used.extend(p.feature for p in proxies)
             results.append(
-                tabular_counterfactual(predictor, frame, attribute, proxies=proxies, **settings)
+                tabular_counterfactual(predictor, frame, groups, proxies=proxies, **settings)
             )
         else:
             findings.append(
@@ -203,17 +205,17 @@ def text_counterfactuals(predictor, frame, text_column, lexicon, config, origina
     return results
 
 
-def bias_auc_table(frame, y_true, proba, config, text_column, lexicon) -> list[BiasAuc]:
+def bias_auc_table(frame, y_true, proba, grouping, text_column, lexicon) -> list[BiasAuc]:
     from raikit.audit.robustness._bias_auc import bias_aucs
     from raikit.audit.robustness._lexicon import terms_in
 
     labels = y_true == 1
     subgroups: list[tuple[str, str, np.ndarray]] = []
-    for attribute in config.sensitive:
-        for group, rows in frame.groupby(attribute, sort=True).indices.items():
+    for attribute in grouping.attributes(frame):
+        for group, rows in attribute.rows_by_group():
             mask = np.zeros(len(frame), dtype=bool)
             mask[rows] = True
-            subgroups.append((attribute, str(group), mask))
+            subgroups.append((attribute.name, group, mask))
     if text_column is not None and lexicon is not None:
         mentions = [terms_in(t, lexicon) for t in frame[text_column].astype(str)]
         for term in sorted(set().union(*mentions)):
@@ -258,7 +260,7 @@ def perturb_context(frame, model, kind, features, config, text_column) -> Pertur
     return PerturbContext(numeric=numeric, categorical=[f for f in usable if f not in numeric])
 
 
-def perturbation_sweep(predictor, frame, y_true, names, context, config, rng):
+def perturbation_sweep(predictor, frame, y_true, names, context, config, rng, grouping):
     sample_rows = sample_rows_seeded(
         frame.assign(_row=np.arange(len(frame))), config.max_perturbation_rows, config.seed
     )
@@ -280,8 +282,8 @@ def perturbation_sweep(predictor, frame, y_true, names, context, config, rng):
                 right, right_after = original.decision == truth, rescored.decision == truth
                 accuracy, perturbed = float(right.mean()), float(right_after.mean())
                 drop = accuracy - perturbed
-                before = group_values(sample_rows, config.sensitive, right, config)
-                after = group_values(sample_rows, config.sensitive, right_after, config)
+                before = group_values(sample_rows, grouping, right, config)
+                after = group_values(sample_rows, grouping, right_after, config)
                 group_drops = [
                     g.model_copy(update={"value": Interval(value=g.value.value - a.value.value)})
                     for g, a in zip(before, after, strict=True)
@@ -295,7 +297,7 @@ def perturbation_sweep(predictor, frame, y_true, names, context, config, rng):
                     perturbed_accuracy=perturbed,
                     accuracy_drop=drop,
                     flip_rate=Interval(value=flips / len(kept), lower=low, upper=high),
-                    group_flip_rates=group_values(sample_rows, config.sensitive, ~kept, config),
+                    group_flip_rates=group_values(sample_rows, grouping, ~kept, config),
                     group_accuracy_drops=group_drops,
                 )
             )
@@ -303,7 +305,7 @@ def perturbation_sweep(predictor, frame, y_true, names, context, config, rng):
 
 
 def adversarial_sweep(
-    model, frame, y_true, config, progress
+    model, frame, y_true, config, progress, grouping
 ) -> tuple[AdversarialResult, list[Finding]]:
     import torch
 
@@ -347,7 +349,7 @@ def adversarial_sweep(
         for index, epsilon in enumerate(epsilons):
             kept = robust[attack][index]
             low, high = wilson_interval(int(kept.sum()), len(kept), config.confidence_level)
-            groups = group_values(sample, config.sensitive, kept, config)
+            groups = group_values(sample, grouping, kept, config)
             points.append(
                 AdversarialPoint(
                     attack=attack,

@@ -32,13 +32,15 @@ class ProxyChange(Frozen):
 class TabularCounterfactual(Frozen):
     """Counterfactual fairness of one sensitive column of a tabular model.
 
-    Every row is re-scored once per other value of ``attribute`` (everything else fixed, or
-    with ``proxies`` changed too); ``groups`` are the rows' original groups.
+    Every row is re-scored once per other group of ``attribute`` (everything else fixed, or
+    with ``proxies`` changed too); ``groups`` are the rows' original groups, and
+    ``target_values`` the value the attribute was set to for each target group.
     """
 
     attribute: str
     variant: Literal["attribute", "attribute_and_proxies"]
     attribute_is_input: bool
+    target_values: dict[str, str] = {}
     proxies: list[ProxyChange] = []
     overall: FlipStat
     groups: list[FlipStat]

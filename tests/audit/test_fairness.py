@@ -205,6 +205,22 @@ def test_age_is_binned_into_documented_bands(with_age, arrests):
     assert "age" in with_age.attributes[-1].binning
 
 
+def test_missing_sensitive_values_are_a_group_with_its_own_figures(arrests):
+    data = arrests.copy()
+    data.loc[data.index[::25], "colour"] = None
+    result = assess_fairness(
+        data["y_true"], data["y_pred"], data[["colour"]], positive_label="Yes", config=FAST
+    )
+    hand = _hand_table(data.assign(colour=data["colour"].fillna("(missing)")), ["colour"])
+    groups = {g.label: g for g in result.attributes[0].groups}
+    assert set(groups) == {"Black", "White", "(missing)"}
+    assert groups["(missing)"].count == len(data.index[::25]) == 210
+    for label, expected in hand.items():
+        assert groups[label].count == expected["count"]
+        for name in GROUP_METRICS:
+            assert groups[label].metrics[name].value == pytest.approx(expected[name]), name
+
+
 def test_other_continuous_columns_get_quartile_bands():
     values = pd.DataFrame({"income": np.arange(1, 101), "team": ["a", "b"] * 50})
     prepared, binning = prepare_sensitive_features(values)
@@ -356,13 +372,6 @@ def _frame(**columns) -> pd.DataFrame:
             "sensitive column 'sex' has a single group 'M'; fairness compares at least two groups",
         ),
         (
-            [0, 1, 1],
-            [0, 1, 0],
-            _frame(g=["a", None, np.nan]),
-            "sensitive column 'g' has 2 missing values; fill them (e.g. with 'unknown') or drop "
-            "those rows",
-        ),
-        (
             ["No", "Yes"],
             [0, 1],
             _frame(g=["a", "b"]),
@@ -394,7 +403,8 @@ def test_bad_config_raises_config_error(options, message):
 @st.composite
 def _decisions(draw):
     n = draw(st.integers(8, 60))
-    group = draw(st.lists(st.sampled_from(["x", "y", "z"]), min_size=n, max_size=n))
+    # None: rows whose group is missing, a group of their own.
+    group = draw(st.lists(st.sampled_from(["x", "y", "z", None]), min_size=n, max_size=n))
     y_true = draw(st.lists(st.integers(0, 1), min_size=n, max_size=n))
     y_pred = draw(st.lists(st.integers(0, 1), min_size=n, max_size=n))
     if len(set(group)) < 2:

@@ -84,5 +84,30 @@ def test_train_spec_weight_column_is_not_a_feature(tmp_path):
     with pytest.raises(DataError, match="finite numbers >= 0"):
         bad = LoadedTable(frame.assign(weight=-1.0), "planted", "x")
         train(bad, spec, tmp_path / "bad", progress=False)
-    with pytest.raises(ConfigError, match="sensitive column"):
+    with pytest.raises(ConfigError, match="a fairness penalty needs group_column"):
         TrainSpec(label="hired", fairness_penalty=1.0)
+
+
+def test_fairness_penalty_reads_its_groups_from_the_group_column(tmp_path):
+    from safetensors.torch import load_file
+
+    frame = planted_frame(300).assign(same="one", real=lambda f: f["group"])
+    table = LoadedTable(frame, "planted", "x")
+
+    def weights(name: str, **changes) -> dict:
+        spec = TrainSpec(label="hired", sensitive=("group",), epochs=1, **changes)
+        checkpoint = train(table, spec, tmp_path / name, progress=False)
+        # The group column is never a feature (the other helper column is excluded by hand).
+        assert checkpoint.config["features"] == ["skill", "proxy", "other", "group"]
+        return load_file(str(tmp_path / name / "model.safetensors"))
+
+    plain = weights("plain", exclude=("same", "real"))
+    # One group: the penalty is 0 whatever the sensitive column says, so nothing changes.
+    constant = weights("constant", exclude=("real",), fairness_penalty=5.0, group_column="same")
+    penalised = weights("penalised", exclude=("same",), fairness_penalty=5.0, group_column="real")
+    assert all(torch.equal(plain[k], constant[k]) for k in plain)
+    assert not all(torch.equal(plain[k], penalised[k]) for k in plain)
+    gaps = LoadedTable(frame.assign(real=frame["group"].where(frame.index > 0)), "p", "x")
+    spec = TrainSpec(label="hired", epochs=1, fairness_penalty=1.0, group_column="real")
+    with pytest.raises(DataError, match="group column 'real' must be in the data"):
+        train(gaps, spec, tmp_path / "gaps", progress=False)

@@ -95,11 +95,14 @@ VALIDATION_CASES = [
         Schema(label="y"),
         "label column 'y' in adult.csv has a single class ('1'); at least two are needed",
     ),
+    # Missing sensitive values are a group of their own, not an error; the label's are.
+    (_with(group=["a", np.nan, None, "b"]), Schema(label="y", sensitive=("group",)), None),
+    (_with(group=["a", None, "a", "a"]), Schema(label="y", sensitive=("group",)), None),
     (
-        _with(group=["a", np.nan, None, "b"]),
+        _with(group=[None, np.nan, None, None]),
         Schema(label="y", sensitive=("group",)),
-        "sensitive column 'group' in adult.csv has 2 missing value(s); fill them with an "
-        "explicit group such as 'unknown' or drop those rows",
+        "sensitive column 'group' in adult.csv has a single group (every value missing); at "
+        "least two are needed to compare groups",
     ),
     (
         _with(group=["a", "a", "a", "a"]),

@@ -163,6 +163,7 @@ def test_mitigation_options_are_refused_where_the_loop_ignores_them(arrests_tabl
     spec = TrainSpec(
         label="released",
         sensitive=("sex",),
+        group_column="sex",
         fairness_penalty=1.0,
         epochs=1,
         privacy=PrivacySpec(noise_multiplier=1.0),
