@@ -9,9 +9,35 @@ from typing import Any
 from pydantic import ConfigDict, SerializeAsAny, ValidationError, model_validator
 
 from raikit.audit.impact import ImpactAssessment
+from raikit.audit.impact.risk import Risk
+from raikit.audit.impact.verdicts import LEVEL_LABELS, ConcernVerdict, Verdicts
 from raikit.audit.policy import GateResult
-from raikit.audit.types import Finding, Frozen
-from raikit.models.errors import DataError
+from raikit.audit.types import Finding, Frozen, Interval
+from raikit.models.errors import ConfigError, DataError
+
+# The evidence schema is what reports read: they import this module and nothing else of raikit.
+__all__ = [
+    "LEVEL_LABELS",
+    "READABLE_VERSIONS",
+    "SCHEMA_VERSION",
+    "ConcernVerdict",
+    "ConfigError",
+    "DataError",
+    "DataInfo",
+    "Evidence",
+    "Finding",
+    "Frozen",
+    "Interval",
+    "ModelInfo",
+    "Provenance",
+    "Risk",
+    "Section",
+    "UnregisteredResult",
+    "Verdicts",
+    "load_evidence",
+    "save_evidence",
+    "upgrade",
+]
 
 #: 2.0: every assessment's result under ``results`` (keyed by its registered name) and how the
 #: report shows it under ``sections``; 1.0 kept each result in a top-level field of its own.
@@ -103,7 +129,8 @@ class Evidence(Frozen):
     """The machine-readable result of one audit; the report and gates read only this.
 
     ``results`` maps each assessment's registered name to its result, in the order they ran;
-    ``sections`` says how the report shows each.
+    ``sections`` says how the report shows each; ``verdicts`` holds what the audit concluded
+    (risk register, concern statuses, framework coverage), judged when the evidence was made.
     """
 
     schema_version: str = SCHEMA_VERSION
@@ -116,6 +143,7 @@ class Evidence(Frozen):
     impact: ImpactAssessment | None = None
     gate: GateResult | None = None
     findings: list[Finding] = []
+    verdicts: Verdicts | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -140,15 +168,17 @@ class Evidence(Frozen):
     def with_result(self, name: str, result: Frozen | None) -> Evidence:
         """A copy with ``result`` as the result of the registered assessment ``name``.
 
-        ``None`` removes it. The section (how the report shows it) comes from the registry.
+        ``None`` removes it. The section (how the report shows it) comes from the registry, and
+        the verdicts are judged anew.
         """
+        from raikit.audit.impact.verdicts import with_verdicts
         from raikit.audit.registry import section_of
 
         results = {k: v for k, v in self.results.items() if k != name}
         sections = {k: v for k, v in self.sections.items() if k != name}
         if result is not None:
             results[name], sections[name] = result, section_of(name)
-        return self.model_copy(update={"results": results, "sections": sections})
+        return with_verdicts(self.model_copy(update={"results": results, "sections": sections}))
 
     def all_findings(self) -> list[Finding]:
         """Findings of the bundle and of every result, in report order."""
@@ -199,8 +229,13 @@ def load_evidence(path: Path) -> Evidence:
             f"this raikit reads {' and '.join(map(repr, READABLE_VERSIONS))}"
         )
     try:
-        return Evidence.model_validate(upgrade(raw))
+        evidence = Evidence.model_validate(upgrade(raw))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise DataError(f"evidence file '{path}' is invalid at '{where}': {first['msg']}") from None
+    if evidence.verdicts is None:  # an older schema: judged with this raikit's rules
+        from raikit.audit.impact.verdicts import with_verdicts
+
+        evidence = with_verdicts(evidence)
+    return evidence

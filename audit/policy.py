@@ -471,10 +471,14 @@ def check(evidence: Evidence, policy: Policy) -> GateResult:
 
 
 def attach_gate(evidence: Evidence, policy: Policy) -> Evidence:
-    """A copy of ``evidence`` with the result of :func:`check` recorded in ``evidence.gate``."""
-    return evidence.model_copy(
-        update={"gate": check(evidence.model_copy(update={"gate": None}), policy)}
-    )
+    """A copy of ``evidence`` with the result of :func:`check` in ``evidence.gate``.
+
+    The verdicts are judged anew against the policy's limits.
+    """
+    from raikit.audit.impact.verdicts import with_verdicts
+
+    gate = check(evidence.model_copy(update={"gate": None}), policy)
+    return with_verdicts(evidence.model_copy(update={"gate": gate}), policy)
 
 
 def junit_xml(result: GateResult) -> str:

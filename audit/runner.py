@@ -11,6 +11,7 @@ import pandas as pd
 
 from raikit.audit.assessment import AuditContext, NotApplicable, Scores
 from raikit.audit.evidence import DataInfo, Evidence, ModelInfo, Provenance
+from raikit.audit.impact.verdicts import with_verdicts
 from raikit.audit.policy import limits_from
 from raikit.audit.types import Finding
 from raikit.models.errors import ConfigError, DataError
@@ -183,7 +184,7 @@ def run_audit(
         **asdict(config),
         "checks": {name: _settings(options) for name, options in checks.items()},
     }
-    return Evidence(
+    evidence = Evidence(
         title=config.title or f"Audit of {model_info.path} on {table.source}",
         data=DataInfo(
             source=table.source,
@@ -201,6 +202,7 @@ def run_audit(
         sections=sections,
         findings=findings,
     )
+    return with_verdicts(evidence, policy)
 
 
 def _positive_label(scores: Scores | None, predictor: Predictor | None) -> str | None:

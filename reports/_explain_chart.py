@@ -9,9 +9,12 @@ words themselves reach the page through the template's autoescaping.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from raikit.audit.explain.result import ExplanationResult, LocalExplanation
 from raikit.reports.charts import _RC, GRID, INK, Chart, _to_data_uri
+
+if TYPE_CHECKING:
+    from raikit.audit.explain.result import ExplanationResult, LocalExplanation
 
 POSITIVE = (47, 93, 138)  # supports the explained class: blue
 NEGATIVE = (192, 122, 44)  # speaks against it: ochre

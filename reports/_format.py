@@ -5,7 +5,7 @@ One place decides how a figure looks, so a rate reads ``0.412 [0.398, 0.427]`` e
 
 from __future__ import annotations
 
-from raikit.audit.types import Interval
+from raikit.audit.evidence import Interval
 
 NOT_AVAILABLE = "n/a"
 DECIMALS = 3

@@ -7,10 +7,13 @@ salt and no dates, embedded as a ``data:`` URI in ``<img>``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from raikit.audit.evidence import Evidence
-from raikit.audit.privacy import MembershipInferenceResult
 from raikit.reports.charts import _RC, GRID, INK, Chart, _to_data_uri
+
+if TYPE_CHECKING:
+    from raikit.audit.privacy import MembershipInferenceResult
 
 ATTACK_COLOURS = {
     "loss": "#2f5d8a",

@@ -6,9 +6,13 @@ salt and no dates, embedded as a ``data:`` URI in ``<img>`` so no label can inje
 
 from __future__ import annotations
 
-from raikit.audit.mitigation import MitigationResult
+from typing import TYPE_CHECKING
+
 from raikit.reports._format import metric_label
 from raikit.reports.charts import _RC, GRID, INK, Chart, _to_data_uri
+
+if TYPE_CHECKING:
+    from raikit.audit.mitigation import MitigationResult
 
 FRONT_COLOUR = "#c07a2c"
 OTHER_COLOUR = "#8c8c8c"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from raikit.models.errors import ConfigError
+from raikit.audit.evidence import ConfigError
 
 MISSING = (
     "PDF output needs weasyprint: pip install 'raikit[pdf]' "

@@ -7,14 +7,12 @@ import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from pydantic import ValidationError
 
-from raikit.audit.evidence import Evidence
-from raikit.audit.fairness import GROUP_METRICS, AttributeFairness
-from raikit.models.errors import ConfigError, DataError
+from raikit.audit.evidence import ConfigError, DataError, Evidence
 from raikit.reports import charts
 from raikit.reports._concerns import impact_context
 from raikit.reports._explain_chart import explanation_views
@@ -33,6 +31,9 @@ from raikit.reports._membership_chart import membership_view
 from raikit.reports._mitigation_chart import tradeoff_chart
 from raikit.reports._robustness_chart import robustness_charts
 from raikit.reports._summary import SummaryItem, summarise
+
+if TYPE_CHECKING:
+    from raikit.audit.fairness import AttributeFairness
 
 SUPPORTED_FORMATS = ("html", "md", "pdf", "model-card")
 SEVERITY_ORDER = ("critical", "warning", "info")
@@ -93,9 +94,8 @@ class _AttributeView:
 
 
 def _metric_names(attribute: AttributeFairness) -> list[str]:
-    present = {name for group in attribute.groups for name in group.metrics}
-    known = [name for name in GROUP_METRICS if name in present]
-    return known + sorted(present - set(known))
+    """Every metric some group has, in the order the result lists them."""
+    return list(dict.fromkeys(name for group in attribute.groups for name in group.metrics))
 
 
 def _attribute_views(evidence: Evidence, level: str) -> list[_AttributeView]:

@@ -7,9 +7,12 @@ salt and no dates, embedded as a ``data:`` URI in ``<img>`` so no label can inje
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from raikit.audit.robustness import RobustnessResult
 from raikit.reports.charts import _RC, DEFAULT_COLOUR, GRID, INK, SMALL_COLOUR, Chart, _to_data_uri
+
+if TYPE_CHECKING:
+    from raikit.audit.robustness import RobustnessResult
 
 ATTACK_STYLE = {
     "fgsm": ("#8c8c8c", "o", "FGSM (L∞)"),

@@ -6,11 +6,9 @@ Pure functions over the evidence; the template only lays out what is decided her
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from raikit.audit.evidence import Evidence
-from raikit.audit.fairness import AttributeFairness, GroupMetrics
-from raikit.audit.types import Interval
+from raikit.audit.evidence import Evidence, Interval
 from raikit.reports._format import (
     format_count,
     format_interval,
@@ -18,6 +16,9 @@ from raikit.reports._format import (
     metric_help,
     metric_label,
 )
+
+if TYPE_CHECKING:
+    from raikit.audit.fairness import AttributeFairness, GroupMetrics
 
 Verdict = Literal["clear", "possible", "too_small", "undefined"]
 Topic = Literal["decisions", "errors"]

@@ -12,10 +12,13 @@ import base64
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from raikit.audit.fairness import AttributeFairness
-from raikit.audit.performance import Calibration
 from raikit.reports._format import format_count, format_interval, format_number, metric_label
+
+if TYPE_CHECKING:
+    from raikit.audit.fairness import AttributeFairness
+    from raikit.audit.performance import Calibration
 
 # Restrained palette: one blue, one ochre, grey for small groups.
 COLOURS = {

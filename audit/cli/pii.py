@@ -51,9 +51,10 @@ def _evidence(result, source: str, sha256: str, n_rows: int, config):
     from dataclasses import asdict
 
     from raikit.audit.evidence import DataInfo, Evidence, ModelInfo, Provenance
+    from raikit.audit.impact.verdicts import with_verdicts
     from raikit.audit.registry import section_of
 
-    return Evidence(
+    evidence = Evidence(
         title=f"Personal data in {source}",
         data=DataInfo(
             source=source,
@@ -70,6 +71,7 @@ def _evidence(result, source: str, sha256: str, n_rows: int, config):
         results={"pii": result},
         sections={"pii": section_of("pii")},
     )
+    return with_verdicts(evidence)
 
 
 @handle_errors

@@ -260,7 +260,9 @@ def attach_impact(evidence: Evidence, impact: ImpactAssessment) -> Evidence:
                 message=f"impact.yaml still has TODO placeholders in: {', '.join(todo)}",
             )
         )
-    return evidence.model_copy(update={"impact": impact, "findings": findings})
+    from raikit.audit.impact.verdicts import with_verdicts
+
+    return with_verdicts(evidence.model_copy(update={"impact": impact, "findings": findings}))
 
 
 def impact_template(answers: dict[str, str] | None = None) -> str:

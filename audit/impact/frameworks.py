@@ -7,7 +7,6 @@ only reads it and lays it over an evidence bundle.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Literal
 
@@ -60,8 +59,7 @@ def frameworks() -> Frameworks:
     return parse_yaml_model(text, Frameworks, "frameworks.yaml")
 
 
-@dataclass(frozen=True)
-class RiskTier:
+class RiskTier(Frozen):
     """The EU AI Act tier of a system and why."""
 
     tier: Tier
@@ -82,19 +80,26 @@ def risk_tier(domain: str | None) -> RiskTier:
     act = frameworks().eu_ai_act
     if domain is None:
         return RiskTier(
-            "unknown",
-            "no impact assessment: the deployment domain is not known",
-            "Give an impact.yaml (rai impact init) to classify the system.",
+            tier="unknown",
+            reason="no impact assessment: the deployment domain is not known",
+            obligations="Give an impact.yaml (rai impact init) to classify the system.",
         )
     if domain in act.high_risk_domains:
-        return RiskTier("high", act.high_risk_domains[domain], act.tiers["high"])
+        return RiskTier(
+            tier="high", reason=act.high_risk_domains[domain], obligations=act.tiers["high"]
+        )
     if domain in act.limited_domains:
-        return RiskTier("limited", f"domain '{domain}'", act.tiers["limited"])
-    return RiskTier("minimal", f"domain '{domain}' is not an Annex III area", act.tiers["minimal"])
+        return RiskTier(
+            tier="limited", reason=f"domain '{domain}'", obligations=act.tiers["limited"]
+        )
+    return RiskTier(
+        tier="minimal",
+        reason=f"domain '{domain}' is not an Annex III area",
+        obligations=act.tiers["minimal"],
+    )
 
 
-@dataclass(frozen=True)
-class CoverageRow:
+class CoverageRow(Frozen):
     """One row of the coverage matrix: an evidence item, whether present, what it supports."""
 
     item: str
@@ -120,7 +125,14 @@ def coverage(evidence: Evidence) -> list[CoverageRow]:
         item = mapping.get(name, ItemMapping(eu_ai_act=[], nist_ai_rmf=[]))
         present = evidence_item(evidence, name) is not None
         rows.append(
-            CoverageRow(name, label, "measurement", present, item.eu_ai_act, item.nist_ai_rmf)
+            CoverageRow(
+                item=name,
+                label=label,
+                kind="measurement",
+                present=present,
+                eu_ai_act=item.eu_ai_act,
+                nist_ai_rmf=item.nist_ai_rmf,
+            )
         )
     seen: set[str] = set()
     for concern in CONCERNS:
@@ -132,7 +144,14 @@ def coverage(evidence: Evidence) -> list[CoverageRow]:
             present = evidence.impact is not None and evidence.impact.has(field)
             label = f"impact.yaml: {field.replace('_', ' ')}"
             rows.append(
-                CoverageRow(field, label, "assessment", present, item.eu_ai_act, item.nist_ai_rmf)
+                CoverageRow(
+                    item=field,
+                    label=label,
+                    kind="assessment",
+                    present=present,
+                    eu_ai_act=item.eu_ai_act,
+                    nist_ai_rmf=item.nist_ai_rmf,
+                )
             )
     for name, label, present in (
         ("risk_register", "Risk register", evidence.impact is not None),
@@ -140,6 +159,13 @@ def coverage(evidence: Evidence) -> list[CoverageRow]:
     ):
         item = mapping[name]
         rows.append(
-            CoverageRow(name, label, "assessment", present, item.eu_ai_act, item.nist_ai_rmf)
+            CoverageRow(
+                item=name,
+                label=label,
+                kind="assessment",
+                present=present,
+                eu_ai_act=item.eu_ai_act,
+                nist_ai_rmf=item.nist_ai_rmf,
+            )
         )
     return rows

@@ -177,7 +177,6 @@ def inputs(tmp_path):
     write("one_class.csv", good.assign(label=1))
     write("one_group.csv", good.assign(group="a"))
     write("nan_label.csv", good.assign(label=good["label"].where(good.index != 3)))
-    write("nan_group.csv", good.assign(group=good["group"].where(good.index != 5)))
     write("empty.csv", raw=b"")
     write("latin1.csv", raw="group,label,x\ncafé,1,2\n".encode("latin-1"))
     return paths
@@ -189,7 +188,6 @@ BAD_TRAIN_CASES = [
     ("one_class.csv", "label", "single class"),
     ("one_group.csv", "label", "single group"),
     ("nan_label.csv", "label", "missing value"),
-    ("nan_group.csv", "label", "missing value"),
     ("empty.csv", "label", "empty"),
     ("latin1.csv", "label", "UTF-8"),
 ]

@@ -8,6 +8,7 @@ from raikit.audit.predictor import load_predictor
 from raikit.audit.runner import AuditConfig, run_audit
 from raikit.audit.types import Interval
 from raikit.models.errors import DataError
+from raikit.reports import render
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +24,21 @@ def test_round_trip_is_lossless(evidence, tmp_path):
     raw = json.loads(path.read_text())
     assert raw["schema_version"] == SCHEMA_VERSION
     assert "NaN" not in path.read_text()
+
+
+def test_schema_1_0_files_are_read_and_judged(evidence, tmp_path):
+    """A 1.0 file kept each result in a top-level field and had no sections or verdicts."""
+    raw = json.loads(evidence.model_dump_json())
+    old = {k: v for k, v in raw.items() if k not in ("results", "sections", "verdicts")}
+    old.update(raw["results"], schema_version="1.0")
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    loaded = load_evidence(path)
+    assert loaded.schema_version == SCHEMA_VERSION == "2.0"
+    assert loaded.results == evidence.results
+    assert loaded.sections == evidence.sections
+    assert loaded.verdicts == evidence.verdicts
+    assert "Group fairness" in render(loaded, "md")
 
 
 def test_nan_becomes_null_never_nan_in_json():
@@ -46,7 +62,10 @@ def test_all_findings_gathers_every_section(evidence):
     [
         ("{not json", "is not valid JSON"),
         ("[1, 2]", "does not hold a JSON object"),
-        ('{"schema_version": "0.1"}', "has schema_version '0.1'; this raikit reads '1.0'"),
+        (
+            '{"schema_version": "0.1"}',
+            "has schema_version '0.1'; this raikit reads '1.0' and '2.0'",
+        ),
         ('{"schema_version": "1.0", "title": "t"}', "is invalid at 'data': Field required"),
     ],
 )

@@ -15,6 +15,7 @@ import pytest
 from raikit import reports
 from raikit.audit.evidence import DataInfo, Evidence, ModelInfo, Provenance
 from raikit.audit.fairness import AttributeFairness, FairnessResult, GroupMetrics
+from raikit.audit.impact.verdicts import with_verdicts
 from raikit.audit.performance import Calibration, PerformanceResult, ReliabilityBin
 from raikit.audit.types import Finding, Interval
 from tests.reports._mitigation_fixture import mitigation_result
@@ -275,7 +276,7 @@ def build_evidence(
     ):
         if wanted:
             evidence = evidence.with_result(name, result)
-    return evidence
+    return with_verdicts(evidence)
 
 
 @pytest.fixture(scope="session")
