@@ -29,84 +29,48 @@ class Predictor(Protocol):
 
 
 @dataclass
-class CheckpointPredictor:
-    """A raikit checkpoint (``rai train``): preprocessing + torch module, scored in batches."""
-
-    path: Path
-    checkpoint: object
-    module: object
-    preprocessor: object
-    classes: list[str]
-    kind: str = "raikit-checkpoint"
-    batch_size: int = 65536
-
-    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        import torch
-
-        inputs = self.preprocessor.transform(frame)
-        outputs = []
-        with torch.no_grad():
-            for start in range(0, len(inputs), self.batch_size):
-                batch = torch.from_numpy(inputs[start : start + self.batch_size])
-                outputs.append(torch.softmax(self.module(batch), dim=1).numpy())
-        if not outputs:
-            return np.zeros((0, len(self.classes)))
-        return np.concatenate(outputs).astype(np.float64)
-
-
-@dataclass
 class ModelPredictor:
-    """A raikit checkpoint of any architecture (CNN, RNN, transformer, private MLP...).
+    """A raikit checkpoint (``rai train``) of any architecture: MLP, CNN, RNN, transformer.
 
-    Scores the frame's input columns (pixels, text, sequence steps) exactly as in training;
-    a regressor's ``predict`` gives values and ``predict_proba`` is refused.
+    Scores the frame's input columns (table features, pixels, text, sequence steps) exactly as
+    in training, ``batch_size`` rows at a time (``None``: the input kind's default, see
+    :data:`raikit.models.inference.BATCH_SIZES`); a regressor's ``predict`` gives values and
+    ``predict_proba`` is refused.
     """
 
     path: Path
     model: object
     classes: list[str]
     kind: str = "raikit-checkpoint"
+    batch_size: int | None = None
 
     @property
     def checkpoint(self) -> object:
         """The checkpoint (config, training record, split) the model was loaded from."""
         return self.model.checkpoint
 
+    @property
+    def module(self) -> object:
+        """The torch module behind the scores (for the checks that need gradients)."""
+        return self.model.module
+
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         if self.model.config.get("task") == "regression":
             raise ModelError(f"'{self.path}' is a regressor; it has no class probabilities")
-        return self.model.outputs(frame)
+        return self.model.outputs(frame, self.batch_size)
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        outputs = self.model.outputs(frame)
+        outputs = self.model.outputs(frame, self.batch_size)
         if self.model.config.get("task") == "regression":
             return outputs
         return np.asarray(self.classes, dtype=object)[outputs.argmax(axis=1)]
 
 
-def _load_checkpoint_predictor(path: Path) -> CheckpointPredictor | ModelPredictor:
-    from raikit.models.architectures import get_architecture
-    from raikit.models.checkpoint import load_weights, read_checkpoint
-    from raikit.models.preprocess import TabularPreprocessor
+def _load_checkpoint_predictor(path: Path) -> ModelPredictor:
+    from raikit.models.inference import load_model
 
-    checkpoint = read_checkpoint(path)
-    config = checkpoint.config
-    if "inputs" in config:
-        from raikit.models.inference import load_model
-
-        model = load_model(path)
-        return ModelPredictor(path, model, [str(c) for c in config.get("classes", [])])
-    try:
-        params = dict(config["arch_params"])
-        if "hidden" in params:
-            params["hidden"] = tuple(params["hidden"])
-        module = get_architecture(config["architecture"]).build(**params)
-        preprocessor = TabularPreprocessor.from_dict(config["preprocessor"])
-        classes = [str(c) for c in config["classes"]]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"'{path}/config.json' is incomplete or invalid: {exc}") from None
-    load_weights(checkpoint, module)
-    return CheckpointPredictor(path, checkpoint, module, preprocessor, classes)
+    model = load_model(path)
+    return ModelPredictor(path, model, [str(c) for c in model.config["classes"]])
 
 
 @dataclass(frozen=True)

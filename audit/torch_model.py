@@ -110,28 +110,12 @@ class TorchModel:
 
 def torch_model(predictor: Predictor) -> TorchModel | None:
     """The :class:`TorchModel` behind ``predictor``, or ``None`` when it has no torch module."""
-    from raikit.audit.predictor import CheckpointPredictor, ModelPredictor
+    from raikit.audit.predictor import ModelPredictor
 
-    if isinstance(predictor, CheckpointPredictor):
-        config = predictor.checkpoint.config
-        inputs = {
-            "kind": "tabular",
-            "features": list(config.get("features") or predictor.preprocessor.columns),
-            "preprocessor": predictor.preprocessor.to_dict(),
-        }
-        module = predictor.module
-    elif isinstance(predictor, ModelPredictor):
-        config = predictor.model.config
-        if config.get("task") == "regression":
-            return None
-        inputs = config.get("inputs") or {
-            "kind": "tabular",
-            "features": config["features"],
-            "preprocessor": config["preprocessor"],
-        }
-        module = predictor.model.module
-    else:
+    if not isinstance(predictor, ModelPredictor) or predictor.model.config["task"] == "regression":
         return None
+    inputs = predictor.model.config["inputs"]
+    module = predictor.model.module
     module.eval()
     return TorchModel(module, inputs["kind"], inputs, list(predictor.classes), predictor.path)
 

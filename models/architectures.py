@@ -47,6 +47,19 @@ def list_architectures() -> list[Architecture]:
     return [_ARCHITECTURES[name] for name in sorted(_ARCHITECTURES)]
 
 
+def build_from_config(config: dict) -> torch.nn.Module:
+    """Rebuild the (untrained) module a checkpoint's ``config.json`` describes."""
+    params = dict(config["arch_params"])
+    if "hidden" in params and isinstance(params["hidden"], list):
+        params["hidden"] = tuple(params["hidden"])
+    module = get_architecture(config["architecture"]).build(**params)
+    if config.get("dp_fixed"):
+        from opacus.validators import ModuleValidator
+
+        module = ModuleValidator.fix(module)
+    return module
+
+
 def build_mlp(
     input_dim: int, n_classes: int, hidden: tuple[int, ...] = (64, 32), dropout: float = 0.1
 ) -> torch.nn.Module:

@@ -1,7 +1,9 @@
 """Checkpoint directories: weights, config, training record and split, none of them pickled.
 
 Weights are stored with safetensors and everything else as JSON, so loading a checkpoint never
-unpickles anything and cannot run code.
+unpickles anything and cannot run code. Every checkpoint has one ``config.json`` layout
+(:data:`CONFIG_KEYS`, built by :func:`model_config`); format 1 configs, written before the
+tabular MLP and the other architectures shared one training path, are read in that layout.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ if TYPE_CHECKING:
     from raikit.models.train import TrainSpec
 
 FORMAT = "raikit-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Older versions :func:`read_checkpoint` still reads (and brings to the current layout).
+READABLE_VERSIONS = (1, FORMAT_VERSION)
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 RECORD_FILE = "training.json"
@@ -29,6 +33,20 @@ SPLIT_FILE = "split.json"
 CHECKPOINT_FILES = (WEIGHTS_FILE, CONFIG_FILE, RECORD_FILE, SPLIT_FILE)
 # Optional: the optimizer's moments, so that `--resume` continues training where it stopped.
 OPTIMIZER_FILE = "optimizer.safetensors"
+#: The keys of every ``config.json``, in order.
+CONFIG_KEYS = (
+    "format",
+    "format_version",
+    "architecture",
+    "arch_params",
+    "task",
+    "label",
+    "classes",
+    "positive_label",
+    "features",
+    "inputs",
+    "dp_fixed",
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +57,53 @@ class Checkpoint:
     config: dict
     record: dict
     split: dict[str, list[int]]
+
+
+def model_config(
+    *,
+    architecture: str,
+    arch_params: dict,
+    task: str,
+    label: str | None,
+    classes: list[str],
+    inputs: dict,
+    dp_fixed: bool = False,
+) -> dict:
+    """The ``config.json`` of a checkpoint: how to rebuild the module and encode its inputs.
+
+    Parameters
+    ----------
+    architecture : str
+        Registered architecture name (:mod:`raikit.models.architectures`).
+    arch_params : dict
+        Keyword arguments that rebuild the untrained module.
+    task : str
+        ``classification``, ``regression`` or ``masked-language-model``.
+    label : str or None
+        The label column (``None`` for pre-training).
+    classes : list of str
+        Class names in output order (empty for a regressor); a binary model's positive class
+        is ``classes[1]``.
+    inputs : dict
+        The input description of :func:`raikit.models.inputs.fit_inputs`; its ``features``
+        are the raw columns the model reads.
+    dp_fixed : bool
+        Whether Opacus' ``ModuleValidator.fix`` changed the module before training.
+    """
+    config = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "architecture": architecture,
+        "arch_params": arch_params,
+        "task": task,
+        "label": label,
+        "classes": classes,
+        "positive_label": classes[1] if len(classes) == 2 else None,
+        "features": list(inputs["features"]),
+        "inputs": inputs,
+        "dp_fixed": dp_fixed,
+    }
+    return {key: config[key] for key in CONFIG_KEYS}
 
 
 def prepare_output_dir(path: Path, *, force: bool = False) -> None:
@@ -54,7 +119,10 @@ def prepare_output_dir(path: Path, *, force: bool = False) -> None:
 def save_checkpoint(
     path: Path, model: torch.nn.Module, config: dict, record: dict, split: dict[str, list[int]]
 ) -> Checkpoint:
-    """Write the four checkpoint files into ``path`` (which must already exist)."""
+    """Write the four checkpoint files into ``path`` (which must already exist).
+
+    ``config`` is a :func:`model_config`; ``record`` the training record.
+    """
     from safetensors.torch import save_file
 
     path = Path(path)
@@ -67,7 +135,6 @@ def save_checkpoint(
         state[name] = tensor.clone() if tensor.numel() and key in seen else tensor
         seen.add(key)
     save_file(state, str(path / WEIGHTS_FILE), metadata={"format": FORMAT})
-    config = {"format": FORMAT, "format_version": FORMAT_VERSION, **config}
     _write_json(path / CONFIG_FILE, config)
     _write_json(path / RECORD_FILE, record)
     _write_json(path / SPLIT_FILE, split)
@@ -86,12 +153,48 @@ def read_checkpoint(path: Path) -> Checkpoint:
             "(create one with `rai train`)"
         )
     config = read_json(path / CONFIG_FILE)
-    if config.get("format") != FORMAT or config.get("format_version") != FORMAT_VERSION:
+    if config.get("format") != FORMAT or config.get("format_version") not in READABLE_VERSIONS:
         raise ModelError(
             f"'{path / CONFIG_FILE}' is not a raikit checkpoint config "
             f"(format {config.get('format')!r} version {config.get('format_version')!r})"
         )
+    if config["format_version"] == 1:
+        config = _from_format_1(config, path / CONFIG_FILE)
     return Checkpoint(path, config, read_json(path / RECORD_FILE), read_json(path / SPLIT_FILE))
+
+
+def _from_format_1(config: dict, file: Path) -> dict:
+    """A format 1 config in the current layout (the weights and record need no change).
+
+    Format 1 tabular MLPs trained without DP, resume or a GPU had no ``inputs``, ``task`` or
+    ``dp_fixed`` and kept their preprocessor at the top; other tabular checkpoints kept a copy
+    there; pre-training checkpoints had no ``label``, ``features`` or ``dp_fixed``.
+    """
+    inputs = config.get("inputs")
+    if inputs is None:
+        if "preprocessor" not in config or "features" not in config:
+            raise ModelError(
+                f"'{file}' has neither inputs nor a preprocessor; retrain it with `rai train`"
+            )
+        inputs = {
+            "kind": "tabular",
+            "features": config["features"],
+            "preprocessor": config["preprocessor"],
+        }
+    try:
+        return model_config(
+            architecture=config["architecture"],
+            arch_params=config["arch_params"],
+            task=config.get("task", "classification"),
+            label=config.get("label"),
+            classes=config["classes"],
+            inputs=inputs,
+            dp_fixed=bool(config.get("dp_fixed", False)),
+        )
+    except (KeyError, TypeError) as exc:
+        raise ModelError(
+            f"'{file}' is incomplete ({exc} missing); retrain it with `rai train`"
+        ) from None
 
 
 def load_weights(checkpoint: Checkpoint, model: torch.nn.Module) -> torch.nn.Module:

@@ -105,7 +105,10 @@ def encode_inputs(
 
     missing = [c for c in inputs["features"] if c not in frame.columns]
     if missing:
-        raise DataError(f"input column(s) {', '.join(missing)} not found in the data")
+        raise DataError(
+            f"the model needs column(s) {', '.join(repr(c) for c in missing)}, "
+            "which the data does not have"
+        )
     kind = inputs["kind"]
     if kind == "tabular":
         from raikit.models.preprocess import TabularPreprocessor

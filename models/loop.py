@@ -1,9 +1,12 @@
-"""The epoch loop shared by every architecture: optional DP-SGD, DDP, early stopping.
+"""The one epoch loop of every architecture: optional DP-SGD, DDP, mitigation, early stopping.
 
 Private runs (``privacy`` given) use Opacus: Poisson sampling, per-example clipping, noise,
 ``BatchMemoryManager`` for logical batches larger than ``max_physical_batch_size``, and they
 keep the LAST model (choosing the best epoch on validation data would use that data outside
-the accountant). Non-private runs keep the best validation epoch with early stopping.
+the accountant). Non-private runs keep the best validation epoch with early stopping. Bias
+mitigation enters as options of the training loss: per-row sample weights and a fairness
+penalty over sensitive-group codes (neither with DP-SGD: see :class:`~raikit.models.train.
+TrainSpec`); validation losses stay the plain, unweighted ones.
 """
 
 from __future__ import annotations
@@ -86,6 +89,10 @@ def run_epochs(
     privacy: Any = None,
     dist: DistributedContext | None = None,
     optimizer_state: dict | None = None,
+    sample_weight: Any = None,
+    group_codes: Any = None,
+    fairness_penalty: float = 0.0,
+    fairness_constraint: str = "demographic_parity",
     progress: bool = True,
 ) -> LoopResult:
     """Train ``module`` in place; ``*_tensors`` are ``(*inputs, targets)``.
@@ -102,12 +109,19 @@ def run_epochs(
     seed : int
         Shuffling and dropout of epoch ``e`` are seeded with ``seed + e``, so a run resumed
         after epoch ``k`` sees the same batches as an uninterrupted one.
+    sample_weight : tensor, optional
+        One non-negative weight per training row: each batch's loss is the weighted mean.
+    group_codes : tensor, optional
+        One integer sensitive-group code per training row, for the fairness penalty.
+    fairness_penalty : float
+        Weight of :func:`raikit.models.fair_training.fairness_penalty` (under
+        ``fairness_constraint``) added to each batch's loss; needs ``group_codes``.
     """
     import copy
     import warnings
 
     import torch
-    from torch.utils.data import DataLoader, TensorDataset
+    from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
     from tqdm.auto import tqdm
 
     # Opacus' reminders that are not findings here: the secure RNG is an explicit choice
@@ -124,7 +138,9 @@ def run_epochs(
     )
     if optimizer_state is not None:
         _restore(base_optimizer, optimizer_state, learning_rate, weight_decay)
-    dataset = TensorDataset(*train_tensors)
+    # Weights and group codes travel with their rows through shuffling, sampling and sharding.
+    row_extras = [t for t in (sample_weight, group_codes) if t is not None]
+    dataset = TensorDataset(*train_tensors, *row_extras)
     generator = torch.Generator().manual_seed(seed)
     sampler = None
     model = raw
@@ -139,20 +155,37 @@ def run_epochs(
 
             model = DistributedDataParallel(raw)
             sampler = DistributedSampler(dataset, seed=seed)
-    per_process = batch_size if privacy is not None else max(1, batch_size // dist.world_size)
-    loader = DataLoader(
-        dataset,
-        batch_size=per_process,
-        shuffle=sampler is None,
-        sampler=sampler,
-        generator=generator if sampler is None else None,
-    )
-    if privacy is not None:
+    if privacy is not None:  # Opacus swaps in Poisson sampling from this loader's dataset
+        loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=generator)
         model, optimizer, loader = privacy.attach(model, optimizer, loader)
+    else:
+        # Whole batches are indexed at once (a TensorDataset takes a list of rows): fetching
+        # and collating row by row costs more than a small MLP's step. Same rows, same order
+        # and the same draws from ``generator`` as ``DataLoader(shuffle=True)``.
+        batches = BatchSampler(
+            sampler or RandomSampler(dataset, generator=generator),
+            max(1, batch_size // dist.world_size),
+            drop_last=False,
+        )
+        loader = DataLoader(
+            dataset,
+            batch_size=None,
+            sampler=batches,
+            generator=generator if sampler is None else None,
+        )
     loss_fn = torch.nn.MSELoss() if regression else torch.nn.CrossEntropyLoss()
 
     def loss_of(outputs, targets):
         return loss_fn(outputs.squeeze(-1), targets) if regression else loss_fn(outputs, targets)
+
+    training_loss = _training_loss(
+        loss_of,
+        regression=regression,
+        weighted=sample_weight is not None,
+        fairness_penalty=fairness_penalty if group_codes is not None else 0.0,
+        fairness_constraint=fairness_constraint,
+    )
+    n_inputs = len(train_tensors) - 1
 
     def evaluate() -> tuple[float, float]:
         raw.eval()
@@ -199,9 +232,11 @@ def run_epochs(
             with BatchMemoryManager(
                 data_loader=loader, max_physical_batch_size=physical, optimizer=optimizer
             ) as memory_loader:
-                total, seen = _one_pass(model, memory_loader, optimizer, loss_of, device)
+                total, seen = _one_pass(
+                    model, memory_loader, optimizer, training_loss, device, n_inputs
+                )
         else:
-            total, seen = _one_pass(model, loader, optimizer, loss_of, device)
+            total, seen = _one_pass(model, loader, optimizer, training_loss, device, n_inputs)
         val_loss, val_metric = evaluate()
         entry = {
             "epoch": epoch,
@@ -245,18 +280,55 @@ def _restore(optimizer: Any, state: dict, learning_rate: float, weight_decay: fl
         group["lr"], group["weight_decay"] = learning_rate, weight_decay
 
 
-def _one_pass(model, loader, optimizer, loss_of, device) -> tuple[float, int]:
+def _training_loss(
+    loss_of, *, regression: bool, weighted: bool, fairness_penalty: float, fairness_constraint: str
+):
+    """``loss(outputs, targets, *row_extras)``: ``loss_of``, or its weighted and penalised form.
+
+    ``row_extras`` are the batch's sample weights (when ``weighted``) then its group codes
+    (when ``fairness_penalty`` > 0), in that order.
+    """
+    if not weighted and fairness_penalty == 0:
+        return loss_of
+    import torch
+
+    from raikit.models.fair_training import fairness_penalty as penalty_of
+
+    def loss(outputs, targets, *row_extras):
+        extras = list(row_extras)
+        if weighted:
+            weight = extras.pop(0)
+            if regression:
+                losses = (outputs.squeeze(-1) - targets) ** 2
+            else:
+                losses = torch.nn.functional.cross_entropy(outputs, targets, reduction="none")
+            value = (losses * weight).sum() / weight.sum().clamp_min(1e-12)
+        else:
+            value = loss_of(outputs, targets)
+        if fairness_penalty > 0:
+            groups = extras.pop(0)
+            value = value + fairness_penalty * penalty_of(
+                outputs, targets, groups, fairness_constraint
+            )
+        return value
+
+    return loss
+
+
+def _one_pass(model, loader, optimizer, loss, device, n_inputs: int) -> tuple[float, int]:
+    """One epoch over ``loader``'s ``(*inputs, targets, *row_extras)`` batches."""
     total, seen = 0.0, 0
     for batch in loader:
         batch = [t.to(device) for t in batch]
+        inputs, targets, extras = batch[:n_inputs], batch[n_inputs], batch[n_inputs + 1 :]
         optimizer.zero_grad(set_to_none=True)
-        outputs = model(*batch[:-1])
+        outputs = model(*inputs)
         # An empty Poisson batch still takes a (noise-only) step, which the accountant
         # counts: skipping it would make the reported epsilon wrong.
-        empty = len(batch[-1]) == 0
-        loss = outputs.sum() * 0.0 if empty else loss_of(outputs, batch[-1])
-        loss.backward()
+        empty = len(targets) == 0
+        value = outputs.sum() * 0.0 if empty else loss(outputs, targets, *extras)
+        value.backward()
         optimizer.step()
-        total += loss.item() * len(batch[-1])
-        seen += len(batch[-1])
+        total += value.item() * len(targets)
+        seen += len(targets)
     return total, seen

@@ -11,7 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from raikit.models.checkpoint import Checkpoint, prepare_output_dir, save_checkpoint
+from raikit.models.checkpoint import (
+    Checkpoint,
+    model_config,
+    prepare_output_dir,
+    save_checkpoint,
+)
 from raikit.models.errors import DataError
 from raikit.models.provenance import package_versions, utc_now
 
@@ -76,15 +81,16 @@ def pretrain(
             loss = model(input_ids=batch, attention_mask=mask[rows], labels=labels).loss
             loss.backward()
             optimizer.step()
-            total, batches = total + float(loss), batches + 1
+            total, batches = total + loss.item(), batches + 1
         history.append({"epoch": epoch, "mlm_loss": round(total / max(batches, 1), 6)})
-    config = {
-        "architecture": "encoder-mlm",
-        "arch_params": {"hf_config": hf_config},
-        "task": "masked-language-model",
-        "classes": [],
-        "inputs": inputs,
-    }
+    config = model_config(
+        architecture="encoder-mlm",
+        arch_params={"hf_config": hf_config},
+        task="masked-language-model",
+        label=None,
+        classes=[],
+        inputs=inputs,
+    )
     record = {
         "created_at": utc_now(),
         "data": {"source": table.source, "sha256": table.sha256, "n_rows": len(texts)},

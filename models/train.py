@@ -1,18 +1,35 @@
-"""Training a classifier on a table and writing its checkpoint and training record."""
+"""Training any registered architecture: one path from a table to a checkpoint.
+
+:func:`train` is the only way raikit trains a classifier or regressor, the tabular MLP
+included: the table's feature columns and targets, a seeded split, inputs fitted on the
+training rows (:mod:`raikit.models.inputs`), a fresh (or resumed) module of ``spec.arch``, the
+one epoch loop (:mod:`raikit.models.loop`: DP-SGD, DDP, sample weights, a fairness penalty,
+best-validation-epoch selection), then the checkpoint (one ``config.json`` layout,
+:func:`raikit.models.checkpoint.model_config`) and its training record.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from raikit.models.architectures import get_architecture
-from raikit.models.checkpoint import Checkpoint, prepare_output_dir, record_header, save_checkpoint
+from raikit.models.architectures import build_from_config, get_architecture
+from raikit.models.checkpoint import (
+    Checkpoint,
+    load_optimizer_state,
+    load_weights,
+    model_config,
+    prepare_output_dir,
+    read_checkpoint,
+    record_header,
+    save_checkpoint,
+    save_optimizer_state,
+)
 from raikit.models.errors import ConfigError, DataError
-from raikit.models.preprocess import fit_preprocessor
 from raikit.models.privacy import PrivacySpec
 from raikit.models.provenance import package_versions
 from raikit.models.schema import Schema, binarize_labels, label_text, validate_frame
@@ -20,13 +37,18 @@ from raikit.models.schema import Schema, binarize_labels, label_text, validate_f
 if TYPE_CHECKING:
     from raikit.models.data import LoadedTable
 
+#: Input kind of each data kind ``train`` handles (the ``rnn`` arch reads words for text,
+#: numbers otherwise); other data kinds (``mlm``) are trained by ``rai pretrain``.
+INPUT_KINDS = {"tabular": "tabular", "image": "image", "text": "words", "hf-text": "hf-tokenizer"}
+
 
 @dataclass(frozen=True)
 class TrainSpec:
-    """What to train: columns, architecture and hyper-parameters.
+    """What to train: columns, architecture, hyper-parameters, mitigation, privacy, placement.
 
-    Features are every column except the label, ``exclude`` and, when ``exclude_sensitive``,
-    the sensitive columns. The split is stratified on the label and seeded with ``seed``.
+    Features are every column except the label, ``exclude``, the sample weight column and,
+    when ``exclude_sensitive`` (always for text models), the sensitive columns. The split is
+    seeded with ``seed`` and, for a classifier, stratified on the label.
     """
 
     label: str
@@ -48,12 +70,13 @@ class TrainSpec:
     max_categories: int = 50
     # Bias mitigation: a column of per-row training weights (never a feature), and a
     # fairness penalty over the groups named in ``group_column`` (one label per row, formed
-    # by the caller; never a feature) added to the loss with this weight.
+    # by the caller; never a feature) added to the loss with this weight. Any architecture;
+    # not with DP-SGD.
     sample_weight_column: str | None = None
     group_column: str | None = None
     fairness_penalty: float = 0.0
     fairness_constraint: str = "demographic_parity"
-    # Architectures beyond the tabular MLP, privacy and placement (see models/trainer.py).
+    # Text and sequence inputs, privacy, placement, resuming and pretrained starting points.
     task: str | None = None
     text: str | None = None
     privacy: PrivacySpec | None = None
@@ -81,6 +104,16 @@ class TrainSpec:
             raise ConfigError(f"fairness penalty must be >= 0; got {self.fairness_penalty}")
         if self.fairness_penalty > 0 and self.group_column is None:
             raise ConfigError("a fairness penalty needs group_column: a column of group labels")
+        if self.privacy is not None and (
+            self.sample_weight_column is not None or self.fairness_penalty > 0
+        ):
+            # DP-SGD bounds each row's influence by clipping its own gradient; a weight
+            # normalised over the batch, or a penalty over the batch's groups, reaches past it.
+            raise ConfigError(
+                "sample weights and the fairness penalty cannot be combined with DP-SGD "
+                "(they mix rows within a batch, which the accountant does not cover); "
+                "drop one or the other"
+            )
 
 
 def encode_labels(series: pd.Series, positive_label: str | None) -> tuple[np.ndarray, list[str]]:
@@ -136,9 +169,10 @@ def train(
     table : LoadedTable
         The data, from :func:`raikit.models.data.load_table`.
     spec : TrainSpec
-        Columns and hyper-parameters.
+        Columns, architecture, hyper-parameters, privacy, mitigation and placement.
     out_dir : Path
-        Checkpoint directory; an existing non-empty one is refused unless ``force``.
+        Checkpoint directory; an existing non-empty one is refused unless ``force`` (or it is
+        the ``spec.resume`` directory, continued in place).
     progress : bool
         Show a progress bar (epochs, losses) on stderr.
 
@@ -148,22 +182,121 @@ def train(
         The written checkpoint, including its training record.
     """
     import torch
-    from tqdm.auto import tqdm
 
-    from raikit.models.trainer import needs_generic_loop, train_generic
+    from raikit.models.loop import resolve_device, run_epochs, start_distributed
 
-    if needs_generic_loop(spec):
-        if spec.sample_weight_column is not None or spec.fairness_penalty > 0:
-            raise ConfigError(
-                "sample weights and the fairness penalty apply to the tabular MLP trained "
-                "without DP, resume or distribution; drop one or the other"
-            )
-        return train_generic(table, spec, out_dir, force=force, progress=progress)
-    from raikit.models.fair_training import fairness_penalty
+    architecture = get_architecture(spec.arch)
+    if architecture.data_kind not in INPUT_KINDS:
+        raise ConfigError(
+            f"architecture '{spec.arch}' is not trained by `rai train` ({architecture.description})"
+        )
+    device = resolve_device(spec.device)
+    dist = start_distributed(device) if spec.distributed else None
+    if dist is not None and device == "cuda":
+        torch.cuda.set_device(dist.local_rank)
+    out_dir = Path(out_dir)
+    features, kind = _columns(table, spec, architecture.data_kind)
+    labels, classes, regression = _targets(table, spec)
+    row_weight, group_codes = _mitigation_inputs(table.frame, spec, len(classes))
+    previous = None
+    if spec.resume is not None:
+        previous = read_checkpoint(Path(spec.resume))
+        if previous.record["data"]["sha256"] != table.sha256:
+            raise DataError(f"--resume {spec.resume} was trained on other data (sha256 differs)")
+        if Path(spec.resume).resolve() != out_dir.resolve():
+            prepare_output_dir(out_dir, force=force)
+    elif dist is None or dist.is_main:
+        prepare_output_dir(out_dir, force=force)
+    if dist is not None:
+        torch.distributed.barrier()
+    split = previous.split if previous else _split(labels, spec, regression)
+    n_out = 1 if regression else len(classes)
+    inputs, encoded, module, arch_params, notes = _inputs_and_module(
+        table, spec, kind, features, split, n_out, out_dir, previous
+    )
+    target_dtype = torch.float32 if regression else torch.int64
+    targets = torch.tensor(np.array(labels), dtype=target_dtype)
+    part = {k: torch.tensor(v, dtype=torch.int64) for k, v in split.items()}
+    module, privacy, dp_fixed = _private_training(spec, module, len(split["train"]), previous)
+    if privacy is not None:
+        notes += [f"changed for DP-SGD by ModuleValidator.fix: {c}" for c in privacy.module_changes]
+    first_epoch = len(previous.record["epochs"]) + 1 if previous else 1
+    optimizer_state = load_optimizer_state(previous) if previous else None
+    if previous and optimizer_state is None:
+        notes.append("resumed without optimizer state (none saved): AdamW moments restart")
+    result = run_epochs(
+        module,
+        tuple(t[part["train"]] for t in (*encoded, targets)),
+        tuple(t[part["validation"]] for t in (*encoded, targets)),
+        regression=regression,
+        epochs=spec.epochs,
+        first_epoch=first_epoch,
+        batch_size=spec.batch_size,
+        learning_rate=spec.learning_rate,
+        weight_decay=spec.weight_decay,
+        patience=spec.patience,
+        seed=spec.seed,
+        device=device,
+        privacy=privacy,
+        dist=dist,
+        optimizer_state=optimizer_state,
+        sample_weight=None if row_weight is None else row_weight[part["train"]],
+        group_codes=None if group_codes is None else group_codes[part["train"]],
+        fairness_penalty=spec.fairness_penalty,
+        fairness_constraint=spec.fairness_constraint,
+        progress=progress,
+    )
+    if result.stop_message:
+        notes.append(result.stop_message)
+        if progress and (dist is None or dist.is_main):
+            import sys
 
+            print(result.stop_message, file=sys.stderr)
+    history = (previous.record["epochs"] if previous else []) + result.history
+    config = model_config(
+        architecture=spec.arch,
+        arch_params=arch_params,
+        task="regression" if regression else "classification",
+        label=spec.label,
+        classes=classes,
+        inputs=inputs,
+        dp_fixed=dp_fixed,
+    )
+    record = {
+        **record_header(
+            table, spec, features, classes, split, stratified_on=None if regression else spec.label
+        ),
+        "hyperparameters": _hyperparameters(spec),
+        "epochs": history,
+        "best_epoch": result.best_epoch,
+        "model_selection": "last epoch (DP)" if privacy else "best validation loss",
+        "test": _evaluate(module, encoded, targets, part["test"], regression),
+        "privacy": privacy.record(len(history), result.stopped_for_budget)
+        if privacy
+        else {"differentially_private": False},
+        "device": device,
+        "distributed": {"world_size": dist.world_size} if dist else None,
+        "resumed_from": str(spec.resume) if spec.resume else None,
+        "notes": notes,
+        "packages": package_versions(),
+    }
+    if dist is not None and not dist.is_main:
+        torch.distributed.barrier()
+        return Checkpoint(out_dir, config, record, split)
+    checkpoint = save_checkpoint(out_dir, module, config, record, split)
+    if result.optimizer_state is not None:
+        save_optimizer_state(out_dir, result.optimizer_state)
+    if dist is not None:
+        torch.distributed.barrier()
+    return checkpoint
+
+
+def _columns(table: LoadedTable, spec: TrainSpec, data_kind: str) -> tuple[list[str], str]:
+    """Feature columns and input kind (never the label, an exclusion or the weight column)."""
     frame = table.frame
+    text = spec.text or (table.spec.text if table.spec else None)
     excluded = (*spec.exclude, *(table.spec.exclude_from_features if table.spec else ()))
-    if spec.exclude_sensitive:
+    if spec.exclude_sensitive or data_kind in ("text", "hf-text"):
         excluded += spec.sensitive
     if spec.sample_weight_column is not None:
         excluded += (spec.sample_weight_column,)
@@ -171,111 +304,139 @@ def train(
         excluded += (spec.group_column,)
     schema = Schema(label=spec.label, sensitive=spec.sensitive, exclude=excluded)
     validate_frame(frame, schema, source=table.source)
+    if data_kind in ("text", "hf-text"):
+        if text is None:
+            if spec.arch == "rnn":
+                return _numeric_columns(frame, schema), "sequence"
+            raise ConfigError(f"--arch {spec.arch} needs a text column: pass --text COLUMN")
+        if text not in frame.columns:
+            raise DataError(f"text column '{text}' not found in {table.source}")
+        return [text], INPUT_KINDS[data_kind]
     features = list(schema.feature_columns(frame))
     if not features:
         raise DataError(f"no feature columns left in {table.source} after excluding the label")
-    architecture = get_architecture(spec.arch)
-    if architecture.data_kind != "tabular":
-        raise ConfigError(f"architecture '{spec.arch}' does not train on tables")
+    return features, INPUT_KINDS[data_kind]
 
-    labels, classes = encode_labels(frame[spec.label], spec.positive_label)
-    prepare_output_dir(out_dir, force=force)
-    split = split_indices(labels, spec)
-    preprocessor = fit_preprocessor(
-        frame.iloc[split["train"]][features], max_categories=spec.max_categories
+
+def _numeric_columns(frame, schema: Schema) -> list[str]:
+    columns = [c for c in schema.feature_columns(frame) if np.issubdtype(frame[c].dtype, np.number)]
+    if not columns:
+        raise DataError("a numeric sequence needs numeric columns (one per time step)")
+    return columns
+
+
+def _targets(table: LoadedTable, spec: TrainSpec) -> tuple[np.ndarray, list[str], bool]:
+    series = table.frame[spec.label]
+    regression = spec.task == "regression" or (
+        spec.task is None and table.spec is not None and table.spec.task == "regression"
     )
-    inputs = torch.from_numpy(preprocessor.transform(frame[features]))
-    targets = torch.tensor(labels)
+    if regression:
+        try:
+            return series.to_numpy(dtype=np.float32), [], True
+        except (TypeError, ValueError):
+            raise DataError(f"regression label '{spec.label}' must be numeric") from None
+    labels, classes = encode_labels(series, spec.positive_label)
+    return labels, classes, False
 
+
+def _split(labels: np.ndarray, spec: TrainSpec, regression: bool) -> dict[str, list[int]]:
+    if not regression:
+        return split_indices(labels, spec)
+    rng = np.random.default_rng(spec.seed)
+    order = rng.permutation(len(labels))
+    n_test = int(round(spec.test_fraction * len(labels)))
+    n_val = int(round(spec.validation_fraction * len(labels)))
+    parts = {"test": order[:n_test], "validation": order[n_test : n_test + n_val]}
+    parts["train"] = order[n_test + n_val :]
+    return {k: sorted(int(i) for i in parts[k]) for k in ("train", "validation", "test")}
+
+
+def _inputs_and_module(
+    table: LoadedTable,
+    spec: TrainSpec,
+    kind: str,
+    features: list[str],
+    split: dict[str, list[int]],
+    n_out: int,
+    out_dir: Path,
+    previous: Checkpoint | None,
+) -> tuple[dict, tuple, Any, dict, list[str]]:
+    """Inputs (description and tensors), module, its params and notes: fitted on the training
+    rows and freshly built (seeded), or those of the checkpoint being resumed."""
+    import torch
+
+    from raikit.models.inputs import encode_inputs, fit_inputs
+
+    if previous is not None:
+        config = previous.config
+        module = load_weights(previous, build_from_config(config)).train()
+        _copy_tokenizer(Path(spec.resume), out_dir)
+        encoded = encode_inputs(table.frame, config["inputs"], Path(spec.resume))
+        return config["inputs"], encoded, module, config["arch_params"], []
+    options = {"max_categories": spec.max_categories, "max_length": spec.max_length}
+    inputs = fit_inputs(kind, table.frame, split["train"], features, options)
     torch.manual_seed(spec.seed)
-    arch_params = {
-        "input_dim": inputs.shape[1],
-        "n_classes": len(classes),
-        "hidden": list(spec.hidden),
-        "dropout": spec.dropout,
-    }
-    model = architecture.build(**{**arch_params, "hidden": tuple(spec.hidden)})
-    optimizer = torch.optim.Adam(
-        model.parameters(), lr=spec.learning_rate, weight_decay=spec.weight_decay
-    )
-    loss_fn = torch.nn.CrossEntropyLoss()
-    train_rows = torch.tensor(split["train"])
-    row_weight, group_codes = _mitigation_inputs(frame, spec, len(classes))
-    generator = torch.Generator().manual_seed(spec.seed)
+    if kind == "hf-tokenizer":  # the model brings (or trains) the tokenizer
+        texts = table.frame.iloc[split["train"]][features[0]].astype(str).tolist()
+        module, arch_params, notes = _create_model(spec, kind, inputs, (), n_out, out_dir, texts)
+        return inputs, encode_inputs(table.frame, inputs, out_dir), module, arch_params, notes
+    encoded = encode_inputs(table.frame, inputs, out_dir)
+    module, arch_params, notes = _create_model(spec, kind, inputs, encoded, n_out, out_dir, [])
+    return inputs, encoded, module, arch_params, notes
 
-    def evaluate(rows: list[int]) -> tuple[float, float]:
-        model.eval()
-        with torch.no_grad():
-            logits = model(inputs[rows])
-            loss = float(loss_fn(logits, targets[rows]))
-            accuracy = float((logits.argmax(1) == targets[rows]).float().mean())
-        return loss, accuracy
 
-    history, best = [], {"val_loss": float("inf"), "epoch": 0, "state": None}
-    bar = tqdm(
-        range(1, spec.epochs + 1), desc=f"training {spec.arch}", unit="epoch", disable=not progress
-    )
-    for epoch in bar:
-        model.train()
-        order = train_rows[torch.randperm(len(train_rows), generator=generator)]
-        total = 0.0
-        for start in range(0, len(order), spec.batch_size):
-            rows = order[start : start + spec.batch_size]
-            optimizer.zero_grad()
-            logits = model(inputs[rows])
-            if row_weight is None:
-                loss = loss_fn(logits, targets[rows])
-            else:
-                losses = torch.nn.functional.cross_entropy(logits, targets[rows], reduction="none")
-                loss = (losses * row_weight[rows]).sum() / row_weight[rows].sum().clamp_min(1e-12)
-            if group_codes is not None:
-                loss = loss + spec.fairness_penalty * fairness_penalty(
-                    logits, targets[rows], group_codes[rows], spec.fairness_constraint
-                )
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(rows)
-        val_loss, val_accuracy = evaluate(split["validation"])
-        history.append(
-            {
-                "epoch": epoch,
-                "train_loss": round(total / len(order), 6),
-                "val_loss": round(val_loss, 6),
-                "val_accuracy": round(val_accuracy, 6),
-            }
+def _private_training(
+    spec: TrainSpec, module: Any, n_train: int, previous: Checkpoint | None
+) -> tuple[Any, Any, bool]:
+    """The module made fit for Opacus and the DP engine (continuing a resumed accountant),
+    or ``None`` for a run without DP; and whether the module was changed for DP-SGD."""
+    dp_fixed = bool(previous and previous.config.get("dp_fixed"))
+    was_private = bool(previous and previous.record["privacy"].get("differentially_private"))
+    if spec.privacy is None:
+        if was_private:
+            raise ConfigError(f"--resume {spec.resume} was trained with DP; pass --dp to continue")
+        return module, None, dp_fixed
+    from raikit.models.privacy import PrivateTraining, fix_module
+
+    if previous and not was_private:
+        raise ConfigError(f"--resume {spec.resume} was trained without DP; cannot add DP")
+    module, changes = fix_module(module)
+    state = previous.record["privacy"] if previous else None
+    privacy = PrivateTraining(spec.privacy, n_train, spec.batch_size, spec.epochs, state=state)
+    privacy.module_changes = changes
+    return module, privacy, dp_fixed or bool(changes)
+
+
+def _create_model(
+    spec: TrainSpec, kind: str, inputs: dict, tensors: tuple, n_out: int, out_dir: Path, texts
+) -> tuple[Any, dict, list[str]]:
+    """A fresh module for ``spec.arch``, the params that rebuild it, and notes."""
+    architecture = get_architecture(spec.arch)
+    private = spec.privacy is not None
+    if spec.arch == "transformer":
+        from raikit.models.transformer import create_finetune
+
+        return create_finetune(
+            spec.pretrained, n_out, out_dir, spec.freeze_embeddings, spec.train_layers
         )
-        bar.set_postfix(loss=f"{total / len(order):.4f}", val_loss=f"{val_loss:.4f}")
-        if val_loss < best["val_loss"] - 1e-6:
-            best = {
-                "val_loss": val_loss,
-                "epoch": epoch,
-                "state": {k: v.clone() for k, v in model.state_dict().items()},
-            }
-        elif epoch - best["epoch"] >= spec.patience:
-            break
-    bar.close()
-    model.load_state_dict(best["state"])
-    test_loss, test_accuracy = evaluate(split["test"])
+    if spec.arch == "encoder":
+        from raikit.models.transformer import create_encoder
 
-    config = {
-        "architecture": spec.arch,
-        "arch_params": arch_params,
-        "label": spec.label,
-        "classes": classes,
-        "positive_label": classes[1] if len(classes) == 2 else None,
-        "features": features,
-        "preprocessor": preprocessor.to_dict(),
-    }
-    record = {
-        **record_header(table, spec, features, classes, split, stratified_on=spec.label),
-        "hyperparameters": asdict(spec),
-        "epochs": history,
-        "best_epoch": best["epoch"],
-        "test": {"loss": round(test_loss, 6), "accuracy": round(test_accuracy, 6)},
-        "privacy": {"differentially_private": False},
-        "packages": package_versions(),
-    }
-    return save_checkpoint(out_dir, model, config, record, split)
+        return create_encoder(texts, n_out, out_dir, inputs["max_length"], spec.init)
+    if kind == "tabular":
+        params = {"input_dim": tensors[0].shape[1], "n_classes": n_out}
+        params |= {"hidden": list(spec.hidden), "dropout": spec.dropout}
+    elif kind == "image":
+        channels, height, width = inputs["shape"]
+        params = {"n_classes": n_out, "channels": channels, "height": height, "width": width}
+    elif kind == "words":
+        params = {"n_classes": n_out, "vocab_size": len(inputs["vocabulary"]) + 2}
+        params |= {"cell": spec.cell, "dp": private}
+    elif kind == "sequence":
+        params = {"n_classes": n_out, "n_features": 1, "cell": spec.cell, "dp": private}
+    else:
+        raise ConfigError(f"--arch {spec.arch} cannot train on {kind} inputs")
+    return architecture.build(**params), params, []
 
 
 def _mitigation_inputs(frame: pd.DataFrame, spec: TrainSpec, n_classes: int) -> tuple:
@@ -302,3 +463,38 @@ def _mitigation_inputs(frame: pd.DataFrame, spec: TrainSpec, n_classes: int) -> 
             raise DataError(f"group column '{column}' must be in the data, with no missing values")
         group_codes = torch.tensor(pd.factorize(frame[column])[0], dtype=torch.int64)
     return row_weight, group_codes
+
+
+def _copy_tokenizer(source: Path, out_dir: Path) -> None:
+    import shutil
+
+    if (source / "tokenizer").is_dir() and source.resolve() != out_dir.resolve():
+        shutil.copytree(source / "tokenizer", out_dir / "tokenizer", dirs_exist_ok=True)
+
+
+def _hyperparameters(spec: TrainSpec) -> dict:
+    """Every ``TrainSpec`` field as plain JSON (what ``recipe_from_record`` rebuilds it from)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(spec).items()}
+
+
+def _evaluate(module, encoded, targets, rows, regression: bool) -> dict:
+    import torch
+
+    module.eval()
+    with torch.no_grad():
+        outputs = (
+            torch.cat(
+                [module(*[t[rows[s : s + 256]] for t in encoded]) for s in range(0, len(rows), 256)]
+            )
+            if len(rows)
+            else torch.zeros(0, 1)
+        )
+    y = targets[rows]
+    if regression:
+        mse = float(((outputs.squeeze(-1) - y) ** 2).mean())
+        return {"loss": round(mse, 6), "rmse": round(mse**0.5, 6)}
+    loss = float(torch.nn.functional.cross_entropy(outputs, y))
+    return {
+        "loss": round(loss, 6),
+        "accuracy": round(float((outputs.argmax(1) == y).float().mean()), 6),
+    }

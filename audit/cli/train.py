@@ -64,14 +64,14 @@ def train(
     ] = None,
     epochs: Annotated[int, typer.Option(help="Most training epochs.")] = 30,
     batch_size: Annotated[int, typer.Option(help="Mini-batch size.")] = 128,
-    learning_rate: Annotated[float, typer.Option("--lr", help="Adam learning rate.")] = 1e-3,
+    learning_rate: Annotated[float, typer.Option("--lr", help="AdamW learning rate.")] = 1e-3,
     hidden: Annotated[str, typer.Option(help="Hidden layer sizes, comma-separated.")] = "64,32",
     seed: SeedOption = 0,
     force: ForceOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     text: Annotated[str | None, typer.Option(help="Text column (rnn, transformer).")] = None,
     task: Annotated[
-        str | None, typer.Option(help="classification or regression (rnn on sequences).")
+        str | None, typer.Option(help="classification or regression (mlp, rnn on sequences).")
     ] = None,
     dp: Annotated[bool, typer.Option("--dp", help="Train with DP-SGD (Opacus).")] = False,
     target_epsilon: Annotated[float | None, typer.Option(help="DP budget epsilon.")] = None,

@@ -103,7 +103,7 @@ def _record(context: Context, features: list[str], hyperparameters: dict) -> dic
 
 def _base_config(context: Context, method: str) -> dict:
     config = getattr(getattr(context.base, "checkpoint", None), "config", None) or {}
-    if context.base_spec is None or "preprocessor" not in config or "features" not in config:
+    if context.base_spec is None or config.get("inputs", {}).get("kind") != "tabular":
         raise ModelError(
             f"method '{method}' retrains the model, so --model must be a raikit checkpoint "
             f"written by `rai train`; '{context.model_path}' is a {context.base.kind}"
@@ -213,7 +213,7 @@ def _reduction_inputs(context: Context, method: str) -> tuple[dict, np.ndarray]:
     from raikit.models.preprocess import TabularPreprocessor
 
     config = _base_config(context, method)
-    preprocessor = TabularPreprocessor.from_dict(config["preprocessor"])
+    preprocessor = TabularPreprocessor.from_dict(config["inputs"]["preprocessor"])
     return config, preprocessor.transform(context.frame[config["features"]]).astype(np.float64)
 
 
@@ -244,7 +244,7 @@ def exponentiated_gradient(context: Context, config: MitigationConfig, out_dir: 
         config,
         architecture="mlp ensemble (exponentiated_gradient)",
         features=base_config["features"],
-        preprocessor=base_config["preprocessor"],
+        preprocessor=base_config["inputs"]["preprocessor"],
         arch_params=members[0].arch_params_,
         n_members=len(members),
         weights=[float(weights[i]) for i in kept],
@@ -269,7 +269,7 @@ def grid_search(context: Context, config: MitigationConfig, out_dir: Path) -> di
 
     from fairlearn.reductions import GridSearch
 
-    from raikit.models.checkpoint import save_checkpoint
+    from raikit.models.checkpoint import model_config, save_checkpoint
 
     base_config, inputs = _reduction_inputs(context, config.method)
     train = context.rows("train")
@@ -284,15 +284,17 @@ def grid_search(context: Context, config: MitigationConfig, out_dir: Path) -> di
         warnings.simplefilter("ignore")
         search.fit(inputs[train], context.y[train], sensitive_features=context.groups[train])
     best = search.predictors_[search.best_idx_]
-    model_config = {
-        key: base_config[key] for key in ("label", "classes", "positive_label", "features")
-    }
-    model_config.update(
-        architecture="mlp", arch_params=best.arch_params_, preprocessor=base_config["preprocessor"]
+    best_config = model_config(
+        architecture="mlp",
+        arch_params=best.arch_params_,
+        task="classification",
+        label=base_config["label"],
+        classes=base_config["classes"],
+        inputs=base_config["inputs"],
     )
     hyper = {**best.get_params(), "grid_size": config.grid_size, "grid_limit": GRID_LIMIT}
     record = _record(context, base_config["features"], hyper)
-    save_checkpoint(out_dir, best.module_, model_config, record, context.split)
+    save_checkpoint(out_dir, best.module_, best_config, record, context.split)
     return _state(context, config, grid_size=config.grid_size, best_index=int(search.best_idx_))
 
 

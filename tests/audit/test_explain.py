@@ -13,9 +13,10 @@ import torch
 from scipy.stats import spearmanr
 
 from raikit.audit.explain import ExplainConfig, assess_explanations, explain_rows, reference_rows
-from raikit.audit.predictor import CheckpointPredictor, load_predictor
+from raikit.audit.predictor import ModelPredictor, load_predictor
 from raikit.models.data import LoadedTable, frame_sha256
 from raikit.models.errors import ConfigError, DataError
+from raikit.models.inference import LoadedModel
 from raikit.models.preprocess import fit_preprocessor
 from raikit.models.train import TrainSpec, train
 
@@ -31,14 +32,16 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
-def _linear_predictor(tmp_path, frame: pd.DataFrame) -> CheckpointPredictor:
+def _linear_predictor(tmp_path, frame: pd.DataFrame) -> ModelPredictor:
     preprocessor = fit_preprocessor(frame)
     module = torch.nn.Linear(len(frame.columns), 2)
     with torch.no_grad():
         module.weight.copy_(torch.tensor([[0.3, -1.0, 0.5], [1.5, -2.0, 0.25]]))
         module.bias.copy_(torch.tensor([0.1, -0.2]))
-    checkpoint = SimpleNamespace(config={}, record={}, split={})
-    return CheckpointPredictor(tmp_path, checkpoint, module, preprocessor, ["no", "yes"])
+    inputs = {"kind": "tabular", "features": list(frame), "preprocessor": preprocessor.to_dict()}
+    config = {"task": "classification", "classes": ["no", "yes"], "inputs": inputs}
+    checkpoint = SimpleNamespace(path=tmp_path, config=config, record={}, split={})
+    return ModelPredictor(tmp_path, LoadedModel(checkpoint, module), ["no", "yes"])
 
 
 @pytest.mark.parametrize("baseline", ["zeros", "mean"])
@@ -52,7 +55,7 @@ def test_ig_on_a_linear_model_is_weight_times_input_minus_baseline(tmp_path, bas
     )
 
     weights = np.array([1.5, -2.0, 0.25])
-    columns = predictor.preprocessor.numeric
+    columns = fit_preprocessor(frame).numeric
     encoded = np.column_stack([(frame[c.name] - c.mean) / c.std for c in columns])
     base = np.zeros(3) if baseline == "zeros" else encoded.mean(axis=0)
     for row in result.rows:

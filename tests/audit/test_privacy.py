@@ -151,8 +151,9 @@ def test_a_false_dp_claim_is_a_critical_finding(overfit, overfit_result):
     table, predictor = overfit
     record = dict(predictor.checkpoint.record)
     record["privacy"] = {"differentially_private": True, "epsilon": 0.5, "delta": 1e-5}
+    checkpoint = dataclasses.replace(predictor.checkpoint, record=record)
     claimed = dataclasses.replace(
-        predictor, checkpoint=dataclasses.replace(predictor.checkpoint, record=record)
+        predictor, model=dataclasses.replace(predictor.model, checkpoint=checkpoint)
     )
     result = assess_membership_inference(claimed, table, (), MembershipConfig(shadows=0))
     assert result.epsilon_lower_bound > 0.5
@@ -198,7 +199,7 @@ def test_recipe_is_rebuilt_from_the_training_record(overfit):
 
 def test_recipe_of_a_dp_record_keeps_its_privacy_options():
     spec = dataclasses.replace(OVERFIT, privacy=PrivacySpec(noise_multiplier=2.0))
-    from raikit.models.trainer import _hyperparameters
+    from raikit.models.train import _hyperparameters
 
     record = {"hyperparameters": json.loads(json.dumps(_hyperparameters(spec)))}
     assert recipe_from_record(record) == spec

@@ -31,6 +31,7 @@ def test_own_training_data_audits_the_test_split_only(arrests_table, predictor, 
     assert evidence.model.files_sha256.keys() == {
         "config.json",
         "model.safetensors",
+        "optimizer.safetensors",
         "split.json",
         "training.json",
     }

@@ -10,6 +10,7 @@ import torch
 from raikit.audit.predictor import load_predictor
 from raikit.audit.torch_model import predict_logits, torch_model
 from raikit.models.data import LoadedTable, load_table
+from raikit.models.preprocess import TabularPreprocessor
 from raikit.models.train import TrainSpec, train
 
 
@@ -28,7 +29,7 @@ def test_tabular_logits_match_the_predictor_and_groups_cover_every_encoded_input
         _softmax(predict_logits(model, frame)), predictor.predict_proba(frame), atol=1e-6
     )
     groups = model.encoded_column_groups()
-    names = predictor.preprocessor.output_names
+    names = TabularPreprocessor.from_dict(model.inputs["preprocessor"]).output_names
     assert sorted(i for positions in groups.values() for i in positions) == list(range(len(names)))
     # Each encoded input belongs to the raw column its name starts with.
     for column, positions in groups.items():

@@ -1,5 +1,5 @@
 """One contract over every registered architecture: train -> save -> load -> same predictions,
-without and with DP-SGD, on tiny data (seconds each)."""
+without and with DP-SGD, on tiny data (seconds each), and one checkpoint format for all."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import pytest
 
 from raikit.audit.predictor import load_predictor
 from raikit.models.architectures import list_architectures
+from raikit.models.checkpoint import CONFIG_KEYS
 from raikit.models.data import LoadedTable, load_table
+from raikit.models.errors import ConfigError
 from raikit.models.inference import load_model
 from raikit.models.privacy import PrivacySpec
 from raikit.models.train import TrainSpec, train
@@ -22,8 +24,38 @@ CASES = {
     "rnn": ("identity-text", 160, {"max_length": 10}),
     "transformer": ("identity-text", 24, {"max_length": 8, "train_layers": 1}),
     "encoder": ("identity-text", 64, {"max_length": 8}),
-    "encoder-mlm": None,  # pre-training only: tests/models/test_pretrain.py
+    "encoder-mlm": None,  # pre-training only (`rai pretrain`): test_pretrain_writes_the_format
 }
+# The layout of every `rai train` record, written out here rather than read from the code.
+RECORD_KEYS = [
+    "created_at",
+    "data",
+    "split",
+    "hyperparameters",
+    "epochs",
+    "best_epoch",
+    "model_selection",
+    "test",
+    "privacy",
+    "device",
+    "distributed",
+    "resumed_from",
+    "notes",
+    "packages",
+]
+CONFIG_LAYOUT = [
+    "format",
+    "format_version",
+    "architecture",
+    "arch_params",
+    "task",
+    "label",
+    "classes",
+    "positive_label",
+    "features",
+    "inputs",
+    "dp_fixed",
+]
 
 
 def test_every_registered_architecture_has_a_case():
@@ -47,6 +79,16 @@ def test_train_save_load_same_predictions(arch, dp, tmp_path):
     )
     checkpoint = train(table, spec, tmp_path / "model", progress=False)
     record = json.loads((tmp_path / "model" / "training.json").read_text())
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    # One format: the MLP's files are laid out exactly like every other architecture's.
+    assert list(config) == CONFIG_LAYOUT == list(CONFIG_KEYS)
+    assert list(record) == RECORD_KEYS
+    assert config["format_version"] == 2 and config["task"] == "classification"
+    assert (
+        config["features"] == config["inputs"]["features"] == record["data"]["schema"]["features"]
+    )
+    assert record["model_selection"] == ("last epoch (DP)" if dp else "best validation loss")
+    assert list(record["epochs"][0])[:4] == ["epoch", "train_loss", "val_loss", "val_accuracy"]
     assert record["privacy"]["differentially_private"] is dp
     if dp:
         privacy_record = record["privacy"]
@@ -75,3 +117,40 @@ def test_sequence_regressor(dp, tmp_path):
     values = load_predictor(tmp_path / "model").predict(table.frame.iloc[:5])
     assert values.shape == (5,)
     np.testing.assert_allclose(values, load_model(tmp_path / "model").outputs(table.frame[:5]))
+
+
+def test_pretrain_writes_the_format_and_train_refuses_it(tmp_path):
+    from raikit.models.pretrain import pretrain
+
+    table = _tiny("identity-text", 40)
+    checkpoint = pretrain(
+        table, "text", tmp_path / "mlm", epochs=1, max_length=8, vocab_size=200, progress=False
+    )
+    assert list(checkpoint.config) == CONFIG_LAYOUT
+    assert checkpoint.config["task"] == "masked-language-model"
+    with pytest.raises(ConfigError, match="'encoder-mlm' is not trained by `rai train`"):
+        train(table, TrainSpec(label="sentiment", arch="encoder-mlm"), tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
+def test_tabular_regressor(tmp_path):
+    # A numeric label with --task regression: the MLP is a regressor like the sequence RNN.
+    table = _tiny("sine-sequences", 200)
+    spec = TrainSpec(label="amplitude", task="regression", epochs=3, hidden=(8,))
+    checkpoint = train(table, spec, tmp_path / "model", progress=False)
+    assert checkpoint.config["task"] == "regression" and checkpoint.config["classes"] == []
+    assert checkpoint.config["inputs"]["kind"] == "tabular"
+    assert checkpoint.record["split"]["stratified_on"] is None
+    values = load_predictor(tmp_path / "model").predict(table.frame.iloc[:5])
+    np.testing.assert_allclose(values, load_model(tmp_path / "model").outputs(table.frame[:5]))
+    rows = checkpoint.split["test"]
+    rmse = np.sqrt(
+        np.mean(
+            (
+                load_model(tmp_path / "model").outputs(table.frame.iloc[rows])
+                - table.frame["amplitude"].to_numpy()[rows]
+            )
+            ** 2
+        )
+    )
+    assert rmse == pytest.approx(checkpoint.record["test"]["rmse"], rel=1e-4)

@@ -1,5 +1,7 @@
 """Reweighing, the fairness penalty, the scikit-learn MLP wrapper and the TrainSpec hooks."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -111,3 +113,44 @@ def test_fairness_penalty_reads_its_groups_from_the_group_column(tmp_path):
     spec = TrainSpec(label="hired", epochs=1, fairness_penalty=1.0, group_column="real")
     with pytest.raises(DataError, match="group column 'real' must be in the data"):
         train(gaps, spec, tmp_path / "gaps", progress=False)
+
+
+def _tiny(name: str, rows: int) -> LoadedTable:
+    from raikit.models.data import load_table
+
+    table = load_table(name)
+    frame = table.frame.sample(n=rows, random_state=0).reset_index(drop=True)
+    return LoadedTable(frame, table.source, table.sha256, table.spec)
+
+
+def _weights(path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(path / "model.safetensors"))
+
+
+@pytest.mark.parametrize(("arch", "dataset"), [("mlp", "arrests"), ("cnn", "digits")])
+def test_equal_sample_weights_train_as_no_weights(arch, dataset, tmp_path):
+    # A weighted mean under equal weights is the plain mean: the weights reach every
+    # architecture's loop, and change nothing they should not.
+    table = _tiny(dataset, 120)
+    weighted = LoadedTable(table.frame.assign(w=2.5), table.source, table.sha256, table.spec)
+    spec = TrainSpec(label=table.spec.label, arch=arch, epochs=2, batch_size=32)
+    train(table, spec, tmp_path / "plain", progress=False)
+    train(weighted, replace(spec, sample_weight_column="w"), tmp_path / "weighted", progress=False)
+    expected, got = _weights(tmp_path / "plain"), _weights(tmp_path / "weighted")
+    for name in expected:
+        torch.testing.assert_close(got[name], expected[name], rtol=1e-4, atol=1e-5)
+
+
+def test_fairness_penalty_reaches_a_text_model(tmp_path):
+    table = _tiny("identity-text", 120)
+    spec = TrainSpec(
+        label="sentiment", sensitive=("identity",), arch="rnn", epochs=1, max_length=10
+    )
+    train(table, spec, tmp_path / "plain", progress=False)
+    penalised = replace(spec, fairness_penalty=5.0, group_column="identity")
+    checkpoint = train(table, penalised, tmp_path / "penalised", progress=False)
+    assert checkpoint.record["hyperparameters"]["fairness_penalty"] == 5.0
+    plain, fair = _weights(tmp_path / "plain"), _weights(tmp_path / "penalised")
+    assert max(float((plain[n] - fair[n]).abs().max()) for n in plain) > 1e-4

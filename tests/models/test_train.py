@@ -13,7 +13,13 @@ from raikit.models.train import TrainSpec, split_indices, train
 
 def test_checkpoint_files_and_record(arrests_model, arrests_table):
     files = sorted(p.name for p in arrests_model.path.iterdir())
-    assert files == ["config.json", "model.safetensors", "split.json", "training.json"]
+    assert files == [
+        "config.json",
+        "model.safetensors",
+        "optimizer.safetensors",
+        "split.json",
+        "training.json",
+    ]
     record = json.loads((arrests_model.path / "training.json").read_text())
     assert record["data"]["sha256"] == arrests_table.sha256
     assert record["data"]["schema"]["label"] == "released"
@@ -40,7 +46,8 @@ def test_split_is_disjoint_stratified_and_seeded(arrests_model, arrests_table):
 
 
 def test_preprocessing_is_fitted_on_training_rows_only(arrests_model, arrests_table):
-    age = next(c for c in arrests_model.config["preprocessor"]["numeric"] if c["name"] == "age")
+    preprocessor = arrests_model.config["inputs"]["preprocessor"]
+    age = next(c for c in preprocessor["numeric"] if c["name"] == "age")
     train_ages = arrests_table.frame["age"].to_numpy()[arrests_model.split["train"]]
     assert age["median"] == np.median(train_ages)
     assert age["mean"] == pytest.approx(train_ages.mean())
@@ -157,16 +164,17 @@ def test_float_and_int_labels_name_the_same_classes(tmp_path):
     assert evidence.data.n_rows_audited == 300 and evidence.data.positive_label == "1"
 
 
-def test_mitigation_options_are_refused_where_the_loop_ignores_them(arrests_table, tmp_path):
+@pytest.mark.parametrize(
+    "mitigation",
+    [{"fairness_penalty": 1.0, "group_column": "sex"}, {"sample_weight_column": "w"}],
+)
+def test_mitigation_options_are_refused_with_dp(mitigation):
     from raikit.models.privacy import PrivacySpec
 
-    spec = TrainSpec(
-        label="released",
-        sensitive=("sex",),
-        group_column="sex",
-        fairness_penalty=1.0,
-        epochs=1,
-        privacy=PrivacySpec(noise_multiplier=1.0),
-    )
-    with pytest.raises(ConfigError, match="apply to the tabular MLP trained without DP"):
-        train(arrests_table, spec, tmp_path / "m", progress=False)
+    with pytest.raises(ConfigError, match="cannot be combined with DP-SGD"):
+        TrainSpec(
+            label="released",
+            sensitive=("sex",),
+            privacy=PrivacySpec(noise_multiplier=1.0),
+            **mitigation,
+        )
