@@ -20,6 +20,7 @@ __all__ = [
     "LEVEL_LABELS",
     "READABLE_VERSIONS",
     "SCHEMA_VERSION",
+    "TrainingRecord",
     "ConcernVerdict",
     "ConfigError",
     "DataError",
@@ -28,7 +29,9 @@ __all__ = [
     "Finding",
     "Frozen",
     "Interval",
+    "MitigationRecord",
     "ModelInfo",
+    "PrivacyRecord",
     "Provenance",
     "Risk",
     "Section",
@@ -67,6 +70,62 @@ class DataInfo(Frozen):
     sensitive: list[str]
 
 
+class PrivacyRecord(Frozen):
+    """The training record's privacy section: whether DP-SGD ran, and the guarantee it gives.
+
+    ``history`` holds the accountant's ``[noise_multiplier, sample_rate, steps]`` entries, from
+    which ``epsilon`` can be recomputed at ``delta``.
+    """
+
+    differentially_private: bool
+    mechanism: str | None = None
+    accountant: str | None = None
+    epsilon: float | None = None
+    delta: float | None = None
+    delta_rule: str | None = None
+    target_epsilon: float | None = None
+    noise_multiplier: float | None = None
+    sample_rate: float | None = None
+    expected_batch_size: float | None = None
+    steps: int | None = None
+    epochs: int | None = None
+    max_grad_norm: float | None = None
+    n_train_rows: int | None = None
+    example_level: bool | None = None
+    secure_rng: bool | None = None
+    guarantee: str | None = None
+    budget_spent: bool | None = None
+    module_changes: list[str] = []
+    history: list[tuple[float, float, int]] = []
+
+
+class MitigationRecord(Frozen):
+    """How a ``rai mitigate`` model was made (its figures are in the mitigation result)."""
+
+    method: str
+    stage: str | None = None
+    constraint: str | None = None
+    parameter: str | None = None
+    strength: float | None = None
+    sensitive: list[str] = []
+    needs_sensitive_at_prediction: bool = False
+    randomised: bool = False
+    base_model: str | None = None
+
+
+class TrainingRecord(Frozen):
+    """The gist of the model's ``training.json``: its data, split, settings, test figures,
+    privacy guarantee and, for a mitigated model, how it was made."""
+
+    data: dict[str, Any] | None = None
+    split: dict[str, Any] | None = None
+    hyperparameters: dict[str, Any] = {}
+    best_epoch: int | None = None
+    test: dict[str, Any] | None = None
+    privacy: PrivacyRecord = PrivacyRecord(differentially_private=False)
+    mitigation: MitigationRecord | None = None
+
+
 class ModelInfo(Frozen):
     """What was audited: a raikit checkpoint or a file of predictions."""
 
@@ -74,7 +133,13 @@ class ModelInfo(Frozen):
     path: str
     files_sha256: dict[str, str]
     architecture: str | None = None
-    training: dict | None = None
+    training: TrainingRecord | None = None
+
+    @property
+    def dp(self) -> PrivacyRecord | None:
+        """The DP guarantee of training, or ``None`` when the model was trained without one."""
+        privacy = self.training.privacy if self.training is not None else None
+        return privacy if privacy is not None and privacy.differentially_private else None
 
 
 class Provenance(Frozen):

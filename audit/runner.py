@@ -10,7 +10,14 @@ import numpy as np
 import pandas as pd
 
 from raikit.audit.assessment import AuditContext, NotApplicable, Scores
-from raikit.audit.evidence import DataInfo, Evidence, ModelInfo, Provenance
+from raikit.audit.evidence import (
+    DataInfo,
+    Evidence,
+    MitigationRecord,
+    ModelInfo,
+    Provenance,
+    TrainingRecord,
+)
 from raikit.audit.impact.verdicts import with_verdicts
 from raikit.audit.policy import limits_from
 from raikit.audit.types import Finding
@@ -318,14 +325,13 @@ def describe_model(predictor: Predictor) -> ModelInfo:
     config = getattr(checkpoint, "config", {}) or {}
     training = None
     if record:
-        training = {
-            key: record.get(key)
-            for key in ("data", "split", "hyperparameters", "best_epoch", "test", "privacy")
-        }
+        keys = ("data", "split", "hyperparameters", "best_epoch", "test", "privacy")
+        gist = {key: record[key] for key in keys if record.get(key) is not None}
         if "mitigation" in record:  # how a `rai mitigate` model was made (not its figures)
-            training["mitigation"] = {
-                k: v for k, v in record["mitigation"].items() if k in _MITIGATION_KEYS
+            gist["mitigation"] = {
+                k: v for k, v in record["mitigation"].items() if k in MitigationRecord.model_fields
             }
+        training = TrainingRecord.model_validate(gist)
     return ModelInfo(
         kind=predictor.kind,
         path=str(path),
@@ -335,30 +341,17 @@ def describe_model(predictor: Predictor) -> ModelInfo:
     )
 
 
-_MITIGATION_KEYS = (
-    "method",
-    "stage",
-    "constraint",
-    "parameter",
-    "strength",
-    "sensitive",
-    "needs_sensitive_at_prediction",
-    "randomised",
-    "base_model",
-)
-
-
 def _model_findings(model: ModelInfo) -> list[Finding]:
-    mitigation = (model.training or {}).get("mitigation") or {}
+    mitigation = model.training.mitigation if model.training is not None else None
     findings = []
-    if mitigation.get("needs_sensitive_at_prediction"):
-        columns = ", ".join(f"'{c}'" for c in mitigation.get("sensitive", []))
+    if mitigation is not None and mitigation.needs_sensitive_at_prediction:
+        columns = ", ".join(f"'{c}'" for c in mitigation.sensitive)
         findings.append(
             Finding(
                 concern="mitigation",
                 severity="warning",
                 code="sensitive_at_prediction",
-                message=f"this model ({mitigation.get('method')}) reads {columns} at prediction "
+                message=f"this model ({mitigation.method}) reads {columns} at prediction "
                 "time and treats groups differently: using a protected attribute in decisions "
                 "is unlawful in many domains (credit, employment, housing); check before "
                 "deploying",
@@ -368,8 +361,7 @@ def _model_findings(model: ModelInfo) -> list[Finding]:
 
 
 def _privacy_findings(model: ModelInfo) -> list[Finding]:
-    privacy = (model.training or {}).get("privacy") or {}
-    if model.training is not None and not privacy.get("differentially_private"):
+    if model.training is not None and model.dp is None:
         return [
             Finding(
                 concern="privacy",

@@ -174,7 +174,11 @@ def context(evidence: Evidence, charts_on: bool = True) -> dict[str, Any]:
         "undefined_figures": _has_undefined(evidence),
         "packages": sorted(evidence.provenance.packages.items()),
         "config_json": json.dumps(evidence.provenance.config, indent=2, sort_keys=True),
-        "training_rows": _training_rows(evidence.model.training or {}),
+        "training_rows": _training_rows(
+            evidence.model.training.model_dump(exclude_none=True)
+            if evidence.model.training is not None
+            else {}
+        ),
         "glossary": glossary(),
         "result_rows": {
             name: _training_rows(evidence.results[name].model_dump(mode="json"))

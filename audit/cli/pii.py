@@ -31,49 +31,6 @@ def _read_corpus(path: Path, text_field: str) -> list[str | None]:
     return [None if v is None or v != v else str(v) for v in frame[text_field]]
 
 
-def _write_table(frame, path: Path) -> None:
-    suffix = path.suffix.lower()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if suffix == ".csv":
-            frame.to_csv(path, index=False)
-        elif suffix == ".parquet":
-            frame.to_parquet(path, index=False)
-        elif suffix in (".jsonl", ".ndjson"):
-            frame.to_json(path, orient="records", lines=True, force_ascii=False)
-        else:
-            raise OutputError(f"--anonymize '{path}' must end in .csv, .parquet or .jsonl")
-    except OSError as exc:
-        raise OutputError(f"cannot write '{path}': {exc.strerror}") from None
-
-
-def _evidence(result, source: str, sha256: str, n_rows: int, config):
-    from dataclasses import asdict
-
-    from raikit.audit.evidence import DataInfo, Evidence, ModelInfo, Provenance
-    from raikit.audit.impact.verdicts import with_verdicts
-    from raikit.audit.registry import section_of
-
-    evidence = Evidence(
-        title=f"Personal data in {source}",
-        data=DataInfo(
-            source=source,
-            sha256=sha256,
-            n_rows_total=n_rows,
-            n_rows_audited=n_rows,
-            rows="all rows",
-            label=None,
-            positive_label=None,
-            sensitive=[],
-        ),
-        model=ModelInfo(kind="none (data scan)", path="-", files_sha256={}),
-        provenance=Provenance.now(0, {"scan_pii": asdict(config)}),
-        results={"pii": result},
-        sections={"pii": section_of("pii")},
-    )
-    return with_verdicts(evidence)
-
-
 @handle_errors
 def scan_pii(
     out: Annotated[Path, typer.Option(help="Directory for evidence.json and report.html.")],
@@ -119,7 +76,11 @@ def scan_pii(
     force: ForceOption = False,
 ) -> None:
     """Find personal data in a table or corpus; measure k-anonymity; optionally de-identify."""
-    from raikit.audit.pii import DEFAULT_ENTITIES, ScanConfig, analyze_table, summarise_hits
+    import pandas as pd
+
+    from raikit.audit.pii import DEFAULT_ENTITIES, PiiCheck, ScanConfig
+    from raikit.audit.runner import AuditConfig, run_audit
+    from raikit.models.data import LoadedTable, load_table
 
     if (data is None) == (corpus is None):
         raise ConfigError("give either --data (a table) or --corpus (a text file)")
@@ -128,7 +89,7 @@ def scan_pii(
     outputs = [out / "evidence.json", out / "report.html"]
     refuse_overwrite(outputs + ([anonymize] if anonymize is not None else []), force)
     n_process = processes or min(os.cpu_count() or 1, 4)
-    config = ScanConfig(
+    scan = ScanConfig(
         model=None if no_ner else model,
         entities=tuple(e.upper() for e in entities) or DEFAULT_ENTITIES,
         score_threshold=threshold,
@@ -140,12 +101,8 @@ def scan_pii(
     if anonymize is not None:
         from raikit.audit.pii.anonymize import parse_operators
 
-        operators = parse_operators(operator)
-    import pandas as pd
-
+        operators = tuple(parse_operators(operator).items())
     if data is not None:
-        from raikit.models.data import load_table
-
         table = load_table(data, encoding=encoding)
         if (
             anonymize is not None
@@ -153,26 +110,27 @@ def scan_pii(
             and anonymize.resolve() == Path(data).resolve()
         ):
             raise OutputError("--anonymize must not name the input file: it is never modified")
-        frame, source, sha256 = table.frame, table.source, table.sha256
         kind = "table"
     else:
         from raikit.models.provenance import sha256_file
 
         documents = _read_corpus(corpus, text_field)
         frame = pd.DataFrame({"text": pd.Series(documents, dtype=object)})
-        source, sha256, kind = str(corpus), sha256_file(corpus), "corpus"
-        columns = ["text"]
-    say(f"scanning {len(frame):,} rows of {source} ({config.model or 'no NER'})")
-    hits = analyze_table(frame, config, list(columns) or None)
-    result = summarise_hits(
-        hits,
-        config,
-        source=source,
+        table = LoadedTable(frame, str(corpus), sha256_file(corpus))
+        kind, columns = "corpus", ["text"]
+    check = PiiCheck(
+        scan=scan,
+        columns=tuple(columns) or None,
+        quasi_identifiers=tuple(quasi) or None,
+        sensitive=tuple(sensitive) or None,
         kind=kind,
-        frame=frame if kind == "table" else None,
-        quasi_identifiers=list(quasi) or None,
-        sensitive=list(sensitive) or None,
+        anonymized_copy=anonymize,
+        operators=operators,
     )
+    say(f"scanning {len(table.frame):,} rows of {table.source} ({scan.model or 'no NER'})")
+    settings = AuditConfig(label="", sensitive=(), title=f"Personal data in {table.source}")
+    evidence = run_audit(table, settings, None, {"pii": check}, progress=True)
+    result = evidence.result("pii")
     for col in result.columns:
         typer.echo(f"{col.column}: {col.classification.replace('_', ' ')} ({col.reason})")
     if result.reidentification is not None:
@@ -181,9 +139,6 @@ def scan_pii(
             f"k-anonymity {reid.k_anonymity} over {', '.join(reid.quasi_identifiers)}; "
             f"{reid.unique_rows:,} unique row(s)"
         )
-    write_outputs(_evidence(result, source, sha256, len(frame), config), out)
+    write_outputs(evidence, out)
     if anonymize is not None:
-        from raikit.audit.pii.anonymize import anonymize_frame
-
-        _write_table(anonymize_frame(frame, hits, operators), anonymize)
         typer.echo(f"anonymized copy: {anonymize}")

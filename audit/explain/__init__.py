@@ -14,6 +14,11 @@ reliance on each sensitive column and its proxies (:mod:`raikit.audit.proxies`) 
 group, local explanations of confident errors and borderline rows per group, and the quality of the
 attributions (IG convergence delta, captum ``infidelity`` and ``sensitivity_max``, a deletion
 curve against random removal). :func:`explain_rows` explains chosen rows only.
+
+In the audit: the ``explanations`` assessment (:data:`ASSESSMENT`, in
+:mod:`raikit.audit.registry`), measuring the ``transparency`` concern; it needs a model
+(gradients when it has a torch module); its quality measures set the transparency risk and its
+reliance on protected attributes a bias risk.
 """
 
 from __future__ import annotations

@@ -3,6 +3,11 @@
 Public surface: :func:`assess_fairness` (the check), :class:`FairnessConfig`,
 and the result types below. pandas and fairlearn are imported inside the functions, so
 reading results (a report) stays light.
+
+In the audit: the ``fairness`` assessment (:data:`ASSESSMENT`, in :mod:`raikit.audit.registry`),
+measuring the ``bias`` concern; it needs binary decisions and the sensitive columns, grouped by
+:mod:`raikit.audit.groups`; each disparity can be gated per attribute; the demographic parity
+difference sets the bias risk.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ Public surface: :class:`ImpactAssessment` (the schema), :func:`load_impact`,
 :func:`impact_template` (the commented file ``rai impact init`` writes) and
 :func:`placeholder_fields`. The risk register is in :mod:`raikit.audit.impact.risk`, the framework
 mapping in :mod:`raikit.audit.impact.frameworks`.
+
+The governance side of the audit: the concern table (:mod:`.concerns`), the risk register
+(:mod:`.risk`), the EU AI Act / NIST AI RMF mapping (:mod:`.frameworks`) and the verdicts judged
+from them when evidence is made (:mod:`.verdicts`).
 """
 
 from __future__ import annotations

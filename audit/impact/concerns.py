@@ -151,19 +151,9 @@ def evidence_items(evidence: Evidence | None = None) -> dict[str, tuple[str, str
 
 
 def evidence_item(evidence: Evidence, name: str) -> Any:
-    """The result ``name`` of ``evidence``, the training-record item ``dp``, or ``None``.
-
-    ``dp`` is the training record's privacy entry when it says ``differentially_private``.
-    """
-    if name != "dp":
-        return evidence.result(name)
-    training = evidence.model.training or {}
-    # raikit's trainer writes privacy.differentially_private; older records dp.enabled.
-    for key, flag in (("privacy", "differentially_private"), ("dp", "enabled")):
-        record = training.get(key)
-        if isinstance(record, dict) and record.get(flag):
-            return record
-    return None
+    """The result ``name`` of ``evidence``, or for ``dp`` the training record's DP guarantee;
+    ``None`` when absent."""
+    return evidence.model.dp if name == "dp" else evidence.result(name)
 
 
 def concern_status(evidence: Evidence, concern: Concern) -> ConcernStatus:

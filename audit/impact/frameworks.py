@@ -120,52 +120,33 @@ def coverage(evidence: Evidence) -> list[CoverageRow]:
     from raikit.audit.impact.concerns import CONCERNS, evidence_item, evidence_items
 
     mapping = frameworks().items
-    rows: list[CoverageRow] = []
-    for name, (_, label) in evidence_items(evidence).items():
-        item = mapping.get(name, ItemMapping(eu_ai_act=[], nist_ai_rmf=[]))
-        present = evidence_item(evidence, name) is not None
-        rows.append(
-            CoverageRow(
-                item=name,
-                label=label,
-                kind="measurement",
-                present=present,
-                eu_ai_act=item.eu_ai_act,
-                nist_ai_rmf=item.nist_ai_rmf,
-            )
+    unmapped = ItemMapping(eu_ai_act=[], nist_ai_rmf=[])
+    items: list[tuple[str, str, Literal["measurement", "assessment"], bool]] = [
+        (name, label, "measurement", evidence_item(evidence, name) is not None)
+        for name, (_, label) in evidence_items(evidence).items()
+    ]
+    fields = dict.fromkeys(field for concern in CONCERNS for field in concern.impact)
+    items += [
+        (
+            field,
+            f"impact.yaml: {field.replace('_', ' ')}",
+            "assessment",
+            evidence.impact is not None and evidence.impact.has(field),
         )
-    seen: set[str] = set()
-    for concern in CONCERNS:
-        for field in concern.impact:
-            if field in seen:
-                continue
-            seen.add(field)
-            item = mapping.get(field, ItemMapping(eu_ai_act=[], nist_ai_rmf=[]))
-            present = evidence.impact is not None and evidence.impact.has(field)
-            label = f"impact.yaml: {field.replace('_', ' ')}"
-            rows.append(
-                CoverageRow(
-                    item=field,
-                    label=label,
-                    kind="assessment",
-                    present=present,
-                    eu_ai_act=item.eu_ai_act,
-                    nist_ai_rmf=item.nist_ai_rmf,
-                )
-            )
-    for name, label, present in (
-        ("risk_register", "Risk register", evidence.impact is not None),
-        ("policy_gate", "Policy gate", evidence.gate is not None),
-    ):
-        item = mapping[name]
-        rows.append(
-            CoverageRow(
-                item=name,
-                label=label,
-                kind="assessment",
-                present=present,
-                eu_ai_act=item.eu_ai_act,
-                nist_ai_rmf=item.nist_ai_rmf,
-            )
+        for field in fields
+    ]
+    items += [
+        ("risk_register", "Risk register", "assessment", evidence.impact is not None),
+        ("policy_gate", "Policy gate", "assessment", evidence.gate is not None),
+    ]
+    return [
+        CoverageRow(
+            item=name,
+            label=label,
+            kind=kind,
+            present=present,
+            eu_ai_act=mapping.get(name, unmapped).eu_ai_act,
+            nist_ai_rmf=mapping.get(name, unmapped).nist_ai_rmf,
         )
-    return rows
+        for name, label, kind, present in items
+    ]

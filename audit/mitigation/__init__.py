@@ -6,6 +6,10 @@ Public surface: :func:`mitigate` (one method), :func:`sweep` (several methods an
 report's "mitigation" section). Each model's effect is measured by the independent audit code
 (:func:`raikit.audit.fairness.assess_fairness`) on the held-out test split. torch and fairlearn are
 imported inside the functions, so reading results stays light.
+
+In the audit: the ``mitigation`` assessment (:data:`ASSESSMENT`, in
+:mod:`raikit.audit.registry`), measuring the ``bias`` concern; it needs a raikit checkpoint and
+writes the mitigated models (:class:`SweepRun`).
 """
 
 from __future__ import annotations

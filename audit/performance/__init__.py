@@ -1,4 +1,10 @@
-"""Predictive performance: accuracy, balanced accuracy, ROC AUC, precision, recall, F1, ECE."""
+"""Predictive performance: accuracy, balanced accuracy, ROC AUC, precision, recall, F1, ECE.
+
+In the audit: the ``performance`` assessment (:data:`ASSESSMENT`, in
+:mod:`raikit.audit.registry`), measuring the ``service_quality`` concern; it needs the model's
+decisions (a model or a predictions table); its metrics can be gated by name in ``policy.yaml``;
+its calibration error sets the service-quality risk.
+"""
 
 from __future__ import annotations
 

@@ -6,11 +6,17 @@ cannot hold the requested types are skipped, free text goes through spaCy's ``nl
 batches, and the distinct values can be shared among processes or a Dask cluster
 (``raikit.audit.pii._exec``). Results carry locations, types and scores — never a raw value; the
 samples they show are masked (``raikit.audit.pii._mask``).
+
+In the audit: the ``pii`` assessment (:data:`ASSESSMENT`, in :mod:`raikit.audit.registry`),
+measuring the ``privacy`` concern; it needs the data alone (it can also write a de-identified
+copy, :class:`PiiCheck`); forbidden entity types are gated by ``privacy.forbidden_pii``.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -392,8 +398,53 @@ def scan_corpus(
     return summarise_hits(hits, config, source=source, kind="corpus")
 
 
-def _run(context: AuditContext, config: ScanConfig) -> PiiResult:
-    return scan_table(context.table.frame, config, source=context.table.source)
+@dataclass(frozen=True)
+class PiiCheck:
+    """The PII scan as a check of an audit: what to scan, and optionally a de-identified copy.
+
+    Parameters
+    ----------
+    scan : ScanConfig
+        The analyzer's settings.
+    columns : tuple of str, optional
+        Columns to scan (all by default); k-anonymity always sees the whole table.
+    quasi_identifiers, sensitive : tuple of str, optional
+        Quasi-identifiers for k-anonymity (detected when not given) and columns for l-diversity.
+    kind : {"table", "corpus"}
+        A corpus is one text column of documents; it has no k-anonymity.
+    anonymized_copy : Path, optional
+        Write a de-identified copy of the table here (``.csv``, ``.parquet`` or ``.jsonl``),
+        every detected span replaced by ``operators`` (see :func:`anonymize.parse_operators`).
+    """
+
+    scan: ScanConfig = field(default_factory=ScanConfig)
+    columns: tuple[str, ...] | None = None
+    quasi_identifiers: tuple[str, ...] | None = None
+    sensitive: tuple[str, ...] | None = None
+    kind: Literal["table", "corpus"] = "table"
+    anonymized_copy: Path | None = None
+    operators: tuple[tuple[str, str], ...] | None = None
+
+
+def _run(context: AuditContext, check: PiiCheck) -> PiiResult:
+    frame = context.table.frame
+    columns = list(check.columns) if check.columns else None
+    hits = analyze_table(frame, check.scan, columns)
+    result = summarise_hits(
+        hits,
+        check.scan,
+        source=context.table.source,
+        kind=check.kind,
+        frame=frame if check.kind == "table" else None,
+        quasi_identifiers=list(check.quasi_identifiers) if check.quasi_identifiers else None,
+        sensitive=list(check.sensitive) if check.sensitive else None,
+    )
+    if check.anonymized_copy is not None:
+        from raikit.audit.pii.anonymize import anonymize_frame, write_table
+
+        operators = dict(check.operators) if check.operators else None
+        write_table(anonymize_frame(frame, hits, operators), check.anonymized_copy)
+    return result
 
 
 def _risks(result: PiiResult, limits: Limits) -> list[MeasuredRisk]:
@@ -419,7 +470,7 @@ ASSESSMENT = Assessment(
     needs="data",
     result_type=PiiResult,
     run=_run,
-    config_type=ScanConfig,
+    config_type=PiiCheck,
     risks=_risks,
     report=ReportSection(html=("_pii.html.j2",), markdown=("_pii.md.j2",)),
 )

@@ -6,12 +6,13 @@ never modified; the caller writes the copy where it chooses.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from raikit.models.errors import ConfigError
+from raikit.models.errors import ConfigError, OutputError
 
 if TYPE_CHECKING:
     from raikit.audit.pii import TableHits
@@ -105,3 +106,24 @@ def anonymize_frame(
             col.codes >= 0, frame[col.column]
         )
     return out
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` to ``path`` (``.csv``, ``.parquet`` or ``.jsonl``) through a temporary
+    sibling renamed into place, so a failed write never leaves a partial file."""
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".jsonl", ".ndjson"):
+        raise OutputError(f"--anonymize '{path}' must end in .csv, .parquet or .jsonl")
+    temporary = path.with_name(f".{path.name}.partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".csv":
+            frame.to_csv(temporary, index=False)
+        elif suffix == ".parquet":
+            frame.to_parquet(temporary, index=False)
+        else:
+            frame.to_json(temporary, orient="records", lines=True, force_ascii=False)
+        temporary.replace(path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise OutputError(f"cannot write '{path}': {exc.strerror}") from None

@@ -13,6 +13,11 @@ sample of its validation and test splits (held out from training, drawn from the
 distribution by the recorded random split). The attack statistics (ROC table, the ε lower
 bound, the DP trade-off curve) are in :mod:`raikit.audit.privacy._stats`; ROC AUC and the
 Clopper–Pearson interval are the shared ones of :mod:`raikit.audit.stats`.
+
+In the audit: the ``membership_inference`` assessment (:data:`ASSESSMENT`, in
+:mod:`raikit.audit.registry`), measuring the ``privacy`` concern; it needs a raikit checkpoint
+(the attacks retrain its recipe); ``membership_auc`` can be gated; the verdict against the DP
+guarantee sets the privacy risk.
 """
 
 from __future__ import annotations

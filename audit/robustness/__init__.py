@@ -15,6 +15,11 @@ finding:
 3. Adversarial robustness (``_adversarial``): FGSM and PGD (L-infinity, L2) over a radius
    sweep for torch models; tabular models in their encoded input space, images in pixel space
    clipped to the valid range, text models in embedding space.
+
+In the audit: the ``robustness`` assessment (:data:`ASSESSMENT`, in
+:mod:`raikit.audit.registry`), measuring the ``security`` concern; it needs a model (FGSM/PGD
+need its torch module); ``counterfactual_flip_rate`` and ``robust_accuracy`` can be gated; they
+set a bias and a security risk.
 """
 
 from __future__ import annotations

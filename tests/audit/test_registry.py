@@ -18,8 +18,8 @@ from raikit import reports
 from raikit.audit.evidence import Evidence, load_evidence, save_evidence
 from raikit.audit.explain import ExplainConfig
 from raikit.audit.mitigation import MitigationConfig, SweepRun
-from raikit.audit.pii import ScanConfig
-from raikit.audit.policy import Policy, attach_gate, check
+from raikit.audit.pii import PiiCheck, ScanConfig
+from raikit.audit.policy import Limits, Policy, attach_gate, check
 from raikit.audit.predictor import load_predictor
 from raikit.audit.privacy import MembershipConfig
 from raikit.audit.registry import assessment, assessments
@@ -47,7 +47,7 @@ def contract_checks(out_dir: Path) -> dict:
             out_dir,
             methods=("reweighing",),
         ),
-        "pii": ScanConfig(model=None),
+        "pii": PiiCheck(scan=ScanConfig(model=None)),
         "membership_inference": MembershipConfig(shadows=0, max_samples=300),
         "explanations": ExplainConfig(n_rows=40, n_bootstrap=100),
         "robustness": RobustnessConfig(
@@ -171,3 +171,48 @@ def test_a_new_assessment_reaches_evidence_gate_and_reports_without_other_edits(
         assert "Share of positive labels (toy)" in text
         assert "positive\\_share" in text or "positive_share" in text
         assert f"{share:.6g}" in text
+
+
+def test_a_stricter_policy_changes_findings_and_risk_levels(contract_evidence, arrests_table):
+    """Findings and risks read the policy's limits: tighten them and the verdicts follow."""
+    from raikit.audit.impact.verdicts import judge
+
+    flip = contract_evidence.result("robustness").max_counterfactual_flip_rate()
+    assert flip > 0
+    strict = Policy.model_validate(
+        {
+            "thresholds": [{"metric": "demographic_parity_difference", "max": 1e-6}],
+            "robustness": {"max_counterfactual_flip_rate": flip / 4},
+        }
+    )
+    lenient = Policy.model_validate(
+        {
+            "thresholds": [{"metric": "demographic_parity_difference", "max": 1.0}],
+            "robustness": {"max_counterfactual_flip_rate": 1.0},
+        }
+    )
+    risks = {
+        name: {(r.concern, r.title): r.likelihood for r in judge(contract_evidence, p).risks}
+        for name, p in (("strict", strict), ("lenient", lenient))
+    }
+    for key in (
+        ("bias", "Unequal decisions across groups"),
+        ("bias", "Decisions change with who a person is"),
+    ):
+        assert risks["strict"][key] > risks["lenient"][key], key
+
+    def flagged(policy):
+        config = AuditConfig(label="released", sensitive=SENSITIVE, n_bootstrap=100)
+        checks = {"robustness": RobustnessConfig(perturbations=(), attacks=(), n_bootstrap=100)}
+        model = load_predictor(contract_evidence.model.path)
+        evidence = run_audit(arrests_table, config, model, checks, policy=policy)
+        return any(f.code == "counterfactual_flips" for f in evidence.all_findings())
+
+    assert flagged(strict) and not flagged(lenient)
+
+
+def test_the_membership_limit_moves_its_finding_and_risk(contract_evidence):
+    result = contract_evidence.result("membership_inference")
+    below, above = Limits(max_membership_auc=result.auc - 0.01), Limits(max_membership_auc=0.99)
+    rules = assessment("membership_inference").risks
+    assert rules(result, below)[0].likelihood > rules(result, above)[0].likelihood

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from raikit.audit.evidence import PrivacyRecord
 from raikit.audit.impact import DOMAINS, parse_impact
 from raikit.audit.impact import concerns as concerns_module
 from raikit.audit.impact.concerns import CONCERNS, RECORD_ITEMS, concern_status
@@ -157,18 +158,17 @@ def test_declared_risks_misuse_and_threats_enter_the_register():
     ]
 
 
-def test_dp_guarantee_is_read_from_the_trainers_privacy_record():
-    evidence = build_evidence()
-    training = dict(evidence.model.training)
-    del training["dp"]
-    training["privacy"] = {"differentially_private": True, "epsilon": 9.5, "delta": 1e-5}
+def _with_privacy(evidence, **privacy):
+    training = evidence.model.training.model_copy(update={"privacy": PrivacyRecord(**privacy)})
     model = evidence.model.model_copy(update={"training": training})
-    evidence = evidence.model_copy(update={"model": model})
+    return evidence.model_copy(update={"model": model})
+
+
+def test_dp_guarantee_is_read_from_the_trainers_privacy_record():
+    evidence = _with_privacy(build_evidence(), differentially_private=True, epsilon=9.5, delta=1e-5)
     [privacy] = [r for r in risk_register(evidence) if r.concern == "privacy"]
     assert privacy.likelihood == 4 and "epsilon 9.5, above the limit 8" in privacy.basis
-    training["privacy"] = {"differentially_private": False}
-    model = evidence.model.model_copy(update={"training": training})
-    evidence = evidence.model_copy(update={"model": model})
+    evidence = _with_privacy(evidence, differentially_private=False)
     [privacy] = [r for r in risk_register(evidence) if r.concern == "privacy"]
     assert privacy.likelihood == 3 and "without differential privacy" in privacy.basis
 

@@ -110,8 +110,8 @@ def test_a_private_checkpoint_is_audited_on_its_test_split_with_its_guarantee(tm
         load_predictor(tmp_path / "dp"),
     )
     assert evidence.data.n_rows_audited == len(checkpoint.split["test"]) < 300
-    assert evidence.model.training["privacy"]["epsilon"] == checkpoint.record["privacy"]["epsilon"]
-    assert evidence_item(evidence, "dp")["differentially_private"] is True
+    assert evidence.model.training.privacy.epsilon == checkpoint.record["privacy"]["epsilon"]
+    assert evidence_item(evidence, "dp").differentially_private is True
 
 
 def test_checks_that_re_score_the_model_refuse_a_predictions_file():

@@ -229,11 +229,11 @@ def build_evidence(
             },
             architecture="tabular-mlp (2 x 64, ReLU)",
             training={
-                "data_sha256": "d" * 64,
-                "epochs": 12,
+                "data": {"source": "adult", "sha256": "d" * 64, "n_rows": 32561},
                 "hyperparameters": {"lr": 0.001, "batch_size": 256, "weight_decay": 0.0001},
-                "dp": {
-                    "enabled": True,
+                "best_epoch": 12,
+                "privacy": {
+                    "differentially_private": True,
                     "epsilon": 2.94,
                     "delta": 1e-05,
                     "noise_multiplier": 1.1,
@@ -241,10 +241,8 @@ def build_evidence(
                     "steps": 1524,
                     "max_grad_norm": 1.0,
                     "accountant": "rdp",
+                    "history": [[1.1, 0.0079, 1524]],
                 },
-                "metrics_per_epoch": [
-                    {"epoch": e, "loss": round(0.52 - 0.015 * e, 4)} for e in range(1, 13)
-                ],
             },
         ),
         provenance=Provenance(

@@ -147,10 +147,8 @@ def test_summary_and_findings_and_provenance(html):
     hashes = table(html, "Files the evidence was computed from")
     assert ["model: model.safetensors", "a" * 64] in hashes["rows"]
     training = table(html, "Training record summary")
-    assert ["dp.epsilon", "2.94"] in training["rows"]
-    assert ["metrics_per_epoch", '12 entries; last: {"epoch": 12, "loss": 0.34}'] in training[
-        "rows"
-    ]
+    assert ["privacy.epsilon", "2.94"] in training["rows"]
+    assert ["privacy.history", "(1.1, 0.0079, 1524)"] in training["rows"]
     assert "2025-11-24T18:30:00+00:00" in text
 
 
