@@ -48,8 +48,6 @@ def _write_table(frame, path: Path) -> None:
 
 
 def _evidence(result, source: str, sha256: str, n_rows: int, config):
-    from dataclasses import asdict
-
     from raikit.audit.evidence import DataInfo, Evidence, ModelInfo, Provenance
     from raikit.audit.impact.verdicts import with_verdicts
     from raikit.audit.registry import section_of
@@ -67,7 +65,7 @@ def _evidence(result, source: str, sha256: str, n_rows: int, config):
             sensitive=[],
         ),
         model=ModelInfo(kind="none (data scan)", path="-", files_sha256={}),
-        provenance=Provenance.now(0, {"scan_pii": asdict(config)}),
+        provenance=Provenance.now(0, {"scan_pii": config.model_dump(mode="json")}),
         results={"pii": result},
         sections={"pii": section_of("pii")},
     )
