@@ -172,8 +172,9 @@ class Assessment:
     run : callable
         ``run(context, config) -> result``; ``config`` is an instance of ``config_type``.
     config_type : type or None
-        Its validated settings, built with defaults when the caller gives none; ``None``
-        when the audit's shared settings are all it reads.
+        Its validated settings (a :class:`raikit.models.settings.Settings` model), built with
+        defaults when the caller gives none; ``None`` when the audit's shared settings are all
+        it reads.
     measures, risks : callable
         See the module docstring.
     report : ReportSection

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,14 @@ from raikit.audit.types import Finding
 from raikit.models.errors import ConfigError, DataError
 from raikit.models.provenance import sha256_file
 from raikit.models.schema import Schema, binarize_labels, label_text, validate_frame
+from raikit.models.settings import (
+    BootstrapReplicates,
+    ConfidenceLevel,
+    DecisionThreshold,
+    MinGroupSize,
+    Seed,
+    Settings,
+)
 
 if TYPE_CHECKING:
     from raikit.audit.policy import Policy
@@ -31,11 +39,11 @@ if TYPE_CHECKING:
     from raikit.models.data import LoadedTable
 
 PREDICTION_COLUMNS = ("y_true", "y_pred", "y_score")
-ROW_CHOICES = ("auto", "all", "test")
+RowChoice = Literal["auto", "all", "test"]
+ROW_CHOICES = get_args(RowChoice)
 
 
-@dataclass(frozen=True)
-class AuditConfig:
+class AuditConfig(Settings):
     """What to audit and how.
 
     ``rows``: ``"auto"`` audits only the held-out test split when the data is the model's own
@@ -46,25 +54,13 @@ class AuditConfig:
     label: str
     sensitive: tuple[str, ...]
     positive_label: str | None = None
-    rows: str = "auto"
-    threshold: float = 0.5
-    seed: int = 0
-    n_bootstrap: int = 1000
-    confidence_level: float = 0.95
-    min_group_size: int = 30
+    rows: RowChoice = "auto"
+    threshold: DecisionThreshold = 0.5
+    seed: Seed = 0
+    n_bootstrap: BootstrapReplicates = 1000
+    confidence_level: ConfidenceLevel = 0.95
+    min_group_size: MinGroupSize = 30
     title: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.rows not in ROW_CHOICES:
-            raise ConfigError(f"rows must be one of {', '.join(ROW_CHOICES)}; got '{self.rows}'")
-        if not 0 < self.threshold < 1:
-            raise ConfigError(f"threshold must be between 0 and 1; got {self.threshold}")
-        if not 0.5 <= self.confidence_level < 1:
-            raise ConfigError(f"confidence level must be in [0.5, 1); got {self.confidence_level}")
-        if self.n_bootstrap < 100:
-            raise ConfigError(f"n_bootstrap must be at least 100; got {self.n_bootstrap}")
-        if self.min_group_size < 1:
-            raise ConfigError(f"min_group_size must be at least 1; got {self.min_group_size}")
 
 
 DEFAULT_CHECKS = ("performance", "fairness")
@@ -188,7 +184,7 @@ def run_audit(
             continue
         sections[item.name] = section_of(item.name)
     settings = {
-        **asdict(config),
+        **config.model_dump(mode="json"),
         "checks": {name: _settings(options) for name, options in checks.items()},
     }
     evidence = Evidence(
@@ -220,12 +216,14 @@ def _positive_label(scores: Scores | None, predictor: Predictor | None) -> str |
 
 
 def _settings(options: Any) -> Any:
-    """A check's config as plain data for the provenance."""
+    """A check's config as plain JSON data for the provenance."""
     if options is None:
         return None
     if hasattr(options, "model_dump"):
-        return options.model_dump()
-    return asdict(options)
+        return options.model_dump(mode="json")
+    if dataclasses.is_dataclass(options):  # a config of an assessment registered from outside
+        return dataclasses.asdict(options)
+    return options
 
 
 def select_rows(

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from pydantic import model_validator
+from typing_extensions import Self
+
 from raikit.models.errors import ConfigError
+from raikit.models.settings import Fraction, PositiveFloat, PositiveInt, Settings
 
 if TYPE_CHECKING:
     import torch
@@ -33,8 +36,7 @@ MSG_DELTA_TOO_LARGE = (
 )
 
 
-@dataclass(frozen=True)
-class PrivacySpec:
+class PrivacySpec(Settings):
     """How to train privately with DP-SGD.
 
     Parameters
@@ -45,7 +47,7 @@ class PrivacySpec:
     noise_multiplier : float, optional
         σ, the Gaussian noise standard deviation relative to ``max_grad_norm``.
     delta : float, optional
-        δ of the (ε, δ) guarantee; default ``1 / (10 n)`` for ``n`` training rows.
+        δ of the (ε, δ) guarantee, in (0, 1); default ``1 / (10 n)`` for ``n`` training rows.
     max_grad_norm : float
         Per-example gradient clipping norm C.
     accountant : {"prv", "rdp"}
@@ -55,34 +57,26 @@ class PrivacySpec:
         split by Opacus' ``BatchMemoryManager`` (the accounting is unchanged).
     """
 
-    target_epsilon: float | None = None
-    noise_multiplier: float | None = None
-    delta: float | None = None
-    max_grad_norm: float = 1.0
+    target_epsilon: PositiveFloat | None = None
+    noise_multiplier: PositiveFloat | None = None
+    delta: Fraction | None = None
+    max_grad_norm: PositiveFloat = 1.0
     accountant: str = "prv"
-    max_physical_batch_size: int | None = None
+    max_physical_batch_size: PositiveInt | None = None
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
         if self.target_epsilon is None and self.noise_multiplier is None:
             raise ConfigError("DP training needs --target-epsilon or --noise-multiplier")
-        if self.target_epsilon is not None and self.target_epsilon <= 0:
-            raise ConfigError(f"target epsilon must be positive; got {self.target_epsilon}")
-        if self.noise_multiplier is not None and self.noise_multiplier <= 0:
-            raise ConfigError(f"noise multiplier must be positive; got {self.noise_multiplier}")
-        if self.delta is not None and not 0 < self.delta < 1:
-            raise ConfigError(f"delta must be between 0 and 1; got {self.delta}")
-        if self.max_grad_norm <= 0:
-            raise ConfigError(f"max grad norm must be positive; got {self.max_grad_norm}")
         if self.accountant not in ACCOUNTANTS:
             raise ConfigError(
                 f"unknown accountant '{self.accountant}'; use one of {', '.join(ACCOUNTANTS)}"
             )
-        if self.max_physical_batch_size is not None and self.max_physical_batch_size < 1:
-            raise ConfigError("max physical batch size must be at least 1")
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         """The options as plain JSON types."""
-        return asdict(self)
+        return self.model_dump(mode="json")
 
 
 def resolve_delta(delta: float | None, n_train: int) -> float:

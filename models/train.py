@@ -10,12 +10,13 @@ best-validation-epoch selection), then the checkpoint (one ``config.json`` layou
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, model_validator
+from typing_extensions import Self
 
 from raikit.models.architectures import build_from_config, get_architecture
 from raikit.models.checkpoint import (
@@ -33,6 +34,15 @@ from raikit.models.errors import ConfigError, DataError
 from raikit.models.privacy import PrivacySpec
 from raikit.models.provenance import package_versions
 from raikit.models.schema import Schema, binarize_labels, label_text, validate_frame
+from raikit.models.settings import (
+    Device,
+    Fraction,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    Seed,
+    Settings,
+)
 
 if TYPE_CHECKING:
     from raikit.models.data import LoadedTable
@@ -42,8 +52,7 @@ if TYPE_CHECKING:
 INPUT_KINDS = {"tabular": "tabular", "image": "image", "text": "words", "hf-text": "hf-tokenizer"}
 
 
-@dataclass(frozen=True)
-class TrainSpec:
+class TrainSpec(Settings):
     """What to train: columns, architecture, hyper-parameters, mitigation, privacy, placement.
 
     Features are every column except the label, ``exclude``, the sample weight column and,
@@ -57,51 +66,46 @@ class TrainSpec:
     exclude_sensitive: bool = False
     positive_label: str | None = None
     arch: str = "mlp"
-    hidden: tuple[int, ...] = (64, 32)
-    dropout: float = 0.1
-    epochs: int = 30
-    batch_size: int = 128
-    learning_rate: float = 1e-3
-    weight_decay: float = 1e-4
-    patience: int = 5
-    validation_fraction: float = 0.15
-    test_fraction: float = 0.15
-    seed: int = 0
-    max_categories: int = 50
+    hidden: tuple[PositiveInt, ...] = (64, 32)
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    epochs: PositiveInt = 30
+    batch_size: PositiveInt = 128
+    learning_rate: PositiveFloat = 1e-3
+    weight_decay: NonNegativeFloat = 1e-4
+    patience: PositiveInt = 5
+    validation_fraction: Fraction = 0.15
+    test_fraction: Fraction = 0.15
+    seed: Seed = 0
+    max_categories: PositiveInt = 50
     # Bias mitigation: a column of per-row training weights (never a feature), and a
     # fairness penalty over the groups named in ``group_column`` (one label per row, formed
     # by the caller; never a feature) added to the loss with this weight. Any architecture;
     # not with DP-SGD.
     sample_weight_column: str | None = None
     group_column: str | None = None
-    fairness_penalty: float = 0.0
+    fairness_penalty: NonNegativeFloat = 0.0
     fairness_constraint: str = "demographic_parity"
     # Text and sequence inputs, privacy, placement, resuming and pretrained starting points.
     task: str | None = None
     text: str | None = None
     privacy: PrivacySpec | None = None
-    device: str = "auto"
+    device: Device = "auto"
     distributed: bool = False
     resume: str | None = None
     init: str | None = None
     pretrained: str | None = None
     cell: str = "lstm"
-    max_length: int = 64
+    max_length: PositiveInt = 64
     freeze_embeddings: bool = False
     train_layers: int | None = None
 
-    def __post_init__(self) -> None:
-        if not 0 < self.validation_fraction < 1 or not 0 < self.test_fraction < 1:
-            raise ConfigError("validation and test fractions must each be between 0 and 1")
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
         if self.validation_fraction + self.test_fraction >= 0.9:
-            raise ConfigError("validation + test fractions must leave at least 10% for training")
-        for name in ("epochs", "batch_size", "patience"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1; got {getattr(self, name)}")
-        if self.learning_rate <= 0:
-            raise ConfigError(f"learning rate must be positive; got {self.learning_rate}")
-        if self.fairness_penalty < 0:
-            raise ConfigError(f"fairness penalty must be >= 0; got {self.fairness_penalty}")
+            raise ConfigError(
+                "validation_fraction + test_fraction must leave at least 10% for training; got "
+                f"{self.validation_fraction:g} + {self.test_fraction:g} instead"
+            )
         if self.fairness_penalty > 0 and self.group_column is None:
             raise ConfigError("a fairness penalty needs group_column: a column of group labels")
         if self.privacy is not None and (
@@ -114,6 +118,7 @@ class TrainSpec:
                 "(they mix rows within a batch, which the accountant does not cover); "
                 "drop one or the other"
             )
+        return self
 
 
 def encode_labels(series: pd.Series, positive_label: str | None) -> tuple[np.ndarray, list[str]]:
@@ -474,7 +479,7 @@ def _copy_tokenizer(source: Path, out_dir: Path) -> None:
 
 def _hyperparameters(spec: TrainSpec) -> dict:
     """Every ``TrainSpec`` field as plain JSON (what ``recipe_from_record`` rebuilds it from)."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(spec).items()}
+    return spec.model_dump(mode="json")
 
 
 def _evaluate(module, encoded, targets, rows, regression: bool) -> dict:

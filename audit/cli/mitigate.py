@@ -113,7 +113,7 @@ def mitigate(
     checks = {
         "performance": None,
         "fairness": None,
-        "mitigation": SweepRun(config, out, methods=tuple(method), force=force),
+        "mitigation": SweepRun(config=config, out_dir=out, methods=tuple(method), force=force),
     }
     evidence = run_audit(table, settings, predictor, checks, progress=True)
     _print_points(evidence.result("mitigation"))

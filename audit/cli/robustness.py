@@ -62,7 +62,7 @@ def robustness(
     config = RobustnessConfig(
         sensitive=tuple(sensitive),
         epsilons=tuple(epsilon) or None,
-        attacks=tuple(attack) or RobustnessConfig.attacks,
+        attacks=tuple(attack) or RobustnessConfig.model_fields["attacks"].default,
         pgd_steps=steps,
         perturbations=tuple(perturbation) or None,
         lexicon=str(lexicon) if lexicon is not None else None,

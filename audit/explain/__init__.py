@@ -23,11 +23,12 @@ reliance on protected attributes a bias risk.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 import pandas as pd
+from pydantic import model_validator
+from typing_extensions import Self
 
 from raikit.audit.assessment import Assessment, AuditContext, MeasuredRisk, ReportSection
 from raikit.audit.explain._findings import IMAGE_RELIANCE, explanation_findings, finding
@@ -58,6 +59,16 @@ from raikit.audit.explain.result import (
 from raikit.audit.groups import Grouping, fit_groups
 from raikit.audit.types import Finding
 from raikit.models.errors import ConfigError, DataError, ModelError
+from raikit.models.settings import (
+    BootstrapReplicates,
+    ConfidenceLevel,
+    Count,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    Seed,
+    Settings,
+)
 
 if TYPE_CHECKING:
     from raikit.audit.policy import Limits
@@ -82,15 +93,16 @@ __all__ = [
     "reference_rows",
 ]
 
-METHODS = ("auto", "integrated-gradients", "feature-ablation", "kernel-shap")
-BASELINES = ("mean", "zeros")
+Method = Literal["auto", "integrated-gradients", "feature-ablation", "kernel-shap"]
+Baseline = Literal["mean", "zeros"]
+METHODS = get_args(Method)
+BASELINES = get_args(Baseline)
 TOP_TEXT_FEATURES = 20
 TOP_IMAGE_FEATURES = 10
 MAX_REFERENCE_ROWS = 5000
 
 
-@dataclass(frozen=True)
-class ExplainConfig:
+class ExplainConfig(Settings):
     """How explanations are computed; every setting is recorded in the result.
 
     ``n_steps`` is where IG starts; rows whose convergence delta exceeds ``tolerance`` of
@@ -101,39 +113,32 @@ class ExplainConfig:
     encoded inputs or ``"zeros"``.
     """
 
-    n_rows: int = 300
-    method: str = "auto"
-    baseline: str = "mean"
-    n_steps: int = 16
-    max_steps: int = 128
-    tolerance: float = 0.05
-    internal_batch_size: int = 512
-    batch_rows: int = 64
-    n_bootstrap: int = 500
-    confidence_level: float = 0.95
-    n_local_per_group: int = 1
-    quality_rows: int = 16
-    n_perturb_samples: int = 5
-    sensitivity_radius: float = 0.02
-    n_random_orders: int = 5
-    kernel_shap_samples: int = 200
-    seed: int = 0
+    n_rows: PositiveInt = 300
+    method: Method = "auto"
+    baseline: Baseline = "mean"
+    n_steps: PositiveInt = 16
+    max_steps: PositiveInt = 128
+    tolerance: NonNegativeFloat = 0.05
+    internal_batch_size: PositiveInt = 512
+    batch_rows: PositiveInt = 64
+    n_bootstrap: BootstrapReplicates = 500
+    confidence_level: ConfidenceLevel = 0.95
+    n_local_per_group: Count = 1
+    quality_rows: PositiveInt = 16
+    n_perturb_samples: PositiveInt = 5
+    sensitivity_radius: PositiveFloat = 0.02
+    n_random_orders: PositiveInt = 5
+    kernel_shap_samples: PositiveInt = 200
+    seed: Seed = 0
     progress: bool = False
 
-    def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ConfigError(f"method must be one of {', '.join(METHODS)}; got '{self.method}'")
-        if self.baseline not in BASELINES:
-            raise ConfigError(
-                f"baseline must be one of {', '.join(BASELINES)}; got '{self.baseline}'"
-            )
-        for name in ("n_rows", "n_steps", "internal_batch_size", "batch_rows", "quality_rows"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1; got {getattr(self, name)}")
+    @model_validator(mode="after")
+    def _steps_grow(self) -> Self:
         if self.max_steps < self.n_steps:
-            raise ConfigError(f"max_steps ({self.max_steps}) must be >= n_steps ({self.n_steps})")
-        if not 0.5 <= self.confidence_level < 1:
-            raise ConfigError(f"confidence level must be in [0.5, 1); got {self.confidence_level}")
+            raise ConfigError(
+                f"max_steps must be at least n_steps ({self.n_steps}); got {self.max_steps} instead"
+            )
+        return self
 
     def ig_settings(self) -> IGSettings:
         return IGSettings(
@@ -412,7 +417,7 @@ def _run(context: AuditContext, config: ExplainConfig) -> ExplanationResult:
         label=context.label,
         sensitive=context.sensitive,
         reference=reference_rows(context.predictor, table.frame, table.sha256),
-        config=replace(config, progress=config.progress or context.progress),
+        config=config.replace(progress=config.progress or context.progress),
         grouping=context.grouping,
     )
 

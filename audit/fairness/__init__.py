@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import warnings
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,7 +29,14 @@ from raikit.audit.assessment import (
 from raikit.audit.fairness import _counts
 from raikit.audit.stats import percentile_interval, resample_counts
 from raikit.audit.types import Finding, Frozen, Interval
-from raikit.models.errors import ConfigError, DataError
+from raikit.models.errors import DataError
+from raikit.models.settings import (
+    BootstrapReplicates,
+    ConfidenceLevel,
+    MinGroupSize,
+    Seed,
+    Settings,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -98,8 +104,7 @@ class FairnessResult(Frozen):
     findings: list[Finding]
 
 
-@dataclass(frozen=True)
-class FairnessConfig:
+class FairnessConfig(Settings):
     """Options of :func:`assess_fairness`.
 
     Parameters
@@ -107,31 +112,21 @@ class FairnessConfig:
     min_group_size : int, default 30
         Groups with fewer rows are flagged ``small`` and get a warning finding.
     n_bootstrap : int, default 1000
-        Number of bootstrap replicates for the disparity intervals.
+        Number of bootstrap replicates for the disparity intervals, at least 100.
     confidence_level : float, default 0.95
         Coverage of every interval (Wilson for group rates, percentile bootstrap for
-        disparities), in (0, 1).
+        disparities), in [0.5, 1).
     seed : int, default 0
         Seed of ``numpy.random.default_rng``; same inputs and seed give the same result.
     intersections : bool, default True
         Also assess the intersection of all sensitive columns when there are two or more.
     """
 
-    min_group_size: int = 30
-    n_bootstrap: int = 1000
-    confidence_level: float = 0.95
-    seed: int = 0
+    min_group_size: MinGroupSize = 30
+    n_bootstrap: BootstrapReplicates = 1000
+    confidence_level: ConfidenceLevel = 0.95
+    seed: Seed = 0
     intersections: bool = True
-
-    def __post_init__(self) -> None:
-        if self.min_group_size < 1:
-            raise ConfigError(f"min_group_size must be >= 1; got {self.min_group_size}")
-        if self.n_bootstrap < 1:
-            raise ConfigError(f"n_bootstrap must be >= 1; got {self.n_bootstrap}")
-        if not 0.0 < self.confidence_level < 1.0:
-            raise ConfigError(
-                f"confidence_level must be in (0, 1), e.g. 0.95; got {self.confidence_level}"
-            )
 
 
 # Point values come from fairlearn so that raikit reports what fairlearn users would get.

@@ -14,13 +14,16 @@ writes the mitigated models (:class:`SweepRun`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import Field, model_validator
+from typing_extensions import Self
 
 from raikit.audit.assessment import Assessment, AuditContext, ReportSection
 from raikit.audit.types import Finding, Frozen, Interval
 from raikit.models.errors import ConfigError
+from raikit.models.settings import BootstrapReplicates, PositiveInt, Seed, Settings
 
 if TYPE_CHECKING:
     from raikit.models.data import LoadedTable
@@ -77,8 +80,7 @@ class MitigationResult(Frozen):
     findings: list[Finding] = []
 
 
-@dataclass(frozen=True)
-class MitigationConfig:
+class MitigationConfig(Settings):
     """What to mitigate and how.
 
     Parameters
@@ -101,7 +103,7 @@ class MitigationConfig:
     max_iter : int
         ExponentiatedGradient iterations.
     grid_size : int
-        GridSearch grid points.
+        GridSearch grid points (at least 2).
     seed : int
         Seed of training and of randomised decisions.
     n_bootstrap : int
@@ -113,14 +115,15 @@ class MitigationConfig:
     sensitive: tuple[str, ...]
     label: str | None = None
     strength: float | None = None
-    epochs: int | None = None
-    batch_size: int | None = None
-    max_iter: int = 20
-    grid_size: int = 11
-    seed: int = 0
-    n_bootstrap: int = 200
+    epochs: PositiveInt | None = None
+    batch_size: PositiveInt | None = None
+    max_iter: PositiveInt = 20
+    grid_size: Annotated[int, Field(ge=2)] = 11
+    seed: Seed = 0
+    n_bootstrap: BootstrapReplicates = 200
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _method_fits(self) -> Self:
         from raikit.audit.mitigation._methods import get_method
 
         if self.constraint not in CONSTRAINTS:
@@ -135,16 +138,9 @@ class MitigationConfig:
                 f"method '{self.method}' targets {' or '.join(method.constraints)} only; "
                 f"got constraint '{self.constraint}'"
             )
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ConfigError(f"{name} must be at least 1; got {value}")
-        if self.max_iter < 1 or self.grid_size < 2:
-            raise ConfigError("max_iter must be >= 1 and grid_size >= 2")
-        if self.n_bootstrap < 100:
-            raise ConfigError(f"n_bootstrap must be at least 100; got {self.n_bootstrap}")
         if self.strength is not None:
             method.check_strength(self.strength)
+        return self
 
 
 def list_methods() -> list:
@@ -217,8 +213,6 @@ def sweep(
     MitigationResult
         The baseline and one point per model, Pareto-optimal points flagged.
     """
-    from dataclasses import replace
-
     from raikit.audit.mitigation._methods import (
         METHODS,
         fit_and_measure,
@@ -231,7 +225,7 @@ def sweep(
         m for m in METHODS.values() if config.constraint in m.constraints
     ]
     runs = [
-        replace(config, method=method.name, strength=strength)
+        config.replace(method=method.name, strength=strength)
         for method in chosen
         for strength in method.sweep
     ]  # MitigationConfig validates every (method, constraint, strength) before anything runs
@@ -247,8 +241,7 @@ def sweep(
     return context.result(points)
 
 
-@dataclass(frozen=True)
-class SweepRun:
+class SweepRun(Settings):
     """A sweep as a check of an audit: its settings, where its models go, which methods."""
 
     config: MitigationConfig

@@ -7,7 +7,6 @@ returns the JSON state stored under ``mitigation`` in its ``training.json``.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -305,8 +304,7 @@ def _train_spec(context: Context, config: MitigationConfig, method: str, **chang
     # A base model mitigated before carries its own weights/groups settings; each method
     # sets the ones it needs.
     mitigation = {"sample_weight_column": None, "group_column": None, "fairness_penalty": 0.0}
-    return replace(
-        spec,
+    return spec.replace(
         sensitive=tuple(context.sensitive),
         exclude=exclude,
         epochs=config.epochs or spec.epochs,

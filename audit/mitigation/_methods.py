@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -208,7 +208,7 @@ def prepare_context(table: LoadedTable, model_path: Path, config: MitigationConf
             f"found {unknown[:5] or 'missing values'}"
         )
     y = (labels == classes[1]).to_numpy(dtype=np.int64)
-    known = {f.name for f in fields(TrainSpec)}
+    known = set(TrainSpec.model_fields)
     spec_args = {k: tuple(v) if isinstance(v, list) else v for k, v in hyper.items() if k in known}
     base_spec = TrainSpec(**{**spec_args, "label": label}) if hyper else None
     split_spec = base_spec or TrainSpec(label=label, seed=config.seed)
@@ -248,7 +248,7 @@ def fit_and_measure(context: Context, config: MitigationConfig, out_dir: Path) -
 
     method = get_method(config.method)
     strength = config.strength if config.strength is not None else method.default
-    config = replace(config, strength=strength)
+    config = config.replace(strength=strength)
     started = time.perf_counter()
     state = method.fit(context, config, out_dir)
     seconds = time.perf_counter() - started

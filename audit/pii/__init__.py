@@ -15,12 +15,12 @@ copy, :class:`PiiCheck`); forbidden entity types are gated by ``privacy.forbidde
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from raikit.audit.assessment import Assessment, AuditContext, MeasuredRisk, ReportSection
 from raikit.audit.pii._mask import mask_value
@@ -35,6 +35,7 @@ from raikit.audit.pii._scan import (
 )
 from raikit.audit.pii.reidentification import ReidentificationResult, assess_reidentification
 from raikit.audit.types import Finding, Frozen
+from raikit.models.settings import Settings
 
 if TYPE_CHECKING:
     from raikit.audit.policy import Limits
@@ -398,8 +399,7 @@ def scan_corpus(
     return summarise_hits(hits, config, source=source, kind="corpus")
 
 
-@dataclass(frozen=True)
-class PiiCheck:
+class PiiCheck(Settings):
     """The PII scan as a check of an audit: what to scan, and optionally a de-identified copy.
 
     Parameters
@@ -417,7 +417,7 @@ class PiiCheck:
         every detected span replaced by ``operators`` (see :func:`anonymize.parse_operators`).
     """
 
-    scan: ScanConfig = field(default_factory=ScanConfig)
+    scan: ScanConfig = Field(default_factory=ScanConfig)
     columns: tuple[str, ...] | None = None
     quasi_identifiers: tuple[str, ...] | None = None
     sensitive: tuple[str, ...] | None = None

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import model_validator
+from typing_extensions import Self
 
 from raikit.audit.pii._recognizers import DEFAULT_MODEL, EngineSpec, Hit
 from raikit.models.errors import ConfigError
+from raikit.models.settings import Count, Probability, Settings
 
 DEFAULT_ENTITIES = (
     "PERSON",
@@ -32,8 +36,7 @@ DEFAULT_ENTITIES = (
 MAX_CELL_CHARS = 100_000
 
 
-@dataclass(frozen=True)
-class ScanConfig:
+class ScanConfig(Settings):
     """What to look for and where to run.
 
     Parameters
@@ -43,7 +46,7 @@ class ScanConfig:
     entities : tuple of str
         Presidio entity types to report.
     score_threshold : float
-        Hits scoring below this are dropped.
+        Hits scoring below this are dropped (in [0, 1]).
     engine : {"local", "dask"}
         Where the analyzers run; ``n_process`` processes (or LocalCluster workers).
     scheduler : str, optional
@@ -58,24 +61,22 @@ class ScanConfig:
 
     model: str | None = DEFAULT_MODEL
     entities: tuple[str, ...] = DEFAULT_ENTITIES
-    score_threshold: float = 0.35
-    engine: str = "local"
+    score_threshold: Probability = 0.35
+    engine: Literal["local", "dask"] = "local"
     n_process: int = 1
     scheduler: str | None = None
-    min_column_share: float = 0.5
-    max_locations: int = 1000
-    samples_per_entity: int = 3
+    min_column_share: Probability = 0.5
+    max_locations: Count = 1000
+    samples_per_entity: Count = 3
 
-    def __post_init__(self) -> None:
-        if not 0 <= self.score_threshold <= 1:
-            raise ConfigError(f"score threshold must be in [0, 1]; got {self.score_threshold}")
-        if self.engine not in ("local", "dask"):
-            raise ConfigError(f"engine must be 'local' or 'dask'; got '{self.engine}'")
+    @model_validator(mode="after")
+    def _known_entities(self) -> Self:
         unknown = sorted(set(self.entities) - set(DEFAULT_ENTITIES) - {"ORGANIZATION"})
         if unknown:
             raise ConfigError(
                 f"unknown entity type(s) {unknown}; choose from {sorted(DEFAULT_ENTITIES)}"
             )
+        return self
 
     @property
     def spec(self) -> EngineSpec:

@@ -23,11 +23,12 @@ guarantee sets the privacy risk.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, model_validator
+from typing_extensions import Self
 
 from raikit.audit.assessment import Assessment, AuditContext, Measure, MeasuredRisk, ReportSection
 from raikit.audit.policy import DEFAULT_LIMITS, Limits
@@ -43,6 +44,7 @@ from raikit.audit.privacy.result import (
 from raikit.audit.stats import auc_interval, clopper_pearson_interval, roc_auc, two_sided_z
 from raikit.audit.types import Finding, Interval
 from raikit.models.errors import ConfigError, DataError, ModelError
+from raikit.models.settings import ConfidenceLevel, MinGroupSize, Seed, Settings
 
 if TYPE_CHECKING:
     from raikit.audit.groups import Grouping
@@ -83,8 +85,7 @@ ATTACK_TITLES = {
 }
 
 
-@dataclass(frozen=True)
-class MembershipConfig:
+class MembershipConfig(Settings):
     """How to attack.
 
     Parameters
@@ -93,7 +94,7 @@ class MembershipConfig:
         K shadow models for LiRA; 0 runs the threshold attacks only; ``None``: 8 on CPU, 64 when
         a CUDA GPU is present.
     max_samples : int
-        At most this many members and as many non-members are attacked.
+        At most this many members and as many non-members are attacked (at least 10).
     seed : int
         Seed of the member/non-member sample, the shadows' halves and their training.
     confidence_level : float
@@ -105,19 +106,20 @@ class MembershipConfig:
     """
 
     shadows: int | None = None
-    max_samples: int = 5000
-    seed: int = 0
-    confidence_level: float = 0.95
-    min_group_size: int = 30
+    max_samples: Annotated[int, Field(ge=10)] = 5000
+    seed: Seed = 0
+    confidence_level: ConfidenceLevel = 0.95
+    min_group_size: MinGroupSize = 30
     progress: bool = False
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _shadows_pair_up(self) -> Self:
+        # One shadow cannot be both "with" and "without" a row: LiRA needs two or more.
         if self.shadows is not None and (self.shadows < 0 or self.shadows == 1):
-            raise ConfigError(f"--shadows must be 0 (no LiRA) or at least 2; got {self.shadows}")
-        if self.max_samples < 10:
-            raise ConfigError(f"max samples must be at least 10; got {self.max_samples}")
-        if not 0.5 <= self.confidence_level < 1:
-            raise ConfigError(f"confidence level must be in [0.5, 1); got {self.confidence_level}")
+            raise ConfigError(
+                f"--shadows must be 0 (no LiRA) or at least 2; got {self.shadows} instead"
+            )
+        return self
 
 
 def default_shadows() -> int:

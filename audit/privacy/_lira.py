@@ -16,7 +16,6 @@ otherwise).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import tempfile
 from dataclasses import dataclass
@@ -76,19 +75,13 @@ def recipe_from_record(record: dict) -> TrainSpec:
     Resuming, distribution and the run's seed are not part of the recipe: each shadow is a
     fresh single-process run with its own seed.
     """
-    from raikit.models.privacy import PrivacySpec
     from raikit.models.train import TrainSpec
 
     recorded = dict(record.get("hyperparameters") or {})
     if "label" not in recorded:
         raise ConfigError("the training record has no hyper-parameters to rebuild its recipe from")
-    names = {f.name for f in dataclasses.fields(TrainSpec)}
-    values = {k: v for k, v in recorded.items() if k in names}
-    for key in ("sensitive", "exclude", "hidden"):
-        if isinstance(values.get(key), list):
-            values[key] = tuple(values[key])
-    if isinstance(values.get("privacy"), dict):
-        values["privacy"] = PrivacySpec(**values["privacy"])
+    # The record is JSON (lists, a privacy dict); TrainSpec validates it back into its types.
+    values = {k: v for k, v in recorded.items() if k in TrainSpec.model_fields}
     values |= {"resume": None, "distributed": False}
     return TrainSpec(**values)
 
@@ -168,7 +161,7 @@ def train_shadows(
                 sha256=f"{table.sha256}:shadow{index + 1}",
                 spec=table.spec,
             )
-            shadow_spec = dataclasses.replace(spec, seed=seed * 10_007 + index + 1)
+            shadow_spec = spec.replace(seed=seed * 10_007 + index + 1)
             out = Path(tmp) / f"shadow-{index + 1}"
             try:
                 checkpoint = train(shadow_table, shadow_spec, out, progress=False)

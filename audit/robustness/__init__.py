@@ -24,11 +24,12 @@ set a bias and a security risk.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from pydantic import model_validator
+from typing_extensions import Self
 
 from raikit.audit.assessment import Assessment, AuditContext, Measure, MeasuredRisk, ReportSection
 from raikit.audit.policy import DEFAULT_LIMITS, Limits
@@ -50,6 +51,17 @@ from raikit.audit.robustness._steps import (
 from raikit.audit.robustness.result import RobustnessResult, RobustnessSettings
 from raikit.audit.types import Finding, Interval
 from raikit.models.errors import ConfigError, DataError, close_matches_hint
+from raikit.models.settings import (
+    BootstrapReplicates,
+    ConfidenceLevel,
+    Count,
+    DecisionThreshold,
+    Device,
+    MinGroupSize,
+    PositiveInt,
+    Seed,
+    Settings,
+)
 
 if TYPE_CHECKING:
     from raikit.audit.groups import Grouping
@@ -57,8 +69,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_EPSILONS", "RobustnessConfig", "RobustnessResult", "assess_robustness"]
 
 
-@dataclass(frozen=True)
-class RobustnessConfig:
+class RobustnessConfig(Settings):
     """What the robustness audit runs and with which settings.
 
     ``epsilons``: radii of the sweep (``None``: :data:`DEFAULT_EPSILONS` for the model's
@@ -75,25 +86,26 @@ class RobustnessConfig:
     text: str | None = None
     epsilons: tuple[float, ...] | None = None
     attacks: tuple[str, ...] = ("fgsm", "pgd_linf", "pgd_l2")
-    pgd_steps: int = 10
+    pgd_steps: PositiveInt = 10
     perturbations: tuple[str, ...] | None = None
     lexicon: str | None = None
-    templates_per_set: int = 2
+    templates_per_set: Count = 2
     proxies: tuple[str, ...] | None = None
-    threshold: float = 0.5
-    seed: int = 0
-    n_bootstrap: int = 1000
-    confidence_level: float = 0.95
-    min_group_size: int = 30
-    max_attack_rows: int = 1000
-    max_perturbation_rows: int = 5000
-    batch_size: int = 256
-    device: str = "auto"
+    threshold: DecisionThreshold = 0.5
+    seed: Seed = 0
+    n_bootstrap: BootstrapReplicates = 1000
+    confidence_level: ConfidenceLevel = 0.95
+    min_group_size: MinGroupSize = 30
+    max_attack_rows: PositiveInt = 1000
+    max_perturbation_rows: PositiveInt = 5000
+    batch_size: PositiveInt = 256
+    device: Device = "auto"
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _known_names(self) -> Self:
         for epsilon in self.epsilons or ():
-            if not np.isfinite(epsilon) or epsilon < 0:
-                raise ConfigError(f"epsilon must be a number >= 0; got {epsilon}")
+            if epsilon < 0:
+                raise ConfigError(f"epsilon must be a number >= 0; got {epsilon} instead")
         for attack in self.attacks:
             if attack not in ATTACKS:
                 hint = close_matches_hint(attack, ATTACKS)
@@ -104,19 +116,7 @@ class RobustnessConfig:
                 raise ConfigError(
                     f"unknown perturbation '{name}'{hint} (known: {', '.join(PERTURBATIONS)})"
                 )
-        if self.pgd_steps < 1:
-            raise ConfigError(f"pgd_steps must be at least 1; got {self.pgd_steps}")
-        if not 0 < self.threshold < 1:
-            raise ConfigError(f"threshold must be between 0 and 1; got {self.threshold}")
-        if not 0.5 <= self.confidence_level < 1:
-            raise ConfigError(f"confidence level must be in [0.5, 1); got {self.confidence_level}")
-        if self.n_bootstrap < 100:
-            raise ConfigError(f"n_bootstrap must be at least 100; got {self.n_bootstrap}")
-        for name in ("max_attack_rows", "max_perturbation_rows", "batch_size", "min_group_size"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1; got {getattr(self, name)}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise ConfigError(f"device must be auto, cpu or cuda; got '{self.device}'")
+        return self
 
 
 def assess_robustness(
@@ -303,8 +303,7 @@ def assess_robustness(
 
 
 def _run(context: AuditContext, config: RobustnessConfig) -> RobustnessResult:
-    config = replace(
-        config,
+    config = config.replace(
         label=config.label or context.label,
         sensitive=config.sensitive or tuple(context.sensitive),
     )

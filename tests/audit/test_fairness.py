@@ -390,9 +390,9 @@ def test_bad_input_raises_data_error(y_true, y_pred, features, message):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"n_bootstrap": 0}, "n_bootstrap must be >= 1; got 0"),
-        ({"confidence_level": 95}, "confidence_level must be in (0, 1), e.g. 0.95; got 95"),
-        ({"min_group_size": 0}, "min_group_size must be >= 1; got 0"),
+        ({"n_bootstrap": 0}, "n_bootstrap must be at least 100; got 0 instead"),
+        ({"confidence_level": 95}, "confidence_level must be in [0.5, 1); got 95 instead"),
+        ({"min_group_size": 0}, "min_group_size must be at least 1; got 0 instead"),
     ],
 )
 def test_bad_config_raises_config_error(options, message):
@@ -421,7 +421,7 @@ def _disparity_values(result: FairnessResult) -> dict[str, float | None]:
 @given(_decisions())
 def test_shuffling_rows_changes_nothing(data):
     y_true, y_pred, features, order = data
-    config = FairnessConfig(n_bootstrap=20)
+    config = FairnessConfig(n_bootstrap=100)
     original = assess_fairness(y_true, y_pred, features, config=config)
     shuffled = features.iloc[order].reset_index(drop=True)
     assert assess_fairness(y_true[order], y_pred[order], shuffled, config=config) == original
@@ -431,7 +431,7 @@ def test_shuffling_rows_changes_nothing(data):
 @given(_decisions())
 def test_relabelling_groups_changes_no_disparity(data):
     y_true, y_pred, features, _ = data
-    config = FairnessConfig(n_bootstrap=20)
+    config = FairnessConfig(n_bootstrap=100)
     original = assess_fairness(y_true, y_pred, features, config=config)
     # A bijection that also reverses the sort order of the labels.
     renamed = features.replace({"x": "zulu", "y": "mike", "z": "alpha"})

@@ -262,7 +262,7 @@ def test_every_concern_reports_the_same_age_bands_and_counts_missing_rows(gapped
         rows,
         label="released",
         sensitive=sensitive,
-        config=ExplainConfig(n_rows=len(rows), n_bootstrap=20, quality_rows=4),
+        config=ExplainConfig(n_rows=len(rows), n_bootstrap=100, quality_rows=4),
     )
     shares = [g for g in explanations.by_group if g.attribute == "age"]
     assert _counts((g.group, g.n_rows) for g in shares) == expected
@@ -282,7 +282,9 @@ def test_mitigation_fits_over_the_same_bands(gapped):
     bands = hand_age_band(train_rows["age"])
     released = train_rows["released"]
 
-    config = MitigationConfig("reweighing", "demographic_parity", ("age",), epochs=1)
+    config = MitigationConfig(
+        method="reweighing", constraint="demographic_parity", sensitive=("age",), epochs=1
+    )
     out = root / "reweighed"
     mitigate(table, checkpoint.path, config, out)
     record = json.loads((out / "training.json").read_text())
@@ -300,7 +302,12 @@ def test_mitigation_fits_over_the_same_bands(gapped):
     assert weights == pytest.approx(expected)
     assert f"{MISSING_GROUP} / Yes" in weights
 
-    config = MitigationConfig("correlation_remover", "demographic_parity", ("age",), epochs=1)
+    config = MitigationConfig(
+        method="correlation_remover",
+        constraint="demographic_parity",
+        sensitive=("age",),
+        epochs=1,
+    )
     out = root / "decorrelated"
     mitigate(table, checkpoint.path, config, out)
     state = json.loads((out / "mitigation.json").read_text())
@@ -317,6 +324,8 @@ def test_mitigation_fits_over_the_same_bands(gapped):
     group = one_class[0]
     only, size = released[bands == group].iloc[0], int((bands == group).sum())
     message = f"group '{group}' has only '{only}' labels among its {size} training rows"
-    config = MitigationConfig("threshold_optimizer", "demographic_parity", ("age",))
+    config = MitigationConfig(
+        method="threshold_optimizer", constraint="demographic_parity", sensitive=("age",)
+    )
     with pytest.raises(DataError, match=re.escape(message)):
         mitigate(table, checkpoint.path, config, root / "thresholds")

@@ -53,7 +53,10 @@ def disparity(predictor, test, constraint):
     y_true = (test["hired"] == "yes").to_numpy(np.int64)
     y_pred = (predictor.predict_proba(test)[:, 1] >= 0.5).astype(np.int64)
     result = assess_fairness(
-        y_true, y_pred, test[["group"]].reset_index(drop=True), config=FairnessConfig(100)
+        y_true,
+        y_pred,
+        test[["group"]].reset_index(drop=True),
+        config=FairnessConfig(min_group_size=100),
     )
     return result.attributes[0].disparities[TARGET[constraint]].value
 
@@ -113,7 +116,9 @@ def test_threshold_optimizer_matches_fairlearn(planted):
     for constraint in ("demographic_parity", "equalized_odds"):
         out = root / f"threshold_optimizer-{constraint}"
         if not out.exists():
-            config = MitigationConfig("threshold_optimizer", constraint, ("group",))
+            config = MitigationConfig(
+                method="threshold_optimizer", constraint=constraint, sensitive=("group",)
+            )
             mitigate(table, root / "base", config, out)
         frame = table.frame
         train_rows = json.loads((out / "split.json").read_text())["train"]
@@ -179,7 +184,11 @@ def test_sensitive_column_missing_at_prediction_time(planted):
         mitigate(
             table,
             root / "base",
-            MitigationConfig("threshold_optimizer", "demographic_parity", ("group",)),
+            MitigationConfig(
+                method="threshold_optimizer",
+                constraint="demographic_parity",
+                sensitive=("group",),
+            ),
             out,
         )
     with pytest.raises(
@@ -208,14 +217,18 @@ def test_bad_config(kwargs, error, message):
 def test_bad_data_and_models(planted, tmp_path):
     table, root, _ = planted
     unlabelled = LoadedTable(table.frame.drop(columns="hired"), "unlabelled.csv", "u")
-    config = MitigationConfig("threshold_optimizer", "equalized_odds", ("group",))
+    config = MitigationConfig(
+        method="threshold_optimizer", constraint="equalized_odds", sensitive=("group",)
+    )
     with pytest.raises(DataError, match="needs true labels"):
         mitigate(unlabelled, root / "base", config, tmp_path / "a")
     with pytest.raises(DataError, match="sensitive column 'grop' not found.*did you mean 'group'"):
         mitigate(
             table,
             root / "base",
-            MitigationConfig("reweighing", "demographic_parity", ("grop",)),
+            MitigationConfig(
+                method="reweighing", constraint="demographic_parity", sensitive=("grop",)
+            ),
             tmp_path / "b",
         )
     with pytest.raises(ModelError, match="not found"):

@@ -118,8 +118,7 @@ def test_result_serialises_without_nan(overfit_result):
 def test_dp_model_stays_within_its_guarantee(tmp_path):
     # Noise multiplier 3 for 5 epochs gives a small epsilon (about 0.6 at delta 1e-4).
     table = planted_table(2000, seed=1)
-    spec = dataclasses.replace(
-        OVERFIT,
+    spec = OVERFIT.replace(
         epochs=5,
         batch_size=64,
         privacy=PrivacySpec(noise_multiplier=3.0),
@@ -168,7 +167,9 @@ def test_a_false_dp_claim_is_a_critical_finding(overfit, overfit_result):
 def test_other_data_is_refused(overfit):
     _, predictor = overfit
     with pytest.raises(DataError, match="needs the model's own training data; builtin:arrests"):
-        assess_membership_inference(predictor, load_table("arrests"), (), MembershipConfig(0))
+        assess_membership_inference(
+            predictor, load_table("arrests"), (), MembershipConfig(shadows=0)
+        )
 
 
 @pytest.mark.parametrize("shadows", [1, -2])
@@ -198,7 +199,7 @@ def test_recipe_is_rebuilt_from_the_training_record(overfit):
 
 
 def test_recipe_of_a_dp_record_keeps_its_privacy_options():
-    spec = dataclasses.replace(OVERFIT, privacy=PrivacySpec(noise_multiplier=2.0))
+    spec = OVERFIT.replace(privacy=PrivacySpec(noise_multiplier=2.0))
     from raikit.models.train import _hyperparameters
 
     record = {"hyperparameters": json.loads(json.dumps(_hyperparameters(spec)))}

@@ -37,14 +37,14 @@ def contract_checks(out_dir: Path) -> dict:
         "performance": None,
         "fairness": None,
         "mitigation": SweepRun(
-            MitigationConfig(
+            config=MitigationConfig(
                 method="reweighing",
                 constraint="demographic_parity",
                 sensitive=("colour",),
                 epochs=1,
                 n_bootstrap=100,
             ),
-            out_dir,
+            out_dir=out_dir,
             methods=("reweighing",),
         ),
         "pii": PiiCheck(scan=ScanConfig(model=None)),

@@ -1,7 +1,5 @@
 """Reweighing, the fairness penalty, the scikit-learn MLP wrapper and the TrainSpec hooks."""
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 import torch
@@ -137,7 +135,7 @@ def test_equal_sample_weights_train_as_no_weights(arch, dataset, tmp_path):
     weighted = LoadedTable(table.frame.assign(w=2.5), table.source, table.sha256, table.spec)
     spec = TrainSpec(label=table.spec.label, arch=arch, epochs=2, batch_size=32)
     train(table, spec, tmp_path / "plain", progress=False)
-    train(weighted, replace(spec, sample_weight_column="w"), tmp_path / "weighted", progress=False)
+    train(weighted, spec.replace(sample_weight_column="w"), tmp_path / "weighted", progress=False)
     expected, got = _weights(tmp_path / "plain"), _weights(tmp_path / "weighted")
     for name in expected:
         torch.testing.assert_close(got[name], expected[name], rtol=1e-4, atol=1e-5)
@@ -149,7 +147,7 @@ def test_fairness_penalty_reaches_a_text_model(tmp_path):
         label="sentiment", sensitive=("identity",), arch="rnn", epochs=1, max_length=10
     )
     train(table, spec, tmp_path / "plain", progress=False)
-    penalised = replace(spec, fairness_penalty=5.0, group_column="identity")
+    penalised = spec.replace(fairness_penalty=5.0, group_column="identity")
     checkpoint = train(table, penalised, tmp_path / "penalised", progress=False)
     assert checkpoint.record["hyperparameters"]["fairness_penalty"] == 5.0
     plain, fair = _weights(tmp_path / "plain"), _weights(tmp_path / "penalised")

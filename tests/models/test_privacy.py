@@ -57,9 +57,12 @@ def test_default_delta_and_refusal():
     ("kwargs", "message"),
     [
         ({}, "needs --target-epsilon or --noise-multiplier"),
-        ({"noise_multiplier": -1}, "noise multiplier must be positive"),
+        ({"noise_multiplier": -1}, "noise_multiplier must be greater than 0; got -1 instead"),
         ({"noise_multiplier": 1, "accountant": "gdpx"}, "unknown accountant 'gdpx'"),
-        ({"noise_multiplier": 1, "max_grad_norm": 0}, "max grad norm must be positive"),
+        (
+            {"noise_multiplier": 1, "max_grad_norm": 0},
+            "max_grad_norm must be greater than 0; got 0 instead",
+        ),
     ],
 )
 def test_privacy_spec_rejects_bad_options(kwargs, message):
