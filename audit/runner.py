@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
@@ -315,9 +316,19 @@ def recorded_label(predictor: Predictor) -> str | None:
 
 
 def describe_model(predictor: Predictor) -> ModelInfo:
-    """What was audited: kind, path, file hashes, architecture and the training record's gist."""
-    path = predictor.path
-    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    """What was audited: kind, path, file hashes, architecture and the training record's gist.
+
+    A predictor that describes itself (``describe()``: a model given in memory has no files)
+    is taken at its word.
+    """
+    describe = getattr(predictor, "describe", None)
+    if callable(describe):
+        return describe()
+    path = Path(predictor.path)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file())
+    else:  # a Predictor of one's own may name no file at all ("<my model>")
+        files = [path] if path.is_file() else []
     checkpoint = getattr(predictor, "checkpoint", None)
     record = getattr(checkpoint, "record", None)
     config = getattr(checkpoint, "config", {}) or {}

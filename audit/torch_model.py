@@ -3,9 +3,11 @@
 Explanations (captum), adversarial attacks and membership-inference attacks need more than
 ``predict_proba``: the ``torch.nn.Module``, the tensors it reads, and for text the embedding
 layer. :func:`torch_model` gives one :class:`TorchModel` for every raikit checkpoint, whatever
-its architecture; a predictor with no torch module behind it (a predictions file, a
-post-processed mitigated model) gives ``None`` and the checks fall back to model-agnostic
-methods or say they could not run.
+its architecture, and for any other predictor that offers one through its ``torch_model()``
+method (a ``torch.nn.Module`` or a Hugging Face model audited from memory, see
+:mod:`raikit.audit.adapters`); a predictor with no torch module behind it (a predictions file,
+a scikit-learn model, a post-processed mitigated model) gives ``None`` and the checks fall back
+to model-agnostic methods or say they could not run.
 """
 
 from __future__ import annotations
@@ -39,15 +41,16 @@ class TorchModel:
         The checkpoint's JSON description of that encoding.
     classes : list of str
         Class names, in logit order.
-    model_dir : pathlib.Path
-        The checkpoint directory (holds the tokenizer of a Hugging Face model).
+    model_dir : pathlib.Path or None
+        The checkpoint directory (holds the tokenizer of a Hugging Face model); ``None`` for a
+        model given in memory.
     """
 
     module: Any
     input_kind: str
     inputs: dict
     classes: list[str]
-    model_dir: Path
+    model_dir: Path | None
 
     def encode(self, frame: pd.DataFrame) -> tuple[torch.Tensor, ...]:
         """The module's input tensors for every row of ``frame`` (one tensor, or ids + mask)."""
@@ -101,17 +104,25 @@ class TorchModel:
         if self.input_kind == "words":
             return 0  # models.text reserves id 0 for padding
         if self.input_kind == "hf-tokenizer":
-            from raikit.models.inputs import load_tokenizer
-
-            tokenizer = load_tokenizer(self.model_dir / self.inputs["tokenizer"])
-            return int(tokenizer.pad_token_id)
+            return int(self.tokenizer().pad_token_id)
         raise ValueError(f"a {self.input_kind} model has no padding token")
+
+    def tokenizer(self) -> Any:
+        """Hugging Face text only: the model's tokenizer."""
+        from raikit.models.inputs import load_tokenizer
+
+        if self.input_kind != "hf-tokenizer":
+            raise ValueError(f"a {self.input_kind} model has no Hugging Face tokenizer")
+        return load_tokenizer(self.model_dir / self.inputs["tokenizer"])
 
 
 def torch_model(predictor: Predictor) -> TorchModel | None:
     """The :class:`TorchModel` behind ``predictor``, or ``None`` when it has no torch module."""
     from raikit.audit.predictor import ModelPredictor
 
+    offered = getattr(predictor, "torch_model", None)
+    if callable(offered):
+        return offered()
     if not isinstance(predictor, ModelPredictor) or predictor.model.config["task"] == "regression":
         return None
     inputs = predictor.model.config["inputs"]

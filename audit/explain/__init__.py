@@ -186,9 +186,12 @@ def _engine(predictor, frame: pd.DataFrame, reference, note: str, label, config:
         raise ConfigError("integrated-gradients needs a torch model; this predictor has none")
     from raikit.audit.explain._agnostic import Agnostic
 
-    columns = (
-        model.feature_columns if model is not None else [c for c in frame.columns if c != label]
-    )
+    if model is not None:
+        columns = model.feature_columns
+    else:  # the columns a predictor says it reads (a scikit-learn model), else all but the label
+        columns = getattr(predictor, "feature_columns", None) or [
+            c for c in frame.columns if c != label
+        ]
     method = "feature-ablation" if config.method == "auto" else config.method
     return Agnostic(
         predictor,

@@ -115,9 +115,7 @@ class TextLIG:
         ids = inputs[0]
         texts = frame[self.text_column].astype(str).tolist()
         if self.model.input_kind == "hf-tokenizer":
-            from raikit.models.inputs import load_tokenizer
-
-            tokenizer = load_tokenizer(self.model.model_dir / self.model.inputs["tokenizer"])
+            tokenizer = self.model.tokenizer()
             special = torch.zeros_like(ids, dtype=torch.bool)
             for token_id in tokenizer.all_special_ids:
                 if token_id != self.pad:

@@ -5,11 +5,12 @@ import pytest
 from raikit.audit.predictor import (
     Predictor,
     PredictorAdapter,
+    as_predictor,
     list_adapters,
     load_predictor,
     register_adapter,
 )
-from raikit.models.errors import DataError, ModelError
+from raikit.models.errors import ConfigError, DataError, ModelError
 
 
 def test_checkpoint_predictor_satisfies_the_protocol(arrests_model, arrests_table):
@@ -70,3 +71,47 @@ def test_adapter_registry_refuses_duplicates_and_takes_new_formats(tmp_path):
         from raikit.audit import predictor as module
 
         module._ADAPTERS.pop("constant-test")
+
+
+def test_object_adapters_take_models_in_memory_and_refuse_options_they_do_not_read(tmp_path):
+    from raikit.audit import predictor as module
+
+    class Scorer:  # a model of one's own, in memory
+        def __init__(self, p):
+            self.p = p
+
+    class Wrapped:
+        kind, path = "scorer", "<in-memory scorer>"
+
+        def __init__(self, model, classes=("0", "1")):
+            self.model, self.classes = model, list(classes)
+
+        def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+            return np.tile([1 - self.model.p, self.model.p], (len(frame), 1))
+
+    adapter = PredictorAdapter(
+        "scorer-test",
+        "a Scorer",
+        lambda m: isinstance(m, Scorer),
+        Wrapped,
+        source="object",
+        options=("classes",),
+    )
+    register_adapter(adapter)
+    try:
+        predictor = as_predictor(Scorer(0.25), classes=["no", "yes"], text=None)
+        assert predictor.classes == ["no", "yes"] and predictor.kind == "scorer"
+        assert predictor.predict_proba(pd.DataFrame({"x": [1]}))[0, 1] == 0.25
+        assert as_predictor(predictor) is predictor  # a Predictor is taken as it is
+        with pytest.raises(ConfigError, match="option 'text' does not apply to a scorer-test"):
+            as_predictor(Scorer(0.5), text="review")
+        with pytest.raises(ConfigError, match="option 'classes' does not apply to a ready"):
+            as_predictor(predictor, classes=["a", "b"])
+        # Paths never reach an object adapter, nor objects a path adapter.
+        (tmp_path / "m.scorer").write_text("")
+        with pytest.raises(ModelError, match="is not a model raikit can load"):
+            load_predictor(tmp_path / "m.scorer")
+        with pytest.raises(ModelError, match="cannot audit a builtins.object; raikit audits"):
+            as_predictor(object())
+    finally:
+        module._ADAPTERS.pop("scorer-test")
