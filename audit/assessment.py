@@ -175,6 +175,9 @@ class Assessment:
         Its validated settings (a :class:`raikit.models.settings.Settings` model), built with
         defaults when the caller gives none; ``None`` when the audit's shared settings are all
         it reads.
+    metrics : tuple of str
+        The names of the figures ``measures`` returns: what a ``policy.yaml`` threshold may
+        name (a policy naming any other metric is refused when it is read).
     measures, risks : callable
         See the module docstring.
     report : ReportSection
@@ -188,6 +191,7 @@ class Assessment:
     result_type: type[Frozen]
     run: Callable[[AuditContext, Any], Frozen]
     config_type: Callable[..., Any] | None
+    metrics: tuple[str, ...] = ()
     measures: Callable[[Any], list[Measure]] = _no_measures
     risks: Callable[[Any, Limits], list[MeasuredRisk]] = _no_risks
     report: ReportSection = field(default_factory=ReportSection)

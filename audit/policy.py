@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from raikit.audit._yaml import load_yaml_model
 from raikit.audit.types import Frozen
-from raikit.models.errors import PolicyError
+from raikit.models.errors import ConfigError, PolicyError, close_matches_hint
 
 if TYPE_CHECKING:
     from raikit.audit.evidence import Evidence
@@ -39,29 +39,50 @@ __all__ = [
 CheckStatus = Literal["pass", "fail", "missing"]
 
 
-class Threshold(Frozen):
-    """A bound on one metric: ``max`` or ``min`` (or both).
+class _PolicyPart(Frozen):
+    """A part of ``policy.yaml``: no unknown field, and no NaN or infinite bound (which would
+    make a gate pass or fail whatever was measured)."""
 
-    ``metric`` is a fairness disparity (``demographic_parity_difference``, ...; checked on
-    ``attribute``, or on every attribute when it is left out) or a performance metric
-    (``accuracy``, ``roc_auc``, ...). ``use: upper`` compares the upper end of the interval
-    instead of the point estimate (a stricter gate that accounts for sampling noise).
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+def known_metrics() -> dict[str, str]:
+    """Every metric a threshold may name, with the registered assessment that measures it."""
+    from raikit.audit.registry import assessments
+
+    return {metric: item.name for item in assessments() for metric in item.metrics}
+
+
+class Threshold(_PolicyPart):
+    """A bound on one metric: ``max`` or ``min`` (or both), never negative.
+
+    ``metric`` is any figure a registered assessment measures (:func:`known_metrics`): a
+    fairness disparity (``demographic_parity_difference``, ...; checked on ``attribute``, or on
+    every attribute when it is left out), a performance metric (``accuracy``, ``roc_auc``, ...),
+    ``membership_auc``, ``counterfactual_flip_rate``, ``robust_accuracy`` (its ``attribute`` is
+    the attack and radius, e.g. ``pgd_linf at epsilon 0.1``). ``use: upper`` compares the upper
+    end of the interval instead of the point estimate (a stricter gate that accounts for
+    sampling noise); ``use: lower`` the lower end.
     """
 
     metric: str
     attribute: str | None = None
-    max: float | None = None
-    min: float | None = None
+    max: float | None = Field(default=None, ge=0)
+    min: float | None = Field(default=None, ge=0)
     use: Literal["value", "upper", "lower"] = "value"
 
     @model_validator(mode="after")
     def _one_bound(self) -> Threshold:
         if self.max is None and self.min is None:
             raise ValueError("give 'max' or 'min' (or both)")
+        known = known_metrics()
+        if self.metric not in known:
+            hint = close_matches_hint(self.metric, known)
+            raise ValueError(f"unknown metric '{self.metric}'{hint}")
         return self
 
 
-class PrivacyPolicy(Frozen):
+class PrivacyPolicy(_PolicyPart):
     """Privacy gates: DP budget, membership-attack AUC, forbidden PII types."""
 
     max_epsilon: float | None = Field(default=None, gt=0)
@@ -69,14 +90,25 @@ class PrivacyPolicy(Frozen):
     max_membership_auc: float | None = Field(default=None, ge=0.5, le=1)
     forbidden_pii: list[str] = []
 
+    @field_validator("forbidden_pii")
+    @classmethod
+    def _known_types(cls, types: list[str]) -> list[str]:
+        from raikit.audit.pii import ScanConfig
 
-class ImpactPolicy(Frozen):
+        try:  # the scanner's own list of the types it can find
+            ScanConfig(entities=tuple(types), model=None)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return types
+
+
+class ImpactPolicy(_PolicyPart):
     """Impact-assessment gates: dotted ``impact.yaml`` fields that must be filled in."""
 
     required: list[str] = []
 
 
-class RobustnessPolicy(Frozen):
+class RobustnessPolicy(_PolicyPart):
     """Robustness gates: counterfactual flip rate and robust accuracy at a stated radius.
 
     ``min_robust_accuracy`` is checked for ``attack`` at ``epsilon`` (one of the radii the
@@ -95,7 +127,7 @@ class RobustnessPolicy(Frozen):
         return self
 
 
-class Policy(Frozen):
+class Policy(_PolicyPart):
     """The content of ``policy.yaml``.
 
     ``on_missing`` decides what a gate does when the evidence lacks what it needs (no
@@ -206,6 +238,12 @@ def _threshold_values(evidence: Evidence, threshold: Threshold) -> list[tuple[st
 
     Every registered result offers its measures (``Assessment.measures``); a threshold with an
     ``attribute`` reads only the measures of that subject.
+
+    Raises
+    ------
+    PolicyError
+        When the metric is measured but not for ``attribute`` (a misspelt attribute would
+        otherwise pass as "not measured").
     """
     from raikit.audit.registry import registered
 
@@ -213,12 +251,19 @@ def _threshold_values(evidence: Evidence, threshold: Threshold) -> list[tuple[st
     for name, result in evidence.results.items():
         item = registered(name)
         for measure in item.measures(result) if item is not None else []:
-            if measure.metric != threshold.metric:
-                continue
-            if threshold.attribute not in (None, measure.subject):
-                continue
-            pairs.append((measure.subject, getattr(measure.value, threshold.use)))
-    return pairs
+            if measure.metric == threshold.metric:
+                pairs.append((measure.subject, getattr(measure.value, threshold.use)))
+    if threshold.attribute is None:
+        return pairs
+    chosen = [(subject, value) for subject, value in pairs if subject == threshold.attribute]
+    if pairs and not chosen:
+        subjects = list(dict.fromkeys(subject for subject, _ in pairs))
+        hint = close_matches_hint(threshold.attribute, subjects)
+        raise PolicyError(
+            f"policy threshold on {threshold.metric}: attribute '{threshold.attribute}' is not "
+            f"in this evidence{hint} (it has: {', '.join(subjects)})"
+        )
+    return chosen
 
 
 def _check_thresholds(evidence: Evidence, policy: Policy, missing: CheckStatus) -> list[GateCheck]:

@@ -500,6 +500,7 @@ ASSESSMENT = Assessment(
     result_type=FairnessResult,
     run=_run,
     config_type=None,
+    metrics=DISPARITIES,
     measures=_measures,
     risks=_risks,
     report=ReportSection(

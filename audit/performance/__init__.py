@@ -254,6 +254,7 @@ ASSESSMENT = Assessment(
     result_type=PerformanceResult,
     run=_run,
     config_type=None,
+    metrics=("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc"),
     measures=_measures,
     risks=_risks,
     report=ReportSection(html=("_performance.html.j2",), markdown=("_performance.md.j2",)),

@@ -565,6 +565,7 @@ ASSESSMENT = Assessment(
     result_type=MembershipInferenceResult,
     run=_run,
     config_type=MembershipConfig,
+    metrics=("membership_auc",),
     measures=_measures,
     risks=_risks,
     report=ReportSection(html=("_membership.html.j2",), markdown=("_membership.md.j2",)),

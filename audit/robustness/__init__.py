@@ -378,6 +378,7 @@ ASSESSMENT = Assessment(
     result_type=RobustnessResult,
     run=_run,
     config_type=RobustnessConfig,
+    metrics=("counterfactual_flip_rate", "robust_accuracy"),
     measures=_measures,
     risks=_risks,
     report=ReportSection(html=("_robustness.html.j2",), markdown=("_robustness.md.j2",)),

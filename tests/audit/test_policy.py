@@ -93,6 +93,13 @@ def test_missing_measurements_fail_or_warn(on_missing, status, passed):
     assert result.passed is passed
 
 
+def test_a_misspelt_attribute_is_an_error_not_a_missing_measurement():
+    evidence = build_evidence()  # attributes sex, race and sex & race
+    gate = {"metric": "demographic_parity_difference", "attribute": "sexx", "max": 0.1}
+    with pytest.raises(PolicyError, match="attribute 'sexx' is not in this evidence; did you mean"):
+        check(evidence, policy(on_missing="warn", thresholds=[gate]))
+
+
 def test_privacy_and_impact_gates():
     evidence = build_evidence()  # trained with DP, epsilon 2.94; no impact assessment
     result = check(
@@ -109,7 +116,7 @@ def test_privacy_and_impact_gates():
 
 
 def test_junit_xml_parses_with_one_case_per_check():
-    result = check(build_evidence(), load_policy(EXAMPLES / "policy.yaml"))
+    result = build_full_evidence().gate  # the example policy, on this evidence's attributes
     root = ET.fromstring(junit_xml(result).encode("utf-8"))
     assert root.tag == "testsuites"
     [suite] = root
@@ -132,6 +139,23 @@ def test_junit_xml_parses_with_one_case_per_check():
         ("on_missing: ignore\n", "line 1: field 'on_missing'.*'ignore'"),
         ("privacy:\n  max_epsilon: -1\n", "line 2: field 'privacy.max_epsilon'"),
         ("version: 2\n", "line 1: field 'version'"),
+        # A gate that could never fail (or never pass) is refused when the file is read.
+        ("thresholds:\n  - metric: accuracy\n    min: .nan\n", "'thresholds.0.min'.*finite"),
+        ("thresholds:\n  - metric: accuracy\n    max: .inf\n", "'thresholds.0.max'.*finite"),
+        (
+            "thresholds:\n  - metric: accuracy\n    max: -0.1\n",
+            "'thresholds.0.max'.*greater than or equal to 0",
+        ),
+        ("privacy:\n  max_epsilon: .inf\n", "'privacy.max_epsilon'.*finite"),
+        (
+            "thresholds:\n  - metric: demografic_parity_difference\n    max: 0.1\n",
+            "unknown metric 'demografic_parity_difference'; did you mean "
+            "'demographic_parity_difference'",
+        ),
+        (
+            "privacy:\n  forbidden_pii: [US_SNN]\n",
+            r"field 'privacy.forbidden_pii'.*unknown entity type\(s\) \['US_SNN'\]",
+        ),
     ],
 )
 def test_bad_policy_names_field_and_line(tmp_path, text, words):

@@ -35,6 +35,7 @@ TOY_ASSESSMENT = Assessment(
     result_type=ToyResult,
     run=_run,
     config_type=None,
+    metrics=("toy_share",),
     measures=_measures,
 )
 

@@ -311,7 +311,10 @@ def build_full_evidence(
         else load_impact(EXAMPLES / "impact.yaml")
     )
     evidence = attach_impact(build_evidence(extra_group=extra_group, source=source), impact)
-    return attach_gate(evidence, load_policy(EXAMPLES / "policy.yaml"))
+    policy = load_policy(EXAMPLES / "policy.yaml")
+    # The example policy also gates the demo's `colour`; this evidence audits sex and race.
+    thresholds = [t for t in policy.thresholds if t.attribute != "colour"]
+    return attach_gate(evidence, policy.model_copy(update={"thresholds": thresholds}))
 
 
 @pytest.fixture(scope="session")
