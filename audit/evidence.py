@@ -42,6 +42,10 @@ __all__ = [
     "upgrade",
 ]
 
+#: Relative agreement between a recorded ε and the ε recomputed from its mechanism (the record
+#: rounds ε to 6 decimals; accountants agree far closer than this).
+EPSILON_TOLERANCE = 1e-4
+
 #: 2.0: every assessment's result under ``results`` (keyed by its registered name) and how the
 #: report shows it under ``sections``; 1.0 kept each result in a top-level field of its own.
 SCHEMA_VERSION = "2.0"
@@ -74,7 +78,8 @@ class PrivacyRecord(Frozen):
     """The training record's privacy section: whether DP-SGD ran, and the guarantee it gives.
 
     ``history`` holds the accountant's ``[noise_multiplier, sample_rate, steps]`` entries, from
-    which ``epsilon`` can be recomputed at ``delta``.
+    which the audit recomputes ε at ``delta`` (``epsilon_recomputed``): a record whose
+    ``epsilon`` disagrees is not trusted.
     """
 
     differentially_private: bool
@@ -97,6 +102,20 @@ class PrivacyRecord(Frozen):
     budget_spent: bool | None = None
     module_changes: list[str] = []
     history: list[tuple[float, float, int]] = []
+    epsilon_recomputed: float | None = None
+
+    def epsilon_matches(self) -> bool | None:
+        """Whether the recorded ε is the one its mechanism gives (``None``: not recomputed)."""
+        if self.epsilon is None or self.epsilon_recomputed is None:
+            return None
+        return abs(self.epsilon - self.epsilon_recomputed) <= EPSILON_TOLERANCE * max(
+            1.0, self.epsilon_recomputed
+        )
+
+    def epsilon_bound(self) -> float | None:
+        """The ε a verdict may rely on: the larger of the recorded and the recomputed one."""
+        values = [e for e in (self.epsilon, self.epsilon_recomputed) if e is not None]
+        return max(values) if values else None
 
 
 class MitigationRecord(Frozen):

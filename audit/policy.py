@@ -322,8 +322,7 @@ def _privacy_checks(evidence: Evidence, policy: Policy, missing: CheckStatus) ->
             )
         )
 
-    dp = evidence_item(evidence, "dp")
-    epsilon = _number(dp, "epsilon")
+    dp = evidence.model.dp
     if privacy.require_dp:
         ok = dp is not None
         add(
@@ -337,6 +336,7 @@ def _privacy_checks(evidence: Evidence, policy: Policy, missing: CheckStatus) ->
         )
     if privacy.max_epsilon is not None:
         requirement = f"epsilon <= {privacy.max_epsilon:g}"
+        epsilon = dp.epsilon_bound() if dp is not None else None
         if epsilon is None:
             add(
                 "max_epsilon",
@@ -344,6 +344,15 @@ def _privacy_checks(evidence: Evidence, policy: Policy, missing: CheckStatus) ->
                 "no DP guarantee",
                 missing,
                 "no differential-privacy epsilon is recorded for this model",
+            )
+        elif dp.epsilon_matches() is False:
+            add(
+                "max_epsilon",
+                requirement,
+                f"recorded {dp.epsilon:.3g}, recomputed {dp.epsilon_recomputed:.3g}",
+                "fail",
+                "the recorded epsilon does not match the one its mechanism gives: the "
+                "training record is wrong or was edited",
             )
         else:
             status: CheckStatus = "pass" if epsilon <= privacy.max_epsilon else "fail"

@@ -16,13 +16,14 @@ from raikit.audit.evidence import (
     Evidence,
     MitigationRecord,
     ModelInfo,
+    PrivacyRecord,
     Provenance,
     TrainingRecord,
 )
 from raikit.audit.impact.verdicts import with_verdicts
 from raikit.audit.policy import limits_from
 from raikit.audit.types import Finding
-from raikit.models.errors import ConfigError, DataError
+from raikit.models.errors import ConfigError, DataError, ModelError
 from raikit.models.provenance import sha256_file
 from raikit.models.schema import Schema, binarize_labels, label_text, validate_frame
 from raikit.models.settings import (
@@ -341,6 +342,10 @@ def describe_model(predictor: Predictor) -> ModelInfo:
                 k: v for k, v in record["mitigation"].items() if k in MitigationRecord.model_fields
             }
         training = TrainingRecord.model_validate(gist)
+        if training.privacy.differentially_private:
+            privacy = training.privacy
+            update = {"epsilon_recomputed": _recompute_epsilon(privacy)}
+            training = training.model_copy(update={"privacy": privacy.model_copy(update=update)})
     return ModelInfo(
         kind=predictor.kind,
         path=str(path),
@@ -348,6 +353,18 @@ def describe_model(predictor: Predictor) -> ModelInfo:
         architecture=config.get("architecture"),
         training=training,
     )
+
+
+def _recompute_epsilon(privacy: PrivacyRecord) -> float | None:
+    """ε of the recorded mechanism (history, δ, accountant), or ``None`` when it cannot be had."""
+    from raikit.models.privacy import epsilon_from_history
+
+    if not privacy.history or privacy.delta is None or privacy.accountant is None:
+        return None
+    try:
+        return epsilon_from_history(privacy.history, privacy.delta, privacy.accountant)
+    except (ValueError, KeyError, ModelError):
+        return None
 
 
 def _model_findings(model: ModelInfo) -> list[Finding]:
@@ -370,7 +387,8 @@ def _model_findings(model: ModelInfo) -> list[Finding]:
 
 
 def _privacy_findings(model: ModelInfo) -> list[Finding]:
-    if model.training is not None and model.dp is None:
+    dp = model.dp
+    if model.training is not None and dp is None:
         return [
             Finding(
                 concern="privacy",
@@ -378,6 +396,30 @@ def _privacy_findings(model: ModelInfo) -> list[Finding]:
                 code="no_dp",
                 message="the model was trained without differential privacy: no formal "
                 "bound limits what it reveals about its training rows",
+            )
+        ]
+    if dp is None:
+        return []
+    matches = dp.epsilon_matches()
+    if matches is None:
+        return [
+            Finding(
+                concern="privacy",
+                severity="warning",
+                code="dp_record_unverifiable",
+                message="the training record's epsilon cannot be recomputed (no accountant "
+                "history, delta or known accountant): the DP guarantee rests on the record alone",
+            )
+        ]
+    if not matches:
+        return [
+            Finding(
+                concern="privacy",
+                severity="critical",
+                code="dp_record_inconsistent",
+                message=f"the training record claims epsilon {dp.epsilon:g}, but its mechanism "
+                f"(noise, sampling rate, steps, delta, {dp.accountant}) gives "
+                f"{dp.epsilon_recomputed:.6g}: the record is wrong or was edited",
             )
         ]
     return []

@@ -52,11 +52,16 @@ def risk_level(score: int | None) -> Level:
 
 def _training_record(evidence: Evidence, limits: Limits) -> list[MeasuredRisk]:
     """What the model's training record says of leakage: its DP guarantee, or none."""
-    from raikit.audit.impact.concerns import evidence_item
-    from raikit.audit.policy import _number
     from raikit.audit.privacy import LEAK_RISK
 
-    epsilon = _number(evidence_item(evidence, "dp"), "epsilon")
+    dp = evidence.model.dp
+    epsilon = dp.epsilon_bound() if dp is not None else None
+    if dp is not None and dp.epsilon_matches() is False:
+        basis = (
+            f"measured: the training record claims epsilon {dp.epsilon:g} but its mechanism "
+            f"gives {dp.epsilon_recomputed:.3g}: the guarantee cannot be trusted"
+        )
+        return [MeasuredRisk("privacy", LEAK_RISK, 5, basis)]
     if epsilon is not None:
         high = epsilon > limits.max_epsilon
         basis = (

@@ -1,7 +1,10 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from raikit.audit.policy import Policy, check
 from raikit.audit.predictor import load_predictor
 from raikit.audit.runner import AuditConfig, run_audit
 from raikit.models.data import LoadedTable, load_table
@@ -112,6 +115,35 @@ def test_a_private_checkpoint_is_audited_on_its_test_split_with_its_guarantee(tm
     assert evidence.data.n_rows_audited == len(checkpoint.split["test"]) < 300
     assert evidence.model.training.privacy.epsilon == checkpoint.record["privacy"]["epsilon"]
     assert evidence_item(evidence, "dp").differentially_private is True
+    # The audit recomputes epsilon from the recorded mechanism, independently of training.
+    from raikit.models.privacy import epsilon_from_history
+
+    record = checkpoint.record["privacy"]
+    expected = epsilon_from_history(record["history"], record["delta"], "rdp")
+    dp = evidence.model.dp
+    assert dp.epsilon_recomputed == pytest.approx(expected) and dp.epsilon_matches() is True
+    assert not {"dp_record_inconsistent", "dp_record_unverifiable"} & {
+        f.code for f in evidence.all_findings()
+    }
+
+    # A record whose epsilon was edited down is caught: finding, gate and risk.
+    path = tmp_path / "dp" / "training.json"
+    edited = json.loads(path.read_text())
+    edited["privacy"]["epsilon"] = record["epsilon"] / 10
+    path.write_text(json.dumps(edited))
+    policy = Policy.model_validate({"privacy": {"max_epsilon": 1000}})
+    evidence = run_audit(
+        small,
+        AuditConfig(label="released", sensitive=("sex",), n_bootstrap=100),
+        load_predictor(tmp_path / "dp"),
+        policy=policy,
+    )
+    [finding] = [f for f in evidence.all_findings() if f.code == "dp_record_inconsistent"]
+    assert finding.severity == "critical"
+    [gate] = [c for c in check(evidence, policy).checks if c.gate == "max_epsilon"]
+    assert gate.status == "fail"
+    [risk] = [r for r in evidence.verdicts.risks if r.concern == "privacy"]
+    assert risk.likelihood == 5 and "cannot be trusted" in risk.basis
 
 
 def test_checks_that_re_score_the_model_refuse_a_predictions_file():
