@@ -46,14 +46,17 @@ def fit_inputs(
     features : list of str
         Input columns (the text column for text kinds).
     options : dict
-        ``max_categories`` (tabular), ``max_length`` and ``vocab_size`` (text).
+        ``max_categories`` and ``min_frequency`` (tabular), ``max_length`` and ``vocab_size``
+        (text).
     """
     train = frame.iloc[train_rows]
     if kind == "tabular":
-        from raikit.models.preprocess import fit_preprocessor
+        from raikit.models.preprocess import MIN_FREQUENCY, fit_preprocessor
 
         preprocessor = fit_preprocessor(
-            train[features], max_categories=options.get("max_categories", 50)
+            train[features],
+            max_categories=options.get("max_categories", 50),
+            min_frequency=options.get("min_frequency", MIN_FREQUENCY),
         )
         return {"kind": kind, "features": features, "preprocessor": preprocessor.to_dict()}
     if kind == "image":

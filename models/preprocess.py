@@ -1,9 +1,16 @@
 """Tabular preprocessing fitted on the training split and saved with the model as JSON.
 
 Numeric columns: missing values imputed with the training median, then standardised with the
-training mean and standard deviation. Other columns: one-hot over the training categories
-(the ``max_categories - 1`` most frequent, the rest pooled into ``"__other__"``); a missing
-value is its own category ``"__missing__"`` and a value unseen in training maps to no column.
+training mean and standard deviation. Other columns: one-hot over the training categories seen
+in at least ``min_frequency`` training rows (at most ``max_categories - 1`` of them, the most
+frequent); the rest are pooled into one infrequent bucket, ``"__other__"``, as scikit-learn's
+``OneHotEncoder(min_frequency=...)`` does, so a value held by a handful of rows (a name, an
+e-mail address, a card number typed into a category column) is never written into the
+checkpoint. A missing value is its own category ``"__missing__"``; a value unseen in training
+maps to the bucket (or to no column when there is none). A column whose values are mostly
+distinct (free text or an identifier) is refused with a :class:`DataError` naming the fix:
+one-hot over it would learn nothing and store the data. Checkpoints fitted before the bucket
+existed keep their stored categories as they are.
 Stored as plain JSON, never pickled, so a checkpoint cannot run code when loaded.
 """
 
@@ -18,6 +25,12 @@ from raikit.models.errors import DataError
 
 MISSING = "__missing__"
 OTHER = "__other__"
+MIN_FREQUENCY = 5
+"""Training rows a category needs to get its own one-hot column (others go to ``__other__``)."""
+FREE_TEXT_DISTINCT_SHARE = 0.5
+"""A non-numeric column with more distinct values than this share of its rows is free text."""
+FREE_TEXT_MIN_ROWS = 20
+"""Fewer non-missing training values than this are too few to call a column free text."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +106,9 @@ class TabularPreprocessor:
         )
 
 
-def fit_preprocessor(frame: pd.DataFrame, *, max_categories: int = 50) -> TabularPreprocessor:
+def fit_preprocessor(
+    frame: pd.DataFrame, *, max_categories: int = 50, min_frequency: int = MIN_FREQUENCY
+) -> TabularPreprocessor:
     """Fit a :class:`TabularPreprocessor` on the training rows of ``frame`` (feature columns only).
 
     Parameters
@@ -102,6 +117,15 @@ def fit_preprocessor(frame: pd.DataFrame, *, max_categories: int = 50) -> Tabula
         Training rows, feature columns only.
     max_categories : int
         Most one-hot columns per categorical column, ``"__other__"`` included.
+    min_frequency : int
+        Training rows a category needs to be kept; rarer ones are pooled into ``"__other__"``
+        and never stored.
+
+    Raises
+    ------
+    DataError
+        If a non-numeric column looks like free text or an identifier: more than half of its
+        (at least :data:`FREE_TEXT_MIN_ROWS`) values distinct.
     """
     numeric, categorical = [], []
     for name in frame.columns:
@@ -116,13 +140,29 @@ def fit_preprocessor(frame: pd.DataFrame, *, max_categories: int = 50) -> Tabula
             std = float(filled.std())
             numeric.append(NumericColumn(name, median, float(filled.mean()), std or 1.0))
         else:
-            counts = series.astype("string").fillna(MISSING).value_counts(sort=True)
-            ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-            kept = [str(value) for value, _ in ordered]
-            if len(kept) > max_categories:
-                kept = kept[: max_categories - 1] + [OTHER]
-            categorical.append(CategoricalColumn(name, tuple(kept)))
+            categorical.append(_fit_categories(series, max_categories, min_frequency))
     return TabularPreprocessor(tuple(numeric), tuple(categorical))
+
+
+def _fit_categories(
+    series: pd.Series, max_categories: int, min_frequency: int
+) -> CategoricalColumn:
+    name = series.name
+    present = series.dropna()
+    n_distinct = int(present.astype("string").nunique())
+    if len(present) >= FREE_TEXT_MIN_ROWS and n_distinct > FREE_TEXT_DISTINCT_SHARE * len(present):
+        raise DataError(
+            f"column '{name}' looks like free text or an identifier ({n_distinct:,} distinct "
+            f"values in {len(present):,} training rows) and would be stored in the model; "
+            f"leave it out with --exclude {name}, or train a text model on it with --text {name}"
+        )
+    counts = series.astype("string").fillna(MISSING).value_counts(sort=True)
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    # The missing marker is no data, so it keeps its column however rare.
+    kept = [str(v) for v, count in ordered if count >= min_frequency or v == MISSING]
+    if len(kept) < len(ordered) or len(kept) > max_categories:
+        kept = kept[: max_categories - 1] + [OTHER]
+    return CategoricalColumn(str(name), tuple(kept))
 
 
 def _as_numeric(series: pd.Series) -> np.ndarray:

@@ -77,6 +77,9 @@ class TrainSpec(Settings):
     test_fraction: Fraction = 0.15
     seed: Seed = 0
     max_categories: PositiveInt = 50
+    # Categories held by fewer training rows are pooled into one "__other__" bucket and never
+    # stored in the checkpoint (see raikit.models.preprocess).
+    min_frequency: PositiveInt = 5
     # Bias mitigation: a column of per-row training weights (never a feature), and a
     # fairness penalty over the groups named in ``group_column`` (one label per row, formed
     # by the caller; never a feature) added to the loss with this weight. Any architecture;
@@ -378,7 +381,11 @@ def _inputs_and_module(
         _copy_tokenizer(Path(spec.resume), out_dir)
         encoded = encode_inputs(table.frame, config["inputs"], Path(spec.resume))
         return config["inputs"], encoded, module, config["arch_params"], []
-    options = {"max_categories": spec.max_categories, "max_length": spec.max_length}
+    options = {
+        "max_categories": spec.max_categories,
+        "min_frequency": spec.min_frequency,
+        "max_length": spec.max_length,
+    }
     inputs = fit_inputs(kind, table.frame, split["train"], features, options)
     torch.manual_seed(spec.seed)
     if kind == "hf-tokenizer":  # the model brings (or trains) the tokenizer

@@ -33,7 +33,8 @@ def _print_row(row, top: int) -> None:
     typer.echo(f"row {row.row}: predicted {row.predicted} (p={row.probability:.3f}{actual})")
     if row.features:
         for item in row.features[:top]:
-            typer.echo(f"  {item.score:+.4f}  {item.feature} = {item.value}")
+            masked = " (masked)" if item.masked else ""
+            typer.echo(f"  {item.score:+.4f}  {item.feature} = {item.value}{masked}")
     elif row.tokens:
         typer.echo("  " + " ".join(f"{t.text}[{t.score:+.3f}]" for t in row.tokens))
     elif row.attribution_map is not None:
@@ -102,7 +103,10 @@ def explain(
         if torch is None or "text" not in torch.inputs:
             raise ConfigError("--text needs a text model; give --data with --row instead")
         frame = pd.DataFrame({torch.inputs["text"]: list(text)})
-        result = explain_rows(predictor, frame, None, target=target, config=config)
+        # The sentences are the user's own: only words that look like personal data are masked.
+        result = explain_rows(
+            predictor, frame, None, target=target, config=config, count_rare=False
+        )
     else:
         from raikit.models.data import load_table
 
@@ -115,6 +119,8 @@ def explain(
     typer.echo(f"{result.method}; baseline: {result.baselines}; explaining {result.target}")
     for item in result.rows:
         _print_row(item, top)
+    for note in result.findings:
+        typer.echo(f"note: {note.message}")
     if out is not None:
         write_text(out, result.model_dump_json(indent=2) + "\n")
         typer.echo(f"explanations: {out}")

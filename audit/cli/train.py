@@ -95,6 +95,10 @@ def train(
     ] = None,
     cell: Annotated[str, typer.Option(help="Recurrent cell: lstm or gru.")] = "lstm",
     max_length: Annotated[int, typer.Option(help="Tokens per text.")] = 64,
+    min_frequency: Annotated[
+        int,
+        typer.Option(help="Rows a category needs to be kept; rarer ones pool into __other__."),
+    ] = 5,
     freeze_embeddings: Annotated[
         bool, typer.Option("--freeze-embeddings", help="Transformer: freeze embeddings.")
     ] = False,
@@ -130,6 +134,7 @@ def train(
         sensitive=tuple(sensitive),
         exclude=tuple(exclude),
         exclude_sensitive=exclude_sensitive,
+        min_frequency=min_frequency,
         positive_label=positive_label,
         arch=arch,
         hidden=hidden_sizes,

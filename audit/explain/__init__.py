@@ -31,6 +31,7 @@ from pydantic import model_validator
 from typing_extensions import Self
 
 from raikit.audit.assessment import Assessment, AuditContext, MeasuredRisk, ReportSection
+from raikit.audit.explain._disclosure import MIN_VALUE_ROWS, Disclosure
 from raikit.audit.explain._findings import IMAGE_RELIANCE, explanation_findings, finding
 from raikit.audit.explain._ig import IGSettings
 from raikit.audit.explain._local import as_map, local_explanation, row_meta, y_true_codes
@@ -75,6 +76,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "METHODS",
+    "MIN_VALUE_ROWS",
     "DeletionCurve",
     "ExplainConfig",
     "ExplanationQuality",
@@ -215,6 +217,30 @@ def _reference(frame: pd.DataFrame, reference: pd.DataFrame | None, seed: int):
     return reference, f"{len(reference):,} {what}"
 
 
+def _disclosure(engine, frame: pd.DataFrame, *, count_rare: bool = True) -> Disclosure:
+    return Disclosure(frame, getattr(engine, "text_column", None), count_rare=count_rare)
+
+
+def _masked_words(features, by_group, disclosure: Disclosure):
+    """Global word importance and per-group shares with the words passed through disclosure."""
+    shown = {f.feature: disclosure.word(f.feature)[0] for f in features}
+    features = [f.model_copy(update={"feature": shown[f.feature]}) for f in features]
+    masked_groups = []
+    for group in by_group:
+        shares: dict[str, float] = {}
+        for word, share in group.shares.items():
+            name = shown[word] if word in shown else disclosure.word(word)[0]
+            shares[name] = shares.get(name, 0.0) + share
+        masked_groups.append(group.model_copy(update={"shares": shares}))
+    return features, masked_groups
+
+
+def _masking_findings(disclosure: Disclosure) -> list[Finding]:
+    if disclosure.n_masked == 0:
+        return []
+    return [finding("info", "values_masked", disclosure.note())]
+
+
 def assess_explanations(
     predictor,
     frame: pd.DataFrame,
@@ -291,6 +317,9 @@ def assess_explanations(
             attributions, engine.kind, names, matrix, sample, frame, groups, bootstrap
         )
 
+    disclosure = _disclosure(engine, frame)
+    if engine.kind == "text":
+        features, by_group = _masked_words(features, by_group, disclosure)
     y_true = y_true_codes(sample, label, classes)
     sample_labels = grouping.labels(sample)
     local = [
@@ -301,6 +330,7 @@ def assess_explanations(
             kind,
             why,
             row_meta(sample, position, probabilities, y_true, classes, sample_labels),
+            disclosure,
         )
         for position, kind, why, _ in choose_rows(
             probabilities, y_true, groups[0] if groups else None, config.n_local_per_group
@@ -319,6 +349,7 @@ def assess_explanations(
         seed=config.seed,
     )
     findings.extend(explanation_findings(engine, quality, relied, config))
+    findings.extend(_masking_findings(disclosure))
     if np.isin(probabilities, (0.0, 1.0)).all():
         findings.append(
             finding(
@@ -350,6 +381,7 @@ def assess_explanations(
         quality=quality,
         image_shape=list(image_shape) if image_shape else None,
         mean_attribution_map=as_map(matrix.mean(axis=0), image_shape) if image_shape else None,
+        n_values_masked=disclosure.n_masked,
         findings=findings,
     )
 
@@ -364,11 +396,16 @@ def explain_rows(
     reference: pd.DataFrame | None = None,
     sensitive: tuple[str, ...] | list[str] = (),
     config: ExplainConfig | None = None,
+    count_rare: bool = True,
 ) -> RowExplanations:
     """Explain the given rows of ``frame`` (positions; every row when ``None``).
 
     ``target`` names the class to attribute; by default each row's predicted class. ``label``
     is left out of the columns a model-agnostic method attributes (and shown as the actual).
+    The rows' values are shown under the disclosure rule of
+    :mod:`raikit.audit.explain._disclosure`: a category or word held by fewer than
+    :data:`MIN_VALUE_ROWS` rows of ``frame``, or that looks like personal data, is masked;
+    ``count_rare=False`` (the rows are the caller's own sentences) masks only the latter.
     """
     config = config or ExplainConfig()
     positions = list(range(len(frame))) if rows is None else list(rows)
@@ -394,11 +431,12 @@ def explain_rows(
     # Groups as the whole data forms them; a sensitive column the data lacks is not shown.
     grouping = fit_groups(frame[[c for c in sensitive if c in frame.columns]])
     chosen_labels = grouping.labels(chosen)
+    disclosure = _disclosure(engine, frame, count_rare=count_rare)
     explained = []
     for i, position in enumerate(positions):
         meta = row_meta(chosen, i, probabilities, y_true, classes, chosen_labels)
         meta["row"] = position
-        local = local_explanation(engine, attributions, i, "chosen", "chosen row", meta)
+        local = local_explanation(engine, attributions, i, "chosen", "chosen row", meta, disclosure)
         explained.append(local)
     return RowExplanations(
         input_kind=engine.kind,
@@ -409,6 +447,8 @@ def explain_rows(
         n_steps_max_used=attributions.steps_used,
         internal_batch_size=config.internal_batch_size if attributions.delta is not None else None,
         rows=explained,
+        n_values_masked=disclosure.n_masked,
+        findings=_masking_findings(disclosure),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from raikit.audit.explain._disclosure import Disclosure
 from raikit.audit.explain._ig import Attributions
 from raikit.audit.explain.result import FeatureScore, LocalExplanation, TokenScore
 
@@ -24,20 +25,37 @@ def as_map(values: np.ndarray, shape: list[int]) -> list[list[float]]:
     return np.asarray(values, dtype=np.float64).reshape(shape[-2:]).round(6).tolist()
 
 
+def _feature(disclosure: Disclosure, feature: str, value: str, score: float) -> FeatureScore:
+    shown, masked = disclosure.cell(feature, value)
+    return FeatureScore(feature=feature, value=shown, score=score, masked=masked)
+
+
+def _token(disclosure: Disclosure, word: str, score: float) -> TokenScore:
+    shown, masked = disclosure.word(word)
+    return TokenScore(text=shown, score=score, masked=masked)
+
+
 def local_explanation(
-    engine, attributions: Attributions, position: int, kind: str, why: str, meta: dict
+    engine,
+    attributions: Attributions,
+    position: int,
+    kind: str,
+    why: str,
+    meta: dict,
+    disclosure: Disclosure,
 ) -> LocalExplanation:
+    """The explanation of one row, its values passed through ``disclosure`` (never raw)."""
     scores, units = attributions.scores[position], attributions.units[position]
     fields: dict = {}
     if engine.kind == "tabular":
         order = np.argsort(-np.abs(scores), kind="stable")[:MAX_LOCAL_FEATURES]
         values = attributions.values[position]
         fields["features"] = [
-            FeatureScore(feature=units[j], value=values[j], score=float(scores[j])) for j in order
+            _feature(disclosure, units[j], values[j], float(scores[j])) for j in order
         ]
     elif engine.kind == "text":
         fields["tokens"] = [
-            TokenScore(text=w, score=float(s)) for w, s in zip(units, scores, strict=True)
+            _token(disclosure, w, float(s)) for w, s in zip(units, scores, strict=True)
         ]
     else:
         fields["image"] = as_map(attributions.images[position], engine.shape)

@@ -68,18 +68,28 @@ class SensitiveReliance(Frozen):
 
 
 class TokenScore(Frozen):
-    """One word (merged from its sub-word tokens) and its attribution."""
+    """One word (merged from its sub-word tokens) and its attribution.
+
+    ``masked`` says why ``text`` is masked (see :mod:`raikit.audit.explain._disclosure`);
+    ``None`` when it is shown as it is.
+    """
 
     text: str
     score: float
+    masked: str | None = None
 
 
 class FeatureScore(Frozen):
-    """One input column of one row: its value as text and its attribution."""
+    """One input column of one row: its value as text and its attribution.
+
+    ``masked`` says why ``value`` is masked (a rare category, free text, something that looks
+    like personal data; see :mod:`raikit.audit.explain._disclosure`); ``None`` when shown.
+    """
 
     feature: str
     value: str
     score: float
+    masked: str | None = None
 
 
 class LocalExplanation(Frozen):
@@ -154,6 +164,7 @@ class ExplanationResult(Frozen):
     quality: ExplanationQuality
     image_shape: list[int] | None = None
     mean_attribution_map: list[list[float]] | None = None
+    n_values_masked: int = 0
     findings: list[Finding] = []
 
 
@@ -168,3 +179,5 @@ class RowExplanations(Frozen):
     n_steps_max_used: int | None
     internal_batch_size: int | None
     rows: list[LocalExplanation]
+    n_values_masked: int = 0
+    findings: list[Finding] = []
