@@ -46,8 +46,8 @@ def fit_inputs(
     features : list of str
         Input columns (the text column for text kinds).
     options : dict
-        ``max_categories`` and ``min_frequency`` (tabular), ``max_length`` and ``vocab_size``
-        (text).
+        ``max_categories``, ``min_frequency`` and ``accept_free_text`` (tabular),
+        ``max_length`` and ``vocab_size`` (text).
     """
     train = frame.iloc[train_rows]
     if kind == "tabular":
@@ -57,6 +57,7 @@ def fit_inputs(
             train[features],
             max_categories=options.get("max_categories", 50),
             min_frequency=options.get("min_frequency", MIN_FREQUENCY),
+            accept_free_text=options.get("accept_free_text", False),
         )
         return {"kind": kind, "features": features, "preprocessor": preprocessor.to_dict()}
     if kind == "image":

@@ -107,7 +107,11 @@ class TabularPreprocessor:
 
 
 def fit_preprocessor(
-    frame: pd.DataFrame, *, max_categories: int = 50, min_frequency: int = MIN_FREQUENCY
+    frame: pd.DataFrame,
+    *,
+    max_categories: int = 50,
+    min_frequency: int = MIN_FREQUENCY,
+    accept_free_text: bool = False,
 ) -> TabularPreprocessor:
     """Fit a :class:`TabularPreprocessor` on the training rows of ``frame`` (feature columns only).
 
@@ -120,6 +124,10 @@ def fit_preprocessor(
     min_frequency : int
         Training rows a category needs to be kept; rarer ones are pooled into ``"__other__"``
         and never stored.
+    accept_free_text : bool
+        Keep a mostly-distinct column (its rare values pooled as any other's) instead of
+        refusing it: for a retraining of a recipe that already accepted the column on more
+        rows, such as a membership attack's shadow models on half of the data.
 
     Raises
     ------
@@ -140,17 +148,20 @@ def fit_preprocessor(
             std = float(filled.std())
             numeric.append(NumericColumn(name, median, float(filled.mean()), std or 1.0))
         else:
-            categorical.append(_fit_categories(series, max_categories, min_frequency))
+            categorical.append(
+                _fit_categories(series, max_categories, min_frequency, accept_free_text)
+            )
     return TabularPreprocessor(tuple(numeric), tuple(categorical))
 
 
 def _fit_categories(
-    series: pd.Series, max_categories: int, min_frequency: int
+    series: pd.Series, max_categories: int, min_frequency: int, accept_free_text: bool
 ) -> CategoricalColumn:
     name = series.name
     present = series.dropna()
     n_distinct = int(present.astype("string").nunique())
-    if len(present) >= FREE_TEXT_MIN_ROWS and n_distinct > FREE_TEXT_DISTINCT_SHARE * len(present):
+    free_text = n_distinct > FREE_TEXT_DISTINCT_SHARE * len(present)
+    if not accept_free_text and len(present) >= FREE_TEXT_MIN_ROWS and free_text:
         raise DataError(
             f"column '{name}' looks like free text or an identifier ({n_distinct:,} distinct "
             f"values in {len(present):,} training rows) and would be stored in the model; "

@@ -80,6 +80,9 @@ class TrainSpec(Settings):
     # Categories held by fewer training rows are pooled into one "__other__" bucket and never
     # stored in the checkpoint (see raikit.models.preprocess).
     min_frequency: PositiveInt = 5
+    # Keep a mostly-distinct column instead of refusing it (raikit.models.preprocess): set for
+    # retrainings of a recipe that already accepted the column, e.g. shadow models.
+    accept_free_text: bool = False
     # Bias mitigation: a column of per-row training weights (never a feature), and a
     # fairness penalty over the groups named in ``group_column`` (one label per row, formed
     # by the caller; never a feature) added to the loss with this weight. Any architecture;
@@ -384,6 +387,7 @@ def _inputs_and_module(
     options = {
         "max_categories": spec.max_categories,
         "min_frequency": spec.min_frequency,
+        "accept_free_text": spec.accept_free_text,
         "max_length": spec.max_length,
     }
     inputs = fit_inputs(kind, table.frame, split["train"], features, options)

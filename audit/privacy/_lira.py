@@ -82,7 +82,8 @@ def recipe_from_record(record: dict) -> TrainSpec:
         raise ConfigError("the training record has no hyper-parameters to rebuild its recipe from")
     # The record is JSON (lists, a privacy dict); TrainSpec validates it back into its types.
     values = {k: v for k, v in recorded.items() if k in TrainSpec.model_fields}
-    values |= {"resume": None, "distributed": False}
+    # The target accepted its columns on all of its rows; a shadow on half of them keeps them.
+    values |= {"resume": None, "distributed": False, "accept_free_text": True}
     return TrainSpec(**values)
 
 
