@@ -67,7 +67,11 @@ def scan_pii(
         int, typer.Option(help="Processes (or LocalCluster workers); 0: all CPUs, up to 4.")
     ] = 0,
     anonymize: Annotated[
-        Path | None, typer.Option(help="Write a de-identified copy of the table here.")
+        Path | None,
+        typer.Option(
+            help="Write a de-identified copy of the table here: every value of a "
+            "direct-identifier column replaced, detected spans replaced elsewhere."
+        ),
     ] = None,
     operator: Annotated[
         list[str], typer.Option(help="ENTITY=replace|mask|hash|redact (repeat).")
@@ -75,7 +79,12 @@ def scan_pii(
     encoding: Annotated[str | None, typer.Option(help="Text encoding of the table.")] = None,
     force: ForceOption = False,
 ) -> None:
-    """Find personal data in a table or corpus; measure k-anonymity; optionally de-identify."""
+    """Find personal data in a table or corpus; measure k-anonymity; optionally de-identify.
+
+    With --anonymize, a column classed as a direct identifier has every value replaced (by the
+    operator of its dominant type), found or not; free-text columns have their detected spans
+    replaced and keep their other words.
+    """
     import pandas as pd
 
     from raikit.audit.pii import DEFAULT_ENTITIES, PiiCheck, ScanConfig
@@ -141,4 +150,14 @@ def scan_pii(
         )
     write_outputs(evidence, out)
     if anonymize is not None:
+        from raikit.audit.pii import direct_identifier_types
+
+        chosen = dict(operators or ())
+        whole = [
+            f"{column} ({entity}: {chosen.get(entity, chosen['DEFAULT'])})"
+            for column, entity in direct_identifier_types(result.columns).items()
+        ]
         typer.echo(f"anonymized copy: {anonymize}")
+        if whole:
+            typer.echo(f"  every value replaced in direct-identifier column(s): {', '.join(whole)}")
+        typer.echo("  detected spans replaced in the other columns; their other words kept")

@@ -56,6 +56,7 @@ __all__ = [
     "ScanConfig",
     "TableHits",
     "analyze_table",
+    "direct_identifier_types",
     "scan_corpus",
     "scan_table",
     "summarise_hits",
@@ -317,6 +318,19 @@ def _scan_findings(columns: list[ColumnPii], hits: TableHits, config: ScanConfig
     return findings
 
 
+def direct_identifier_types(columns: list[ColumnPii]) -> dict[str, str]:
+    """The columns classified as direct identifiers, each with its dominant entity type.
+
+    A de-identified copy replaces every value of these columns (see
+    :func:`raikit.audit.pii.anonymize.anonymize_frame`).
+    """
+    return {
+        c.column: c.entities[0].entity_type
+        for c in columns
+        if c.classification == "direct_identifier" and c.entities
+    }
+
+
 def auto_quasi_identifiers(columns: list[ColumnPii]) -> list[str]:
     """The columns classified as quasi-identifiers (by entity type, dtype or name)."""
     return [c.column for c in columns if c.classification == "quasi_identifier"]
@@ -413,8 +427,10 @@ class PiiCheck(Settings):
     kind : {"table", "corpus"}
         A corpus is one text column of documents; it has no k-anonymity.
     anonymized_copy : Path, optional
-        Write a de-identified copy of the table here (``.csv``, ``.parquet`` or ``.jsonl``),
-        every detected span replaced by ``operators`` (see :func:`anonymize.parse_operators`).
+        Write a de-identified copy of the table here (``.csv``, ``.parquet`` or ``.jsonl``):
+        every value of a direct-identifier column replaced by the operator of its dominant
+        type, every detected span of the other columns replaced by its own (``operators``,
+        see :func:`anonymize.parse_operators`).
     """
 
     scan: ScanConfig = Field(default_factory=ScanConfig)
@@ -443,7 +459,10 @@ def _run(context: AuditContext, check: PiiCheck) -> PiiResult:
         from raikit.audit.pii.anonymize import anonymize_frame, write_table
 
         operators = dict(check.operators) if check.operators else None
-        write_table(anonymize_frame(frame, hits, operators), check.anonymized_copy)
+        copy = anonymize_frame(
+            frame, hits, operators, direct_identifiers=direct_identifier_types(result.columns)
+        )
+        write_table(copy, check.anonymized_copy)
     return result
 
 

@@ -3,8 +3,18 @@
 Presidio's defaults miss things that are common in training data (measured in
 ``benchmarks/pii_accuracy.py``): Mastercard 2-series, 19-digit Visa, 12-digit Maestro and
 15-digit JCB cards; an IBAN followed by a word of four or more letters; phone numbers with
-unassigned area codes. The spaCy model also tags long digit strings as ``DATE_TIME``. The
-recognizers below replace or complement presidio's for those types; everything else is
+unassigned area codes. The spaCy model also tags long digit strings as ``DATE_TIME``.
+
+Presidio's SSN recognizer drops the published sample numbers (``123-45-6789``,
+``078-05-1120``), which do turn up in real records (tens of thousands of people used the
+second as their own), and its phone recognizer (python-phonenumbers, lenient, eight regions)
+reads about one valid SSN in ten (those with a ``0xx`` area) as a foreign phone number. So a
+sample SSN came out as ``PHONE_NUMBER``, and so did any ``0xx`` SSN whenever the SSN hit was
+filtered out (``--entity PHONE_NUMBER`` alone, or a threshold between the SSN's 0.5 and a
+context-raised phone score). raikit's SSN recognizer follows the SSA's issuance rules only, and
+its phone recognizer never claims a number printed in the SSN's 3-2-4 grouping.
+
+The recognizers below replace or complement presidio's for those types; everything else is
 presidio's own.
 """
 
@@ -114,6 +124,24 @@ def looks_like_date(text: str) -> bool:
     return bool(_DATE_SHAPE.fullmatch(text.strip()))
 
 
+# The printed form of an SSN: 3-2-4 digits with one separator used twice.
+SSN_SHAPE = re.compile(r"\d{3}([-. ])\d{2}\1\d{4}")
+
+
+def ssn_valid(candidate: str) -> bool:
+    """Return True when ``candidate`` is in the SSA's issued ranges, with one kind of separator.
+
+    Area 001-899 except 666, group 01-99, serial 0001-9999 (9xx areas are ITINs). Published
+    sample numbers such as ``123-45-6789`` are valid: they appear in real records.
+    """
+    separators = {c for c in candidate if not c.isdigit()}
+    digits = "".join(c for c in candidate if c.isdigit())
+    if len(separators) > 1 or len(digits) != 9:
+        return False
+    area, group, serial = int(digits[:3]), int(digits[3:5]), int(digits[5:])
+    return 0 < area < 900 and area != 666 and group > 0 and serial > 0
+
+
 def _overlaps(a: RecognizerResult, b: RecognizerResult) -> bool:
     return a.start < b.end and b.start < a.end
 
@@ -156,7 +184,7 @@ def refine_results(text: str, results: list[RecognizerResult]) -> list[Recognize
 
 
 @functools.cache
-def _recognizer_classes() -> tuple[type, type, type]:
+def _recognizer_classes() -> tuple[type, type, type, type, type]:
     """Define raikit's recognizer classes once per process.
 
     Presidio finds recognizer classes by walking ``__subclasses__()`` and matching names, so
@@ -164,7 +192,11 @@ def _recognizer_classes() -> tuple[type, type, type]:
     """
     import tldextract
     from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
-    from presidio_analyzer.predefined_recognizers import EmailRecognizer
+    from presidio_analyzer.predefined_recognizers import (
+        EmailRecognizer,
+        PhoneRecognizer,
+        UsSsnRecognizer,
+    )
 
     # The bundled public-suffix snapshot, never the network (tldextract fetches on a fresh cache).
     offline_extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
@@ -206,14 +238,32 @@ def _recognizer_classes() -> tuple[type, type, type]:
                     found.append(RecognizerResult("IBAN_CODE", start, end, 1.0))
             return found
 
-    return RaikitEmailRecognizer, RaikitCardRecognizer, RaikitIbanRecognizer
+    class RaikitSsnRecognizer(UsSsnRecognizer):
+        # presidio's patterns and context words; validity by the SSA's rules alone.
+        def invalidate_result(self, pattern_text: str) -> bool:
+            return not ssn_valid(pattern_text)
+
+    class RaikitPhoneRecognizer(PhoneRecognizer):
+        # python-phonenumbers reads 0xx-xx-xxxx as a German or British number; no region
+        # prints its numbers in the SSN's 3-2-4 grouping, so that shape is left to US_SSN.
+        def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
+            found = super().analyze(text, entities, nlp_artifacts)
+            return [r for r in found if not SSN_SHAPE.fullmatch(text[r.start : r.end])]
+
+    return (
+        RaikitEmailRecognizer,
+        RaikitCardRecognizer,
+        RaikitIbanRecognizer,
+        RaikitSsnRecognizer,
+        RaikitPhoneRecognizer,
+    )
 
 
 def _raikit_recognizers() -> list:
-    """Recognizers that replace or complement presidio's for cards, IBAN, phone and e-mail."""
+    """Recognizers that replace or complement presidio's for cards, IBAN, SSN, phone, e-mail."""
     from presidio_analyzer import Pattern, PatternRecognizer
 
-    email_class, card_class, iban_class = _recognizer_classes()
+    email_class, card_class, iban_class, ssn_class, phone_class = _recognizer_classes()
     card = card_class(
         supported_entity="CREDIT_CARD",
         name="RaikitCreditCardRecognizer",
@@ -238,6 +288,8 @@ def _raikit_recognizers() -> list:
         email_class(name="RaikitEmailRecognizer"),
         card,
         iban_class(supported_entities=["IBAN_CODE"], name="RaikitIbanRecognizer"),
+        ssn_class(name="RaikitSsnRecognizer"),
+        phone_class(name="RaikitPhoneRecognizer"),
         phone,
     ]
 
@@ -308,7 +360,14 @@ def build_analyzer(spec: EngineSpec) -> AnalyzerEngine:
     registry = RecognizerRegistry(supported_languages=["en"])
     registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp_engine)
     if spec.recognizers == "raikit":
-        for name in ("EmailRecognizer", "CreditCardRecognizer", "IbanRecognizer"):
+        replaced = (
+            "EmailRecognizer",
+            "CreditCardRecognizer",
+            "IbanRecognizer",
+            "UsSsnRecognizer",
+            "PhoneRecognizer",
+        )
+        for name in replaced:
             registry.remove_recognizer(name)
         for recognizer in _raikit_recognizers():
             registry.add_recognizer(recognizer)

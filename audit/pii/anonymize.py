@@ -1,11 +1,17 @@
 """A de-identified copy of a table, with presidio-anonymizer, from the hits of one scan.
 
-Each distinct value is anonymised once and mapped back to its rows. The input frame is
-never modified; the caller writes the copy where it chooses.
+A column the scan classes as a direct identifier (one identifying type in most rows: a name,
+e-mail or phone column) has every value replaced, as one span of its dominant type: NER misses
+some names and patterns miss some phone formats, and a missed value left in clear in such a
+column is the very identifier the copy is meant to remove. Other columns (free text) have
+their detected spans replaced and keep the rest of their words. Each distinct value is
+anonymised once and mapped back to its rows. The input frame is never modified; the caller
+writes the copy where it chooses.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -60,9 +66,18 @@ def parse_operators(items: list[str]) -> dict[str, str]:
 
 
 def anonymize_frame(
-    frame: pd.DataFrame, hits: TableHits, operators: dict[str, str] | None = None
+    frame: pd.DataFrame,
+    hits: TableHits,
+    operators: dict[str, str] | None = None,
+    *,
+    direct_identifiers: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Return a copy of ``frame`` with every detected span replaced, masked or hashed.
+    """Return a de-identified copy of ``frame``: identifier columns whole, other spans alone.
+
+    Every non-empty value of a direct-identifier column is replaced as one span of the
+    column's dominant entity type, whether or not the scan found anything in that value (NER
+    misses names, patterns miss phone formats). In the other columns each detected span is
+    replaced and the rest of the text is kept.
 
     Parameters
     ----------
@@ -74,27 +89,49 @@ def anonymize_frame(
         Entity type (or ``"DEFAULT"``) to ``replace`` (``<PERSON>``), ``mask`` (letters and
         digits starred, at most the last four kept), ``hash`` (sha256 of the value: a
         pseudonym, not anonymity, for values that can be enumerated) or ``redact``;
-        :data:`DEFAULT_OPERATORS` otherwise.
+        :data:`DEFAULT_OPERATORS` otherwise. A direct-identifier column uses the operator of
+        its dominant type for every value.
+    direct_identifiers : mapping, optional
+        Column name to its dominant entity type, for the columns replaced whole; by default
+        the columns :func:`raikit.audit.pii.summarise_hits` classes as direct identifiers
+        under the default :class:`~raikit.audit.pii.ScanConfig` (pass
+        ``direct_identifier_types(result.columns)`` to follow another scan's settings).
 
     Returns
     -------
     pandas.DataFrame
-        Columns with hits hold text; other columns are copied as they are.
+        Columns with hits hold text; other columns are copied as they are; missing values
+        stay missing.
+
+    Examples
+    --------
+    >>> hits = analyze_table(frame, ScanConfig())  # doctest: +SKIP
+    >>> anonymize_frame(frame, hits, {"PERSON": "hash"})  # doctest: +SKIP
     """
     from presidio_anonymizer import AnonymizerEngine
     from presidio_anonymizer.entities import RecognizerResult
 
+    if direct_identifiers is None:
+        from raikit.audit.pii import ScanConfig, direct_identifier_types, summarise_hits
+
+        summary = summarise_hits(hits, ScanConfig(model=None), source="<frame>")
+        direct_identifiers = direct_identifier_types(summary.columns)
     operators = {**DEFAULT_OPERATORS, **(operators or {})}
     engine = AnonymizerEngine()
     out = frame.copy()
     for col in hits.columns:
-        if not any(col.hits):
+        whole = direct_identifiers.get(col.column)
+        if not any(col.hits) and whole is None:
             continue
         replaced = list(col.uniques)
         for u, found in enumerate(col.hits):
-            if not found:
-                continue
             text = col.uniques[u]
+            if whole is not None:
+                if not text.strip():
+                    continue
+                found = [(whole, 0, len(text), 1.0)]
+            elif not found:
+                continue
             results = [RecognizerResult(t, s, e, score) for t, s, e, score in found]
             configs = {
                 t: _operator_config(t, operators.get(t, operators["DEFAULT"])) for t, *_ in found

@@ -185,3 +185,27 @@ def test_dask_local_cluster_matches_local(spacy_analyzer):
         with distributed.Client(cluster) as client:
             assert len(client.scheduler_info()["workers"]) == 2
     assert on_dask == local
+
+
+def test_anonymize_replaces_whole_identifier_columns_by_default(spacy_analyzer):
+    # "Thandiwe Mbeki" and "555-0199" are missed by the scan; their columns are identifiers.
+    names = ["Alice Walker", "Bob Stone", "Maria Garcia"] * 4 + ["Thandiwe Mbeki", None]
+    phones = ["212-555-0199", "(415) 555-0142"] * 6 + ["555-0199", "646.555.0117"]
+    notes = ["Asked about the premium renewal and the invoice date"] * 14
+    frame = pd.DataFrame({"name": names, "phone": phones, "note": notes})
+    before = frame.copy()
+    hits = analyze_table(frame, ScanConfig(), analyzer=spacy_analyzer)
+    assert not hits.columns[0].hits[hits.columns[0].uniques.index("Thandiwe Mbeki")]
+    assert not hits.columns[1].hits[hits.columns[1].uniques.index("555-0199")]
+
+    out = anonymize_frame(frame, hits, {"PERSON": "hash", "PHONE_NUMBER": "redact"})
+    pd.testing.assert_frame_equal(frame, before)
+    assert out["name"].iloc[:13].str.fullmatch(r"[0-9a-f]{64}").all()
+    assert out["name"].iloc[13] is None or pd.isna(out["name"].iloc[13])
+    assert (out["phone"] == "").all()
+    pd.testing.assert_series_equal(out["note"], frame["note"])
+
+    # An explicit mapping decides which columns are replaced whole.
+    only_name = anonymize_frame(frame, hits, direct_identifiers={"name": "PERSON"})
+    assert (only_name["name"].iloc[:13] == "<PERSON>").all()
+    assert only_name.loc[12, "phone"] == "555-0199"  # span-level: the missed value stays

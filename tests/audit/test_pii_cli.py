@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from raikit.audit.cli import app
+from raikit.audit.evidence import load_evidence
 
 CANARIES = {
     "ssn": "219-09-9999",
@@ -110,3 +111,62 @@ def test_bad_options_are_one_line_errors(canary_csv, tmp_path):
     assert result.exit_code == 2 and "--data" in result.output
     result = CliRunner().invoke(app, [*base, "--data", str(canary_csv), "--entity", "SHOE_SIZE"])
     assert result.exit_code == 2 and "unknown entity type" in result.output
+
+
+# Values the scan misses on their own (checked below): a name spaCy does not tag, one it tags
+# as an organisation, and local phone formats no recognizer reads.
+MISSED_NAMES = ["Thandiwe Mbeki", "Quinn Hale"]
+MISSED_PHONES = ["555-0199", "555 0142", "5550188"]
+FOUND_NAMES = ["Alice Walker", "Bob Stone", "Maria Garcia", "Oluwaseun Adeyemi"]
+FOUND_PHONES = ["212-555-0199", "(415) 555-0142", "+1 646 555 0187", "646.555.0117"]
+
+
+@pytest.fixture(scope="module")
+def contacts_csv(tmp_path_factory):
+    n = 40
+    names = (FOUND_NAMES * n)[: n - len(MISSED_NAMES)] + MISSED_NAMES
+    phones = (FOUND_PHONES * n)[: n - len(MISSED_PHONES)] + MISSED_PHONES
+    notes = ["Asked about the premium renewal and the invoice date"] * n
+    notes[3] = "Called back about the premium renewal; reach Zebediah Quuxworth at zq@example.org"
+    frame = pd.DataFrame({"name": names, "phone": phones, "note": notes, "plan": ["gold"] * n})
+    path = tmp_path_factory.mktemp("contacts") / "contacts.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_anonymize_replaces_every_value_of_identifier_columns(
+    contacts_csv, tmp_path, spacy_analyzer
+):
+    before = hashlib.sha256(contacts_csv.read_bytes()).hexdigest()
+    anon, out = tmp_path / "deid.csv", tmp_path / "scan"
+    args = ["scan-pii", "--data", str(contacts_csv), "--out", str(out), "--anonymize", str(anon)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert hashlib.sha256(contacts_csv.read_bytes()).hexdigest() == before
+
+    pii = load_evidence(out / "evidence.json").result("pii")
+    columns = {c.column: c for c in pii.columns}
+    # The scan itself misses the planted values; the columns are still direct identifiers.
+    assert columns["name"].classification == "direct_identifier"
+    assert columns["phone"].classification == "direct_identifier"
+    assert [e.entity_type for e in columns["name"].entities][0] == "PERSON"
+    assert columns["name"].entities[0].rows == 40 - len(MISSED_NAMES)
+    assert columns["phone"].hit_rows == 40 - len(MISSED_PHONES)
+    assert columns["note"].classification == "free_text_pii"
+
+    written = anon.read_text()
+    planted = [*MISSED_NAMES, *FOUND_NAMES, *MISSED_PHONES, *FOUND_PHONES]
+    for value in [*planted, "Zebediah Quuxworth", "zq@example.org"]:
+        assert value not in written, value
+    copy = pd.read_csv(anon, dtype=str)
+    assert (copy["name"] == "<PERSON>").all()
+    # Phones are masked (at most the last four digits kept), never shown whole.
+    assert not set(copy["phone"]) & set(MISSED_PHONES + FOUND_PHONES)
+    assert copy["phone"].str.contains(r"\*").all()
+    # Free text keeps its words around the replaced spans; other columns are untouched.
+    assert (copy["note"].str.contains("premium renewal")).all()
+    assert copy.loc[3, "note"].startswith("Called back about the premium renewal; reach <PERSON>")
+    assert (copy["plan"] == "gold").all()
+    assert "every value replaced in direct-identifier column(s)" in result.output
+    assert "name (PERSON: replace)" in result.output
+    assert "phone (PHONE_NUMBER: mask)" in result.output

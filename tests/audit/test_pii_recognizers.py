@@ -12,6 +12,7 @@ from raikit.audit.pii._recognizers import (
     iban_valid,
     looks_like_date,
     luhn_valid,
+    ssn_valid,
 )
 from raikit.audit.pii.synth import ENTITY_TYPES, generate_labelled_texts, score_spans
 
@@ -136,3 +137,99 @@ def test_looks_like_date(text, is_date):
 def test_mask_value(value, entity, masked):
     assert mask_value(value, entity) == masked
     assert value not in mask_value(value, entity)
+
+
+# SSN-shaped numbers against phone numbers: the exact hits of the identifying types. The
+# sample SSNs and 0xx areas were PHONE_NUMBER before (presidio drops the samples; its phone
+# matcher reads 0xx-xx-xxxx as a German or British number).
+NUMBER_TYPES = {"US_SSN", "PHONE_NUMBER", "US_ITIN", "CREDIT_CARD", "EMAIL_ADDRESS"}
+SSN_OR_PHONE_CASES = [
+    ("123-45-6789", [("US_SSN", 0, 11)]),
+    ("SSN 123-45-6789", [("US_SSN", 4, 15)]),
+    ("my ssn is 078-05-1120", [("US_SSN", 10, 21)]),
+    ("phone 078-05-1120", [("US_SSN", 6, 17)]),
+    ("number: 061-74-0802", [("US_SSN", 8, 19)]),
+    ("id 087.47.2771 on file", [("US_SSN", 3, 14)]),
+    ("id 026 06 0347 on file", [("US_SSN", 3, 14)]),
+    ("SSN 219-09-9999, mail canary.zq@example.org, card 4111 1111 1111 1111", [
+        ("CREDIT_CARD", 50, 69), ("EMAIL_ADDRESS", 22, 43), ("US_SSN", 4, 15)
+    ]),
+    ("call 460-648-7647 now", [("PHONE_NUMBER", 5, 17)]),
+    ("call (212) 555-0199 now", [("PHONE_NUMBER", 5, 19)]),
+    ("call +44 20 7946 0958 now", [("PHONE_NUMBER", 5, 21)]),
+    ("ssn: 219-09-9999 and phone (212) 555-0199", [
+        ("PHONE_NUMBER", 27, 41), ("US_SSN", 5, 16)
+    ]),
+    # Not issued as SSNs: area 666, group 00, serial 0000, mixed separators; 9xx is an ITIN.
+    ("ref 666-12-3456", []),
+    ("ref 123-00-4567", []),
+    ("ref 123-45-0000", []),
+    ("ref 123-45 6789", []),
+    ("ref 900-70-1234", [("US_ITIN", 4, 15)]),
+]  # fmt: skip
+
+
+def _number_hits(analyzer, text, entities=None, threshold=0.35):
+    (found,) = analyze_texts(analyzer, [text], entities=entities, score_threshold=threshold)
+    return sorted((t, s, e) for t, s, e, _ in found if t in NUMBER_TYPES)
+
+
+@pytest.mark.parametrize(("text", "expected"), SSN_OR_PHONE_CASES)
+def test_ssn_or_phone_exact(pattern_analyzer, text, expected):
+    assert _number_hits(pattern_analyzer, text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), SSN_OR_PHONE_CASES)
+def test_ssn_or_phone_exact_with_spacy(spacy_analyzer, text, expected):
+    # Context words ("phone", "number", "call") raise scores; the type must not change.
+    assert _number_hits(spacy_analyzer, text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["phone 078-05-1120", "number: 061-74-0802", "call 123-45-6789", "tel 087 47 2771"]
+)
+def test_ssn_shape_is_never_a_phone(spacy_analyzer, text):
+    # Asked for phones only, or with a threshold above the SSN's 0.5 that a context-raised
+    # phone score would pass: still no PHONE_NUMBER.
+    assert _number_hits(spacy_analyzer, text, entities=["PHONE_NUMBER"]) == []
+    assert _number_hits(spacy_analyzer, text, threshold=0.6) == []
+
+
+def test_presidio_defaults_read_sample_ssn_as_phone(pattern_analyzer):
+    # The reference for the cases above: presidio's own recognizers get these wrong.
+    presidio = build_analyzer(EngineSpec(model=None, recognizers="presidio"))
+    assert _number_hits(presidio, "SSN 078-05-1120") == [("PHONE_NUMBER", 4, 15)]
+    assert _number_hits(pattern_analyzer, "SSN 078-05-1120") == [("US_SSN", 4, 15)]
+
+
+def test_every_zero_area_ssn_is_an_ssn(pattern_analyzer):
+    # The area range presidio's phone matcher claims, every separator.
+    texts = [
+        f"id {area:03d}{sep}{group:02d}{sep}{serial:04d}"
+        for area, group, serial in [(1, 1, 1), (8, 47, 2771), (59, 99, 9999), (99, 10, 5834)]
+        for sep in "-. "
+    ]
+    found = analyze_texts(pattern_analyzer, texts, entities=None, score_threshold=0.35)
+    assert [[(t, s, e) for t, s, e, _ in hits] for hits in found] == [[("US_SSN", 3, 14)]] * 12
+
+
+@pytest.mark.parametrize(
+    ("candidate", "valid"),
+    [
+        ("123-45-6789", True),
+        ("078-05-1120", True),
+        ("001-01-0001", True),
+        ("899-99-9999", True),
+        ("667 01 0001", True),
+        ("123456789", True),
+        ("000-12-3456", False),
+        ("666-12-3456", False),
+        ("900-12-3456", False),
+        ("123-00-4567", False),
+        ("123-45-0000", False),
+        ("123-45.6789", False),
+        ("12-345-678", False),
+    ],
+)
+def test_ssn_valid(candidate, valid):
+    assert ssn_valid(candidate) is valid
