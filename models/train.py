@@ -459,8 +459,6 @@ def _mitigation_inputs(frame: pd.DataFrame, spec: TrainSpec, n_classes: int) -> 
     """Per-row weights and group codes as tensors (``None`` when not asked for)."""
     import torch
 
-    from raikit.models.fair_training import check_constraint
-
     row_weight = group_codes = None
     if spec.sample_weight_column is not None:
         column = spec.sample_weight_column
@@ -471,6 +469,8 @@ def _mitigation_inputs(frame: pd.DataFrame, spec: TrainSpec, n_classes: int) -> 
             raise DataError(f"sample weight column '{column}' must hold finite numbers >= 0")
         row_weight = torch.tensor(values, dtype=torch.float32)
     if spec.fairness_penalty > 0:
+        from raikit.models.fair_training import check_constraint  # imports sklearn
+
         check_constraint(spec.fairness_constraint)
         if n_classes != 2:
             raise ConfigError("a fairness penalty applies to binary labels only")
