@@ -195,7 +195,9 @@ class ImpactAssessment(Frozen):
     risks: list[DeclaredRisk] = []
 
     def has(self, field: str) -> bool:
-        """Whether the dotted ``field`` is filled in (not missing, empty or a placeholder).
+        """Whether the dotted ``field`` is filled in: not missing, not empty, and with no
+        ``TODO`` placeholder left anywhere inside it (a section or list holding one is not an
+        answer).
 
         Examples
         --------
@@ -207,11 +209,17 @@ class ImpactAssessment(Frozen):
             value = getattr(value, part, None)
             if value is None:
                 return False
-        if isinstance(value, str):
-            return bool(value.strip()) and not value.startswith(PLACEHOLDER)
-        if isinstance(value, (list, dict)):
-            return bool(value)
-        return True
+        return _filled(value)
+
+
+def _filled(value: Any) -> bool:
+    if isinstance(value, str):
+        return bool(value.strip()) and not value.startswith(PLACEHOLDER)
+    if isinstance(value, (list, dict)):
+        return bool(value) and not placeholder_fields(value)
+    if isinstance(value, Frozen):
+        return not placeholder_fields(value)
+    return True
 
 
 def load_impact(path: Path) -> ImpactAssessment:
@@ -231,8 +239,9 @@ def parse_impact(text: str, name: str = "impact.yaml") -> ImpactAssessment:
     return parse_yaml_model(text, ImpactAssessment, name)
 
 
-def placeholder_fields(assessment: ImpactAssessment) -> list[str]:
-    """Dotted names of every text field still holding the template's ``TODO`` placeholder."""
+def placeholder_fields(value: Any) -> list[str]:
+    """Dotted names of every text field under ``value`` (an assessment, a section of one or a
+    list) still holding the template's ``TODO`` placeholder."""
     found: list[str] = []
 
     def walk(value: Any, name: str) -> None:
@@ -245,7 +254,7 @@ def placeholder_fields(assessment: ImpactAssessment) -> list[str]:
             for index, item in enumerate(value):
                 walk(item, f"{name}[{index}]")
 
-    walk(assessment, "")
+    walk(value, "")
     return found
 
 

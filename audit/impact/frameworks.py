@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 __all__ = ["CoverageRow", "Frameworks", "RiskTier", "coverage", "frameworks", "risk_tier"]
 
 Tier = Literal["high", "limited", "minimal", "unknown"]
+#: The domain that names none: it classifies nothing.
+UNCLASSIFIED_DOMAIN = "other"
 
 
 class ItemMapping(Frozen):
@@ -76,6 +78,8 @@ def risk_tier(domain: str | None) -> RiskTier:
     'high'
     >>> risk_tier(None).tier
     'unknown'
+    >>> risk_tier("other").tier
+    'unknown'
     """
     act = frameworks().eu_ai_act
     if domain is None:
@@ -83,6 +87,13 @@ def risk_tier(domain: str | None) -> RiskTier:
             tier="unknown",
             reason="no impact assessment: the deployment domain is not known",
             obligations="Give an impact.yaml (rai impact init) to classify the system.",
+        )
+    if domain == UNCLASSIFIED_DOMAIN:
+        # "other" is no answer: a system in an Annex III area must not read as minimal risk.
+        return RiskTier(
+            tier="unknown",
+            reason="deployment domain 'other': the system is not classified",
+            obligations="Name the deployment domain in impact.yaml to classify the system.",
         )
     if domain in act.high_risk_domains:
         return RiskTier(

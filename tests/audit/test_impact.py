@@ -134,6 +134,21 @@ def test_template_loads_and_its_placeholders_are_findings():
     assert finding.code == "impact_placeholder" and "accountability.owner" in finding.message
 
 
+def test_an_untouched_template_assesses_nothing_and_classifies_nothing():
+    from raikit.audit.impact.concerns import CONCERNS, concern_status
+    from raikit.audit.policy import Policy, check
+
+    evidence = attach_impact(build_evidence(), parse_impact(impact_template()))
+    assert evidence.verdicts.framework.tier.tier == "unknown"  # domain "other" is no answer
+    # Only the fields a template fills without a TODO may count as assessed.
+    assessed = {f for c in CONCERNS for f in concern_status(evidence, c).assessed_by}
+    assert assessed <= {"automation", "environment", "productivity_claims"}
+    assert "human_oversight" not in assessed and "data_provenance" not in assessed
+    required = ["human_oversight", "data_provenance", "intended_use", "accountability"]
+    gate = check(evidence, Policy.model_validate({"impact": {"required": required}}))
+    assert [c.status for c in gate.checks] == ["fail"] * len(required)
+
+
 def test_template_answers_are_quoted_so_any_text_stays_one_value():
     hostile = 'x: "y"\n# <script>alert(1)</script>: {a: b}'
     impact = parse_impact(impact_template({"system_name": hostile, "domain": "justice"}))
