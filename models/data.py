@@ -18,6 +18,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from raikit.models.datasets import DatasetSpec, get_dataset, list_datasets
@@ -49,6 +50,10 @@ MSG_IS_DIRECTORY = "{path} is a directory, not a data file"
 MSG_UNSUPPORTED_SUFFIX = "{path}: unsupported file type '{suffix}'; supported: {supported}"
 MSG_EMPTY_FILE = "{path} is empty (0 bytes)"
 MSG_NO_ROWS = "{path} has no rows"
+MSG_INFINITE = (
+    "column '{column}' of {path} holds {count} infinite value(s); replace them with a number, "
+    "or leave them empty to be treated as missing"
+)
 MSG_NOT_UTF8 = (
     "{path} is not valid {encoding}: byte 0x{byte:02x} at offset {offset}; re-save it as UTF-8 "
     "or pass its encoding (e.g. encoding='latin-1')"
@@ -214,7 +219,23 @@ def read_table(path: str | os.PathLike[str], *, encoding: str | None = None) -> 
         raise DataError(MSG_NO_ROWS.format(path=shown))
     if not isinstance(frame.index, pd.RangeIndex):
         frame = frame.reset_index(drop=True)
+    check_finite(frame, shown)
     return frame
+
+
+def check_finite(frame: pd.DataFrame, source: str) -> None:
+    """Refuse infinite numbers: no model, statistic or gate can read them as anything.
+
+    Raises
+    ------
+    DataError
+        Naming the first column holding ``inf`` or ``-inf``, how many rows, and the fix.
+    """
+    numeric = frame.select_dtypes(include="number")
+    infinite = np.isinf(numeric.to_numpy(dtype=float, na_value=np.nan)).sum(axis=0)
+    for column, count in zip(numeric.columns, infinite, strict=True):
+        if count:
+            raise DataError(MSG_INFINITE.format(column=column, count=int(count), path=source))
 
 
 # --------------------------------------------------------------------------------------

@@ -178,6 +178,7 @@ def inputs(tmp_path):
     write("one_group.csv", good.assign(group="a"))
     write("nan_label.csv", good.assign(label=good["label"].where(good.index != 3)))
     write("empty.csv", raw=b"")
+    write("inf.csv", good.assign(x=good["x"].where(good.index != 4, float("inf"))))
     write("latin1.csv", raw="group,label,x\ncafé,1,2\n".encode("latin-1"))
     return paths
 
@@ -189,8 +190,30 @@ BAD_TRAIN_CASES = [
     ("one_group.csv", "label", "single group"),
     ("nan_label.csv", "label", "missing value"),
     ("empty.csv", "label", "empty"),
+    ("inf.csv", "label", "column 'x' of .*inf.csv holds 1 infinite value"),
     ("latin1.csv", "label", "UTF-8"),
 ]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("scan-pii", "--no-ner"),
+        ("audit", "--predictions"),
+    ],
+)
+def test_infinite_values_are_one_line_and_exit_2_in_every_reader(inputs, tmp_path, command):
+    name, flag = command
+    data_flag = "--data" if name == "scan-pii" else flag
+    args = [name, data_flag, inputs["inf.csv"], "--out", tmp_path / "out"]
+    if name == "scan-pii":
+        args.append(flag)
+    else:
+        args += ["--sensitive", "group"]
+    result = rai(*args)
+    assert result.exit_code == 2, result.output
+    [line] = result.output.strip().splitlines()[-1:]
+    assert "holds 1 infinite value" in line and "Traceback" not in result.output
 
 
 @pytest.mark.parametrize(("name", "label", "message"), BAD_TRAIN_CASES)
