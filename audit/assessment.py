@@ -128,12 +128,23 @@ class Measure:
 
 @dataclass(frozen=True)
 class MeasuredRisk:
-    """What a measurement says about the likelihood (1-5) of a risk of its concern."""
+    """What a measurement says about the likelihood (1-5) of a risk of its concern.
+
+    ``measures`` names the declared risks of ``impact.yaml`` it speaks to, and the only ones it
+    may move: ``"risk:<concern>"`` for the ``risks`` entries of a concern, ``"threat:<name>"``
+    for a security threat (``privacy_leakage``, ``data_misuse``, ``adversarial_input``, ...).
+    Empty: the concern's own ``risks`` entries. A misuse scenario is measured by nothing.
+    """
 
     concern: str
     title: str
     likelihood: int
     basis: str
+    measures: tuple[str, ...] = ()
+
+    def declared_kinds(self) -> tuple[str, ...]:
+        """The kinds of declared risk this measurement may move."""
+        return self.measures or (f"risk:{self.concern}",)
 
 
 @dataclass(frozen=True)

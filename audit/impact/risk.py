@@ -52,7 +52,7 @@ def risk_level(score: int | None) -> Level:
 
 def _training_record(evidence: Evidence, limits: Limits) -> list[MeasuredRisk]:
     """What the model's training record says of leakage: its DP guarantee, or none."""
-    from raikit.audit.privacy import LEAK_RISK
+    from raikit.audit.privacy import LEAK_KINDS, LEAK_RISK
 
     dp = evidence.model.dp
     epsilon = dp.epsilon_bound() if dp is not None else None
@@ -61,17 +61,17 @@ def _training_record(evidence: Evidence, limits: Limits) -> list[MeasuredRisk]:
             f"measured: the training record claims epsilon {dp.epsilon:g} but its mechanism "
             f"gives {dp.epsilon_recomputed:.3g}: the guarantee cannot be trusted"
         )
-        return [MeasuredRisk("privacy", LEAK_RISK, 5, basis)]
+        return [MeasuredRisk("privacy", LEAK_RISK, 5, basis, LEAK_KINDS)]
     if epsilon is not None:
         high = epsilon > limits.max_epsilon
         basis = (
             f"measured: trained with differential privacy, epsilon {epsilon:.3g}, "
             f"{'above' if high else 'within'} the limit {limits.max_epsilon:g}"
         )
-        return [MeasuredRisk("privacy", LEAK_RISK, 4 if high else 2, basis)]
+        return [MeasuredRisk("privacy", LEAK_RISK, 4 if high else 2, basis, LEAK_KINDS)]
     if evidence.model.training is not None:
         basis = "measured: trained without differential privacy (no guarantee)"
-        return [MeasuredRisk("privacy", LEAK_RISK, 3, basis)]
+        return [MeasuredRisk("privacy", LEAK_RISK, 3, basis, LEAK_KINDS)]
     return []
 
 
@@ -93,20 +93,38 @@ def measured_risks(evidence: Evidence, limits: Limits) -> list[MeasuredRisk]:
     return measured + [r for r in _training_record(evidence, limits) if r.title not in titles]
 
 
-def _declared(evidence: Evidence, owner: str) -> list[Risk]:
+def _declared(evidence: Evidence, owner: str) -> list[tuple[Risk, str]]:
+    """The risks ``impact.yaml`` declares, each with its kind (see ``MeasuredRisk.measures``)."""
     impact = evidence.impact
     if impact is None:
         return []
-    rows: list[tuple[str, str, int, int, str, str]] = [
-        (r.concern, r.description, r.likelihood, r.severity, r.mitigation, r.owner or owner)
+    rows: list[tuple[str, str, str, int, int, str, str]] = [
+        (
+            f"risk:{r.concern}",
+            r.concern,
+            r.description,
+            r.likelihood,
+            r.severity,
+            r.mitigation,
+            r.owner or owner,
+        )
         for r in impact.risks
     ]
     rows += [
-        ("security", f"Misuse: {m.scenario}", m.likelihood, m.severity, m.mitigation, owner)
+        (
+            "misuse",
+            "security",
+            f"Misuse: {m.scenario}",
+            m.likelihood,
+            m.severity,
+            m.mitigation,
+            owner,
+        )
         for m in impact.misuse
     ]
     rows += [
         (
+            f"threat:{t.threat}",
             "privacy" if t.threat in ("privacy_leakage", "data_misuse") else "security",
             f"{t.threat.replace('_', ' ').capitalize()}: {t.description}",
             t.likelihood,
@@ -117,19 +135,22 @@ def _declared(evidence: Evidence, owner: str) -> list[Risk]:
         for t in impact.security
     ]
     return [
-        Risk(
-            concern=concern,
-            title=title,
-            likelihood=likelihood,
-            severity=severity,
-            score=likelihood * severity,
-            level=risk_level(likelihood * severity),
-            mitigation=mitigation,
-            owner=risk_owner,
-            source="impact.yaml",
-            basis="declared in impact.yaml",
+        (
+            Risk(
+                concern=concern,
+                title=title,
+                likelihood=likelihood,
+                severity=severity,
+                score=likelihood * severity,
+                level=risk_level(likelihood * severity),
+                mitigation=mitigation,
+                owner=risk_owner,
+                source="impact.yaml",
+                basis="declared in impact.yaml",
+            ),
+            kind,
         )
-        for concern, title, likelihood, severity, mitigation, risk_owner in rows
+        for kind, concern, title, likelihood, severity, mitigation, risk_owner in rows
     ]
 
 
@@ -179,34 +200,35 @@ def risk_register(evidence: Evidence, policy: Policy | None = None) -> list[Risk
     # Harm from a biased or leaky system is graver where the EU AI Act sees high risk.
     tier = risk_tier(impact.deployment.domain if impact is not None else None).tier
     severity = 4 if tier in ("high", "unknown") else 3
-    risks = _declared(evidence, owner)
-    measured_by_concern: dict[str, list[MeasuredRisk]] = {}
+    declared = _declared(evidence, owner)
+    risks = [risk for risk, _ in declared]
+    # A measurement moves only the declared risks it measures (the gravest one wins); one that
+    # measures no declared risk is a row of its own.
+    unmatched = []
     for measured in measured_risks(evidence, limits):
-        measured_by_concern.setdefault(measured.concern, []).append(measured)
-    for concern_name, measured_list in measured_by_concern.items():
-        declared = [i for i, r in enumerate(risks) if r.concern == concern_name]
-        if declared:
-            # The gravest measurement of the concern sets the likelihood of its declared risks.
-            worst = max(measured_list, key=lambda m: m.likelihood)
-            for index in declared:
-                risks[index] = _adjust(risks[index], worst)
-            continue
-        for measured in measured_list:
-            score = measured.likelihood * severity
-            risks.append(
-                Risk(
-                    concern=measured.concern,
-                    title=measured.title,
-                    likelihood=measured.likelihood,
-                    severity=severity,
-                    score=score,
-                    level=risk_level(score),
-                    mitigation="none declared",
-                    owner=owner,
-                    source="measured",
-                    basis=measured.basis,
-                )
+        hits = [i for i, (_, kind) in enumerate(declared) if kind in measured.declared_kinds()]
+        for index in hits:
+            current = risks[index]
+            if current.source == "impact.yaml" or measured.likelihood > (current.likelihood or 0):
+                risks[index] = _adjust(declared[index][0], measured)
+        if not hits:
+            unmatched.append(measured)
+    for measured in unmatched:
+        score = measured.likelihood * severity
+        risks.append(
+            Risk(
+                concern=measured.concern,
+                title=measured.title,
+                likelihood=measured.likelihood,
+                severity=severity,
+                score=score,
+                level=risk_level(score),
+                mitigation="none declared",
+                owner=owner,
+                source="measured",
+                basis=measured.basis,
             )
+        )
     covered = {r.concern for r in risks}
     for concern in CONCERNS:
         if concern.name not in covered:

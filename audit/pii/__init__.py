@@ -479,7 +479,9 @@ def _risks(result: PiiResult, limits: Limits) -> list[MeasuredRisk]:
     else:
         likelihood, basis = 1, "measured: no PII found in the training data"
     title = "Personal data in the training data is exposed"
-    return [MeasuredRisk("privacy", title, likelihood, basis)]
+    return [
+        MeasuredRisk("privacy", title, likelihood, basis, ("risk:privacy", "threat:data_misuse"))
+    ]
 
 
 ASSESSMENT = Assessment(

@@ -64,6 +64,8 @@ __all__ = [
 CONCERN = "privacy"
 #: The risk a membership attack measures (the training record speaks to it when none ran).
 LEAK_RISK = "Personal data of training subjects leaks"
+#: The declared risks that measure speaks to: the concern's own and the privacy-leakage threat.
+LEAK_KINDS = ("risk:privacy", "threat:privacy_leakage")
 TARGET_FPRS = (0.01, 0.001)
 ROC_POINTS = 200
 ATTACK_TITLES = {
@@ -546,7 +548,7 @@ def _risks(result: MembershipInferenceResult, limits: Limits) -> list[MeasuredRi
             f"measured: membership attacks prove epsilon >= {result.epsilon_lower_bound:.2f}, "
             f"above the claimed {result.dp.epsilon:.3g}: the DP guarantee does not hold"
         )
-        return [MeasuredRisk("privacy", LEAK_RISK, 5, basis)]
+        return [MeasuredRisk("privacy", LEAK_RISK, 5, basis, LEAK_KINDS)]
     if result.auc is None:
         return []
     high = result.auc > limits.max_membership_auc
@@ -554,7 +556,7 @@ def _risks(result: MembershipInferenceResult, limits: Limits) -> list[MeasuredRi
         f"measured: membership-attack AUC {result.auc:.3f}, "
         f"{'above' if high else 'within'} the limit {limits.max_membership_auc:g}"
     )
-    return [MeasuredRisk("privacy", LEAK_RISK, 5 if high else 1, basis)]
+    return [MeasuredRisk("privacy", LEAK_RISK, 5 if high else 1, basis, LEAK_KINDS)]
 
 
 ASSESSMENT = Assessment(

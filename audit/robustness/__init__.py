@@ -367,7 +367,8 @@ def _risks(result: RobustnessResult, limits: Limits) -> list[MeasuredRisk]:
         f"{adversarial.clean_accuracy:.3f} to {robust:.3f}"
     )
     title = "Small crafted input changes manipulate decisions"
-    return [*risks, MeasuredRisk("security", title, likelihood, basis)]
+    kinds = ("risk:security", "threat:adversarial_input")
+    return [*risks, MeasuredRisk("security", title, likelihood, basis, kinds)]
 
 
 ASSESSMENT = Assessment(

@@ -214,8 +214,11 @@ def test_a_pii_section_raises_or_lowers_the_privacy_risk(counts, likelihood):
     evidence = build_full_evidence().with_result("pii", _pii_result(counts))
     policy = Policy.model_validate({"privacy": {"forbidden_pii": ["US_SSN"]}})
     privacy = [r for r in risk_register(evidence, policy) if r.concern == "privacy"]
-    # Declared privacy threats take the gravest measured likelihood (DP alone gives 2).
-    assert {r.likelihood for r in privacy} == {max(likelihood, 2)}
+    by_title = {r.title: r.likelihood for r in privacy}
+    # The scan measures exposure of the training data: a row of its own. The declared
+    # privacy-leakage threat is measured by the DP guarantee alone (epsilon 2.94: likelihood 2).
+    assert by_title["Personal data in the training data is exposed"] == likelihood
+    assert [v for k, v in by_title.items() if k.startswith("Privacy leakage")] == [2]
     assert concern_status(evidence, CONCERNS[1]).measured_by == ["pii", "dp"]
 
 
@@ -288,3 +291,31 @@ def test_robustness_measurements_score_bias_and_security(
     # The gentlest non-zero radius (0.1) is the one judged: drop 0.9 - robust vs limit 0.1.
     assert security.likelihood == security_likelihood
     assert f"from 0.900 to {robust:.3f}" in security.basis
+
+
+def test_a_measurement_moves_only_the_declared_risks_it_measures():
+    """A passing attack test says nothing of a score used without human review."""
+    evidence = build_full_evidence().with_result(
+        "robustness", _robustness(0.0, clean=0.9, robust_at_small_radius=0.9)
+    )
+    register = {r.title: r for r in risk_register(evidence)}
+    misuse = register["Misuse: Score used as the decision itself, without review."]
+    assert (misuse.likelihood, misuse.source) == (3, "impact.yaml")  # as declared
+    theft = register["Model theft: Model weights copied and used outside the service."]
+    assert (theft.likelihood, theft.source) == (1, "impact.yaml")
+    measured = register["Small crafted input changes manipulate decisions"]
+    assert (measured.likelihood, measured.source) == (1, "measured")
+
+    threat = """
+security:
+  - threat: adversarial_input
+    description: "Crafted inputs flip decisions."
+    mitigation: "Input validation."
+    likelihood: 4
+    severity: 4
+"""
+    evidence = build_full_evidence(impact_text=MINIMAL + threat).with_result(
+        "robustness", _robustness(0.0, clean=0.9, robust_at_small_radius=0.9)
+    )
+    [attack] = [r for r in risk_register(evidence) if r.title.startswith("Adversarial input")]
+    assert attack.likelihood == 1 and "likelihood lowered from 4 to 1" in attack.basis
