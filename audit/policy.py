@@ -305,8 +305,6 @@ def _check_thresholds(evidence: Evidence, policy: Policy, missing: CheckStatus) 
 
 
 def _privacy_checks(evidence: Evidence, policy: Policy, missing: CheckStatus) -> list[GateCheck]:
-    from raikit.audit.impact.concerns import evidence_item
-
     privacy = policy.privacy
     checks: list[GateCheck] = []
 
@@ -365,7 +363,8 @@ def _privacy_checks(evidence: Evidence, policy: Policy, missing: CheckStatus) ->
             )
     if privacy.max_membership_auc is not None:
         requirement = f"AUC <= {privacy.max_membership_auc:g}"
-        auc = _number(evidence_item(evidence, "membership_inference"), "auc")
+        attack = evidence.result("membership_inference")
+        auc = attack.auc if attack is not None else None
         if auc is None:
             add(
                 "max_membership_auc",
@@ -406,15 +405,6 @@ def _privacy_checks(evidence: Evidence, policy: Policy, missing: CheckStatus) ->
                 else "no forbidden PII type was found",
             )
     return checks
-
-
-def _number(section: object, key: str) -> float | None:
-    """A number ``key`` of an evidence section (a dict or a result object), else None."""
-    if section is None:
-        return None
-    value = section.get(key) if isinstance(section, dict) else getattr(section, key, None)
-    value = getattr(value, "value", value)  # an Interval
-    return float(value) if isinstance(value, (int, float)) else None
 
 
 def _impact_checks(evidence: Evidence, policy: Policy) -> list[GateCheck]:

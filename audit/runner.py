@@ -23,7 +23,7 @@ from raikit.audit.evidence import (
 from raikit.audit.impact.verdicts import with_verdicts
 from raikit.audit.policy import limits_from
 from raikit.audit.types import Finding
-from raikit.models.errors import ConfigError, DataError, ModelError
+from raikit.models.errors import ConfigError, DataError
 from raikit.models.provenance import sha256_file
 from raikit.models.schema import Schema, binarize_labels, label_text, validate_frame
 from raikit.models.settings import (
@@ -144,7 +144,7 @@ def run_audit(
                 files_sha256={table.source: table.sha256},
             )
         else:
-            audited, rows_note, row_findings = select_rows(table, config, predictor)
+            audited, rows_note, row_findings = _select_rows(table, config, predictor)
             findings.extend(row_findings)
             if scores_needed:
                 scores = _score(audited, config, predictor)
@@ -228,7 +228,7 @@ def _settings(options: Any) -> Any:
     return options
 
 
-def select_rows(
+def _select_rows(
     table: LoadedTable, config: AuditConfig, predictor: Predictor
 ) -> tuple[pd.DataFrame, str, list[Finding]]:
     """The rows to audit (see ``AuditConfig.rows``), how they were chosen, and any finding."""
@@ -363,7 +363,7 @@ def _recompute_epsilon(privacy: PrivacyRecord) -> float | None:
         return None
     try:
         return epsilon_from_history(privacy.history, privacy.delta, privacy.accountant)
-    except (ValueError, KeyError, ModelError):
+    except (ValueError, KeyError):  # an accountant raikit does not know, a malformed history
         return None
 
 
