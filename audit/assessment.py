@@ -138,7 +138,8 @@ class MeasuredRisk:
 
     concern: str
     title: str
-    likelihood: int
+    #: ``None``: the measurement cannot carry a verdict (e.g. the model is degenerate).
+    likelihood: int | None
     basis: str
     measures: tuple[str, ...] = ()
 

@@ -153,6 +153,8 @@ class ModelInfo(Frozen):
     files_sha256: dict[str, str]
     architecture: str | None = None
     training: TrainingRecord | None = None
+    #: Why its decisions on the audited rows are degenerate (one class, or nearly), if they are.
+    degenerate: str | None = None
 
     @property
     def dp(self) -> PrivacyRecord | None:

@@ -150,6 +150,9 @@ def run_audit(
                 scores = _score(audited, config, predictor)
             model_info = describe_model(predictor)
             findings.extend(_model_findings(model_info))
+        if scores is not None:
+            model_info, degenerate = _degeneracy(model_info, scores)
+            findings.extend(degenerate)
     # Groups are fitted once on the whole table, so every concern shows the same groups.
     grouping = fit_groups(frame[list(config.sensitive)]) if config.sensitive else None
     context = AuditContext(
@@ -365,6 +368,25 @@ def _recompute_epsilon(privacy: PrivacyRecord) -> float | None:
         return epsilon_from_history(privacy.history, privacy.delta, privacy.accountant)
     except (ValueError, KeyError):  # an accountant raikit does not know, a malformed history
         return None
+
+
+def _degeneracy(model: ModelInfo, scores: Scores) -> tuple[ModelInfo, list[Finding]]:
+    """The model described with its degeneracy on the audited rows, and the finding saying so."""
+    from raikit.models.degenerate import confusion_matrix, degenerate_reason
+
+    confusion = confusion_matrix(scores.y_true, scores.y_pred, len(scores.classes))
+    reason = degenerate_reason(confusion, scores.classes)
+    if reason is None:
+        return model, []
+    finding = Finding(
+        concern="performance",
+        severity="critical",
+        code="degenerate_model",
+        message=f"the model is degenerate on the audited rows: {reason}; such a model shows "
+        "no disparity and resists every attack, so its fairness, robustness and privacy "
+        "figures cannot show a low risk",
+    )
+    return model.model_copy(update={"degenerate": reason}), [finding]
 
 
 def _model_findings(model: ModelInfo) -> list[Finding]:

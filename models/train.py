@@ -263,6 +263,14 @@ def train(
             import sys
 
             print(result.stop_message, file=sys.stderr)
+    test = _evaluate(module, encoded, targets, part["test"], regression, classes)
+    if test.get("degenerate"):
+        warning = _degenerate_warning(test["degenerate"], len(result.history))
+        notes.append(warning)
+        if dist is None or dist.is_main:
+            import sys
+
+            print(f"warning: {warning}", file=sys.stderr)
     history = (previous.record["epochs"] if previous else []) + result.history
     config = model_config(
         architecture=spec.arch,
@@ -281,7 +289,7 @@ def train(
         "epochs": history,
         "best_epoch": result.best_epoch,
         "model_selection": "last epoch (DP)" if privacy else "best validation loss",
-        "test": _evaluate(module, encoded, targets, part["test"], regression),
+        "test": test,
         "privacy": privacy.record(len(history), result.stopped_for_budget)
         if privacy
         else {"differentially_private": False},
@@ -493,8 +501,11 @@ def _hyperparameters(spec: TrainSpec) -> dict:
     return spec.model_dump(mode="json")
 
 
-def _evaluate(module, encoded, targets, rows, regression: bool) -> dict:
+def _evaluate(module, encoded, targets, rows, regression: bool, classes: list[str]) -> dict:
+    """Loss and accuracy on the test rows; for a classifier, why it is degenerate, if it is."""
     import torch
+
+    from raikit.models.degenerate import confusion_matrix, degenerate_reason
 
     module.eval()
     with torch.no_grad():
@@ -510,7 +521,23 @@ def _evaluate(module, encoded, targets, rows, regression: bool) -> dict:
         mse = float(((outputs.squeeze(-1) - y) ** 2).mean())
         return {"loss": round(mse, 6), "rmse": round(mse**0.5, 6)}
     loss = float(torch.nn.functional.cross_entropy(outputs, y))
+    predicted = outputs.argmax(1)
+    confusion = confusion_matrix(y.numpy(), predicted.numpy(), len(classes))
     return {
         "loss": round(loss, 6),
-        "accuracy": round(float((outputs.argmax(1) == y).float().mean()), 6),
+        "accuracy": round(float((predicted == y).float().mean()), 6),
+        "degenerate": degenerate_reason(confusion, classes),
     }
+
+
+def _degenerate_warning(reason: str, epochs_run: int) -> str:
+    """What a degenerate model's trainer is told, and what usually helps."""
+    advice = "check that the features carry signal and how imbalanced the classes are"
+    if epochs_run < 10:
+        advice = (
+            f"it was trained for only {epochs_run} epoch(s): train longer (--epochs), and {advice}"
+        )
+    return (
+        f"the model is degenerate on the test rows: {reason}; its fairness and robustness "
+        f"figures will mean nothing; {advice}"
+    )

@@ -18,7 +18,7 @@ from raikit.reports._format import (
 )
 
 if TYPE_CHECKING:
-    from raikit.audit.fairness import AttributeFairness, GroupMetrics
+    from raikit.audit.fairness import AttributeFairness
 
 Verdict = Literal["clear", "possible", "too_small", "undefined"]
 Topic = Literal["decisions", "errors"]
@@ -41,6 +41,8 @@ class GroupRate:
     count: int
     small: bool
     rate: Interval
+    #: The rows the rate rests on, as quoted ("n=500, 3 actual positives").
+    size: str = ""
 
 
 @dataclass(frozen=True)
@@ -131,16 +133,25 @@ def compare_groups(highest: GroupRate, lowest: GroupRate) -> Verdict:
 
 
 def _rates(attribute: AttributeFairness, metric: str) -> list[GroupRate]:
+    # A group is too small for a rate when the rate's denominator is (the audit set it aside):
+    # a large group with three actual positives has a true positive rate resting on three rows.
+    set_aside = set(attribute.set_aside.get(metric, ()))
+    rows_of = {
+        "true_positive_rate": ("actual_positives", "actual positives"),
+        "false_positive_rate": ("actual_negatives", "actual negatives"),
+    }
     rates = []
     for group in attribute.groups:
         interval = group.metrics.get(metric)
-        if interval is not None and interval.value is not None:
-            rates.append(_group_rate(group, interval))
+        if interval is None or interval.value is None:
+            continue
+        size = f"n={format_count(group.count)}"
+        if metric in rows_of:
+            field, words = rows_of[metric]
+            size += f", {format_count(getattr(group, field))} {words}"
+        small = group.small or group.label in set_aside
+        rates.append(GroupRate(group.label, group.count, small, interval, size))
     return rates
-
-
-def _group_rate(group: GroupMetrics, interval: Interval) -> GroupRate:
-    return GroupRate(label=group.label, count=group.count, small=group.small, rate=interval)
 
 
 def _extremes(rates: list[GroupRate]) -> tuple[GroupRate, GroupRate]:
@@ -151,13 +162,13 @@ def _extremes(rates: list[GroupRate]) -> tuple[GroupRate, GroupRate]:
 
 
 def _quote(rate: GroupRate) -> str:
-    return f"{rate.label}: {format_interval(rate.rate)} (n={format_count(rate.count)})"
+    return f"{rate.label}: {format_interval(rate.rate)} ({rate.size or f'n={rate.count:,}'})"
 
 
 def _explain(verdict: Verdict, highest: GroupRate, lowest: GroupRate, level: str) -> str:
     if verdict == "too_small":
         small = [r for r in (highest, lowest) if r.small]
-        names = " and ".join(f"{r.label} (n={format_count(r.count)})" for r in small)
+        names = " and ".join(f"{r.label} ({r.size or f'n={r.count:,}'})" for r in small)
         return (
             f"{names} {'is' if len(small) == 1 else 'are'} too small a group to tell a real "
             "difference from chance; collect more data before drawing any conclusion."

@@ -90,6 +90,9 @@ class AttributeFairness(Frozen):
     binning: str | None
     groups: list[GroupMetrics]
     disparities: dict[str, Interval]
+    #: Per group rate, the groups whose rate rests on fewer than ``min_group_size`` rows (its
+    #: denominator): shown, but left out of every disparity comparing that rate.
+    set_aside: dict[str, list[str]] = {}
 
 
 class FairnessResult(Frozen):
@@ -110,7 +113,10 @@ class FairnessConfig(Settings):
     Parameters
     ----------
     min_group_size : int, default 30
-        Groups with fewer rows are flagged ``small`` and get a warning finding.
+        Groups with fewer rows are flagged ``small``. A disparity compares only the groups with
+        at least this many rows in the denominator of each rate it uses (rows for selection
+        rates, actual positives for TPR, actual negatives for FPR); the others are set aside
+        from it (``AttributeFairness.set_aside``) with a warning finding.
     n_bootstrap : int, default 1000
         Number of bootstrap replicates for the disparity intervals, at least 100.
     confidence_level : float, default 0.95
@@ -150,6 +156,8 @@ def _fairlearn_metrics() -> dict:
 
 
 SMALL_GROUP = "small_group"
+# The group rates the disparities compare (see _counts.DISPARITY_RATES).
+_COMPARED_RATES = ("selection_rate", "true_positive_rate", "false_positive_rate")
 UNDEFINED_METRIC = "undefined_metric"
 UNDEFINED_DISPARITY = "undefined_disparity"
 UNDEFINED_INTERVAL = "undefined_interval"
@@ -233,9 +241,18 @@ def _assess_attribute(
 ) -> tuple[AttributeFairness, list[Finding]]:
     counts = _counts.cell_counts(attribute.codes, y_true, y_pred, len(attribute.groups))
     points = _point_metrics(counts)
-    point_disparities = _counts.disparities_from_rates(points)
+    # A disparity compares only the groups with enough rows in the denominator of each rate it
+    # uses; the others keep their own rates (with intervals) but cannot drive a conclusion.
+    enough = {
+        name: rows >= config.min_group_size for name, rows in _counts.denominators(counts).items()
+    }
+
+    def _comparable(rates: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {name: np.where(enough[name], values, np.nan) for name, values in rates.items()}
+
+    point_disparities = _counts.disparities_from_rates(_comparable(points))
     replicates = _counts.disparities_from_rates(
-        _counts.metrics_from_counts(resample_counts(counts, config.n_bootstrap, rng))
+        _comparable(_counts.metrics_from_counts(resample_counts(counts, config.n_bootstrap, rng)))
     )
     bounds = {
         name: percentile_interval(values, config.confidence_level)
@@ -246,13 +263,25 @@ def _assess_attribute(
     findings: list[Finding] = []
     groups = []
     labels = attribute.labels
+    set_aside: dict[str, list[str]] = {rate: [] for rate in _COMPARED_RATES}
     for index, group in enumerate(attribute.groups):
         qualified = " & ".join(f"{c}={v}" for c, v in group.items())
         count = int(counts[index].sum())
-        if count < config.min_group_size:
+        too_few = [rate for rate in _COMPARED_RATES if not enough[rate][index]]
+        for rate in too_few:
+            set_aside[rate].append(labels[index])
+        left_out = [
+            name
+            for name, rates in _counts.DISPARITY_RATES.items()
+            if any(rate in too_few for rate in rates)
+        ]
+        if left_out:
+            positives, negatives = int(counts[index, 2:].sum()), int(counts[index, :2].sum())
             message = (
-                f"group '{qualified}' has {count} rows (< {config.min_group_size}): "
-                "its figures are too uncertain to conclude anything"
+                f"group '{qualified}' ({count} rows, {positives} actual positives, "
+                f"{negatives} actual negatives) has fewer than {config.min_group_size} in the "
+                f"denominator of a rate: set aside from {', '.join(left_out)}; its own "
+                "figures are too uncertain to conclude anything"
             )
             findings.append(_finding(SMALL_GROUP, message))
         for reason, cells, undefined in _UNDEFINED_BECAUSE:
@@ -297,6 +326,11 @@ def _assess_attribute(
                 "no group has any positive decision"
                 if no_positives
                 else "fewer than two groups have the rates it compares"
+                + (
+                    f" with at least {config.min_group_size} rows in their denominators"
+                    if any(set_aside[rate] for rate in _counts.DISPARITY_RATES[name])
+                    else ""
+                )
             )
             findings.append(_finding(UNDEFINED_DISPARITY, f"{what} is undefined: {reason}"))
     result = AttributeFairness(
@@ -305,6 +339,7 @@ def _assess_attribute(
         binning=attribute.binning,
         groups=groups,
         disparities=disparities,
+        set_aside={name: left for name, left in set_aside.items() if left},
     )
     return result, findings
 
@@ -332,8 +367,9 @@ def assess_fairness(
 
     Undefined figures (a group with no actual positives has no TPR; a disparity needs two
     groups with the figure) are ``None`` in the result and explained by a finding; groups
-    smaller than ``min_group_size`` get a warning. Unlike fairlearn, which reports 0 for a
-    TPR/FPR without positives/negatives, such a group is left out of the disparity.
+    whose rate rests on fewer than ``min_group_size`` rows (counted in that rate's denominator)
+    are set aside from the disparities using it, with a warning. Unlike fairlearn, which reports
+    0 for a TPR/FPR without positives/negatives, such a group is left out of the disparity.
 
     Parameters
     ----------

@@ -41,6 +41,13 @@ _NUMERATORS = {
     "accuracy": (0, 3),
 }
 METRIC_NAMES = tuple(_DENOMINATORS)
+#: The group rates each disparity compares.
+DISPARITY_RATES = {
+    "demographic_parity_difference": ("selection_rate",),
+    "demographic_parity_ratio": ("selection_rate",),
+    "equalized_odds_difference": ("true_positive_rate", "false_positive_rate"),
+    "equal_opportunity_difference": ("true_positive_rate",),
+}
 
 
 def cell_counts(
@@ -98,6 +105,16 @@ def metrics_from_counts(counts: np.ndarray) -> dict[str, np.ndarray]:
         )
         for name in METRIC_NAMES
     }
+
+
+def denominators(counts: np.ndarray) -> dict[str, np.ndarray]:
+    """Rows in the denominator of every group metric, from cell counts ``(..., 4)``.
+
+    A rate is only as certain as its denominator: a group of 500 rows with one actual positive
+    has a true positive rate resting on one row.
+    """
+    counts = np.asarray(counts)
+    return {name: counts[..., list(_DENOMINATORS[name])].sum(axis=-1) for name in METRIC_NAMES}
 
 
 def group_metric_intervals(

@@ -8,6 +8,7 @@ concern nobody measured or assessed still gets a row, marked not scored.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Literal
 
 from raikit.audit.assessment import MeasuredRisk
@@ -84,13 +85,24 @@ def measured_risks(evidence: Evidence, limits: Limits) -> list[MeasuredRisk]:
     from raikit.audit.registry import registered
 
     measured = [
-        risk
+        _unless_degenerate(risk, evidence.model.degenerate)
         for name, result in evidence.results.items()
         if (item := registered(name)) is not None
         for risk in item.risks(result, limits)
     ]
     titles = {risk.title for risk in measured}
     return measured + [r for r in _training_record(evidence, limits) if r.title not in titles]
+
+
+def _unless_degenerate(risk: MeasuredRisk, degenerate: str | None) -> MeasuredRisk:
+    """A low measurement of a degenerate model is no evidence of low risk: it scores nothing."""
+    if degenerate is None or risk.likelihood is None or risk.likelihood >= 3:
+        return risk
+    basis = (
+        f"not scored: {risk.basis.removeprefix('measured: ')}, but the model is degenerate "
+        f"({degenerate}), so a low figure shows nothing"
+    )
+    return dataclasses.replace(risk, likelihood=None, basis=basis)
 
 
 def _declared(evidence: Evidence, owner: str) -> list[tuple[Risk, str]]:
@@ -207,6 +219,8 @@ def risk_register(evidence: Evidence, policy: Policy | None = None) -> list[Risk
     unmatched = []
     for measured in measured_risks(evidence, limits):
         hits = [i for i, (_, kind) in enumerate(declared) if kind in measured.declared_kinds()]
+        if measured.likelihood is None:  # it moves nothing; the register says why
+            hits = []
         for index in hits:
             current = risks[index]
             if current.source == "impact.yaml" or measured.likelihood > (current.likelihood or 0):
@@ -214,13 +228,14 @@ def risk_register(evidence: Evidence, policy: Policy | None = None) -> list[Risk
         if not hits:
             unmatched.append(measured)
     for measured in unmatched:
-        score = measured.likelihood * severity
+        scored = measured.likelihood is not None
+        score = measured.likelihood * severity if scored else None
         risks.append(
             Risk(
                 concern=measured.concern,
                 title=measured.title,
                 likelihood=measured.likelihood,
-                severity=severity,
+                severity=severity if scored else None,
                 score=score,
                 level=risk_level(score),
                 mitigation="none declared",

@@ -69,7 +69,8 @@ def _headline(status: str, risks: list[Risk]) -> str:
     if status == "not_assessed":
         return "Not assessed: no measurement and no impact assessment cover this concern."
     if not scored:
-        return "Assessed, but no risk was scored."
+        why = next((r.basis for r in risks if r.source == "measured"), None)
+        return f"{why[:1].upper()}{why[1:]}." if why else "Assessed, but no risk was scored."
     top = max(scored, key=lambda r: r.score or 0)
     return f"{LEVEL_LABELS[top.level]} risk: {top.title} — {top.basis}."
 

@@ -62,6 +62,8 @@ class MitigationPoint(Frozen):
     needs_sensitive_at_prediction: bool = False
     randomised: bool = False
     pareto: bool = False
+    #: Why its decisions on the test rows are degenerate, if they are: then never on the front.
+    degenerate: str | None = None
     model_path: str | None = None
     seconds: float = 0.0
 

@@ -81,6 +81,7 @@ class Context:
     def measure(self, name: str, method: Method | None, y_pred: np.ndarray, **extra) -> Any:
         from raikit.audit.fairness import FairnessConfig, assess_fairness
         from raikit.audit.mitigation import MitigationPoint
+        from raikit.models.degenerate import confusion_matrix, degenerate_reason
 
         test = self.rows("test")
         y_true = self.y[test]
@@ -89,7 +90,7 @@ class Context:
             y_pred,
             self.frame.iloc[test][self.sensitive].reset_index(drop=True),
             positive_label=self.classes[1],
-            config=FairnessConfig(n_bootstrap=self.n_bootstrap, seed=self.seed, min_group_size=1),
+            config=FairnessConfig(n_bootstrap=self.n_bootstrap, seed=self.seed),
             grouping=self.grouping,
         )
         attribute = next(a for a in fairness.attributes if a.columns == self.sensitive)
@@ -102,6 +103,7 @@ class Context:
             disparities=attribute.disparities,
             needs_sensitive_at_prediction=bool(method and method.needs_sensitive),
             randomised=bool(method and method.randomised),
+            degenerate=degenerate_reason(confusion_matrix(y_true, y_pred, 2), self.classes),
             **extra,
         )
 
@@ -114,7 +116,13 @@ class Context:
         from raikit.audit.mitigation import TARGET_DISPARITY, MitigationResult, pareto_front
 
         target = TARGET_DISPARITY[self.constraint]
-        flags = pareto_front([(p.accuracy.value, p.disparities[target].value) for p in points])
+        # A degenerate model is no trade-off: it is neither on the front nor beats a point.
+        flags = pareto_front(
+            [
+                (p.accuracy.value, None if p.degenerate else p.disparities[target].value)
+                for p in points
+            ]
+        )
         points = [p.model_copy(update={"pareto": f}) for p, f in zip(points, flags, strict=True)]
         return MitigationResult(
             label=self.label,
@@ -133,6 +141,17 @@ def _findings(points: list, target: str, sensitive: list[str]) -> list[Finding]:
     columns = ", ".join(f"'{c}'" for c in sensitive)
     findings = []
     baseline = points[0].disparities[target].value
+    for point in points:
+        if point.degenerate:
+            findings.append(
+                Finding(
+                    concern="mitigation",
+                    severity="critical" if point is points[0] else "warning",
+                    code="degenerate_model",
+                    message=f"'{point.name}' is degenerate on the test rows: {point.degenerate}; "
+                    "its low disparity is no achievement, and it is not a trade-off point",
+                )
+            )
     for point in points[1:]:
         if point.needs_sensitive_at_prediction:
             findings.append(

@@ -236,6 +236,16 @@ def _measures(result: PerformanceResult) -> list[Measure]:
 
 
 def _risks(result: PerformanceResult, limits: Limits) -> list[MeasuredRisk]:
+    from raikit.models.degenerate import degenerate_reason
+
+    reason = degenerate_reason(np.asarray(result.confusion_matrix), result.classes)
+    if reason is not None:
+        title = "Decisions are no better than always giving the same answer"
+        return [
+            MeasuredRisk(
+                "service_quality", title, 5, f"measured: the model is degenerate: {reason}"
+            )
+        ]
     if result.calibration is None:
         return []
     ece = result.calibration.expected_calibration_error

@@ -74,19 +74,28 @@ def _hand_table(data: pd.DataFrame, columns: list[str]) -> dict[str, dict[str, f
     return table
 
 
-def _hand_disparities(table: dict[str, dict[str, float]]) -> dict[str, float]:
-    def spread(name: str) -> float:
-        values = [g[name] for g in table.values() if not math.isnan(g[name])]
+def _hand_disparities(table: dict[str, dict[str, float]], min_size: int = 30) -> dict[str, float]:
+    """Disparities over the groups with at least ``min_size`` rows in each rate's denominator."""
+
+    def spread(name: str, denominator: str) -> float:
+        values = [
+            g[name]
+            for g in table.values()
+            if g[denominator] >= min_size and not math.isnan(g[name])
+        ]
         return max(values) - min(values) if len(values) >= 2 else math.nan
 
-    selection = [g["selection_rate"] for g in table.values()]
+    selection = [g["selection_rate"] for g in table.values() if g["count"] >= min_size]
     return {
-        "demographic_parity_difference": spread("selection_rate"),
-        "demographic_parity_ratio": min(selection) / max(selection),
+        "demographic_parity_difference": spread("selection_rate", "count"),
+        "demographic_parity_ratio": min(selection) / max(selection)
+        if len(selection) >= 2
+        else math.nan,
         "equalized_odds_difference": max(
-            spread("true_positive_rate"), spread("false_positive_rate")
+            spread("true_positive_rate", "actual_positives"),
+            spread("false_positive_rate", "actual_negatives"),
         ),
-        "equal_opportunity_difference": spread("true_positive_rate"),
+        "equal_opportunity_difference": spread("true_positive_rate", "actual_positives"),
     }
 
 
@@ -174,9 +183,16 @@ def test_disparities_match_hand_computation(which, request, arrests_data):
             _assert_value(attribute.disparities[name].value, expected[name], name)
 
 
-def test_disparities_agree_with_fairlearn(colour_sex, arrests):
+def test_disparities_agree_with_fairlearn_when_no_group_is_set_aside(arrests):
     # Every group here has positives and negatives, where fairlearn and raikit agree.
-    for attribute in colour_sex.attributes:
+    every_group = assess_fairness(
+        arrests["y_true"],
+        arrests["y_pred"],
+        arrests[["colour", "sex"]],
+        positive_label="Yes",
+        config=FAST.replace(min_group_size=1),
+    )
+    for attribute in every_group.attributes:
         args = (arrests["y_true"], arrests["y_pred"])
         features = arrests[attribute.columns]
         expected = {
@@ -254,15 +270,76 @@ def test_intervals_cover_the_point_estimate(which, request):
         assert interval.lower <= interval.value <= interval.upper
 
 
-def test_small_groups_get_a_finding(with_age):
+def test_small_groups_are_set_aside_with_a_finding(with_age):
     messages = [f.message for f in with_age.findings if f.code == "small_group"]
     assert (
-        "group 'age=65+' has 2 rows (< 30): its figures are too uncertain to conclude anything"
-        in (messages)
-    )
-    small = [g.label for a in with_age.attributes for g in a.groups if g.small]
-    assert len(messages) == len(small) > 0
+        "group 'age=65+' (2 rows, 1 actual positives, 1 actual negatives) has fewer than 30 in "
+        "the denominator of a rate: set aside from demographic_parity_difference, "
+        "demographic_parity_ratio, equalized_odds_difference, equal_opportunity_difference; "
+        "its own figures are too uncertain to conclude anything"
+    ) in messages
+    age = next(a for a in with_age.attributes if a.attribute == "age")
+    assert "65+" in age.set_aside["selection_rate"]
+    # Every small group is set aside (and so named in a finding); others may be set aside too,
+    # for too few actual positives or negatives.
+    small = {g.label for a in with_age.attributes for g in a.groups if g.small}
+    set_aside = {label for a in with_age.attributes for g in a.set_aside.values() for label in g}
+    assert small <= set_aside and len(messages) >= len(small) > 0
     assert all(f.severity == "warning" and f.concern == "fairness" for f in with_age.findings)
+
+
+def test_a_gap_rests_on_the_groups_large_enough_to_compare(arrests):
+    # In the first 500 rows, 12 black women: their selection rate is shown, but the gap is the
+    # one between the groups with at least 30 rows, as fairlearn computes it without them.
+    rows = arrests.iloc[:500]
+    result = assess_fairness(
+        rows["y_true"], rows["y_pred"], rows[["colour", "sex"]], positive_label="Yes", config=FAST
+    )
+    both = next(a for a in result.attributes if a.attribute == "colour & sex")
+    assert {g.label: g.count for g in both.groups if g.small} == {"colour=Black & sex=Female": 12}
+    assert both.set_aside["selection_rate"] == ["colour=Black & sex=Female"]
+    kept = rows[~((rows["colour"] == "Black") & (rows["sex"] == "Female"))]
+    expected = fairlearn_metrics.demographic_parity_difference(
+        kept["y_true"], kept["y_pred"], sensitive_features=kept[["colour", "sex"]]
+    )
+    assert both.disparities["demographic_parity_difference"].value == pytest.approx(expected)
+
+
+def test_a_rate_is_set_aside_by_its_own_denominator_not_the_group_size():
+    # Group c has 200 rows but one actual positive: its TPR (0 or 1) must not drive the
+    # equal-opportunity gap, while its selection rate still counts.
+    group = np.repeat(["a", "b", "c"], 200)
+    y_true = np.tile([0, 1], 300)
+    y_true[400:] = 0
+    y_true[400] = 1
+    y_pred = np.tile([1, 0, 0, 1], 150)
+    y_pred[400] = 0  # c's only positive is missed: TPR 0
+    result = assess_fairness(y_true, y_pred, pd.DataFrame({"g": group}), config=FAST)
+    attribute = result.attributes[0]
+    groups = {g.label: g for g in attribute.groups}
+    assert groups["c"].metrics["true_positive_rate"].value == 0.0
+    assert not groups["c"].small
+    assert attribute.set_aside == {"true_positive_rate": ["c"]}
+    tpr = {k: groups[k].metrics["true_positive_rate"].value for k in "ab"}
+    assert attribute.disparities["equal_opportunity_difference"].value == pytest.approx(
+        abs(tpr["a"] - tpr["b"])
+    )
+    selection = [groups[k].metrics["selection_rate"].value for k in "abc"]
+    assert attribute.disparities["demographic_parity_difference"].value == pytest.approx(
+        max(selection) - min(selection)
+    )
+
+
+def test_no_comparable_pair_leaves_the_disparity_undefined_and_says_why():
+    group = np.repeat(["a", "b"], [100, 12])
+    y_true = np.tile([0, 1], 56)
+    y_pred = np.tile([1, 0, 0, 1], 28)
+    result = assess_fairness(y_true, y_pred, pd.DataFrame({"g": group}), config=FAST)
+    assert all(d.value is None for d in result.attributes[0].disparities.values())
+    assert (
+        "demographic_parity_difference over 'g' is undefined: fewer than two groups have the "
+        "rates it compares with at least 30 rows in their denominators"
+    ) in [f.message for f in result.findings]
 
 
 def test_every_undefined_figure_has_a_finding(colour_sex, with_age):
@@ -306,10 +383,10 @@ def test_same_seed_same_result_other_seed_other_intervals():
 
 
 def test_group_without_positives_is_reported_not_raised():
-    group = np.repeat(["a", "b", "c"], 40)
-    y_true = np.tile([0, 1], 60)
-    y_true[40:80] = 0  # group b has no actual positives
-    y_pred = np.tile([1, 0, 0, 1], 30)
+    group = np.repeat(["a", "b", "c"], 80)
+    y_true = np.tile([0, 1], 120)
+    y_true[80:160] = 0  # group b has no actual positives
+    y_pred = np.tile([1, 0, 0, 1], 60)
     result = assess_fairness(y_true, y_pred, pd.DataFrame({"g": group}), config=FAST)
     groups = {g.label: g for g in result.attributes[0].groups}
     assert groups["b"].actual_positives == 0

@@ -56,7 +56,7 @@ def disparity(predictor, test, constraint):
         y_true,
         y_pred,
         test[["group"]].reset_index(drop=True),
-        config=FairnessConfig(min_group_size=100),
+        config=FairnessConfig(n_bootstrap=100),
     )
     return result.attributes[0].disparities[TARGET[constraint]].value
 
@@ -233,3 +233,24 @@ def test_bad_data_and_models(planted, tmp_path):
         )
     with pytest.raises(ModelError, match="not found"):
         mitigate(table, root / "nothing", config, tmp_path / "c")
+
+
+def test_a_degenerate_model_is_never_a_trade_off_point(planted):
+    from raikit.audit.mitigation._methods import prepare_context
+
+    table, root, test = planted
+    config = MitigationConfig(
+        method="threshold_optimizer", constraint="demographic_parity", sensitive=("group",)
+    )
+    context = prepare_context(table, root / "base", config)
+    n_test = len(context.rows("test"))
+    baseline = context.baseline_point()
+    # Saying "yes" to everyone has no disparity at all: it would dominate the front.
+    constant = context.measure("always-yes", None, np.ones(n_test, dtype=np.int64))
+    assert constant.degenerate == "it predicts 'yes' for every row"
+    assert constant.disparities["demographic_parity_difference"].value == 0.0
+    assert baseline.degenerate is None
+    result = context.result([baseline, constant])
+    assert [p.pareto for p in result.points] == [True, False]
+    [finding] = [f for f in result.findings if f.code == "degenerate_model"]
+    assert "'always-yes' is degenerate" in finding.message

@@ -154,3 +154,34 @@ def test_checks_that_re_score_the_model_refuse_a_predictions_file():
     config = AuditConfig(label="y_true", sensitive=("sex",), n_bootstrap=100)
     with pytest.raises(ConfigError, match="^robustness .* need a model, not a predictions"):
         run_audit(table, config, checks={"robustness": RobustnessConfig()})
+
+
+@pytest.mark.parametrize(
+    "y_pred, reason",
+    [
+        ([1] * 300, "it predicts '1' for every row"),
+        # 10 of the 134 actual negatives found: balanced accuracy 0.54.
+        (
+            [0] * 10 + [1] * 290,
+            "it finds 10 of the 134 rows of class '0' (7%): it (nearly) always predicts '1'",
+        ),
+    ],
+)
+def test_a_degenerate_model_is_flagged_and_never_rated_low_risk(y_pred, reason):
+    y_true = [0] * 134 + [1] * 166
+    frame = pd.DataFrame({"y": y_true, "y_pred": y_pred, "sex": ["a", "b", "b"] * 100})
+    table = LoadedTable(frame, "predictions.csv", "sha")
+    config = AuditConfig(label="y", sensitive=("sex",), n_bootstrap=100)
+    evidence = run_audit(table, config, checks=["performance", "fairness"])
+    assert evidence.model.degenerate == reason
+    [finding] = [f for f in evidence.all_findings() if f.code == "degenerate_model"]
+    assert finding.severity == "critical" and reason in finding.message
+    # Fairness measured a small gap (a constant model has none), yet bias is not "low".
+    dpd = evidence.result("fairness").attributes[0].disparities["demographic_parity_difference"]
+    assert dpd.value < 0.1
+    concerns = {c.name: c for c in evidence.verdicts.concerns}
+    assert concerns["bias"].level == "unknown"
+    assert concerns["bias"].headline.startswith("Not scored: demographic parity difference")
+    assert "the model is degenerate" in concerns["bias"].headline
+    assert concerns["service_quality"].level == "high"
+    assert reason in concerns["service_quality"].headline
