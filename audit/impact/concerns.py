@@ -53,7 +53,7 @@ class Concern:
 
 
 #: Training-record items that measure a concern, in the report's words.
-RECORD_ITEMS: dict[str, str] = {"dp": "Differential privacy guarantee of training"}
+RECORD_ITEMS: dict[str, str] = {"dp": "Training record: differential privacy guarantee, or none"}
 
 CONCERNS: tuple[Concern, ...] = (
     Concern(
@@ -151,9 +151,12 @@ def evidence_items(evidence: Evidence | None = None) -> dict[str, tuple[str, str
 
 
 def evidence_item(evidence: Evidence, name: str) -> Any:
-    """The result ``name`` of ``evidence``, or for ``dp`` the training record's DP guarantee;
-    ``None`` when absent."""
-    return evidence.model.dp if name == "dp" else evidence.result(name)
+    """The result ``name`` of ``evidence``, or for ``dp`` the training record's privacy record
+    (a guarantee, or the recorded fact that there is none); ``None`` when absent."""
+    if name == "dp":
+        training = evidence.model.training
+        return training.privacy if training is not None else None
+    return evidence.result(name)
 
 
 def concern_status(evidence: Evidence, concern: Concern) -> ConcernStatus:

@@ -469,11 +469,15 @@ def _run(context: AuditContext, check: PiiCheck) -> PiiResult:
 def _risks(result: PiiResult, limits: Limits) -> list[MeasuredRisk]:
     found = result.entity_types_found()
     forbidden = sorted(set(found) & set(limits.forbidden_pii))
+    direct = [c.column for c in result.columns if c.classification == "direct_identifier"]
     if forbidden:
         likelihood, basis = (
             5,
             f"measured: forbidden PII in the training data: {', '.join(forbidden)}",
         )
+    elif direct:  # each is a critical finding: the register must not call it medium
+        columns = ", ".join(f"'{c}'" for c in direct)
+        likelihood, basis = 5, f"measured: direct identifiers in the training data: {columns}"
     elif found:
         likelihood, basis = 3, f"measured: PII in the training data: {', '.join(found)}"
     else:

@@ -12,6 +12,7 @@ from raikit.audit.impact import concerns as concerns_module
 from raikit.audit.impact.concerns import CONCERNS, RECORD_ITEMS, concern_status
 from raikit.audit.impact.frameworks import coverage, frameworks, risk_tier
 from raikit.audit.impact.risk import risk_level, risk_register
+from raikit.audit.impact.verdicts import judge
 from raikit.audit.pii import ColumnPii, EntityStat, PiiResult
 from raikit.audit.policy import Policy
 from raikit.audit.registry import (
@@ -173,7 +174,7 @@ def test_dp_guarantee_is_read_from_the_trainers_privacy_record():
     assert privacy.likelihood == 3 and "without differential privacy" in privacy.basis
 
 
-def _pii_result(rows_by_type: dict[str, int]) -> PiiResult:
+def _pii_result(rows_by_type: dict[str, int], classification: str | None = None) -> PiiResult:
     stats = [
         EntityStat(
             entity_type=t, rows=n, share=n / 100, mean_score=0.9, max_score=0.9, masked_samples=[]
@@ -187,7 +188,7 @@ def _pii_result(rows_by_type: dict[str, int]) -> PiiResult:
         n_distinct=100,
         scanned=True,
         note=None,
-        classification="free_text_pii" if stats else "clean",
+        classification=classification or ("free_text_pii" if stats else "clean"),
         reason="test",
         hit_rows=sum(rows_by_type.values()),
         hit_share=0.1,
@@ -220,6 +221,27 @@ def test_a_pii_section_raises_or_lowers_the_privacy_risk(counts, likelihood):
     assert by_title["Personal data in the training data is exposed"] == likelihood
     assert [v for k, v in by_title.items() if k.startswith("Privacy leakage")] == [2]
     assert concern_status(evidence, CONCERNS[1]).measured_by == ["pii", "dp"]
+
+
+def test_direct_identifiers_are_a_high_risk_as_their_findings_are_critical():
+    evidence = build_full_evidence().with_result(
+        "pii", _pii_result({"PERSON": 90}, "direct_identifier")
+    )
+    [exposed] = [r for r in risk_register(evidence) if r.title.startswith("Personal data")]
+    assert exposed.likelihood == 5 and exposed.level == "high"
+    assert "direct identifiers in the training data: 'notes'" in exposed.basis
+
+
+def test_a_model_trained_without_dp_has_its_privacy_measured_not_unassessed():
+    # The register scores "no guarantee" from the training record: the concern must agree.
+    evidence = _with_privacy(build_evidence(), differentially_private=False)
+    evidence = evidence.model_copy(update={"results": {}, "impact": None})
+    status = concern_status(evidence, CONCERNS[1])
+    assert status.status == "measured" and status.measured_by == ["dp"]
+    verdicts = judge(evidence)
+    concern = next(c for c in verdicts.concerns if c.name == "privacy")
+    [risk] = [r for r in verdicts.risks if r.concern == "privacy"]
+    assert concern.level == risk.level == "medium"
 
 
 def _robustness(flip_rate: float, clean: float, robust_at_small_radius: float):
