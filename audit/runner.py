@@ -54,7 +54,7 @@ class AuditConfig(Settings):
     """
 
     label: str
-    sensitive: tuple[str, ...]
+    sensitive: tuple[str, ...] = ()
     positive_label: str | None = None
     rows: RowChoice = "auto"
     threshold: DecisionThreshold = 0.5

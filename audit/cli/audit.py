@@ -96,8 +96,6 @@ def audit(
         raise ConfigError("give either --model (with --data) or --predictions")
     if model is not None and data is None:
         raise ConfigError("--model needs --data (the rows to audit it on)")
-    if not sensitive:
-        raise ConfigError("give at least one --sensitive column")
     if model is not None and label is None:
         raise ConfigError("--label is required with --model")
     if explain and model is None:

@@ -468,6 +468,11 @@ def assess_fairness(
 
 
 def _run(context: AuditContext, config: None) -> FairnessResult:
+    if not context.sensitive:
+        raise NotApplicable(
+            "no_sensitive_column",
+            "group fairness is not applicable: no sensitive column was given (--sensitive)",
+        )
     scores = context.scores
     if len(scores.classes) != 2:
         raise NotApplicable(

@@ -273,3 +273,18 @@ def test_assess_on_a_table_without_sensitive_columns_skips_reliance(arrests_mode
     result = assess_explanations(predictor, frame, config=FAST)
     assert result.reliance == [] and result.by_group == []
     assert {item.kind for item in result.local} == {"borderline"}  # no label: no errors known
+
+
+def test_an_image_model_is_audited_without_a_sensitive_column(cnn):
+    from raikit.audit.runner import AuditConfig, run_audit
+
+    table, path = cnn
+    predictor = load_predictor(path)
+    checks = {"performance": None, "fairness": None, "explanations": ExplainConfig(n_rows=2)}
+    config = AuditConfig(label="digit", rows="all", n_bootstrap=100)
+    evidence = run_audit(table, config, predictor, checks)
+    assert set(evidence.results) == {"performance", "explanations"}
+    predicted = np.asarray(predictor.classes)[predictor.predict_proba(table.frame).argmax(1)]
+    accuracy = (predicted == table.frame["digit"].astype(str)).mean()
+    assert evidence.result("performance").metrics["accuracy"].value == pytest.approx(accuracy)
+    assert "no_sensitive_column" in {f.code for f in evidence.findings}

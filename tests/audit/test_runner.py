@@ -185,3 +185,15 @@ def test_a_degenerate_model_is_flagged_and_never_rated_low_risk(y_pred, reason):
     assert "the model is degenerate" in concerns["bias"].headline
     assert concerns["service_quality"].level == "high"
     assert reason in concerns["service_quality"].headline
+
+
+def test_without_a_sensitive_column_fairness_is_not_applicable_and_the_rest_runs():
+    frame = pd.DataFrame({"y": [0, 1] * 60, "y_pred": [0, 1, 1, 0] * 30})
+    table = LoadedTable(frame, "predictions.csv", "sha")
+    evidence = run_audit(table, AuditConfig(label="y", n_bootstrap=100))
+    assert evidence.result("fairness") is None
+    assert evidence.result("performance").metrics["accuracy"].value == 0.5
+    [finding] = [f for f in evidence.findings if f.code == "no_sensitive_column"]
+    assert "not applicable" in finding.message
+    bias = next(c for c in evidence.verdicts.concerns if c.name == "bias")
+    assert bias.status == "not_assessed" and bias.level == "unknown"
