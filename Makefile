@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 demo: install
-	$(BIN)/rai demo --out demo-output --force
+	$(BIN)/rai demo --out demo-output --force --impact examples/impact.yaml --policy examples/policy.yaml
 
 lint: install
 	$(BIN)/ruff check .

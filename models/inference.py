@@ -12,6 +12,7 @@ import pandas as pd
 from raikit.models.architectures import build_from_config
 from raikit.models.checkpoint import Checkpoint, load_weights, read_checkpoint
 from raikit.models.errors import ModelError
+from raikit.models.threads import use_threads_for
 
 #: Rows scored per forward pass by input kind (others: 256). A tabular MLP is cheap per row
 #: and dominated by per-call overhead at small batches (10x slower at 256 than at 65,536).
@@ -61,4 +62,5 @@ def load_model(path: Path | str) -> LoadedModel:
         module = build_from_config(checkpoint.config)
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"'{path}/config.json' is incomplete or invalid: {exc}") from None
+    use_threads_for(module)
     return LoadedModel(checkpoint, load_weights(checkpoint, module))

@@ -43,6 +43,7 @@ from raikit.models.settings import (
     Seed,
     Settings,
 )
+from raikit.models.threads import use_threads_for
 
 if TYPE_CHECKING:
     from raikit.models.data import LoadedTable
@@ -225,6 +226,8 @@ def train(
     inputs, encoded, module, arch_params, notes = _inputs_and_module(
         table, spec, kind, features, split, n_out, out_dir, previous
     )
+    if device == "cpu":
+        use_threads_for(module)
     target_dtype = torch.float32 if regression else torch.int64
     targets = torch.tensor(np.array(labels), dtype=target_dtype)
     part = {k: torch.tensor(v, dtype=torch.int64) for k, v in split.items()}

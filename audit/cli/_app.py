@@ -28,6 +28,24 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _options(
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads",
+            min=1,
+            help="CPU threads for torch (default: 1 for small models, all cores for large "
+            "ones); same as RAIKIT_THREADS.",
+        ),
+    ] = None,
+) -> None:
+    """raikit: train models, audit them for fairness and privacy, and report."""
+    from raikit.models.threads import set_threads
+
+    set_threads(threads)
+
+
 def handle_errors(function: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap a command so that errors become one line on stderr and an exit code."""
 

@@ -1,13 +1,17 @@
 import json
+from pathlib import Path
 
 from typer.testing import CliRunner
 
 from raikit.audit.cli import app
+from raikit.models.data import load_table
 
 
 def test_demo_writes_model_evidence_and_report(tmp_path):
     out = tmp_path / "demo"
-    result = CliRunner().invoke(app, ["demo", "--out", str(out)])
+    examples = Path(__file__).parents[2] / "examples"
+    options = ["--impact", str(examples / "impact.yaml"), "--policy", str(examples / "policy.yaml")]
+    result = CliRunner().invoke(app, ["demo", "--out", str(out), *options])
     assert result.exit_code == 0, result.output
     assert f"report: {out / 'report.html'}" in result.output
     evidence = json.loads((out / "evidence.json").read_text())
@@ -25,5 +29,16 @@ def test_demo_writes_model_evidence_and_report(tmp_path):
     for heading in ("Explanations", "Robustness", "Membership"):
         assert heading in report
     assert (out / "model" / "model.safetensors").is_file()
+    # As `make demo` runs it: the report shows the EU AI Act tier and the gate, and the audit
+    # decides at the training base rate, where the model is not degenerate.
+    split = json.loads((out / "model" / "split.json").read_text())
+    train_rows = load_table("arrests").frame.iloc[split["train"]]
+    assert evidence["provenance"]["config"]["threshold"] == round(
+        (train_rows["released"] == "Yes").mean(), 2
+    )
+    assert evidence["model"]["degenerate"] is None
+    assert evidence["verdicts"]["framework"]["tier"]["tier"] == "high"
+    assert evidence["gate"]["checks"]
+    assert "policy gate" in result.output
     again = CliRunner().invoke(app, ["demo", "--out", str(out)])
     assert again.exit_code == 2 and "pass --force" in again.output
