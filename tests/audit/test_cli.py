@@ -3,6 +3,7 @@
 import hashlib
 import json
 import re
+import time
 
 import numpy as np
 import pandas as pd
@@ -306,3 +307,27 @@ def test_predictions_with_missing_prediction_column(tmp_path):
     result = rai("audit", "--predictions", path, "--sensitive", "g", "--out", tmp_path / "a")
     assert result.exit_code == 2
     assert "column 'y_pred' not found" in result.output
+
+
+def test_a_sensitive_column_of_20000_values_is_refused_at_once(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 20_000
+    frame = pd.DataFrame(
+        {
+            "person": [f"id-{i:05d}" for i in range(n)],
+            "y_true": rng.integers(0, 2, n),
+            "y_pred": rng.integers(0, 2, n),
+        }
+    )
+    path = tmp_path / "preds.csv"
+    frame.to_csv(path, index=False)
+    started = time.perf_counter()
+    result = rai("audit", "--predictions", path, "--sensitive", "person", "--out", tmp_path / "a")
+    elapsed = time.perf_counter() - started
+    assert result.exit_code == 2, result.output
+    [line] = result.output.strip().splitlines()
+    assert line == (
+        "error: sensitive column 'person' has 20000 distinct values, more than the 50 groups "
+        "raikit compares; bin or pool its values into at most 50 categories first"
+    )
+    assert elapsed < 10 and not (tmp_path / "a").exists()
