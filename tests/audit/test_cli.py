@@ -181,6 +181,7 @@ def inputs(tmp_path):
     write("empty.csv", raw=b"")
     write("inf.csv", good.assign(x=good["x"].where(good.index != 4, float("inf"))))
     write("latin1.csv", raw="group,label,x\ncafé,1,2\n".encode("latin-1"))
+    write("dup.csv", raw=b"group,label,x,label\na,0,1,0\nb,1,2,1\n")
     return paths
 
 
@@ -193,6 +194,7 @@ BAD_TRAIN_CASES = [
     ("empty.csv", "label", "empty"),
     ("inf.csv", "label", "column 'x' of .*inf.csv holds 1 infinite value"),
     ("latin1.csv", "label", "UTF-8"),
+    ("dup.csv", "label", "dup.csv has duplicate column name\\(s\\) 'label'; give every column"),
 ]
 
 
