@@ -333,3 +333,17 @@ def test_a_sensitive_column_of_20000_values_is_refused_at_once(tmp_path):
         "raikit compares; bin or pool its values into at most 50 categories first"
     )
     assert elapsed < 10 and not (tmp_path / "a").exists()
+
+
+def test_audit_keeps_an_existing_junit_file_without_force(tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("thresholds: []\n")
+    junit = tmp_path / "gate.xml"
+    junit.write_text("an earlier result")
+    result = rai(
+        "audit", "--predictions", "missing.csv", "--sensitive", "g", "--policy", policy,
+        "--junit", junit, "--out", tmp_path / "a",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert result.output == f"error: {junit} already exist(s); pass --force to overwrite\n"
+    assert junit.read_text() == "an earlier result" and not (tmp_path / "a").exists()
