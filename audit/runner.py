@@ -24,7 +24,7 @@ from raikit.audit.impact.verdicts import with_verdicts
 from raikit.audit.policy import limits_from
 from raikit.audit.types import Finding
 from raikit.models.errors import ConfigError, DataError
-from raikit.models.provenance import sha256_file
+from raikit.models.provenance import sha256_file, tree_sha256
 from raikit.models.schema import Schema, binarize_labels, label_text, validate_frame
 from raikit.models.settings import (
     BootstrapReplicates,
@@ -326,10 +326,10 @@ def describe_model(predictor: Predictor) -> ModelInfo:
     if callable(describe):
         return describe()
     path = Path(predictor.path)
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file())
+    if path.is_dir():  # every file below, so a mitigated model's hashes cover its base model
+        files_sha256 = tree_sha256(path)
     else:  # a Predictor of one's own may name no file at all ("<my model>")
-        files = [path] if path.is_file() else []
+        files_sha256 = {path.name: sha256_file(path)} if path.is_file() else {}
     checkpoint = getattr(predictor, "checkpoint", None)
     record = getattr(checkpoint, "record", None)
     config = getattr(checkpoint, "config", {}) or {}
@@ -349,7 +349,7 @@ def describe_model(predictor: Predictor) -> ModelInfo:
     return ModelInfo(
         kind=predictor.kind,
         path=str(path),
-        files_sha256={p.name: sha256_file(p) for p in files},
+        files_sha256=files_sha256,
         architecture=config.get("architecture"),
         training=training,
     )
