@@ -47,17 +47,6 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def tree_sha256(directory: Path) -> dict[str, str]:
-    """Hex sha256 of every file under ``directory``, keyed by its relative path (``base/x.json``).
-
-    Files in sub-folders count (a mitigated model's copy of its base model is one); a linked
-    folder is not entered, a linked file is hashed by its content.
-    """
-    directory = Path(directory)
-    files = sorted(p for p in directory.rglob("*") if p.is_file())
-    return {p.relative_to(directory).as_posix(): sha256_file(p) for p in files}
-
-
 def utc_now() -> str:
     """The current time in UTC, ISO 8601 to the second."""
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()

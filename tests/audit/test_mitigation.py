@@ -292,6 +292,9 @@ def test_a_chain_of_bases_ends_or_is_refused(planted, tmp_path):
     outer = shutil.copytree(model, tmp_path / "outer", ignore=shutil.ignore_patterns("base"))
     shutil.copytree(model, outer / "base")
     assert load_predictor(outer).predict_proba(test).shape == (len(test), 2)
+    hashes = describe_model(load_predictor(outer)).files_sha256
+    inner = (outer / "base" / "base" / "model.safetensors").read_bytes()
+    assert hashes["base/base/model.safetensors"] == hashlib.sha256(inner).hexdigest()
     # A base pointing back up, directly or through a link, is refused instead of recursing.
     _with_base(outer / "base", "../..")
     with pytest.raises(ModelError, match="field 'base' of .* got '../..'"):
