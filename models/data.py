@@ -258,9 +258,9 @@ def check_unique_columns(names: Iterable[Any], source: str) -> None:
     DataError
         Naming every repeated name.
     """
-    counts = Counter(str(name) for name in names)
-    repeated = [name for name, count in counts.items() if count > 1]
-    if repeated:
+    texts = [str(name) for name in names]
+    if len(set(texts)) < len(texts):  # one set per call: JSON files check every record
+        repeated = [name for name, count in Counter(texts).items() if count > 1]
         names_text = ", ".join(f"'{name}'" for name in repeated)
         raise DataError(MSG_DUPLICATE_COLUMNS.format(path=source, names=names_text))
 
