@@ -173,11 +173,18 @@ def audit(
 def _table(data: Any) -> LoadedTable:
     import pandas as pd
 
-    from raikit.models.data import LoadedTable, check_finite, frame_sha256, load_table
+    from raikit.models.data import (
+        LoadedTable,
+        check_finite,
+        check_unique_columns,
+        frame_sha256,
+        load_table,
+    )
 
     if isinstance(data, LoadedTable):
         return data
     if isinstance(data, pd.DataFrame):
+        check_unique_columns(data.columns, IN_MEMORY_DATA)
         check_finite(data, IN_MEMORY_DATA)
         return LoadedTable(frame=data, source=IN_MEMORY_DATA, sha256=frame_sha256(data))
     if isinstance(data, (str, os.PathLike)):

@@ -9,10 +9,13 @@ same groups with the same labels:
 - a numeric column with more than 10 distinct values is binned: age-like ones (the name holds
   the word ``age``; values between 0 and 130) into :data:`AGE_BANDS`, any other into quartiles;
 - a missing value (None, NaN) is a group of its own, :data:`MISSING_GROUP`, never dropped;
+- a column of labels with more than :data:`MAX_GROUPS` distinct values is refused, not pooled:
+  each group is compared with every other, and so many are usually an identifier or free text;
 - several columns also form their intersection, one group per observed combination.
 
 Public surface: :func:`fit_groups`, :class:`Grouping`, :class:`SensitiveAttribute`,
-:func:`prepare_sensitive_features`, :data:`AGE_BANDS` and :data:`MISSING_GROUP`.
+:func:`prepare_sensitive_features`, :data:`AGE_BANDS`, :data:`MAX_GROUPS` and
+:data:`MISSING_GROUP`.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from raikit.models.schema import label_text
 
 __all__ = [
     "AGE_BANDS",
+    "MAX_GROUPS",
     "MISSING_GROUP",
     "ColumnGrouping",
     "Grouping",
@@ -43,10 +47,17 @@ MISSING_GROUP = "(missing)"
 _AGE_CUTS = (25.0, 35.0, 45.0, 55.0, 65.0)
 _AGE_NAME = re.compile(r"(?:^|[^a-z])age(?:[^a-z]|$)")
 _MAX_DISTINCT_UNBINNED = 10
+#: Most groups a column of labels may form. Beyond it the figures per group are too small to
+#: conclude from, the report grows with every group and the bootstrap slows with them.
+MAX_GROUPS = 50
 
 MSG_SINGLE_GROUP = (
     "sensitive column '{column}' has a single group '{group}'; fairness compares at least two "
     "groups"
+)
+MSG_TOO_MANY_GROUPS = (
+    "sensitive column '{column}' has {count} distinct values, more than the {limit} groups raikit "
+    "compares; bin or pool its values into at most {limit} categories first"
 )
 MSG_MISSING_LABEL_CLASH = (
     "sensitive column '{column}' holds both missing values and the value '{label}', which is "
@@ -135,7 +146,12 @@ def _encode_values(values: pd.Series, missing: np.ndarray) -> tuple[np.ndarray, 
 
 def _fit_column(column: str, values: pd.Series) -> ColumnGrouping:
     present = values.dropna()
-    if not _is_numeric(values) or present.nunique() <= _MAX_DISTINCT_UNBINNED:
+    distinct = present.nunique()
+    if not _is_numeric(values) or distinct <= _MAX_DISTINCT_UNBINNED:
+        if distinct > MAX_GROUPS:
+            raise DataError(
+                MSG_TOO_MANY_GROUPS.format(column=column, count=distinct, limit=MAX_GROUPS)
+            )
         return ColumnGrouping(column)
     numbers = present.to_numpy(dtype=np.float64)
     low, high = numbers.min(), numbers.max()
@@ -315,6 +331,11 @@ def fit_groups(frame: pd.DataFrame) -> Grouping:
     Returns
     -------
     Grouping
+
+    Raises
+    ------
+    DataError
+        If a column of labels has more than :data:`MAX_GROUPS` distinct values.
 
     Examples
     --------

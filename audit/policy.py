@@ -8,6 +8,7 @@ the result to exit code 0 (pass) or 1 (a gate failed), and bad input to 2.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -525,14 +526,27 @@ def attach_gate(evidence: Evidence, policy: Policy) -> Evidence:
     return with_verdicts(evidence.model_copy(update={"gate": gate}), policy)
 
 
+# Characters XML 1.0 cannot hold, even escaped: most C0 controls, lone surrogates, U+FFFE/F.
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_text(text: str) -> str:
+    """``text`` with each character XML 1.0 forbids replaced by U+FFFD."""
+    return _NOT_XML.sub("\ufffd", text)
+
+
 def junit_xml(result: GateResult) -> str:
-    """The gate result as JUnit XML (one ``testcase`` per check) for CI systems."""
+    """The gate result as JUnit XML (one ``testcase`` per check) for CI systems.
+
+    Names and messages come from the user's data and policy; a character XML 1.0 forbids
+    (a control character) is written as U+FFFD so the file always parses.
+    """
     import xml.etree.ElementTree as ET
 
     counts = result.counts()
     suite = ET.Element(
         "testsuite",
-        name=f"raikit policy gate: {result.policy_name}",
+        name=_xml_text(f"raikit policy gate: {result.policy_name}"),
         tests=str(len(result.checks)),
         failures=str(counts["fail"]),
         errors="0",
@@ -540,14 +554,17 @@ def junit_xml(result: GateResult) -> str:
     )
     for item in result.checks:
         case = ET.SubElement(
-            suite, "testcase", classname=f"raikit.gate.{item.gate}", name=item.subject
+            suite,
+            "testcase",
+            classname=_xml_text(f"raikit.gate.{item.gate}"),
+            name=_xml_text(item.subject),
         )
         if item.status == "fail":
             ET.SubElement(
-                case, "failure", message=item.message, type=item.gate
-            ).text = f"required {item.requirement}; observed {item.observed}"
+                case, "failure", message=_xml_text(item.message), type=_xml_text(item.gate)
+            ).text = _xml_text(f"required {item.requirement}; observed {item.observed}")
         elif item.status == "missing":
-            ET.SubElement(case, "skipped", message=item.message)
+            ET.SubElement(case, "skipped", message=_xml_text(item.message))
     suites = ET.Element("testsuites")
     suites.append(suite)
     ET.indent(suites)

@@ -329,10 +329,6 @@ def describe_model(predictor: Predictor) -> ModelInfo:
     if callable(describe):
         return describe()
     path = Path(predictor.path)
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file())
-    else:  # a Predictor of one's own may name no file at all ("<my model>")
-        files = [path] if path.is_file() else []
     checkpoint = getattr(predictor, "checkpoint", None)
     record = getattr(checkpoint, "record", None)
     config = getattr(checkpoint, "config", {}) or {}
@@ -352,10 +348,31 @@ def describe_model(predictor: Predictor) -> ModelInfo:
     return ModelInfo(
         kind=predictor.kind,
         path=str(path),
-        files_sha256={p.name: sha256_file(p) for p in files},
+        files_sha256=_files_sha256(predictor),
         architecture=config.get("architecture"),
         training=training,
     )
+
+
+def _files_sha256(predictor: Predictor) -> dict[str, str]:
+    """sha256 of the model's files, and of the files of the base model it loads, if any.
+
+    A mitigated model's base is inside its folder; its files are keyed by their path there
+    (``base/model.safetensors``), so a change to the base changes the evidence.
+    """
+    path = Path(predictor.path)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file())
+    else:  # a Predictor of one's own may name no file at all ("<my model>")
+        files = [path] if path.is_file() else []
+    hashes = {p.name: sha256_file(p) for p in files}
+    base = getattr(predictor, "base", None)
+    if base is not None:
+        where = Path(base.path).relative_to(path.resolve())
+        folder = where if Path(base.path).is_dir() else where.parent
+        for name, digest in describe_model(base).files_sha256.items():
+            hashes[(folder / name).as_posix()] = digest
+    return hashes
 
 
 def _recompute_epsilon(privacy: PrivacyRecord) -> float | None:

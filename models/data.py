@@ -15,8 +15,11 @@ import codecs
 import hashlib
 import json
 import os
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +31,7 @@ from raikit.models.provenance import sha256_file
 __all__ = [
     "SUPPORTED_SUFFIXES",
     "LoadedTable",
+    "check_unique_columns",
     "frame_sha256",
     "load_table",
     "read_table",
@@ -53,6 +57,10 @@ MSG_NO_ROWS = "{path} has no rows"
 MSG_INFINITE = (
     "column '{column}' of {path} holds {count} infinite value(s); replace them with a number, "
     "or leave them empty to be treated as missing"
+)
+MSG_DUPLICATE_COLUMNS = (
+    "{path} has duplicate column name(s) {names}; give every column its own name (a copy of "
+    "the label read as a feature would leak it)"
 )
 MSG_NOT_UTF8 = (
     "{path} is not valid {encoding}: byte 0x{byte:02x} at offset {offset}; re-save it as UTF-8 "
@@ -105,10 +113,20 @@ def _encoding_error(path: Path, shown: str, encoding: str) -> DataError:
     return DataError(MSG_NOT_UTF8.format(path=shown, encoding=encoding, byte=byte, offset=offset))
 
 
+def _unique_keys(shown: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """A ``json`` hook refusing an object that repeats a key (``json`` keeps the last one)."""
+
+    def build(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        check_unique_columns([key for key, _ in pairs], shown)
+        return dict(pairs)
+
+    return build
+
+
 def _read_json_records(path: Path, shown: str, encoding: str) -> pd.DataFrame:
     text = path.read_text(encoding=encoding)
     try:
-        records = json.loads(text)
+        records = json.loads(text, object_pairs_hook=_unique_keys(shown))
     except json.JSONDecodeError as exc:
         detail = f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
         raise DataError(MSG_UNPARSEABLE.format(path=shown, fmt="json", detail=detail)) from None
@@ -127,7 +145,7 @@ def _read_json_lines(path: Path, shown: str, encoding: str) -> pd.DataFrame:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line.rstrip("\r\n"))
+                record = json.loads(line.rstrip("\r\n"), object_pairs_hook=_unique_keys(shown))
             except json.JSONDecodeError as exc:
                 detail = f"line {number}, column {exc.colno}: {exc.msg}"
                 raise DataError(
@@ -198,8 +216,17 @@ def read_table(path: str | os.PathLike[str], *, encoding: str | None = None) -> 
             text_encoding = "utf-8-sig"  # accept (and drop) a byte-order mark
     try:
         if fmt in ("csv", "tsv"):
-            frame = pd.read_csv(file, sep="\t" if fmt == "tsv" else ",", encoding=text_encoding)
+            sep = "\t" if fmt == "tsv" else ","
+            # pandas renames a repeated name ("a" to "a.1"); the header as written is read first.
+            header = pd.read_csv(
+                file, sep=sep, encoding=text_encoding, header=None, nrows=1, dtype=str
+            )
+            check_unique_columns(header.iloc[0].dropna(), shown)
+            frame = pd.read_csv(file, sep=sep, encoding=text_encoding)
         elif fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            check_unique_columns(pq.read_schema(file).names, shown)
             frame = pd.read_parquet(file)
         elif fmt == "jsonl":
             frame = _read_json_lines(file, shown, text_encoding)
@@ -221,6 +248,21 @@ def read_table(path: str | os.PathLike[str], *, encoding: str | None = None) -> 
         frame = frame.reset_index(drop=True)
     check_finite(frame, shown)
     return frame
+
+
+def check_unique_columns(names: Iterable[Any], source: str) -> None:
+    """Refuse a table whose columns repeat a name: one of them would be read in place of another.
+
+    Raises
+    ------
+    DataError
+        Naming every repeated name.
+    """
+    texts = [str(name) for name in names]
+    if len(set(texts)) < len(texts):  # one set per call: JSON files check every record
+        repeated = [name for name, count in Counter(texts).items() if count > 1]
+        names_text = ", ".join(f"'{name}'" for name in repeated)
+        raise DataError(MSG_DUPLICATE_COLUMNS.format(path=source, names=names_text))
 
 
 def check_finite(frame: pd.DataFrame, source: str) -> None:

@@ -75,8 +75,20 @@ def _environment() -> Environment:
     return environment
 
 
+def _one_line_string(dumper: Any, value: str) -> Any:
+    # A line break in a value (\n, \r, NEL, U+2028/9) is written as an escape inside double
+    # quotes, never as a YAML line: no value can put a "---" line into the front matter.
+    style = '"' if any(char in value for char in "\n\r\x85\u2028\u2029") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
 def _front_matter(evidence: Evidence) -> Raw:
     import yaml
+
+    class FrontMatterDumper(yaml.SafeDumper):
+        pass
+
+    FrontMatterDumper.add_representer(str, _one_line_string)
 
     impact = evidence.impact
     name = impact.system_name if impact is not None else evidence.title
@@ -113,7 +125,13 @@ def _front_matter(evidence: Evidence) -> Raw:
             }
         ],
     }
-    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    text = yaml.dump(
+        data,
+        Dumper=FrontMatterDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=float("inf"),  # one line per value: a long value is never folded
+    )
     return Raw(text.rstrip("\n"))
 
 

@@ -106,7 +106,7 @@ def audit(
     impact_assessment = load_impact(impact) if impact is not None else None
     loaded_policy = load_policy(policy) if policy is not None else None
     evidence_path, report_path = out / "evidence.json", out / "report.html"
-    refuse_overwrite([evidence_path, report_path], force)
+    refuse_overwrite([evidence_path, report_path, *([junit] if junit else [])], force)
     config = AuditConfig(
         label=label or "y_true",
         sensitive=tuple(sensitive),

@@ -58,11 +58,14 @@ def gate(
     evidence: Annotated[Path, typer.Argument(help="evidence.json written by `rai audit`.")],
     policy: Annotated[Path, typer.Option("--policy", help="policy.yaml with the thresholds.")],
     junit: JunitOption = None,
+    force: ForceOption = False,
 ) -> None:
     """Check evidence against a policy: exit 0 pass, 1 a gate failed, 2 bad input."""
     from raikit.audit.evidence import load_evidence
     from raikit.audit.policy import check, load_policy
 
+    if junit is not None:
+        refuse_overwrite([junit], force)
     loaded_policy = load_policy(policy)
     finish_gate(check(load_evidence(evidence), loaded_policy), junit)
 

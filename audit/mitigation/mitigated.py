@@ -6,8 +6,9 @@ networks, ``model.safetensors``. Three kinds are loaded here (the adapter is reg
 :mod:`raikit.audit.predictor`):
 
 * ``threshold_optimizer`` — fairlearn's ``ThresholdOptimizer`` re-implemented from its
-  per-group interpolated thresholds; the base model is copied into ``base/``. Needs the
-  sensitive attribute at prediction time.
+  per-group interpolated thresholds; the base model is copied into ``base/`` (``base`` in
+  ``mitigation.json`` must stay inside the directory). Needs the sensitive attribute at
+  prediction time.
 * ``exponentiated_gradient`` — fairlearn's randomised ensemble: member MLPs and their weights.
 * ``correlation_remover`` — fairlearn's ``CorrelationRemover`` (sensitive means and the
   least-squares coefficients) before an MLP. Needs the sensitive attribute at prediction time.
@@ -261,11 +262,29 @@ def load_mitigated(path: Path) -> MitigatedPredictor:
         state=state,
     )
     if method == "threshold_optimizer":
-        predictor.base = load_predictor(path / state["base"])
+        predictor.base = load_predictor(_base_path(path, state.get("base")))
         return predictor
     predictor.preprocessor = TabularPreprocessor.from_dict(state["preprocessor"])
     predictor.modules = _load_members(path, state)
     return predictor
+
+
+def _base_path(path: Path, base: Any) -> Path:
+    """Where a threshold optimizer's base model is: a relative path inside its own directory.
+
+    ``rai mitigate`` copies the base into ``base/``, so the pair moves as one folder. Anything
+    else is refused: an absolute path or ``..`` would load (and hash) a model from elsewhere,
+    ``.`` the mitigated model itself. Each nested base lies strictly deeper on disk (links
+    resolved), so a chain of bases always ends.
+    """
+    root = path.resolve()
+    resolved = (path / base).resolve() if isinstance(base, str) and base else None
+    if resolved is None or Path(base).is_absolute() or root not in resolved.parents:
+        raise ModelError(
+            f"field 'base' of '{path / MITIGATION_FILE}' must be a relative path to a folder or "
+            f"file inside '{path}' (as `rai mitigate` writes it: {BASE_DIR!r}); got {base!r}"
+        )
+    return resolved
 
 
 def _load_members(path: Path, state: dict) -> list[Any]:

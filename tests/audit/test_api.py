@@ -340,6 +340,14 @@ def test_a_torch_module_is_refused_without_what_it_reads(linear_module, linear_d
         )
 
 
+def test_a_frame_repeating_a_column_name_is_refused(linear_module, linear_data):
+    copied = pd.concat([linear_data, linear_data[["label"]]], axis=1)
+    with pytest.raises(
+        DataError, match="^<in-memory DataFrame> has duplicate column name\\(s\\) 'label';"
+    ):
+        audit(linear_module, copied, label="label", feature_columns=FEATURES, classes=["no", "yes"])
+
+
 # --------------------------------------------------------------------------------------
 # Hugging Face
 

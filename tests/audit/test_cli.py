@@ -3,6 +3,7 @@
 import hashlib
 import json
 import re
+import time
 
 import numpy as np
 import pandas as pd
@@ -180,6 +181,7 @@ def inputs(tmp_path):
     write("empty.csv", raw=b"")
     write("inf.csv", good.assign(x=good["x"].where(good.index != 4, float("inf"))))
     write("latin1.csv", raw="group,label,x\ncafé,1,2\n".encode("latin-1"))
+    write("dup.csv", raw=b"group,label,x,label\na,0,1,0\nb,1,2,1\n")
     return paths
 
 
@@ -192,6 +194,7 @@ BAD_TRAIN_CASES = [
     ("empty.csv", "label", "empty"),
     ("inf.csv", "label", "column 'x' of .*inf.csv holds 1 infinite value"),
     ("latin1.csv", "label", "UTF-8"),
+    ("dup.csv", "label", "dup.csv has duplicate column name\\(s\\) 'label'; give every column"),
 ]
 
 
@@ -306,3 +309,41 @@ def test_predictions_with_missing_prediction_column(tmp_path):
     result = rai("audit", "--predictions", path, "--sensitive", "g", "--out", tmp_path / "a")
     assert result.exit_code == 2
     assert "column 'y_pred' not found" in result.output
+
+
+def test_a_sensitive_column_of_20000_values_is_refused_at_once(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 20_000
+    frame = pd.DataFrame(
+        {
+            "person": [f"id-{i:05d}" for i in range(n)],
+            "y_true": rng.integers(0, 2, n),
+            "y_pred": rng.integers(0, 2, n),
+        }
+    )
+    path = tmp_path / "preds.csv"
+    frame.to_csv(path, index=False)
+    started = time.perf_counter()
+    result = rai("audit", "--predictions", path, "--sensitive", "person", "--out", tmp_path / "a")
+    elapsed = time.perf_counter() - started
+    assert result.exit_code == 2, result.output
+    [line] = result.output.strip().splitlines()
+    assert line == (
+        "error: sensitive column 'person' has 20000 distinct values, more than the 50 groups "
+        "raikit compares; bin or pool its values into at most 50 categories first"
+    )
+    assert elapsed < 10 and not (tmp_path / "a").exists()
+
+
+def test_audit_keeps_an_existing_junit_file_without_force(tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("thresholds: []\n")
+    junit = tmp_path / "gate.xml"
+    junit.write_text("an earlier result")
+    result = rai(
+        "audit", "--predictions", "missing.csv", "--sensitive", "g", "--policy", policy,
+        "--junit", junit, "--out", tmp_path / "a",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert result.output == f"error: {junit} already exist(s); pass --force to overwrite\n"
+    assert junit.read_text() == "an earlier result" and not (tmp_path / "a").exists()

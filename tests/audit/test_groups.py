@@ -329,3 +329,18 @@ def test_mitigation_fits_over_the_same_bands(gapped):
     )
     with pytest.raises(DataError, match=re.escape(message)):
         mitigate(table, checkpoint.path, config, root / "thresholds")
+
+
+def test_a_column_of_labels_forms_at_most_max_groups():
+    fifty = pd.DataFrame({"region": [f"r{i}" for i in range(50)] * 2})
+    assert len(fit_groups(fifty).attributes(fifty)[0].groups) == 50
+    fifty_one = pd.DataFrame({"region": [f"r{i}" for i in range(51)] * 2})
+    with pytest.raises(DataError) as error:
+        fit_groups(fifty_one)
+    assert str(error.value) == (
+        "sensitive column 'region' has 51 distinct values, more than the 50 groups raikit "
+        "compares; bin or pool its values into at most 50 categories first"
+    )
+    # Numbers with many distinct values are binned, so they never reach the cap.
+    many_numbers = pd.DataFrame({"income": np.arange(20_000.0)})
+    assert len(fit_groups(many_numbers).attributes(many_numbers)[0].groups) == 4

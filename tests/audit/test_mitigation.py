@@ -1,7 +1,11 @@
 """Each mitigation method on a planted disparity, checked by the independent audit code."""
 
+import hashlib
 import json
+import os
+import shutil
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,6 +15,7 @@ from raikit.audit.fairness import FairnessConfig, assess_fairness
 from raikit.audit.mitigation import MitigationConfig, mitigate, pareto_front
 from raikit.audit.mitigation.mitigated import decide, one_hot, remove_correlation, row_uniforms
 from raikit.audit.predictor import load_predictor
+from raikit.audit.runner import describe_model
 from raikit.models.data import LoadedTable
 from raikit.models.errors import ConfigError, DataError, ModelError
 from raikit.models.train import TrainSpec, split_indices, train
@@ -178,19 +183,8 @@ def test_pareto_front_against_hand_marked_points():
 
 
 def test_sensitive_column_missing_at_prediction_time(planted):
-    table, root, test = planted
-    out = root / "threshold_optimizer-demographic_parity"
-    if not out.exists():
-        mitigate(
-            table,
-            root / "base",
-            MitigationConfig(
-                method="threshold_optimizer",
-                constraint="demographic_parity",
-                sensitive=("group",),
-            ),
-            out,
-        )
+    _, _, test = planted
+    out = threshold_model(planted)
     with pytest.raises(
         DataError, match="sensitive column 'group' is missing .* at prediction time"
     ):
@@ -254,3 +248,93 @@ def test_a_degenerate_model_is_never_a_trade_off_point(planted):
     assert [p.pareto for p in result.points] == [True, False]
     [finding] = [f for f in result.findings if f.code == "degenerate_model"]
     assert "'always-yes' is degenerate" in finding.message
+
+
+def threshold_model(planted):
+    """The demographic-parity threshold optimizer of ``planted`` (fitted once)."""
+    table, root, _ = planted
+    out = root / "threshold_optimizer-demographic_parity"
+    if not out.exists():
+        config = MitigationConfig(
+            method="threshold_optimizer", constraint="demographic_parity", sensitive=("group",)
+        )
+        mitigate(table, root / "base", config, out)
+    return out
+
+
+def test_model_hashes_cover_the_base_model_copy(planted, tmp_path):
+    _, _, test = planted
+    model = shutil.copytree(threshold_model(planted), tmp_path / "moved")  # moved as one folder
+    expected = {
+        os.path.relpath(os.path.join(folder, name), model).replace(os.sep, "/"): hashlib.sha256(
+            Path(folder, name).read_bytes()
+        ).hexdigest()
+        for folder, _, names in os.walk(model)
+        for name in names
+    }
+    assert {"base/model.safetensors", "base/config.json", "base/training.json"} <= set(expected)
+    predictor = load_predictor(model)
+    assert describe_model(predictor).files_sha256 == expected
+    original = load_predictor(threshold_model(planted)).predict_proba(test)
+    assert np.array_equal(predictor.predict_proba(test), original)
+    # Other weights in the base model: the base's hash changes, and only it.
+    weights = model / "base" / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0x01
+    weights.write_bytes(bytes(data))
+    changed = describe_model(load_predictor(model)).files_sha256
+    assert {k for k in expected if changed[k] != expected[k]} == {"base/model.safetensors"}
+
+
+def _with_base(model: Path, base) -> Path:
+    state = json.loads((model / "mitigation.json").read_text())
+    (model / "mitigation.json").write_text(json.dumps({**state, "base": base}))
+    return model
+
+
+@pytest.mark.parametrize("base", ["ABSOLUTE", "../outside", ".", "base/..", "", None, 3])
+def test_base_outside_the_model_folder_is_refused(planted, tmp_path, base):
+    _, root, _ = planted
+    shutil.copytree(root / "base", tmp_path / "outside")  # a loadable model beside it
+    model = shutil.copytree(threshold_model(planted), tmp_path / "model")
+    base = str(tmp_path / "outside") if base == "ABSOLUTE" else base
+    with pytest.raises(ModelError) as error:
+        load_predictor(_with_base(model, base))
+    assert str(error.value) == (
+        f"field 'base' of '{model / 'mitigation.json'}' must be a relative path to a folder or "
+        f"file inside '{model}' (as `rai mitigate` writes it: 'base'); got {base!r}"
+    )
+
+
+def test_a_chain_of_bases_ends_or_is_refused(planted, tmp_path):
+    _, _, test = planted
+    model = threshold_model(planted)
+    # A mitigated model whose base is itself a mitigated model (with its own base) loads.
+    outer = shutil.copytree(model, tmp_path / "outer", ignore=shutil.ignore_patterns("base"))
+    shutil.copytree(model, outer / "base")
+    assert load_predictor(outer).predict_proba(test).shape == (len(test), 2)
+    hashes = describe_model(load_predictor(outer)).files_sha256
+    inner = (outer / "base" / "base" / "model.safetensors").read_bytes()
+    assert hashes["base/base/model.safetensors"] == hashlib.sha256(inner).hexdigest()
+    # A base pointing back up, directly or through a link, is refused instead of recursing.
+    _with_base(outer / "base", "../..")
+    with pytest.raises(ModelError, match="field 'base' of .* got '../..'"):
+        load_predictor(outer)
+    looped = shutil.copytree(model, tmp_path / "looped", ignore=shutil.ignore_patterns("base"))
+    (looped / "base").symlink_to(looped, target_is_directory=True)
+    with pytest.raises(ModelError, match="field 'base' of .* got 'base'"):
+        load_predictor(looped)
+
+
+def test_rai_audit_refuses_a_base_outside_in_one_line(planted, tmp_path):
+    from typer.testing import CliRunner
+
+    from raikit.audit.cli import app
+
+    model = _with_base(shutil.copytree(threshold_model(planted), tmp_path / "model"), "..")
+    args = ["audit", "--model", model, "--data", "planted.csv", "--label", "hired"]
+    args += ["--sensitive", "group", "--out", tmp_path / "a"]
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == 2, result.output
+    [line] = result.output.strip().splitlines()
+    assert line.startswith("error: field 'base' of ") and line.endswith("got '..'")

@@ -129,6 +129,29 @@ def test_junit_xml_parses_with_one_case_per_check():
     assert {c.get("classname") for c in cases} >= {"raikit.gate.equalized_odds_difference"}
 
 
+def test_junit_xml_holds_control_characters_as_replacement_characters():
+    result = build_full_evidence().gate
+    hostile = "sex\x00\x1b[31m\x0b</testcase>]]>&'\"\ud800\ufffe\nend\t"
+    # What XML 1.0 can hold: tab and newline kept, every other control character, the lone
+    # surrogate and U+FFFE each replaced by U+FFFD; markup characters are escaped, not lost.
+    expected = "sex\ufffd\ufffd[31m\ufffd</testcase>]]>&'\"\ufffd\ufffd\nend\t"
+    checks = [
+        c.model_copy(
+            update={"subject": hostile, "message": hostile, "observed": hostile, "status": "fail"}
+        )
+        for c in result.checks
+    ]
+    result = result.model_copy(update={"checks": checks, "policy_name": hostile, "passed": False})
+    root = ET.fromstring(junit_xml(result).encode("utf-8"))
+    [suite] = root
+    assert suite.get("name") == f"raikit policy gate: {expected}"
+    cases = suite.findall("testcase")
+    assert len(cases) == len(checks) and all(c.get("name") == expected for c in cases)
+    failures = [c.find("failure") for c in cases]
+    assert all(f.get("message") == expected for f in failures)
+    assert all(f.text.endswith(f"; observed {expected}") for f in failures)
+
+
 @pytest.mark.parametrize(
     ("text", "words"),
     [
@@ -195,6 +218,19 @@ def test_rai_gate_exit_codes_pass_and_fail(tmp_path, evidence_file, max_dpd, cod
     assert "demographic_parity_difference" in result.output and f"{SEX_DPD:.3f}" in result.output
     suite = ET.parse(junit).getroot()[0]
     assert int(suite.get("failures")) == code
+
+
+def test_rai_gate_keeps_an_existing_junit_file_without_force(tmp_path, evidence_file):
+    policy_path = write(tmp_path, "policy.yaml", "thresholds: []\n")
+    junit = write(tmp_path, "gate.xml", "mine")
+    args = ["gate", str(evidence_file), "--policy", str(policy_path), "--junit", str(junit)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert result.output == f"error: {junit} already exist(s); pass --force to overwrite\n"
+    assert junit.read_text() == "mine"
+    result = runner.invoke(app, [*args, "--force"])
+    assert result.exit_code == 0, result.output
+    assert ET.parse(junit).getroot().tag == "testsuites"
 
 
 @pytest.mark.parametrize(

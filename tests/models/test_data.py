@@ -278,3 +278,37 @@ def test_a_directory_does_not_shadow_a_builtin(tmp_path, monkeypatch):
     (tmp_path / "arrests").mkdir()
     table = load_table("arrests")
     assert table.source == "builtin:arrests" and len(table.frame) == 5226
+
+
+DUPLICATED = {
+    "dup.csv": "y,x,y\n1,2,1\n0,3,0\n",
+    "dup.tsv": "y\tx\ty\n1\t2\t1\n0\t3\t0\n",
+    "dup.jsonl": '{"y": 1, "x": 2, "y": 1}\n{"y": 0, "x": 3}\n',
+    "dup.json": '[{"y": 1, "x": 2}, {"x": 3, "y": 0, "x": 4}]',
+}
+
+
+@pytest.mark.parametrize("filename", [*DUPLICATED, "dup.parquet"])
+def test_read_table_refuses_a_repeated_column_name(filename: str, tmp_path: Path) -> None:
+    path = tmp_path / filename
+    if filename.endswith(".parquet"):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        columns = [pa.array([1, 0]), pa.array([2, 3]), pa.array([1, 0])]
+        pq.write_table(pa.table(columns, names=["y", "x", "y"]), path)
+    else:
+        _write(path, DUPLICATED[filename])
+    repeated = "'x'" if filename == "dup.json" else "'y'"
+    with pytest.raises(DataError) as info:
+        read_table(path)
+    assert str(info.value) == (
+        f"{path} has duplicate column name(s) {repeated}; give every column its own name (a copy "
+        "of the label read as a feature would leak it)"
+    )
+
+
+def test_a_name_pandas_would_give_a_duplicate_is_still_a_name(tmp_path: Path) -> None:
+    frame = read_table(_write(tmp_path / "data.csv", "y,y.1,,\n1,2,3,4\n"))
+    assert list(frame.columns) == ["y", "y.1", "Unnamed: 2", "Unnamed: 3"]
+    assert frame.iloc[0].tolist() == [1, 2, 3, 4]

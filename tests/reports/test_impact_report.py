@@ -254,3 +254,42 @@ def test_pdf_is_printed_when_weasyprint_is_installed():
     assert isinstance(pdf, bytes) and pdf.startswith(b"%PDF-") and len(pdf) > 10_000
     # The seven SVG charts are embedded as vector forms (a report without charts has 2).
     assert pdf.count(b"/Subtype /Form") > 2 + 7
+
+
+FRONT_MATTER_HOSTILE = [
+    "a: b\n---\nevil: injected",
+    "x\u2028---\u2029evil: 1\x85...",
+    "--- # not a comment",
+    "...",
+    "'single' \"double\" `back`",
+    "key: [1, 2] {a: 1} &anchor *ref",
+    "!!python/object/apply:os.system ['echo']",
+    "\ttab\r\nand\x00nul \ufeff",
+    "x" * 300,
+]
+
+
+@pytest.mark.parametrize("hostile", FRONT_MATTER_HOSTILE)
+def test_model_card_front_matter_round_trips_hostile_values(hostile):
+    evidence = build_full_evidence(source=hostile)
+    fairness = evidence.result("fairness")
+    attributes = [a.model_copy(update={"attribute": hostile}) for a in fairness.attributes]
+    results = {
+        **evidence.results,
+        "fairness": fairness.model_copy(update={"attributes": attributes}),
+    }
+    impact = evidence.impact.model_copy(update={"system_name": hostile})
+    evidence = evidence.model_copy(update={"results": results, "impact": impact})
+    card = reports.render(evidence, "model-card")
+    # The front matter ends at the first line that is "---", however the lines are split.
+    lines = card.split("\n")
+    end = lines.index("---", 1)
+    assert lines[0] == "---" and card.splitlines()[: end + 1] == lines[: end + 1]
+    meta = yaml.safe_load("\n".join(lines[1:end]))
+    assert list(meta) == ["library_name", "tags", "model-index"]
+    [model] = meta["model-index"]
+    assert list(model) == ["name", "results"] and model["name"] == hostile
+    [result] = model["results"]
+    assert result["dataset"] == {"name": hostile, "type": hostile}
+    names = {m["name"] for m in result["metrics"]}
+    assert {f"demographic_parity_difference ({hostile})", "accuracy"} <= names
