@@ -146,6 +146,8 @@ def test_an_untouched_audit_reproduces_and_measures_the_science_concern(audited,
     attached = load_evidence(tmp_path / "r" / "evidence.json")
     [science] = [c for c in attached.verdicts.concerns if c.name == "science"]
     assert science.status == "measured" and science.level == "low"
+    [row] = [r for r in attached.verdicts.risks if r.concern == "science"]
+    assert (row.likelihood, row.severity, row.score) == (1, 4, 4)
     assert science.measured_by == ["reproducibility"]
     assert (tmp_path / "r" / "report.html").exists()
 
@@ -198,8 +200,24 @@ def test_a_planted_drift_is_listed_with_both_values_and_exits_1(audited, tmp_pat
     assert repr(accuracy + 0.01) in line and repr(accuracy) in line
     attached = load_evidence(tmp_path / "r" / "evidence.json")
     [science] = [c for c in attached.verdicts.concerns if c.name == "science"]
-    assert science.level in ("medium", "high") and "1 of" in science.headline
+    assert science.level == "high" and "1 of" in science.headline
+    # A drift makes the risk likely (4); with no impact.yaml the tier is unknown: severity 4.
+    [row] = [r for r in attached.verdicts.risks if r.concern == "science"]
+    assert (row.likelihood, row.severity, row.score) == (4, 4, 16)
     assert any(f.code == "reproduction_drift" for f in attached.all_findings())
+
+
+def test_a_tiny_difference_is_within_tolerance_unless_the_tolerance_is_zero(audited, tmp_path):
+    def nudge(raw):
+        raw["results"]["performance"]["metrics"]["accuracy"]["value"] += 1e-9
+
+    evidence = _edited(audited, tmp_path, nudge)
+    result = rai("reproduce", evidence)
+    assert result.exit_code == 0 and "1 within tolerance 1e-06, 0 drifted" in result.output
+    result = rai("reproduce", evidence, "--tolerance", "0")
+    assert result.exit_code == 1 and "1 drifted" in result.output
+    result = rai("reproduce", evidence, "--tolerance", "-1")
+    assert result.exit_code == 2 and "tolerance must be a finite number >= 0" in result.output
 
 
 def test_a_different_package_version_is_listed(audited, tmp_path):
@@ -209,6 +227,16 @@ def test_a_different_package_version_is_listed(audited, tmp_path):
     result = rai("reproduce", _edited(audited, tmp_path, fake))
     assert result.exit_code == 0, result.output  # figures still match
     assert f"numpy: recorded 0.0.1, now {metadata.version('numpy')}" in result.output
+
+
+def test_a_check_that_wrote_files_is_not_re_run(audited, tmp_path):
+    def sweep(raw):
+        raw["provenance"]["config"]["checks"]["mitigation"] = {"out_dir": str(tmp_path / "m")}
+
+    result = rai("reproduce", _edited(audited, tmp_path, sweep), "--out", tmp_path / "r")
+    assert result.exit_code == 2
+    assert "the 'mitigation' check wrote files" in result.output
+    assert not (tmp_path / "m").exists() and not (tmp_path / "r").exists()
 
 
 def test_outputs_are_not_overwritten_without_force(audited, tmp_path):
