@@ -48,7 +48,7 @@ Figure = bool | int | float | None
 
 
 class FigureChange(Frozen):
-    """A figure whose re-run value is not exactly the recorded one (``None``: absent)."""
+    """A figure whose re-run value is not exactly the recorded one (``None``: null or absent)."""
 
     path: str
     recorded: Figure

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,6 +16,9 @@ from raikit.audit.cli._app import (
 )
 from raikit.audit.reproduce import DEFAULT_TOLERANCE
 from raikit.models.errors import OutputError
+
+if TYPE_CHECKING:
+    from raikit.audit.reproduce import Reproduction
 
 EXIT_DRIFTED = 1
 
@@ -67,7 +70,7 @@ def reproduce(
         raise typer.Exit(EXIT_DRIFTED)
 
 
-def _print(reproduction) -> None:
+def _print(reproduction: Reproduction) -> None:
     figures = reproduction.figures
     typer.echo(
         f"inputs: data {reproduction.data}"
@@ -96,5 +99,5 @@ def _print(reproduction) -> None:
     typer.echo("reproduced: " + ("yes" if reproduction.reproduced else "NO"))
 
 
-def _shown(value) -> str:
+def _shown(value: object) -> str:
     return "none" if value is None else repr(value)
