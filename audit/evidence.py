@@ -12,6 +12,7 @@ from raikit.audit.impact import ImpactAssessment
 from raikit.audit.impact.risk import Risk
 from raikit.audit.impact.verdicts import LEVEL_LABELS, ConcernVerdict, Verdicts
 from raikit.audit.policy import GateResult
+from raikit.audit.reproduce import Reproduction
 from raikit.audit.types import Finding, Frozen, Interval
 from raikit.models.errors import ConfigError, DataError
 
@@ -33,6 +34,7 @@ __all__ = [
     "ModelInfo",
     "PrivacyRecord",
     "Provenance",
+    "Reproduction",
     "Risk",
     "Section",
     "UnregisteredResult",
@@ -46,10 +48,11 @@ __all__ = [
 #: rounds ε to 6 decimals; accountants agree far closer than this).
 EPSILON_TOLERANCE = 1e-4
 
-#: 2.0: every assessment's result under ``results`` (keyed by its registered name) and how the
-#: report shows it under ``sections``; 1.0 kept each result in a top-level field of its own.
-SCHEMA_VERSION = "2.0"
-READABLE_VERSIONS = ("1.0", SCHEMA_VERSION)
+#: 2.1: ``reproduction`` (a re-run of the audit, ``rai reproduce``); 2.0: every assessment's
+#: result under ``results`` (keyed by its registered name) and how the report shows it under
+#: ``sections``; 1.0 kept each result in a top-level field of its own.
+SCHEMA_VERSION = "2.1"
+READABLE_VERSIONS = ("1.0", "2.0", SCHEMA_VERSION)
 _V1_SECTIONS = (
     "performance",
     "fairness",
@@ -215,8 +218,9 @@ class Evidence(Frozen):
     """The machine-readable result of one audit; the report and gates read only this.
 
     ``results`` maps each assessment's registered name to its result, in the order they ran;
-    ``sections`` says how the report shows each; ``verdicts`` holds what the audit concluded
-    (risk register, concern statuses, framework coverage), judged when the evidence was made.
+    ``sections`` says how the report shows each; ``reproduction`` how a re-run of the audit
+    compared (``None``: never reproduced); ``verdicts`` holds what the audit concluded (risk
+    register, concern statuses, framework coverage), judged when the evidence was made.
     """
 
     schema_version: str = SCHEMA_VERSION
@@ -228,6 +232,7 @@ class Evidence(Frozen):
     sections: dict[str, Section] = {}
     impact: ImpactAssessment | None = None
     gate: GateResult | None = None
+    reproduction: Reproduction | None = None
     findings: list[Finding] = []
     verdicts: Verdicts | None = None
 
@@ -269,6 +274,8 @@ class Evidence(Frozen):
     def all_findings(self) -> list[Finding]:
         """Findings of the bundle and of every result, in report order."""
         found = list(self.findings)
+        if self.reproduction is not None:
+            found.extend(self.reproduction.findings)
         for result in self.results.values():
             if hasattr(result, "all_findings"):
                 found.extend(result.all_findings())
@@ -279,6 +286,8 @@ class Evidence(Frozen):
 
 def upgrade(raw: dict) -> dict:
     """Evidence JSON of an older readable schema, in the current schema's layout."""
+    if raw.get("schema_version") == "2.0":  # 2.1 only added a field
+        return {**raw, "schema_version": SCHEMA_VERSION}
     if raw.get("schema_version") != "1.0":
         return raw
     from raikit.audit.registry import section_of
@@ -312,7 +321,7 @@ def load_evidence(path: Path) -> Evidence:
     if version not in READABLE_VERSIONS:
         raise DataError(
             f"evidence file '{path}' has schema_version {version!r}; "
-            f"this raikit reads {' and '.join(map(repr, READABLE_VERSIONS))}"
+            f"this raikit reads {', '.join(map(repr, READABLE_VERSIONS))}"
         )
     try:
         evidence = Evidence.model_validate(upgrade(raw))

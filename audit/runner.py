@@ -41,6 +41,9 @@ if TYPE_CHECKING:
     from raikit.models.data import LoadedTable
 
 PREDICTION_COLUMNS = ("y_true", "y_pred", "y_score")
+PREDICTIONS_KIND, DATA_ONLY_KIND = "predictions-file", "none (data scan)"
+#: ``ModelInfo.kind`` of an audit that had no model to query.
+MODELLESS_KINDS = (PREDICTIONS_KIND, DATA_ONLY_KIND)
 RowChoice = Literal["auto", "all", "test"]
 ROW_CHOICES = get_args(RowChoice)
 
@@ -129,7 +132,7 @@ def run_audit(
     scores = None
     if data_only:
         audited, rows_note = frame, "all rows"
-        model_info = ModelInfo(kind="none (data scan)", path="-", files_sha256={})
+        model_info = ModelInfo(kind=DATA_ONLY_KIND, path="-", files_sha256={})
     else:
         if predictor is None or scores_needed:
             validate_frame(
@@ -139,7 +142,7 @@ def run_audit(
             rows_note, scores = _read_predictions(table, config)
             audited = frame
             model_info = ModelInfo(
-                kind="predictions-file",
+                kind=PREDICTIONS_KIND,
                 path=table.source,
                 files_sha256={table.source: table.sha256},
             )

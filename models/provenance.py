@@ -8,13 +8,20 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+#: Packages whose version can change a figure (recorded with every training run and audit).
 PACKAGES = (
     "raikit",
     "torch",
     "numpy",
     "pandas",
+    "scipy",
     "scikit-learn",
     "fairlearn",
+    "captum",
+    "opacus",
+    "presidio-analyzer",
+    "spacy",
+    "transformers",
     "safetensors",
     "pydantic",
     "jinja2",

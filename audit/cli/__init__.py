@@ -18,6 +18,7 @@ from raikit.audit.cli import (
     impact,
     mitigate,
     pii,
+    reproduce,
     robustness,
     train,
 )
@@ -30,6 +31,7 @@ COMMANDS = (
     train.pretrain,
     audit.audit,
     audit.report,
+    reproduce.reproduce,
     gate.gate,
     gate.model_card,
     train.datasets,

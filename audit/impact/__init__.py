@@ -135,6 +135,14 @@ class EnvironmentalCost(Frozen):
     co2_kg: float | None = Field(default=None, ge=0)
 
 
+class ScientificImpact(Frozen):
+    """Effects on science: whether others can reproduce and check the system's results."""
+
+    reproducibility: str = ""
+    data_access: str = ""
+    claims: list[Claim] = []
+
+
 class Accountability(Frozen):
     """Who answers for the system, and when it is next reviewed."""
 
@@ -192,6 +200,7 @@ class ImpactAssessment(Frozen):
     security: list[SecurityThreat] = []
     environment: EnvironmentalCost | None = None
     diversity: Diversity | None = None
+    science: ScientificImpact | None = None
     risks: list[DeclaredRisk] = []
 
     def has(self, field: str) -> bool:

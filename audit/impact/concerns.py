@@ -2,8 +2,9 @@
 
 The executive summary, the risk register, the coverage matrix and the report's detail sections
 are all driven by this table. A concern is measured by the registered assessments that name it
-(:mod:`raikit.audit.registry`) and by items of the training record (``dp``); while none of them
-is in the evidence the concern reads "not measured", never silently nothing.
+(:mod:`raikit.audit.registry`) and by record items: the training record's DP guarantee (``dp``)
+and a reproduction of the audit (``reproducibility``, ``rai reproduce``); while none of them is
+in the evidence the concern reads "not measured", never silently nothing.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ class Concern:
     question : str
         What a reader wants to know, in plain words.
     record : tuple of str
-        Items of the training record (see :data:`RECORD_ITEMS`) that measure the concern,
-        besides the registered assessments that name it.
+        Record items (see :data:`RECORD_ITEMS`) that measure the concern, besides the
+        registered assessments that name it.
     impact : tuple of str
         Dotted ``ImpactAssessment`` fields that assess it.
     """
@@ -52,8 +53,11 @@ class Concern:
     impact: tuple[str, ...]
 
 
-#: Training-record items that measure a concern, in the report's words.
-RECORD_ITEMS: dict[str, str] = {"dp": "Training record: differential privacy guarantee, or none"}
+#: Recorded items that measure a concern, in the report's words.
+RECORD_ITEMS: dict[str, str] = {
+    "dp": "Training record: differential privacy guarantee, or none",
+    "reproducibility": "Reproduction of the audit (rai reproduce)",
+}
 
 CONCERNS: tuple[Concern, ...] = (
     Concern(
@@ -119,6 +123,14 @@ CONCERNS: tuple[Concern, ...] = (
         (),
         ("environment",),
     ),
+    Concern(
+        "science",
+        "Impact on science",
+        "Can others reproduce and check its results, and do the claims made with it rest on "
+        "evidence?",
+        ("reproducibility",),
+        ("science",),
+    ),
 )
 
 
@@ -151,11 +163,14 @@ def evidence_items(evidence: Evidence | None = None) -> dict[str, tuple[str, str
 
 
 def evidence_item(evidence: Evidence, name: str) -> Any:
-    """The result ``name`` of ``evidence``, or for ``dp`` the training record's privacy record
-    (a guarantee, or the recorded fact that there is none); ``None`` when absent."""
+    """The result ``name`` of ``evidence``, or the record item ``name`` (``dp``: the training
+    record's privacy record, a guarantee or the recorded fact that there is none;
+    ``reproducibility``: the audit's reproduction); ``None`` when absent."""
     if name == "dp":
         training = evidence.model.training
         return training.privacy if training is not None else None
+    if name == "reproducibility":
+        return evidence.reproduction
     return evidence.result(name)
 
 

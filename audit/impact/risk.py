@@ -90,8 +90,11 @@ def measured_risks(evidence: Evidence, limits: Limits) -> list[MeasuredRisk]:
         if (item := registered(name)) is not None
         for risk in item.risks(result, limits)
     ]
+    from raikit.audit.reproduce import reproduction_risks
+
     titles = {risk.title for risk in measured}
-    return measured + [r for r in _training_record(evidence, limits) if r.title not in titles]
+    record = [r for r in _training_record(evidence, limits) if r.title not in titles]
+    return measured + record + reproduction_risks(evidence)
 
 
 def _unless_degenerate(risk: MeasuredRisk, degenerate: str | None) -> MeasuredRisk:

@@ -91,7 +91,7 @@ def audited(tmp_path_factory):
 
 def test_audit_writes_evidence_and_report(audited):
     evidence = json.loads((audited / "audit" / "evidence.json").read_text())
-    assert evidence["schema_version"] == "2.0"
+    assert evidence["schema_version"] == "2.1"
     assert evidence["data"]["rows"].startswith("test split")
     attributes = [a["attribute"] for a in evidence["results"]["fairness"]["attributes"]]
     assert attributes == ["colour", "sex", "colour & sex"]

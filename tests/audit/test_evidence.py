@@ -34,7 +34,7 @@ def test_schema_1_0_files_are_read_and_judged(evidence, tmp_path):
     path = tmp_path / "old.json"
     path.write_text(json.dumps(old))
     loaded = load_evidence(path)
-    assert loaded.schema_version == SCHEMA_VERSION == "2.0"
+    assert loaded.schema_version == SCHEMA_VERSION == "2.1"
     assert loaded.results == evidence.results
     assert loaded.sections == evidence.sections
     assert loaded.verdicts == evidence.verdicts
@@ -57,6 +57,17 @@ def test_all_findings_gathers_every_section(evidence):
     ) + len(evidence.result("fairness").findings)
 
 
+def test_schema_2_0_files_are_read_as_the_current_schema(evidence, tmp_path):
+    """2.1 only added ``reproduction``: a 2.0 file (which has none) reads unchanged."""
+    raw = json.loads(evidence.model_dump_json())
+    del raw["reproduction"]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps({**raw, "schema_version": "2.0"}))
+    loaded = load_evidence(path)
+    assert loaded.schema_version == "2.1" and loaded.reproduction is None
+    assert loaded == evidence
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -64,7 +75,7 @@ def test_all_findings_gathers_every_section(evidence):
         ("[1, 2]", "does not hold a JSON object"),
         (
             '{"schema_version": "0.1"}',
-            "has schema_version '0.1'; this raikit reads '1.0' and '2.0'",
+            "has schema_version '0.1'; this raikit reads '1.0', '2.0', '2.1'",
         ),
         ('{"schema_version": "1.0", "title": "t"}', "is invalid at 'data': Field required"),
     ],

@@ -60,7 +60,8 @@ def test_full_report_lights_and_register(full_html):
     lights = {r[0]: r for r in table(full_html, "One row per societal concern")["rows"][1:]}
     assert lights["Bias and fairness"][1:3] == ["Measured", "High"]
     assert lights["Employment and productivity"][1] == "Assessed"
-    register = table(full_html, "11 risks, highest score first")
+    # 11 scored or declared risks and the science concern, assessed but not scored.
+    register = table(full_html, "12 risks, highest score first")
     first = register["rows"][1]
     assert first[:6] == [
         "bias",
@@ -81,6 +82,7 @@ def test_coverage_matrix_and_tier(full_html):
     assert header == [
         "Art. 9",
         "Art. 10",
+        "Art. 11",
         "Art. 13",
         "Art. 14",
         "Art. 15",
@@ -91,7 +93,7 @@ def test_coverage_matrix_and_tier(full_html):
     ]
     rows = {r[0]: r[1:] for r in matrix["rows"][2:]}
     assert rows["Group fairness (rates and disparities by group) measurement"][1] == "●"
-    assert rows["Membership-inference attack measurement"][4] == "○"
+    assert rows["Membership-inference attack measurement"][5] == "○"
 
 
 def test_gate_section_and_glossary(full_html):
