@@ -142,6 +142,8 @@ class MeasuredRisk:
     likelihood: int | None
     basis: str
     measures: tuple[str, ...] = ()
+    #: Read from the model's decisions: a degenerate model makes a low figure meaningless.
+    from_decisions: bool = False
 
     def declared_kinds(self) -> tuple[str, ...]:
         """The kinds of declared risk this measurement may move."""

@@ -403,8 +403,8 @@ def _degeneracy(model: ModelInfo, scores: Scores) -> tuple[ModelInfo, list[Findi
         severity="critical",
         code="degenerate_model",
         message=f"the model is degenerate on the audited rows: {reason}; such a model shows "
-        "no disparity and resists every attack, so its fairness, robustness and privacy "
-        "figures cannot show a low risk",
+        "no disparity and resists every attack, so its fairness and robustness figures cannot "
+        "show a low risk",
     )
     return model.model_copy(update={"degenerate": reason}), [finding]
 

@@ -530,7 +530,8 @@ def _risks(result: FairnessResult, limits: Limits) -> list[MeasuredRisk]:
         f"measured: demographic parity difference on {name} is {dpd.value:.3f}{bounds}, "
         f"{how} the threshold {limit:g}"
     )
-    return [MeasuredRisk("bias", "Unequal decisions across groups", likelihood, basis)]
+    title = "Unequal decisions across groups"
+    return [MeasuredRisk("bias", title, likelihood, basis, from_decisions=True)]
 
 
 ASSESSMENT = Assessment(

@@ -98,8 +98,14 @@ def measured_risks(evidence: Evidence, limits: Limits) -> list[MeasuredRisk]:
 
 
 def _unless_degenerate(risk: MeasuredRisk, degenerate: str | None) -> MeasuredRisk:
-    """A low measurement of a degenerate model is no evidence of low risk: it scores nothing."""
-    if degenerate is None or risk.likelihood is None or risk.likelihood >= 3:
+    """A low figure read from a degenerate model's decisions (no disparity, nothing an attack
+    can flip) is no evidence of low risk: it scores nothing."""
+    if (
+        degenerate is None
+        or not risk.from_decisions
+        or risk.likelihood is None
+        or risk.likelihood >= 3
+    ):
         return risk
     basis = (
         f"not scored: {risk.basis.removeprefix('measured: ')}, but the model is degenerate "

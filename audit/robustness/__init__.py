@@ -346,9 +346,8 @@ def _risks(result: RobustnessResult, limits: Limits) -> list[MeasuredRisk]:
             f"measured: changing only the protected attribute flips up to {100 * rate:.1f}% of "
             f"decisions in a group ({'above' if rate > limit else 'within'} the limit {limit:g})"
         )
-        risks.append(
-            MeasuredRisk("bias", "Decisions change with who a person is", likelihood, basis)
-        )
+        title = "Decisions change with who a person is"
+        risks.append(MeasuredRisk("bias", title, likelihood, basis, from_decisions=True))
     adversarial = result.adversarial
     if adversarial is None:
         return risks
@@ -368,7 +367,7 @@ def _risks(result: RobustnessResult, limits: Limits) -> list[MeasuredRisk]:
     )
     title = "Small crafted input changes manipulate decisions"
     kinds = ("risk:security", "threat:adversarial_input")
-    return [*risks, MeasuredRisk("security", title, likelihood, basis, kinds)]
+    return [*risks, MeasuredRisk("security", title, likelihood, basis, kinds, from_decisions=True)]
 
 
 ASSESSMENT = Assessment(

@@ -1,9 +1,11 @@
-"""No planted piece of personal data reaches a checkpoint, an explanation, a report or the
-terminal: training pools rare categories and refuses free text, explanations mask values."""
+"""No planted piece of personal data reaches a checkpoint, an explanation, a report, a model
+card, a de-identified copy or the terminal: training pools rare categories and refuses free
+text, explanations mask values, the scan masks what it finds."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -71,7 +73,12 @@ def planted(tmp_path_factory):
 
 
 def _leaks(text: str) -> list[str]:
-    return [c for c in (*CANARIES, *FRAGMENTS) if c in text]
+    # Digits inside a longer number are no leak: 0.4111111111111111 is a rate, not a card.
+    return [
+        c
+        for c in (*CANARIES, *FRAGMENTS)
+        if re.search(rf"(?<![\d.]){re.escape(c)}(?!\d)", text)
+    ]
 
 
 def _walk(folder: Path) -> dict[str, list[str]]:
@@ -202,8 +209,55 @@ def test_no_canary_reaches_any_output(planted, tmp_path):
     )
     assert explained.exit_code == 0, explained.output
 
+    # The model's own data: every other check (the membership attack needs its training rows),
+    # the PII scan of the training data, the model card and a de-identified copy.
+    full = tmp_path / "full"
+    everything = rai(
+        "audit",
+        "--model",
+        model,
+        "--data",
+        planted / "training.csv",
+        "--label",
+        "released",
+        "--sensitive",
+        "colour",
+        "--scan-pii",
+        "--robustness",
+        "--membership-attack",
+        "--shadows",
+        2,
+        "--n-bootstrap",
+        100,
+        "--out",
+        full,
+    )
+    assert everything.exit_code == 0, everything.output
+    carded = rai("model-card", full / "evidence.json", "--out", tmp_path / "MODEL_CARD.md")
+    assert carded.exit_code == 0, carded.output
+    deidentified = tmp_path / "deidentified.csv"
+    scanned = rai(
+        "scan-pii",
+        "--data",
+        planted / "training.csv",
+        "--anonymize",
+        deidentified,
+        "--out",
+        tmp_path / "scan",
+    )
+    assert scanned.exit_code == 0, scanned.output
+
     assert _walk(tmp_path) == {}
+    assert _leaks(deidentified.read_text()) == []
     assert [_leaks(text) for text in printed if _leaks(text)] == []
+    # Each planted value is still reported, masked, with its type and column.
+    pii = json.loads((full / "evidence.json").read_text())["results"]["pii"]
+    found = {(c["column"], e["entity_type"]) for c in pii["columns"] for e in c["entities"]}
+    for entity in ("CREDIT_CARD", "EMAIL_ADDRESS", "US_SSN", "PHONE_NUMBER", "PERSON"):
+        assert ("note", entity) in found, entity
+    samples = [m for c in pii["columns"] for e in c["entities"] for m in e["masked_samples"]]
+    for masked in ("************1111", "c***@***.org", "J*** C**********", "***-**-6789"):
+        assert masked in samples
     # The values were there to leak, and the outputs say they were masked.
     assert "district = J*** C********** (masked)" in explained.output
     assert "note: " in explained.output and "masked" in explained.output
