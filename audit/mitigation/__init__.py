@@ -204,17 +204,21 @@ def sweep(
     *,
     methods: tuple[str, ...] = (),
     force: bool = False,
+    progress: bool = False,
 ) -> MitigationResult:
     """Run several methods at several strengths; each model is saved under ``out_dir/models``.
 
     ``config.method`` and ``config.strength`` are ignored: the sweep runs every registered
     method that supports ``config.constraint`` (or only ``methods``) at its sweep strengths.
+    With ``progress``, a bar on stderr names the model being fitted.
 
     Returns
     -------
     MitigationResult
         The baseline and one point per model, Pareto-optimal points flagged.
     """
+    from tqdm.auto import tqdm
+
     from raikit.audit.mitigation._methods import (
         METHODS,
         fit_and_measure,
@@ -235,11 +239,13 @@ def sweep(
     models_dir = Path(out_dir) / "models"
     prepare_output_dir(models_dir, force=force)
     points = [context.baseline_point()]
-    for run in runs:
-        name = f"{run.method}-{run.strength:g}" if run.strength is not None else run.method
-        target = models_dir / name
-        prepare_output_dir(target, force=force)
-        points.append(fit_and_measure(context, run, target))
+    with tqdm(runs, desc="mitigation sweep", unit="model", disable=not progress) as bar:
+        for run in bar:
+            name = f"{run.method}-{run.strength:g}" if run.strength is not None else run.method
+            bar.set_postfix_str(name)
+            target = models_dir / name
+            prepare_output_dir(target, force=force)
+            points.append(fit_and_measure(context, run, target))
     return context.result(points)
 
 
@@ -260,6 +266,7 @@ def _run(context: AuditContext, run: SweepRun) -> MitigationResult:
         run.out_dir,
         methods=run.methods,
         force=run.force,
+        progress=context.progress,
     )
 
 

@@ -49,6 +49,9 @@ def test_sweep_writes_models_evidence_and_a_report_section(files):
         "--out", out, "--epochs", "3",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
+    # A long sweep shows which model it is fitting, one step per model.
+    assert "mitigation sweep" in result.output and "2/2" in result.output
+    assert "reweighing" in result.output
     evidence = json.loads((out / "evidence.json").read_text())
     points = evidence["results"]["mitigation"]["points"]
     assert [p["method"] for p in points] == ["baseline", "threshold_optimizer", "reweighing"]
