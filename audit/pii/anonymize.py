@@ -87,8 +87,8 @@ def anonymize_frame(
         From :func:`raikit.audit.pii.analyze_table` on the same frame.
     operators : dict, optional
         Entity type (or ``"DEFAULT"``) to ``replace`` (``<PERSON>``), ``mask`` (letters and
-        digits starred, at most the last four kept), ``hash`` (sha256 of the value: a
-        pseudonym, not anonymity, for values that can be enumerated) or ``redact``;
+        digits starred, at most the last four kept), ``hash`` (presidio's salted sha256, a
+        fresh salt per value: it links nothing and is not a pseudonym) or ``redact``;
         :data:`DEFAULT_OPERATORS` otherwise. A direct-identifier column uses the operator of
         its dominant type for every value.
     direct_identifiers : mapping, optional

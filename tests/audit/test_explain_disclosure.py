@@ -75,9 +75,7 @@ def planted(tmp_path_factory):
 def _leaks(text: str) -> list[str]:
     # Digits inside a longer number are no leak: 0.4111111111111111 is a rate, not a card.
     return [
-        c
-        for c in (*CANARIES, *FRAGMENTS)
-        if re.search(rf"(?<![\d.]){re.escape(c)}(?!\d)", text)
+        c for c in (*CANARIES, *FRAGMENTS) if re.search(rf"(?<![\d.]){re.escape(c)}(?!\d)", text)
     ]
 
 

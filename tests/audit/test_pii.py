@@ -209,3 +209,19 @@ def test_anonymize_replaces_whole_identifier_columns_by_default(spacy_analyzer):
     only_name = anonymize_frame(frame, hits, direct_identifiers={"name": "PERSON"})
     assert (only_name["name"].iloc[:13] == "<PERSON>").all()
     assert only_name.loc[12, "phone"] == "555-0199"  # span-level: the missed value stays
+
+
+def test_hash_operator_salts_every_value_so_it_links_nothing():
+    # What README and docstring promise: the same name hashes differently in two rows.
+    from presidio_anonymizer import AnonymizerEngine
+    from presidio_anonymizer.entities import RecognizerResult
+
+    from raikit.audit.pii.anonymize import _operator_config, parse_operators
+
+    operator = _operator_config("PERSON", parse_operators(["PERSON=hash"])["PERSON"])
+    found = [RecognizerResult("PERSON", 0, 10, 0.9)]
+    engine = AnonymizerEngine()
+    first, second = (
+        engine.anonymize("John Smith", found, {"PERSON": operator}).text for _ in range(2)
+    )
+    assert len(first) == len(second) == 64 and first != second
