@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from raikit.audit.evidence import ConfigError
+
+if TYPE_CHECKING:
+    import weasyprint
 
 MISSING = (
     "PDF output needs weasyprint: pip install 'raikit[pdf]' "
@@ -19,8 +24,8 @@ def require_weasyprint() -> None:
         raise ConfigError(MISSING) from None
 
 
-def html_to_pdf(html: str) -> bytes:
-    """Print the self-contained HTML report to PDF bytes (A4, the report's print styles)."""
+def layout(html: str) -> weasyprint.Document:
+    """Lay the self-contained HTML report out on A4 pages, with the report's print styles."""
     require_weasyprint()
     import weasyprint
 
@@ -35,4 +40,9 @@ def html_to_pdf(html: str) -> bytes:
                 raise ValueError(f"refusing to fetch {url[:40]!r} while printing the report")
             return weasyprint.default_url_fetcher(url, *args, **kwargs)
 
-    return weasyprint.HTML(string=html, url_fetcher=fetcher).write_pdf()
+    return weasyprint.HTML(string=html, url_fetcher=fetcher).render()
+
+
+def html_to_pdf(html: str) -> bytes:
+    """Print the self-contained HTML report to PDF bytes."""
+    return layout(html).write_pdf()
