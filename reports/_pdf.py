@@ -9,19 +9,20 @@ from raikit.audit.evidence import ConfigError
 if TYPE_CHECKING:
     import weasyprint
 
-MISSING = (
-    "PDF output needs weasyprint: pip install 'raikit[pdf]' "
-    "(and the pango library, e.g. apt-get install libpango-1.0-0 libpangoft2-1.0-0)"
-)
+PANGO = "apt-get install libpango-1.0-0 libpangoft2-1.0-0, or your system's pango package"
+NO_WEASYPRINT = f"PDF output needs weasyprint: pip install 'raikit[pdf]' (and pango: {PANGO})"
+NO_PANGO = f"PDF output needs the pango library, which weasyprint could not load: {PANGO}"
 
 
 def require_weasyprint() -> None:
-    """Raise ``ConfigError`` with one line naming the ``[pdf]`` extra when weasyprint is missing."""
+    """Raise ``ConfigError`` with one line naming what to install when weasyprint cannot load."""
     try:
         import weasyprint  # noqa: F401
-    except (ImportError, OSError):
-        # OSError: the wheel is there but the pango shared library is not.
-        raise ConfigError(MISSING) from None
+    except ImportError:
+        raise ConfigError(NO_WEASYPRINT) from None
+    except OSError:
+        # The wheel is there but the pango shared library is not.
+        raise ConfigError(NO_PANGO) from None
 
 
 def layout(html: str) -> weasyprint.Document:

@@ -85,3 +85,33 @@ def test_no_table_is_wider_than_the_page(pages):
         if table.position_x + table.margin_width() > right + 0.5
     ]
     assert too_wide == []
+
+
+@pytest.mark.parametrize(
+    ("failure", "names"),
+    [
+        (ImportError("No module named 'weasyprint'"), "pip install 'raikit[pdf]'"),
+        (OSError("cannot load library 'libgobject-2.0-0'"), "apt-get install libpango-1.0-0"),
+    ],
+)
+def test_missing_weasyprint_or_pango_is_one_line_naming_what_to_install(
+    monkeypatch, failure, names
+):
+    import builtins
+
+    from raikit.models.errors import ConfigError
+    from raikit.reports._pdf import require_weasyprint
+
+    real_import = builtins.__import__
+
+    def failing_import(name, *args, **kwargs):
+        if name == "weasyprint":
+            raise failure
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", failing_import)
+    with pytest.raises(ConfigError) as info:
+        require_weasyprint()
+    message = str(info.value)
+    assert names in message and "\n" not in message
+    assert ("weasyprint could not load" in message) == isinstance(failure, OSError)
