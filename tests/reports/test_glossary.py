@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from raikit import reports
 from raikit.reports._format import METRIC_LABELS, METRIC_SHORT_LABELS
 from raikit.reports._robustness_chart import ATTACK_STYLE
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "reports" / "templates"
+TEMPLATES = Path(reports.__file__).parent / "templates"
 # The model card is a separate document, with no glossary.
 REPORT_TEMPLATES = sorted(p for p in TEMPLATES.glob("*.j2") if p.name != "model_card.md.j2")
 # Capitalised words that are not technical terms: a file format and the CLI's path placeholder.
