@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from raikit.reports._format import METRIC_HELP, METRIC_LABELS
+from raikit.reports._format import METRIC_HELP, metric_label, metric_short_label
 
-# Metrics measured outside the group tables, and the report's own vocabulary.
+# Metrics measured outside the group tables, and the report's own vocabulary: every
+# abbreviation, named method and symbol the templates print (tests/reports/test_glossary.py).
 TERMS: dict[str, str] = {
     "Accuracy": "share of predictions that are right",
     "Balanced accuracy": "average of the share of each class that is predicted right, so a "
@@ -22,11 +23,78 @@ TERMS: dict[str, str] = {
     "and rates near 0 or 1",
     "Bootstrap": "re-computing a figure on many resamples of the data to see how much it varies",
     "Small group": "group with too few rows for its figures to support any conclusion",
-    "Differential privacy (epsilon, delta)": "a guarantee that the trained model reveals "
-    "little about any one person in the training data; smaller epsilon is stronger, delta is "
-    "the small chance the guarantee fails",
+    "Differential privacy (DP; ε, δ)": "a guarantee that the trained model reveals little "
+    "about any one person in the training data; ε is its privacy budget (see Epsilon), δ the "
+    "small chance that the guarantee fails (well below one over the number of training rows)",
+    "Epsilon (ε), privacy budget": "in the privacy section: how much a model trained with "
+    "differential privacy may reveal about any one person; smaller is stronger (about 1 is "
+    "strong, above 10 promises little). It is not the attack radius of the robustness section",
+    "Epsilon (ε), attack radius": "in the robustness section: how far an adversarial attack "
+    "may move each input, in the units that section states; larger means a stronger attack. It "
+    "is not the privacy budget of differential privacy",
+    "Empirical ε lower bound": "the privacy budget ε the attacks prove at least: with the "
+    "stated confidence, no training with a smaller ε lets attacks succeed this well. It can "
+    "refute a claimed guarantee; it gives none",
+    "Noise multiplier σ, sampling rate q, clipping norm C": "settings of differentially "
+    "private training (DP-SGD): each step uses a random sample of rows, each drawn with "
+    "probability q, clips each row's gradient to length C and adds Gaussian noise of σ × C; "
+    "more noise or fewer steps give a smaller ε",
+    "Accountant": "the method (PRV or RDP) that adds up the privacy cost of every training step "
+    "into one ε",
     "Membership-inference AUC": "how well an attacker can tell whether a person was in the "
     "training data (0.5 is no better than guessing)",
+    "LiRA (likelihood-ratio attack)": "membership-inference attack (Carlini et al. 2022) "
+    "that compares the model's confidence on a row with that of shadow models trained with "
+    "(online) and without (offline) the row",
+    "Shadow model": "a copy of the model trained the same way on a random half of the data, so "
+    "an attack learns how the model behaves on rows it did and did not see",
+    "TP, FP (true and false positives)": "for an attack: members it flags correctly (TP) and "
+    "non-members it flags wrongly (FP)",
+    "Clopper–Pearson interval": "exact confidence interval for a rate from its counts; "
+    "conservative, and valid even with no or very few events",
+    "Hanley–McNeil interval": "confidence interval for a ROC AUC from its standard error "
+    "(Hanley and McNeil 1982)",
+    "Bonferroni correction": "widening each of many intervals so that all of them hold together "
+    "with the stated confidence",
+    "PGD (projected gradient descent)": "adversarial attack that takes several small gradient "
+    "steps to find the change of an input, within the attack radius ε, that most likely flips "
+    "the decision; the standard strong attack",
+    "FGSM (fast gradient sign method)": "one-step adversarial attack: moves every input "
+    "coordinate by ε in the direction that most increases the model's error; weaker than PGD",
+    "L∞, L2 (attack norms)": "how the size of an attack's change is measured: L∞ limits the "
+    "change of each coordinate to ε, L2 the length of the whole change",
+    "Robust accuracy": "accuracy when every row may be changed by the attacks up to the radius "
+    "ε: a row counts only if no attack flipped its decision",
+    "Flip rate": "share of decisions that change when something that should not matter "
+    "changes: only the row's group (counterfactual test), an identity word in a text, or a "
+    "small seeded perturbation",
+    "Subgroup AUC, BPSN AUC, BNSP AUC": "unintended-bias AUCs (Borkan et al. 2019) per "
+    "identity group: subgroup AUC separates the classes within the group; BPSN (background "
+    "positive, subgroup negative) pits the group's negatives against the other rows' positives, "
+    "BNSP (background negative, subgroup positive) its positives against the others' negatives; "
+    "low values mean the group's rows score too high (BPSN) or too low (BNSP)",
+    "Integrated Gradients (IG)": "explanation method that attributes a prediction to the inputs "
+    "by summing the model's gradients on a straight path from a baseline input to the row",
+    "Attribution": "how much an input pushed the model's score for a row, from the baseline",
+    "Convergence delta": "how far a row's attributions miss adding up to the change of the "
+    "model's score from the baseline; small is good",
+    "Infidelity": "explanation quality: how badly the attributions predict the change of the "
+    "model's output under small perturbations of the input (Yeh et al. 2019); 0 is perfect",
+    "Sensitivity (max)": "explanation quality: the largest change of the attributions when the "
+    "input moves slightly; large means a fragile explanation",
+    "Deletion test": "explanation quality: removing the most attributed inputs first should "
+    "lower the model's confidence faster than removing them in random order",
+    "Proxy": "an input that carries much of a sensitive attribute (a postcode for ethnicity), so "
+    "a model can rely on the attribute without reading it",
+    "AMI (adjusted mutual information)": "how much one column tells about another, corrected "
+    "for chance: 0 nothing, 1 one determines the other; used to find proxies",
+    "Pareto front": "the models no other model beats on both accuracy and the target disparity: "
+    "the real choices in a trade-off",
+    "Degenerate model": "a model that predicts one class for (nearly) every row; its good "
+    "fairness, robustness or privacy figures mean nothing",
+    "NLP model": "the language model presidio uses to find names, places and other PII in text",
+    "SHA-256": "a file's fingerprint: any change to the file changes it, so the evidence names "
+    "exactly the data and model audited",
     "PII": "personally identifiable information: names, addresses, ID numbers and the like",
     "Likelihood x severity": "risk score on a 5 x 5 matrix: 1-6 low, 8-12 medium, 15-25 high",
     "Measured": "a raikit assessment computed this concern from the model and data",
@@ -42,8 +110,9 @@ TERMS: dict[str, str] = {
 
 
 def glossary() -> list[tuple[str, str]]:
-    """(term, meaning) pairs: every group metric and disparity, then the terms above, sorted."""
+    """(term, meaning) pairs, sorted: the terms above, every group metric and disparity."""
     entries = dict(TERMS)
     for name, meaning in METRIC_HELP.items():
-        entries.setdefault(METRIC_LABELS.get(name, name), meaning)
+        label, short = metric_label(name), metric_short_label(name)
+        entries.setdefault(label if short == label else f"{label} ({short})", meaning)
     return sorted(entries.items(), key=lambda item: item[0].lower())

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from raikit.audit.evidence import ConfigError
 
-MISSING = (
-    "PDF output needs weasyprint: pip install 'raikit[pdf]' "
-    "(and the pango library, e.g. apt-get install libpango-1.0-0 libpangoft2-1.0-0)"
-)
+if TYPE_CHECKING:
+    import weasyprint
+
+PANGO = "apt-get install libpango-1.0-0 libpangoft2-1.0-0, or your system's pango package"
+NO_WEASYPRINT = f"PDF output needs weasyprint: pip install 'raikit[pdf]' (and pango: {PANGO})"
+NO_PANGO = f"PDF output needs the pango library, which weasyprint could not load: {PANGO}"
 
 
 def require_weasyprint() -> None:
-    """Raise ``ConfigError`` with one line naming the ``[pdf]`` extra when weasyprint is missing."""
+    """Raise ``ConfigError`` with one line naming what to install when weasyprint cannot load."""
     try:
         import weasyprint  # noqa: F401
-    except (ImportError, OSError):
-        # OSError: the wheel is there but the pango shared library is not.
-        raise ConfigError(MISSING) from None
+    except ImportError:
+        raise ConfigError(NO_WEASYPRINT) from None
+    except OSError:
+        # The wheel is there but the pango shared library is not.
+        raise ConfigError(NO_PANGO) from None
 
 
-def html_to_pdf(html: str) -> bytes:
-    """Print the self-contained HTML report to PDF bytes (A4, the report's print styles)."""
+def layout(html: str) -> weasyprint.Document:
+    """Lay the self-contained HTML report out on A4 pages, with the report's print styles."""
     require_weasyprint()
     import weasyprint
 
@@ -35,4 +41,9 @@ def html_to_pdf(html: str) -> bytes:
                 raise ValueError(f"refusing to fetch {url[:40]!r} while printing the report")
             return weasyprint.default_url_fetcher(url, *args, **kwargs)
 
-    return weasyprint.HTML(string=html, url_fetcher=fetcher).write_pdf()
+    return weasyprint.HTML(string=html, url_fetcher=fetcher).render()
+
+
+def html_to_pdf(html: str) -> bytes:
+    """Print the self-contained HTML report to PDF bytes."""
+    return layout(html).write_pdf()

@@ -84,7 +84,11 @@ def audit_small_model(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def page_report(tmp_path_factory):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api",
+        reason="headless browser test needs the playwright Python package: "
+        "pip install -e '.[dev]' (it drives /usr/bin/chromium; no 'playwright install' needed)",
+    )
     path = audit_small_model(tmp_path_factory.mktemp("browser"))
     console_errors: list[str] = []
     requests: list[str] = []
