@@ -90,8 +90,9 @@ TERMS: dict[str, str] = {
     "for chance: 0 nothing, 1 one determines the other; used to find proxies",
     "Pareto front": "the models no other model beats on both accuracy and the target disparity: "
     "the real choices in a trade-off",
-    "Degenerate model": "a model that predicts one class for (nearly) every row; its good "
-    "fairness, robustness or privacy figures mean nothing",
+    "Degenerate model": "a model that predicts one class for (nearly) every row; its decisions "
+    "show no disparity and resist every attack, so its good fairness and robustness figures "
+    "mean nothing",
     "NLP model": "the language model presidio uses to find names, places and other PII in text",
     "SHA-256": "a file's fingerprint: any change to the file changes it, so the evidence names "
     "exactly the data and model audited",
