@@ -137,7 +137,7 @@ def audit(
     if robustness:
         from raikit.audit.robustness import RobustnessConfig
 
-        checks["robustness"] = RobustnessConfig(seed=seed, threshold=threshold)
+        checks["robustness"] = RobustnessConfig(seed=seed)
     evidence = run_audit(table, config, predictor, checks, policy=loaded_policy, progress=True)
     if impact_assessment is not None:
         evidence = attach_impact(evidence, impact_assessment)

@@ -73,7 +73,7 @@ def demo(
         "performance": None,
         "fairness": None,
         "explanations": ExplainConfig(seed=0),
-        "robustness": RobustnessConfig(seed=0, threshold=threshold),
+        "robustness": RobustnessConfig(seed=0),
         "membership_inference": MembershipConfig(shadows=4, seed=0),
     }
     predictor = load_predictor(model_dir)

@@ -78,7 +78,8 @@ class RobustnessConfig(Settings):
     (``None``: every one for the input kind); ``lexicon``: a lexicon YAML file (``None``:
     the shipped one); ``proxies``: columns changed alongside the attribute (``None``: the
     strong proxies :func:`raikit.audit.proxies.strong_proxies` finds); ``text``: the text column
-    of a model that is not a raikit checkpoint.
+    of a model that is not a raikit checkpoint; ``threshold``: decision threshold on
+    P(positive) (inside an audit, the audit's).
     """
 
     sensitive: tuple[str, ...] = ()
@@ -303,9 +304,11 @@ def assess_robustness(
 
 
 def _run(context: AuditContext, config: RobustnessConfig) -> RobustnessResult:
+    # The decisions tested are the audit's: its threshold applies.
     config = config.replace(
         label=config.label or context.label,
         sensitive=config.sensitive or tuple(context.sensitive),
+        threshold=context.threshold,
     )
     # The audit's grouping applies when the test is over the audit's sensitive columns.
     same_columns = config.sensitive == tuple(context.sensitive)
