@@ -266,15 +266,15 @@ def train(
             import sys
 
             print(result.stop_message, file=sys.stderr)
+    history = (previous.record["epochs"] if previous else []) + result.history
     test = _evaluate(module, encoded, targets, part["test"], regression, classes)
     if test.get("degenerate"):
-        warning = _degenerate_warning(test["degenerate"], len(result.history))
+        warning = _degenerate_warning(test["degenerate"], len(history))
         notes.append(warning)
         if dist is None or dist.is_main:
             import sys
 
             print(f"warning: {warning}", file=sys.stderr)
-    history = (previous.record["epochs"] if previous else []) + result.history
     config = model_config(
         architecture=spec.arch,
         arch_params=arch_params,
