@@ -14,6 +14,7 @@ from raikit.audit.impact.verdicts import LEVEL_LABELS, ConcernVerdict, Verdicts
 from raikit.audit.policy import GateResult
 from raikit.audit.types import Finding, Frozen, Interval
 from raikit.models.errors import ConfigError, DataError
+from raikit.models.files import write_file
 
 # The evidence schema is what reports read: they import this module and nothing else of raikit.
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "UnregisteredResult",
     "Verdicts",
     "load_evidence",
+    "dump_evidence",
     "save_evidence",
     "upgrade",
 ]
@@ -291,9 +293,14 @@ def upgrade(raw: dict) -> dict:
     }
 
 
-def save_evidence(evidence: Evidence, path: Path) -> None:
-    """Write ``evidence`` as indented JSON (UTF-8, keys in schema order)."""
-    path.write_text(evidence.model_dump_json(indent=2) + "\n", encoding="utf-8")
+def dump_evidence(evidence: Evidence) -> str:
+    """``evidence`` as indented JSON text (keys in schema order)."""
+    return evidence.model_dump_json(indent=2) + "\n"
+
+
+def save_evidence(evidence: Evidence, path: Path, *, overwrite: bool = True) -> None:
+    """Write ``evidence`` to ``path`` atomically (UTF-8 JSON, :func:`dump_evidence`)."""
+    write_file(Path(path), dump_evidence(evidence), overwrite=overwrite)
 
 
 def load_evidence(path: Path) -> Evidence:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from raikit.models.errors import ModelError, OutputError
+from raikit.models.files import write_file, write_files
 from raikit.models.provenance import utc_now
 
 if TYPE_CHECKING:
@@ -119,11 +120,12 @@ def prepare_output_dir(path: Path, *, force: bool = False) -> None:
 def save_checkpoint(
     path: Path, model: torch.nn.Module, config: dict, record: dict, split: dict[str, list[int]]
 ) -> Checkpoint:
-    """Write the four checkpoint files into ``path`` (which must already exist).
+    """Write the four checkpoint files into ``path``: all of them, or none.
 
-    ``config`` is a :func:`model_config`; ``record`` the training record.
+    ``config`` is a :func:`model_config`; ``record`` the training record. A whole directory
+    is replaced atomically by writing it inside :func:`raikit.models.files.staged_directory`.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     path = Path(path)
     state, seen = {}, set()
@@ -134,10 +136,14 @@ def save_checkpoint(
         tensor = tensor.detach().contiguous().cpu()
         state[name] = tensor.clone() if tensor.numel() and key in seen else tensor
         seen.add(key)
-    save_file(state, str(path / WEIGHTS_FILE), metadata={"format": FORMAT})
-    _write_json(path / CONFIG_FILE, config)
-    _write_json(path / RECORD_FILE, record)
-    _write_json(path / SPLIT_FILE, split)
+    write_files(
+        {
+            path / WEIGHTS_FILE: save(state, metadata={"format": FORMAT}),
+            path / CONFIG_FILE: _json_text(config),
+            path / RECORD_FILE: _json_text(record),
+            path / SPLIT_FILE: _json_text(split),
+        }
+    )
     return Checkpoint(path, config, record, split)
 
 
@@ -219,7 +225,7 @@ def save_optimizer_state(path: Path, state: dict) -> None:
     (numbers too, as 0-d tensors) and the parameter groups go into the file's metadata.
     """
     import torch
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     tensors = {}
     for index, entry in state["state"].items():
@@ -227,7 +233,7 @@ def save_optimizer_state(path: Path, state: dict) -> None:
             tensor = value if torch.is_tensor(value) else torch.tensor(value)
             tensors[f"state.{index}.{key}"] = tensor.detach().contiguous().cpu()
     metadata = {"format": FORMAT, "param_groups": json.dumps(state["param_groups"])}
-    save_file(tensors, str(Path(path) / OPTIMIZER_FILE), metadata=metadata)
+    write_file(Path(path) / OPTIMIZER_FILE, save(tensors, metadata=metadata))
 
 
 def load_optimizer_state(checkpoint: Checkpoint) -> dict | None:
@@ -295,5 +301,5 @@ def read_json(path: Path) -> dict:
     return data
 
 
-def _write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+def _json_text(data: dict) -> str:
+    return json.dumps(data, indent=2, sort_keys=False) + "\n"

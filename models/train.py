@@ -24,13 +24,13 @@ from raikit.models.checkpoint import (
     load_optimizer_state,
     load_weights,
     model_config,
-    prepare_output_dir,
     read_checkpoint,
     record_header,
     save_checkpoint,
     save_optimizer_state,
 )
 from raikit.models.errors import ConfigError, DataError
+from raikit.models.files import staged_directory
 from raikit.models.privacy import PrivacySpec
 from raikit.models.provenance import package_versions
 from raikit.models.schema import Schema, binarize_labels, label_text, validate_frame
@@ -214,92 +214,100 @@ def train(
         previous = read_checkpoint(Path(spec.resume))
         if previous.record["data"]["sha256"] != table.sha256:
             raise DataError(f"--resume {spec.resume} was trained on other data (sha256 differs)")
-        if Path(spec.resume).resolve() != out_dir.resolve():
-            prepare_output_dir(out_dir, force=force)
-    elif dist is None or dist.is_main:
-        prepare_output_dir(out_dir, force=force)
-    if dist is not None:
-        torch.distributed.barrier()
-    split = previous.split if previous else _split(labels, spec, regression)
-    n_out = 1 if regression else len(classes)
-    inputs, encoded, module, arch_params, notes = _inputs_and_module(
-        table, spec, kind, features, split, n_out, out_dir, previous
-    )
-    target_dtype = torch.float32 if regression else torch.int64
-    targets = torch.tensor(np.array(labels), dtype=target_dtype)
-    part = {k: torch.tensor(v, dtype=torch.int64) for k, v in split.items()}
-    module, privacy, dp_fixed = _private_training(spec, module, len(split["train"]), previous)
-    if privacy is not None:
-        notes += [f"changed for DP-SGD by ModuleValidator.fix: {c}" for c in privacy.module_changes]
-    first_epoch = len(previous.record["epochs"]) + 1 if previous else 1
-    optimizer_state = load_optimizer_state(previous) if previous else None
-    if previous and optimizer_state is None:
-        notes.append("resumed without optimizer state (none saved): AdamW moments restart")
-    result = run_epochs(
-        module,
-        tuple(t[part["train"]] for t in (*encoded, targets)),
-        tuple(t[part["validation"]] for t in (*encoded, targets)),
-        regression=regression,
-        epochs=spec.epochs,
-        first_epoch=first_epoch,
-        batch_size=spec.batch_size,
-        learning_rate=spec.learning_rate,
-        weight_decay=spec.weight_decay,
-        patience=spec.patience,
-        seed=spec.seed,
-        device=device,
-        privacy=privacy,
-        dist=dist,
-        optimizer_state=optimizer_state,
-        sample_weight=None if row_weight is None else row_weight[part["train"]],
-        group_codes=None if group_codes is None else group_codes[part["train"]],
-        fairness_penalty=spec.fairness_penalty,
-        fairness_constraint=spec.fairness_constraint,
-        progress=progress,
-    )
-    if result.stop_message:
-        notes.append(result.stop_message)
-        if progress and (dist is None or dist.is_main):
-            import sys
+    in_place = previous is not None and previous.path.resolve() == out_dir.resolve()
+    is_main = dist is None or dist.is_main
+    # Built in a staging directory and swapped in whole: a failed save (or an in-place resume
+    # that fails) leaves the previous checkpoint as it was, never new weights beside an old record.
+    with staged_directory(out_dir, overwrite=force or in_place, create=is_main) as staging:
+        if dist is not None:
+            torch.distributed.barrier()
+        split = previous.split if previous else _split(labels, spec, regression)
+        n_out = 1 if regression else len(classes)
+        inputs, encoded, module, arch_params, notes = _inputs_and_module(
+            table, spec, kind, features, split, n_out, staging, previous
+        )
+        target_dtype = torch.float32 if regression else torch.int64
+        targets = torch.tensor(np.array(labels), dtype=target_dtype)
+        part = {k: torch.tensor(v, dtype=torch.int64) for k, v in split.items()}
+        module, privacy, dp_fixed = _private_training(spec, module, len(split["train"]), previous)
+        if privacy is not None:
+            notes += [
+                f"changed for DP-SGD by ModuleValidator.fix: {c}" for c in privacy.module_changes
+            ]
+        first_epoch = len(previous.record["epochs"]) + 1 if previous else 1
+        optimizer_state = load_optimizer_state(previous) if previous else None
+        if previous and optimizer_state is None:
+            notes.append("resumed without optimizer state (none saved): AdamW moments restart")
+        result = run_epochs(
+            module,
+            tuple(t[part["train"]] for t in (*encoded, targets)),
+            tuple(t[part["validation"]] for t in (*encoded, targets)),
+            regression=regression,
+            epochs=spec.epochs,
+            first_epoch=first_epoch,
+            batch_size=spec.batch_size,
+            learning_rate=spec.learning_rate,
+            weight_decay=spec.weight_decay,
+            patience=spec.patience,
+            seed=spec.seed,
+            device=device,
+            privacy=privacy,
+            dist=dist,
+            optimizer_state=optimizer_state,
+            sample_weight=None if row_weight is None else row_weight[part["train"]],
+            group_codes=None if group_codes is None else group_codes[part["train"]],
+            fairness_penalty=spec.fairness_penalty,
+            fairness_constraint=spec.fairness_constraint,
+            progress=progress,
+        )
+        if result.stop_message:
+            notes.append(result.stop_message)
+            if progress and (dist is None or dist.is_main):
+                import sys
 
-            print(result.stop_message, file=sys.stderr)
-    history = (previous.record["epochs"] if previous else []) + result.history
-    config = model_config(
-        architecture=spec.arch,
-        arch_params=arch_params,
-        task="regression" if regression else "classification",
-        label=spec.label,
-        classes=classes,
-        inputs=inputs,
-        dp_fixed=dp_fixed,
-    )
-    record = {
-        **record_header(
-            table, spec, features, classes, split, stratified_on=None if regression else spec.label
-        ),
-        "hyperparameters": _hyperparameters(spec),
-        "epochs": history,
-        "best_epoch": result.best_epoch,
-        "model_selection": "last epoch (DP)" if privacy else "best validation loss",
-        "test": _evaluate(module, encoded, targets, part["test"], regression),
-        "privacy": privacy.record(len(history), result.stopped_for_budget)
-        if privacy
-        else {"differentially_private": False},
-        "device": device,
-        "distributed": {"world_size": dist.world_size} if dist else None,
-        "resumed_from": str(spec.resume) if spec.resume else None,
-        "notes": notes,
-        "packages": package_versions(),
-    }
-    if dist is not None and not dist.is_main:
-        torch.distributed.barrier()
-        return Checkpoint(out_dir, config, record, split)
-    checkpoint = save_checkpoint(out_dir, module, config, record, split)
-    if result.optimizer_state is not None:
-        save_optimizer_state(out_dir, result.optimizer_state)
+                print(result.stop_message, file=sys.stderr)
+        history = (previous.record["epochs"] if previous else []) + result.history
+        config = model_config(
+            architecture=spec.arch,
+            arch_params=arch_params,
+            task="regression" if regression else "classification",
+            label=spec.label,
+            classes=classes,
+            inputs=inputs,
+            dp_fixed=dp_fixed,
+        )
+        record = {
+            **record_header(
+                table,
+                spec,
+                features,
+                classes,
+                split,
+                stratified_on=None if regression else spec.label,
+            ),
+            "hyperparameters": _hyperparameters(spec),
+            "epochs": history,
+            "best_epoch": result.best_epoch,
+            "model_selection": "last epoch (DP)" if privacy else "best validation loss",
+            "test": _evaluate(module, encoded, targets, part["test"], regression),
+            "privacy": privacy.record(len(history), result.stopped_for_budget)
+            if privacy
+            else {"differentially_private": False},
+            "device": device,
+            "distributed": {"world_size": dist.world_size} if dist else None,
+            "resumed_from": str(spec.resume) if spec.resume else None,
+            "notes": notes,
+            "packages": package_versions(),
+        }
+        if not is_main:
+            torch.distributed.barrier()
+            return Checkpoint(out_dir, config, record, split)
+        save_checkpoint(staging, module, config, record, split)
+        if result.optimizer_state is not None:
+            save_optimizer_state(staging, result.optimizer_state)
     if dist is not None:
         torch.distributed.barrier()
-    return checkpoint
+    return Checkpoint(out_dir, config, record, split)
 
 
 def _columns(table: LoadedTable, spec: TrainSpec, data_kind: str) -> tuple[list[str], str]:

@@ -35,7 +35,7 @@ def demo(
 
     started = time.perf_counter()
     model_dir = out / "model"
-    refuse_overwrite([model_dir, out / "evidence.json", out / "report.html"], force)
+    refuse_overwrite([out / "evidence.json", out / "report.html"], force)
     say("demo: police decisions to release arrestees (carData::Arrests, Toronto, 5,226 rows)")
     table = load_table("arrests")
     spec = TrainSpec(label="released", sensitive=("colour", "sex"), seed=0)
@@ -55,5 +55,5 @@ def demo(
         "membership_inference": MembershipConfig(shadows=4, seed=0),
     }
     evidence = run_audit(table, config, load_predictor(model_dir), checks, progress=True)
-    write_outputs(evidence, out)
+    write_outputs(evidence, out, force)
     say(f"demo finished in {time.perf_counter() - started:.1f} s")

@@ -78,5 +78,5 @@ def model_card(
     from raikit.reports import render
 
     refuse_overwrite([out], force)
-    write_text(out, render(load_evidence(evidence), "model-card"))
+    write_text(out, render(load_evidence(evidence), "model-card"), force=force)
     typer.echo(f"model card: {out}")

@@ -135,6 +135,7 @@ def scan_pii(
         kind=kind,
         anonymized_copy=anonymize,
         operators=operators,
+        force=force,
     )
     say(f"scanning {len(table.frame):,} rows of {table.source} ({scan.model or 'no NER'})")
     settings = AuditConfig(label="", sensitive=(), title=f"Personal data in {table.source}")
@@ -148,7 +149,7 @@ def scan_pii(
             f"k-anonymity {reid.k_anonymity} over {', '.join(reid.quasi_identifiers)}; "
             f"{reid.unique_rows:,} unique row(s)"
         )
-    write_outputs(evidence, out)
+    write_outputs(evidence, out, force)
     if anonymize is not None:
         from raikit.audit.pii import direct_identifier_types
 
