@@ -30,8 +30,6 @@ MODEL_DIR_ENTRIES = frozenset(
         "split.json",
         "optimizer.safetensors",
         "tokenizer",
-        "mitigation.json",
-        "base",
     }
 )
 

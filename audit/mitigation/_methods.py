@@ -18,6 +18,7 @@ import pandas as pd
 
 from raikit.audit.types import Finding, Interval
 from raikit.models.errors import ConfigError, DataError, ModelError, close_matches_hint
+from raikit.models.files import write_file
 
 if TYPE_CHECKING:
     from raikit.audit.groups import Grouping
@@ -268,7 +269,7 @@ def fit_and_measure(context: Context, config: MitigationConfig, out_dir: Path) -
         "before": baseline.model_dump(mode="json"),
         "after": point.model_dump(mode="json"),
     }
-    record_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    write_file(record_path, json.dumps(record, indent=2) + "\n")
     return point
 
 

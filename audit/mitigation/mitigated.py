@@ -31,6 +31,7 @@ import pandas as pd
 from raikit.audit.groups import Grouping
 from raikit.models.checkpoint import Checkpoint, read_json
 from raikit.models.errors import DataError, ModelError
+from raikit.models.files import write_file, write_files
 
 FORMAT = "raikit-mitigated"
 # 2: groups are formed by raikit.audit.groups (bands, a missing group) and saved as "grouping".
@@ -207,14 +208,14 @@ def save_mitigated(
     """Write a mitigated model into ``out_dir`` (which must exist and be empty)."""
     out_dir = Path(out_dir)
     if modules:
-        from safetensors.torch import save_file
+        from safetensors.torch import save
 
         tensors = {
             f"member{index}.{name}": tensor.detach().contiguous().cpu()
             for index, module in enumerate(modules)
             for name, tensor in module.state_dict().items()
         }
-        save_file(tensors, str(out_dir / WEIGHTS_FILE), metadata={"format": FORMAT})
+        write_file(out_dir / WEIGHTS_FILE, save(tensors, metadata={"format": FORMAT}))
     if base_path is not None:
         base_path = Path(base_path)
         if base_path.is_dir():
@@ -225,8 +226,8 @@ def save_mitigated(
             shutil.copy2(base_path, out_dir / BASE_DIR / base_path.name)
             state = {**state, "base": f"{BASE_DIR}/{base_path.name}"}
     state = {"format": FORMAT, "format_version": FORMAT_VERSION, **state}
-    for name, data in ((MITIGATION_FILE, state), (RECORD_FILE, record), (SPLIT_FILE, split)):
-        (out_dir / name).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    files = ((MITIGATION_FILE, state), (RECORD_FILE, record), (SPLIT_FILE, split))
+    write_files({out_dir / name: json.dumps(data, indent=2) + "\n" for name, data in files})
     return out_dir
 
 

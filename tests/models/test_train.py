@@ -93,7 +93,7 @@ def test_refuses_non_empty_output_unless_forced(arrests_table, tmp_path):
     with pytest.raises(OutputError, match="is not empty; pass --force"):
         train(arrests_table, spec, out, progress=False)
     # --force replaces a model directory whole; it never deletes files that are not a model's.
-    with pytest.raises(OutputError, match=r"holds files that are not part of a model \(notes.txt\)"):
+    with pytest.raises(OutputError, match=r"files that are not part of a model \(notes.txt\)"):
         train(arrests_table, spec, out, progress=False, force=True)
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
     assert (out / "notes.txt").read_text() == "keep me"
