@@ -309,8 +309,12 @@ def load_evidence(path: Path) -> Evidence:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataError(f"evidence file '{path}' not found") from None
+    except IsADirectoryError:
+        raise DataError(f"evidence file '{path}' is a directory; give evidence.json") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"evidence file '{path}' is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise DataError(f"evidence file '{path}' is not valid JSON: nested too deeply") from None
     if not isinstance(raw, dict):
         raise DataError(f"evidence file '{path}' does not hold a JSON object")
     version = raw.get("schema_version")

@@ -203,6 +203,75 @@ def _from_format_1(config: dict, file: Path) -> dict:
         ) from None
 
 
+def load_module(checkpoint: Checkpoint) -> torch.nn.Module:
+    """Rebuild the module of ``checkpoint`` and load its weights, checked before allocating.
+
+    The module is first built on PyTorch's ``meta`` device, which allocates nothing, and each
+    of its tensors compared (name, shape, dtype) with those the weight file declares; only a
+    match is built for real. A crafted ``config.json`` can therefore not request more memory
+    than its weight file holds, and a mismatch is one ``ModelError`` line.
+    """
+    import torch
+
+    from raikit.models.architectures import build_from_config
+
+    config_file = checkpoint.path / CONFIG_FILE
+    try:
+        with torch.device("meta"):
+            skeleton = build_from_config(checkpoint.config)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise ModelError(f"'{config_file}' is incomplete or invalid: {_first_line(exc)}") from None
+    stored = _declared_tensors(checkpoint.path / WEIGHTS_FILE)
+    expected = {
+        name: (tuple(tensor.shape), str(tensor.dtype).removeprefix("torch."))
+        for name, tensor in skeleton.state_dict().items()
+    }
+    for name in sorted(expected.keys() | stored.keys()):
+        if stored.get(name) != expected.get(name):
+            found = "missing" if name not in stored else "shape {} {}".format(*stored[name])
+            wanted = "absent" if name not in expected else "shape {} {}".format(*expected[name])
+            raise ModelError(
+                f"weights in '{checkpoint.path}' do not match its config.json: tensor '{name}' "
+                f"is {found} in the weight file, {wanted} in the model the config builds"
+            )
+    return load_weights(checkpoint, build_from_config(checkpoint.config))
+
+
+#: safetensors' dtype names, as PyTorch spells them.
+_DTYPES = {
+    "F64": "float64",
+    "F32": "float32",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "I64": "int64",
+    "I32": "int32",
+    "I16": "int16",
+    "I8": "int8",
+    "U8": "uint8",
+    "BOOL": "bool",
+}
+
+
+def _declared_tensors(file: Path) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Name -> (shape, dtype) of every tensor in a safetensors file, read from its header."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(file), framework="pt") as handle:
+            slices = {name: handle.get_slice(name) for name in handle.keys()}  # noqa: SIM118
+            return {
+                name: (tuple(part.get_shape()), _DTYPES.get(part.get_dtype(), part.get_dtype()))
+                for name, part in slices.items()
+            }
+    except (SafetensorError, OSError) as exc:
+        raise ModelError(f"cannot load weights from '{file.parent}': {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def load_weights(checkpoint: Checkpoint, model: torch.nn.Module) -> torch.nn.Module:
     """Load the safetensors weights of ``checkpoint`` into ``model`` (strict) and return it."""
     from safetensors import SafetensorError
@@ -212,8 +281,9 @@ def load_weights(checkpoint: Checkpoint, model: torch.nn.Module) -> torch.nn.Mod
         state = load_file(str(checkpoint.path / WEIGHTS_FILE))
         model.load_state_dict(state, strict=True)
     except (SafetensorError, RuntimeError, OSError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"cannot load weights from '{checkpoint.path}': {first_line}") from None
+        raise ModelError(
+            f"cannot load weights from '{checkpoint.path}': {_first_line(exc)}"
+        ) from None
     model.eval()
     return model
 
@@ -296,6 +366,8 @@ def read_json(path: Path) -> dict:
         raise ModelError(f"model file '{path}' is missing") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"'{path}' is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ModelError(f"'{path}' is not valid JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise ModelError(f"'{path}' does not hold a JSON object")
     return data

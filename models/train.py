@@ -18,11 +18,11 @@ import pandas as pd
 from pydantic import Field, model_validator
 from typing_extensions import Self
 
-from raikit.models.architectures import build_from_config, get_architecture
+from raikit.models.architectures import get_architecture
 from raikit.models.checkpoint import (
     Checkpoint,
+    load_module,
     load_optimizer_state,
-    load_weights,
     model_config,
     read_checkpoint,
     record_header,
@@ -112,6 +112,8 @@ class TrainSpec(Settings):
                 "validation_fraction + test_fraction must leave at least 10% for training; got "
                 f"{self.validation_fraction:g} + {self.test_fraction:g} instead"
             )
+        if self.init is not None and self.arch != "encoder":
+            raise ConfigError(f"--init applies to --arch encoder; got --arch {self.arch} instead")
         if self.fairness_penalty > 0 and self.group_column is None:
             raise ConfigError("a fairness penalty needs group_column: a column of group labels")
         if self.privacy is not None and (
@@ -388,7 +390,7 @@ def _inputs_and_module(
 
     if previous is not None:
         config = previous.config
-        module = load_weights(previous, build_from_config(config)).train()
+        module = load_module(previous).train()
         _copy_tokenizer(Path(spec.resume), out_dir)
         encoded = encode_inputs(table.frame, config["inputs"], Path(spec.resume))
         return config["inputs"], encoded, module, config["arch_params"], []

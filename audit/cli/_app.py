@@ -1,13 +1,15 @@
 """Shared wiring of the ``rai`` commands: the typer app, error mapping, output helpers.
 
-Every ``RaikitError`` becomes one line on stderr and exit code 2; an unexpected error becomes
-one line and exit code 3 (set ``RAIKIT_DEBUG=1`` for the traceback).
+Every ``RaikitError`` becomes one line on stderr and exit code 2; an unexpected error (a bug in
+raikit) becomes one line and exit code 3, with its traceback when ``RAIKIT_DEBUG=1``.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -43,7 +45,8 @@ def handle_errors(function: Callable[..., Any]) -> Callable[..., Any]:
             raise
         except Exception as exc:
             if os.environ.get("RAIKIT_DEBUG") == "1":
-                raise
+                traceback.print_exc(file=sys.stderr)
+                raise typer.Exit(EXIT_INTERNAL_ERROR) from None
             typer.echo(
                 f"error: unexpected {type(exc).__name__}: {exc} "
                 "(set RAIKIT_DEBUG=1 to see the traceback)",

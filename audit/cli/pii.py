@@ -20,6 +20,8 @@ def _read_corpus(path: Path, text_field: str) -> list[str | None]:
         raise DataError(f"corpus file '{path}' not found")
     if path.suffix.lower() == ".txt":
         text = path.read_bytes().decode("utf-8", errors="replace")
+        if not text.strip():
+            raise DataError(f"corpus file '{path}' holds no text: nothing to scan")
         return [line if line.strip() else None for line in text.splitlines()]
     if path.suffix.lower() not in CORPUS_SUFFIXES:
         raise DataError(f"corpus '{path}' must be one of {', '.join(CORPUS_SUFFIXES)}")
