@@ -31,6 +31,7 @@ WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 RECORD_FILE = "training.json"
 SPLIT_FILE = "split.json"
+SPLIT_PARTS = ("train", "validation", "test")
 CHECKPOINT_FILES = (WEIGHTS_FILE, CONFIG_FILE, RECORD_FILE, SPLIT_FILE)
 # Optional: the optimizer's moments, so that `--resume` continues training where it stopped.
 OPTIMIZER_FILE = "optimizer.safetensors"
@@ -166,7 +167,28 @@ def read_checkpoint(path: Path) -> Checkpoint:
         )
     if config["format_version"] == 1:
         config = _from_format_1(config, path / CONFIG_FILE)
-    return Checkpoint(path, config, read_json(path / RECORD_FILE), read_json(path / SPLIT_FILE))
+    record, split = read_json(path / RECORD_FILE), read_json(path / SPLIT_FILE)
+    _check_split(split, config, record, path / SPLIT_FILE)
+    return Checkpoint(path, config, record, split)
+
+
+def _check_split(split: dict, config: dict, record: dict, file: Path) -> None:
+    """Each part lists positions among the training data's rows (the audit and
+    ``--resume`` index the data with them)."""
+    data = record.get("data")
+    n_rows = data.get("n_rows") if isinstance(data, dict) else None
+    parts = ("train",) if config.get("task") == "masked-language-model" else SPLIT_PARTS
+    for part in parts:
+        rows = split.get(part)
+        if not (
+            isinstance(rows, list)
+            and all(type(row) is int and row >= 0 for row in rows)
+            and (not isinstance(n_rows, int) or all(row < n_rows for row in rows))
+        ):
+            size = f" of the {n_rows}" if isinstance(n_rows, int) else ""
+            raise ModelError(
+                f"'{file}' is invalid: '{part}' must list row positions{size} training rows"
+            )
 
 
 def _from_format_1(config: dict, file: Path) -> dict:

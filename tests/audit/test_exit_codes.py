@@ -19,10 +19,13 @@ from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
 from raikit.audit.cli import COMMANDS, GROUPS, app
+from raikit.models.data import load_table
+from raikit.models.train import TrainSpec, train
 
 runner = CliRunner()
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-DEEP = 3_000  # nesting past Python's recursion limit (1,000)
+# Nesting past Python's recursion limit (1,000 frames; PyYAML spends a few per level).
+DEEP = {"json": 1_200, "yaml": 600}
 
 # The base invocation of each command (valid, cheap), and the options fuzzed with their kind.
 # Tokens in braces are files of the `workspace` fixture; {fresh} is a new path per case.
@@ -81,7 +84,8 @@ BASE = {
         {"--model": "model", "--data": "table", "--out": "out_file"},
     ),
     "robustness": (
-        "robustness --model {model} --data {table} --sensitive colour --out {fresh}",
+        "robustness --model {model} --data {table} --sensitive colour --attack fgsm"
+        " --epsilon 0.1 --n-bootstrap 100 --out {fresh}",
         {"--model": "model", "--data": "table", "--lexicon": "yaml", "--out": "out_dir"},
     ),
     "impact init": ("impact init --no-interactive --out {fresh}", {"--out": "out_file"}),
@@ -145,17 +149,18 @@ def test_every_command_is_fuzzed():
     assert {key.split(" --")[0] for key in BASE} == command_names()
 
 
-def _deep_json() -> str:
-    return "[" * DEEP + "]" * DEEP
+def _deep(language: str = "json") -> str:
+    return "[" * DEEP[language] + "]" * DEEP[language]
 
 
 @pytest.fixture(scope="module")
-def workspace(arrests_model, arrests_table, tmp_path_factory):
+def workspace(arrests_table, tmp_path_factory):
     root = tmp_path_factory.mktemp("fuzz")
     frame = arrests_table.frame.sample(120, random_state=0).reset_index(drop=True)
-    paths = {"model": arrests_model.path, "root": root}
-    paths["table"] = root / "table.csv"
+    paths = {"root": root, "table": root / "table.csv", "model": root / "model"}
     frame.to_csv(paths["table"], index=False)
+    spec = TrainSpec(label="released", sensitive=("colour",), epochs=1, hidden=(4,))
+    train(load_table(str(paths["table"])), spec, paths["model"], progress=False)
     paths["texts"] = root / "texts.csv"
     pd.DataFrame({"text": ["a short note about nothing"] * 20}).to_csv(paths["texts"], index=False)
     paths["predictions"] = root / "predictions.csv"
@@ -198,7 +203,7 @@ def bad_input(kind: str, name: str, paths: dict, where: Path) -> Path:
     elif name == "nested":
         if kind == "table":
             path = path.with_suffix(".jsonl")
-        path.write_text(_deep_json() + "\n")
+        path.write_text(_deep("yaml" if suffix == ".yaml" else "json") + "\n")
     elif name == "invalid_date":
         text = (EXAMPLES / "impact.yaml").read_text()
         path.write_text(text + "\nassessed_on: 2024-13-45\n")
@@ -235,9 +240,9 @@ def _crafted_model(name: str, source: Path, where: Path) -> Path:
             shutil.copy(file, model / file.name)
     config = json.loads((model / "config.json").read_text())
     weights = load_file(str(model / "model.safetensors"))
-    first = next(iter(weights))
+    first = next(name for name, tensor in weights.items() if tensor.dim() == 2)
     if name == "config_nested":
-        (model / "config.json").write_text(_deep_json())
+        (model / "config.json").write_text(_deep())
     elif name == "config_garbage":
         (model / "config.json").write_bytes(bytes(range(256)))
     elif name.startswith("config_"):
@@ -262,7 +267,7 @@ def _crafted_model(name: str, source: Path, where: Path) -> Path:
         if name == "weights_missing_tensor":
             del weights[first]
         elif name == "weights_wrong_shape":
-            weights[first] = weights[first].flatten()
+            weights[first] = weights[first][:, 1:].contiguous()
         elif name == "weights_wrong_dtype":
             weights = {k: (v * 100).to(torch.int64) for k, v in weights.items()}
         elif name == "weights_of_another_model":
