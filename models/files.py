@@ -30,6 +30,8 @@ MODEL_DIR_ENTRIES = frozenset(
         "split.json",
         "optimizer.safetensors",
         "tokenizer",
+        "mitigation.json",  # a mitigated model (`rai mitigate`)
+        "base",
     }
 )
 

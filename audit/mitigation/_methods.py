@@ -241,8 +241,13 @@ def _text(value: Any) -> str:
     return label_text(value)
 
 
-def fit_and_measure(context: Context, config: MitigationConfig, out_dir: Path) -> MitigationPoint:
-    """Fit ``config.method``, save it to ``out_dir``, reload it and measure it on the test rows."""
+def fit_and_measure(
+    context: Context, config: MitigationConfig, out_dir: Path, model_path: Path | None = None
+) -> MitigationPoint:
+    """Fit ``config.method``, save it to ``out_dir``, reload it and measure it on the test rows.
+
+    ``model_path`` is where the model will live, when ``out_dir`` is its staging directory.
+    """
     import json
 
     from raikit.audit.predictor import load_predictor
@@ -259,7 +264,12 @@ def fit_and_measure(context: Context, config: MitigationConfig, out_dir: Path) -
     y_pred = (mitigated.predict_proba(test)[:, 1] >= 0.5).astype(np.int64)
     name = method.name if strength is None else f"{method.name} ({method.parameter}={strength:g})"
     point = context.measure(
-        name, method, y_pred, value=strength, model_path=str(out_dir), seconds=round(seconds, 2)
+        name,
+        method,
+        y_pred,
+        value=strength,
+        model_path=str(model_path or out_dir),
+        seconds=round(seconds, 2),
     )
     record_path = out_dir / "training.json"
     record = json.loads(record_path.read_text(encoding="utf-8"))

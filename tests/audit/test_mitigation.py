@@ -95,6 +95,9 @@ def test_method_reduces_the_targeted_disparity_and_reloads(planted, method, cons
     assert record["mitigation"]["method"] == method
     assert record["mitigation"]["constraint"] == constraint
     assert record["data"]["sha256"] == "planted-sha"
+    # Fitted in a staging directory, recorded where it lives, and nothing left beside it.
+    assert record["mitigation"]["after"]["model_path"] == str(out)
+    assert not list(root.glob(".*"))
 
 
 def test_threshold_optimizer_matches_fairlearn(planted):
