@@ -19,9 +19,19 @@ from raikit.models.checkpoint import (
 from raikit.models.errors import DataError
 from raikit.models.files import staged_directory
 from raikit.models.provenance import package_versions, utc_now
+from raikit.models.settings import PositiveFloat, PositiveInt, Seed, Settings
 
 if TYPE_CHECKING:
     from raikit.models.data import LoadedTable
+
+
+class _PretrainSettings(Settings):
+    epochs: PositiveInt
+    batch_size: PositiveInt
+    learning_rate: PositiveFloat
+    max_length: PositiveInt
+    vocab_size: PositiveInt
+    seed: Seed
 
 
 def pretrain(
@@ -51,6 +61,14 @@ def pretrain(
     from raikit.models.inputs import fit_inputs, load_tokenizer
     from raikit.models.transformer import build_masked_lm, small_encoder_config, train_wordpiece
 
+    _PretrainSettings(
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        max_length=max_length,
+        vocab_size=vocab_size,
+        seed=seed,
+    )  # one ConfigError line for a bad value, before anything is trained
     if text not in table.frame.columns:
         raise DataError(f"text column '{text}' not found in {table.source}")
     out_dir = Path(out_dir)

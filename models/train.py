@@ -336,11 +336,18 @@ def _columns(table: LoadedTable, spec: TrainSpec, data_kind: str) -> tuple[list[
     features = list(schema.feature_columns(frame))
     if not features:
         raise DataError(f"no feature columns left in {table.source} after excluding the label")
+    if data_kind == "image":
+        words = [c for c in features if not pd.api.types.is_numeric_dtype(frame[c])]
+        if words:
+            raise DataError(
+                f"--arch {spec.arch} reads pixel columns (numbers); column '{words[0]}' of "
+                f"{table.source} is not numeric (exclude it, or use --arch mlp for a table)"
+            )
     return features, INPUT_KINDS[data_kind]
 
 
 def _numeric_columns(frame, schema: Schema) -> list[str]:
-    columns = [c for c in schema.feature_columns(frame) if np.issubdtype(frame[c].dtype, np.number)]
+    columns = [c for c in schema.feature_columns(frame) if pd.api.types.is_numeric_dtype(frame[c])]
     if not columns:
         raise DataError("a numeric sequence needs numeric columns (one per time step)")
     return columns

@@ -309,6 +309,36 @@ def test_bad_input_is_one_line_and_exit_2(workspace, tmp_path, key, option, kind
             assert bad.read_bytes() == before  # the user's file is untouched
 
 
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (
+            "train --data {table} --label released --arch cnn --out {fresh}",
+            "--arch cnn reads pixel columns (numbers); column 'colour' of ",
+        ),
+        (
+            "train --data {table} --label released --arch mlp --init {model} --out {fresh}",
+            "--init applies to --arch encoder; got --arch mlp instead",
+        ),
+        (
+            "pretrain --data {texts} --text text --max-length 0 --out {fresh}",
+            "max_length must be at least 1; got 0 instead",
+        ),
+        (
+            "pretrain --data {texts} --text text --batch-size 0 --out {fresh}",
+            "batch_size must be at least 1; got 0 instead",
+        ),
+    ],
+)
+def test_bad_option_values_exit_2(workspace, tmp_path, command, message):
+    """Option values that reached torch or pandas unchecked (and exited 3)."""
+    result = rai(command, {**workspace, "fresh": tmp_path / "fresh"})
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+    assert not (tmp_path / "fresh").exists()
+
+
 def test_datasets_runs(workspace):
     assert rai("datasets", workspace).exit_code == 0
 
