@@ -9,6 +9,7 @@ tabular MLP and the other architectures shared one training path, are read in th
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -233,30 +234,47 @@ def load_module(checkpoint: Checkpoint) -> torch.nn.Module:
     match is built for real. A crafted ``config.json`` can therefore not request more memory
     than its weight file holds, and a mismatch is one ``ModelError`` line.
     """
-    import torch
-
     from raikit.models.architectures import build_from_config
 
-    config_file = checkpoint.path / CONFIG_FILE
+    module = build_to_fit(
+        lambda: build_from_config(checkpoint.config),
+        _declared_tensors(checkpoint.path / WEIGHTS_FILE),
+        config_file=checkpoint.path / CONFIG_FILE,
+    )
+    return load_weights(checkpoint, module)
+
+
+def build_to_fit(
+    build: Callable[[], torch.nn.Module],
+    declared: dict[str, tuple[tuple[int, ...], str]],
+    *,
+    config_file: Path,
+) -> torch.nn.Module:
+    """``build()`` once on the ``meta`` device (no memory), and for real only if every tensor
+    matches ``declared`` (name -> shape, dtype of the stored weights); else one ``ModelError``.
+    """
+    import torch
+
     try:
         with torch.device("meta"):
-            skeleton = build_from_config(checkpoint.config)
+            skeleton = build()
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise ModelError(f"'{config_file}' is incomplete or invalid: {_first_line(exc)}") from None
-    stored = _declared_tensors(checkpoint.path / WEIGHTS_FILE)
-    expected = {
-        name: (tuple(tensor.shape), str(tensor.dtype).removeprefix("torch."))
-        for name, tensor in skeleton.state_dict().items()
-    }
-    for name in sorted(expected.keys() | stored.keys()):
-        if stored.get(name) != expected.get(name):
-            found = "missing" if name not in stored else "shape {} {}".format(*stored[name])
+    expected = {name: tensor_signature(t) for name, t in skeleton.state_dict().items()}
+    for name in sorted(expected.keys() | declared.keys()):
+        if declared.get(name) != expected.get(name):
+            found = "missing" if name not in declared else "shape {} {}".format(*declared[name])
             wanted = "absent" if name not in expected else "shape {} {}".format(*expected[name])
             raise ModelError(
-                f"weights in '{checkpoint.path}' do not match its config.json: tensor '{name}' "
-                f"is {found} in the weight file, {wanted} in the model the config builds"
+                f"weights beside '{config_file}' do not match it: tensor '{name}' is {found} "
+                f"in the weight file, {wanted} in the model it builds"
             )
-    return load_weights(checkpoint, build_from_config(checkpoint.config))
+    return build()
+
+
+def tensor_signature(tensor: torch.Tensor) -> tuple[tuple[int, ...], str]:
+    """``(shape, dtype name)`` of a tensor, as :func:`build_to_fit` compares them."""
+    return tuple(tensor.shape), str(tensor.dtype).removeprefix("torch.")
 
 
 #: safetensors' dtype names, as PyTorch spells them.

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from raikit.audit.groups import Grouping
-from raikit.models.checkpoint import Checkpoint, read_json
+from raikit.models.checkpoint import Checkpoint, build_to_fit, read_json, tensor_signature
 from raikit.models.errors import DataError, ModelError
 from raikit.models.files import write_file, write_files
 
@@ -283,10 +283,15 @@ def _load_members(path: Path, state: dict) -> list[Any]:
     modules = []
     for index in range(state["n_members"]):
         prefix = f"member{index}."
-        module = build_mlp(
-            params["input_dim"], params["n_classes"], tuple(params["hidden"]), params["dropout"]
-        )
         member = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+        # Sizes come from mitigation.json: checked against the stored tensors before building.
+        module = build_to_fit(
+            lambda: build_mlp(
+                params["input_dim"], params["n_classes"], tuple(params["hidden"]), params["dropout"]
+            ),
+            {name: tensor_signature(tensor) for name, tensor in member.items()},
+            config_file=path / MITIGATION_FILE,
+        )
         try:
             module.load_state_dict(member, strict=True)
         except RuntimeError as exc:

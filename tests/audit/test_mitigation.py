@@ -236,3 +236,21 @@ def test_bad_data_and_models(planted, tmp_path):
         )
     with pytest.raises(ModelError, match="not found"):
         mitigate(table, root / "nothing", config, tmp_path / "c")
+
+
+def test_mitigated_member_sizes_are_checked_before_building(planted, tmp_path):
+    """mitigation.json asking for 64 GiB layers is refused from the stored tensors' shapes."""
+    table, root, _ = planted
+    out = tmp_path / "removed"
+    config = MitigationConfig(
+        method="correlation_remover",
+        constraint="demographic_parity",
+        sensitive=("group",),
+        epochs=1,
+    )
+    mitigate(table, root / "base", config, out)
+    state = json.loads((out / "mitigation.json").read_text())
+    state["arch_params"]["hidden"] = [2**17, 2**17]
+    (out / "mitigation.json").write_text(json.dumps(state))
+    with pytest.raises(ModelError, match=r"shape \(131072,\) float32 in the model it builds"):
+        load_predictor(out)

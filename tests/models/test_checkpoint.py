@@ -116,7 +116,7 @@ def test_unreadable_configs_are_one_line_errors(tmp_path, change, message):
             [2**17, 2**17],
             np.float32,
             "tensor '0.bias' is shape (4,) float32 in the weight file, shape (131072,) float32 "
-            "in the model the config builds",
+            "in the model it builds",
         ),
         ([-4], np.float32, "is incomplete or invalid: Trying to create tensor with negative"),
         (
