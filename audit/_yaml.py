@@ -91,6 +91,10 @@ def load_yaml_model(
         raise error(f"{what} file '{path}' not found") from None
     except UnicodeDecodeError:
         raise error(f"{what} file '{path}' is not UTF-8 text") from None
+    except IsADirectoryError:
+        raise error(f"{what} file '{path}' is a directory; give the YAML file") from None
+    except OSError as exc:
+        raise error(f"cannot read {what} file '{path}': {exc.strerror}") from None
     return parse_yaml_model(text, model, str(path), error)
 
 
@@ -108,6 +112,10 @@ def parse_yaml_model(
         where = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise error(f"{name}{where}: not valid YAML: {problem}") from None
+    except RecursionError:
+        raise error(f"{name}: not valid YAML: nested too deeply") from None
+    except ValueError as exc:  # a scalar YAML types but cannot build, such as 2024-13-45
+        raise error(f"{name}: not valid YAML: a value such as a date is invalid ({exc})") from None
     if not isinstance(data, dict):
         raise error(f"{name}: expected a mapping of fields at the top level")
     try:

@@ -15,6 +15,7 @@ from raikit.audit.policy import GateResult
 from raikit.audit.reproduce import Reproduction
 from raikit.audit.types import Finding, Frozen, Interval
 from raikit.models.errors import ConfigError, DataError
+from raikit.models.files import write_file
 
 # The evidence schema is what reports read: they import this module and nothing else of raikit.
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "UnregisteredResult",
     "Verdicts",
     "load_evidence",
+    "dump_evidence",
     "save_evidence",
     "upgrade",
 ]
@@ -302,9 +304,14 @@ def upgrade(raw: dict) -> dict:
     }
 
 
-def save_evidence(evidence: Evidence, path: Path) -> None:
-    """Write ``evidence`` as indented JSON (UTF-8, keys in schema order)."""
-    path.write_text(evidence.model_dump_json(indent=2) + "\n", encoding="utf-8")
+def dump_evidence(evidence: Evidence) -> str:
+    """``evidence`` as indented JSON text (keys in schema order)."""
+    return evidence.model_dump_json(indent=2) + "\n"
+
+
+def save_evidence(evidence: Evidence, path: Path, *, overwrite: bool = True) -> None:
+    """Write ``evidence`` to ``path`` atomically (UTF-8 JSON, :func:`dump_evidence`)."""
+    write_file(Path(path), dump_evidence(evidence), overwrite=overwrite)
 
 
 def load_evidence(path: Path) -> Evidence:
@@ -313,8 +320,12 @@ def load_evidence(path: Path) -> Evidence:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataError(f"evidence file '{path}' not found") from None
+    except IsADirectoryError:
+        raise DataError(f"evidence file '{path}' is a directory; give evidence.json") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"evidence file '{path}' is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise DataError(f"evidence file '{path}' is not valid JSON: nested too deeply") from None
     if not isinstance(raw, dict):
         raise DataError(f"evidence file '{path}' does not hold a JSON object")
     version = raw.get("schema_version")

@@ -9,11 +9,13 @@ tabular MLP and the other architectures shared one training path, are read in th
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from raikit.models.errors import ModelError, OutputError
+from raikit.models.files import write_file, write_files
 from raikit.models.provenance import utc_now
 
 if TYPE_CHECKING:
@@ -30,6 +32,7 @@ WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 RECORD_FILE = "training.json"
 SPLIT_FILE = "split.json"
+SPLIT_PARTS = ("train", "validation", "test")
 CHECKPOINT_FILES = (WEIGHTS_FILE, CONFIG_FILE, RECORD_FILE, SPLIT_FILE)
 # Optional: the optimizer's moments, so that `--resume` continues training where it stopped.
 OPTIMIZER_FILE = "optimizer.safetensors"
@@ -119,11 +122,12 @@ def prepare_output_dir(path: Path, *, force: bool = False) -> None:
 def save_checkpoint(
     path: Path, model: torch.nn.Module, config: dict, record: dict, split: dict[str, list[int]]
 ) -> Checkpoint:
-    """Write the four checkpoint files into ``path`` (which must already exist).
+    """Write the four checkpoint files into ``path``: all of them, or none.
 
-    ``config`` is a :func:`model_config`; ``record`` the training record.
+    ``config`` is a :func:`model_config`; ``record`` the training record. A whole directory
+    is replaced atomically by writing it inside :func:`raikit.models.files.staged_directory`.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     path = Path(path)
     state, seen = {}, set()
@@ -134,10 +138,14 @@ def save_checkpoint(
         tensor = tensor.detach().contiguous().cpu()
         state[name] = tensor.clone() if tensor.numel() and key in seen else tensor
         seen.add(key)
-    save_file(state, str(path / WEIGHTS_FILE), metadata={"format": FORMAT})
-    _write_json(path / CONFIG_FILE, config)
-    _write_json(path / RECORD_FILE, record)
-    _write_json(path / SPLIT_FILE, split)
+    write_files(
+        {
+            path / WEIGHTS_FILE: save(state, metadata={"format": FORMAT}),
+            path / CONFIG_FILE: _json_text(config),
+            path / RECORD_FILE: _json_text(record),
+            path / SPLIT_FILE: _json_text(split),
+        }
+    )
     return Checkpoint(path, config, record, split)
 
 
@@ -160,7 +168,28 @@ def read_checkpoint(path: Path) -> Checkpoint:
         )
     if config["format_version"] == 1:
         config = _from_format_1(config, path / CONFIG_FILE)
-    return Checkpoint(path, config, read_json(path / RECORD_FILE), read_json(path / SPLIT_FILE))
+    record, split = read_json(path / RECORD_FILE), read_json(path / SPLIT_FILE)
+    _check_split(split, config, record, path / SPLIT_FILE)
+    return Checkpoint(path, config, record, split)
+
+
+def _check_split(split: dict, config: dict, record: dict, file: Path) -> None:
+    """Each part lists positions among the training data's rows (the audit and
+    ``--resume`` index the data with them)."""
+    data = record.get("data")
+    n_rows = data.get("n_rows") if isinstance(data, dict) else None
+    parts = ("train",) if config.get("task") == "masked-language-model" else SPLIT_PARTS
+    for part in parts:
+        rows = split.get(part)
+        if not (
+            isinstance(rows, list)
+            and all(type(row) is int and row >= 0 for row in rows)
+            and (not isinstance(n_rows, int) or all(row < n_rows for row in rows))
+        ):
+            size = f" of the {n_rows}" if isinstance(n_rows, int) else ""
+            raise ModelError(
+                f"'{file}' is invalid: '{part}' must list row positions{size} training rows"
+            )
 
 
 def _from_format_1(config: dict, file: Path) -> dict:
@@ -197,6 +226,92 @@ def _from_format_1(config: dict, file: Path) -> dict:
         ) from None
 
 
+def load_module(checkpoint: Checkpoint) -> torch.nn.Module:
+    """Rebuild the module of ``checkpoint`` and load its weights, checked before allocating.
+
+    The module is first built on PyTorch's ``meta`` device, which allocates nothing, and each
+    of its tensors compared (name, shape, dtype) with those the weight file declares; only a
+    match is built for real. A crafted ``config.json`` can therefore not request more memory
+    than its weight file holds, and a mismatch is one ``ModelError`` line.
+    """
+    from raikit.models.architectures import build_from_config
+
+    module = build_to_fit(
+        lambda: build_from_config(checkpoint.config),
+        _declared_tensors(checkpoint.path / WEIGHTS_FILE),
+        config_file=checkpoint.path / CONFIG_FILE,
+    )
+    return load_weights(checkpoint, module)
+
+
+def build_to_fit(
+    build: Callable[[], torch.nn.Module],
+    declared: dict[str, tuple[tuple[int, ...], str]],
+    *,
+    config_file: Path,
+) -> torch.nn.Module:
+    """``build()`` once on the ``meta`` device (no memory), and for real only if every tensor
+    matches ``declared`` (name -> shape, dtype of the stored weights); else one ``ModelError``.
+    """
+    import torch
+
+    try:
+        with torch.device("meta"):
+            skeleton = build()
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise ModelError(f"'{config_file}' is incomplete or invalid: {_first_line(exc)}") from None
+    expected = {name: tensor_signature(t) for name, t in skeleton.state_dict().items()}
+    for name in sorted(expected.keys() | declared.keys()):
+        if declared.get(name) != expected.get(name):
+            found = "missing" if name not in declared else "shape {} {}".format(*declared[name])
+            wanted = "absent" if name not in expected else "shape {} {}".format(*expected[name])
+            raise ModelError(
+                f"weights beside '{config_file}' do not match it: tensor '{name}' is {found} "
+                f"in the weight file, {wanted} in the model it builds"
+            )
+    return build()
+
+
+def tensor_signature(tensor: torch.Tensor) -> tuple[tuple[int, ...], str]:
+    """``(shape, dtype name)`` of a tensor, as :func:`build_to_fit` compares them."""
+    return tuple(tensor.shape), str(tensor.dtype).removeprefix("torch.")
+
+
+#: safetensors' dtype names, as PyTorch spells them.
+_DTYPES = {
+    "F64": "float64",
+    "F32": "float32",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "I64": "int64",
+    "I32": "int32",
+    "I16": "int16",
+    "I8": "int8",
+    "U8": "uint8",
+    "BOOL": "bool",
+}
+
+
+def _declared_tensors(file: Path) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Name -> (shape, dtype) of every tensor in a safetensors file, read from its header."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(file), framework="pt") as handle:
+            slices = {name: handle.get_slice(name) for name in handle.keys()}  # noqa: SIM118
+            return {
+                name: (tuple(part.get_shape()), _DTYPES.get(part.get_dtype(), part.get_dtype()))
+                for name, part in slices.items()
+            }
+    except (SafetensorError, OSError) as exc:
+        raise ModelError(f"cannot load weights from '{file.parent}': {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def load_weights(checkpoint: Checkpoint, model: torch.nn.Module) -> torch.nn.Module:
     """Load the safetensors weights of ``checkpoint`` into ``model`` (strict) and return it."""
     from safetensors import SafetensorError
@@ -206,8 +321,9 @@ def load_weights(checkpoint: Checkpoint, model: torch.nn.Module) -> torch.nn.Mod
         state = load_file(str(checkpoint.path / WEIGHTS_FILE))
         model.load_state_dict(state, strict=True)
     except (SafetensorError, RuntimeError, OSError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"cannot load weights from '{checkpoint.path}': {first_line}") from None
+        raise ModelError(
+            f"cannot load weights from '{checkpoint.path}': {_first_line(exc)}"
+        ) from None
     model.eval()
     return model
 
@@ -219,7 +335,7 @@ def save_optimizer_state(path: Path, state: dict) -> None:
     (numbers too, as 0-d tensors) and the parameter groups go into the file's metadata.
     """
     import torch
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     tensors = {}
     for index, entry in state["state"].items():
@@ -227,7 +343,7 @@ def save_optimizer_state(path: Path, state: dict) -> None:
             tensor = value if torch.is_tensor(value) else torch.tensor(value)
             tensors[f"state.{index}.{key}"] = tensor.detach().contiguous().cpu()
     metadata = {"format": FORMAT, "param_groups": json.dumps(state["param_groups"])}
-    save_file(tensors, str(Path(path) / OPTIMIZER_FILE), metadata=metadata)
+    write_file(Path(path) / OPTIMIZER_FILE, save(tensors, metadata=metadata))
 
 
 def load_optimizer_state(checkpoint: Checkpoint) -> dict | None:
@@ -290,10 +406,12 @@ def read_json(path: Path) -> dict:
         raise ModelError(f"model file '{path}' is missing") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"'{path}' is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ModelError(f"'{path}' is not valid JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise ModelError(f"'{path}' does not hold a JSON object")
     return data
 
 
-def _write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+def _json_text(data: dict) -> str:
+    return json.dumps(data, indent=2, sort_keys=False) + "\n"

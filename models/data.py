@@ -130,6 +130,9 @@ def _read_json_records(path: Path, shown: str, encoding: str) -> pd.DataFrame:
     except json.JSONDecodeError as exc:
         detail = f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
         raise DataError(MSG_UNPARSEABLE.format(path=shown, fmt="json", detail=detail)) from None
+    except RecursionError:
+        detail = "nested too deeply"
+        raise DataError(MSG_UNPARSEABLE.format(path=shown, fmt="json", detail=detail)) from None
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         got = type(records).__name__ if not isinstance(records, list) else "a list of non-objects"
         raise DataError(MSG_NOT_RECORDS.format(path=shown, got=got))
@@ -148,6 +151,11 @@ def _read_json_lines(path: Path, shown: str, encoding: str) -> pd.DataFrame:
                 record = json.loads(line.rstrip("\r\n"), object_pairs_hook=_unique_keys(shown))
             except json.JSONDecodeError as exc:
                 detail = f"line {number}, column {exc.colno}: {exc.msg}"
+                raise DataError(
+                    MSG_UNPARSEABLE.format(path=shown, fmt="jsonl", detail=detail)
+                ) from None
+            except RecursionError:
+                detail = f"line {number}: nested too deeply"
                 raise DataError(
                     MSG_UNPARSEABLE.format(path=shown, fmt="jsonl", detail=detail)
                 ) from None

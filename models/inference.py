@@ -9,9 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from raikit.models.architectures import build_from_config
-from raikit.models.checkpoint import Checkpoint, load_weights, read_checkpoint
-from raikit.models.errors import ModelError
+from raikit.models.checkpoint import Checkpoint, load_module, read_checkpoint
 from raikit.models.threads import use_threads_for
 
 #: Rows scored per forward pass by input kind (others: 256). A tabular MLP is cheap per row
@@ -58,9 +56,6 @@ class LoadedModel:
 def load_model(path: Path | str) -> LoadedModel:
     """Read the checkpoint at ``path`` and rebuild its module with the saved weights."""
     checkpoint = read_checkpoint(Path(path))
-    try:
-        module = build_from_config(checkpoint.config)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"'{path}/config.json' is incomplete or invalid: {exc}") from None
+    module = load_module(checkpoint)
     use_threads_for(module)
-    return LoadedModel(checkpoint, load_weights(checkpoint, module))
+    return LoadedModel(checkpoint, module)

@@ -14,14 +14,24 @@ from typing import TYPE_CHECKING
 from raikit.models.checkpoint import (
     Checkpoint,
     model_config,
-    prepare_output_dir,
     save_checkpoint,
 )
 from raikit.models.errors import DataError
+from raikit.models.files import staged_directory
 from raikit.models.provenance import package_versions, utc_now
+from raikit.models.settings import PositiveFloat, PositiveInt, Seed, Settings
 
 if TYPE_CHECKING:
     from raikit.models.data import LoadedTable
+
+
+class _PretrainSettings(Settings):
+    epochs: PositiveInt
+    batch_size: PositiveInt
+    learning_rate: PositiveFloat
+    max_length: PositiveInt
+    vocab_size: PositiveInt
+    seed: Seed
 
 
 def pretrain(
@@ -51,63 +61,72 @@ def pretrain(
     from raikit.models.inputs import fit_inputs, load_tokenizer
     from raikit.models.transformer import build_masked_lm, small_encoder_config, train_wordpiece
 
+    _PretrainSettings(
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        max_length=max_length,
+        vocab_size=vocab_size,
+        seed=seed,
+    )  # one ConfigError line for a bad value, before anything is trained
     if text not in table.frame.columns:
         raise DataError(f"text column '{text}' not found in {table.source}")
     out_dir = Path(out_dir)
-    prepare_output_dir(out_dir, force=force)
-    texts = table.frame[text].astype(str).tolist()
-    train_wordpiece(texts, out_dir, vocab_size=vocab_size)
-    tokenizer = load_tokenizer(out_dir / "tokenizer")
-    inputs = fit_inputs("hf-tokenizer", table.frame, [], [text], {"max_length": max_length})
-    encoded = tokenizer(
-        texts, padding="max_length", truncation=True, max_length=max_length, return_tensors="pt"
-    )
-    ids, mask = encoded["input_ids"], encoded["attention_mask"]
-    torch.manual_seed(seed)
-    hf_config = small_encoder_config(len(tokenizer), max_length)
-    model = build_masked_lm(hf_config)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
-    generator = torch.Generator().manual_seed(seed)
-    special = torch.tensor(sorted(set(tokenizer.all_special_ids)))
-    history = []
-    for epoch in tqdm(range(1, epochs + 1), desc="pretraining", disable=not progress):
-        model.train()
-        order = torch.randperm(len(ids), generator=generator)
-        total, batches = 0.0, 0
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            batch, labels = _mask_tokens(ids[rows], special, tokenizer, generator)
-            optimizer.zero_grad()
-            loss = model(input_ids=batch, attention_mask=mask[rows], labels=labels).loss
-            loss.backward()
-            optimizer.step()
-            total, batches = total + loss.item(), batches + 1
-        history.append({"epoch": epoch, "mlm_loss": round(total / max(batches, 1), 6)})
-    config = model_config(
-        architecture="encoder-mlm",
-        arch_params={"hf_config": hf_config},
-        task="masked-language-model",
-        label=None,
-        classes=[],
-        inputs=inputs,
-    )
-    record = {
-        "created_at": utc_now(),
-        "data": {"source": table.source, "sha256": table.sha256, "n_rows": len(texts)},
-        "hyperparameters": {
-            "epochs": epochs,
-            "batch_size": batch_size,
-            "learning_rate": learning_rate,
-            "max_length": max_length,
-            "vocab_size": len(tokenizer),
-            "mask_fraction": 0.15,
-            "seed": seed,
-        },
-        "epochs": history,
-        "privacy": {"differentially_private": False},
-        "packages": package_versions(),
-    }
-    return save_checkpoint(out_dir, model, config, record, {"train": list(range(len(texts)))})
+    with staged_directory(out_dir, overwrite=force) as staging:
+        texts = table.frame[text].astype(str).tolist()
+        train_wordpiece(texts, staging, vocab_size=vocab_size)
+        tokenizer = load_tokenizer(staging / "tokenizer")
+        inputs = fit_inputs("hf-tokenizer", table.frame, [], [text], {"max_length": max_length})
+        encoded = tokenizer(
+            texts, padding="max_length", truncation=True, max_length=max_length, return_tensors="pt"
+        )
+        ids, mask = encoded["input_ids"], encoded["attention_mask"]
+        torch.manual_seed(seed)
+        hf_config = small_encoder_config(len(tokenizer), max_length)
+        model = build_masked_lm(hf_config)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
+        generator = torch.Generator().manual_seed(seed)
+        special = torch.tensor(sorted(set(tokenizer.all_special_ids)))
+        history = []
+        for epoch in tqdm(range(1, epochs + 1), desc="pretraining", disable=not progress):
+            model.train()
+            order = torch.randperm(len(ids), generator=generator)
+            total, batches = 0.0, 0
+            for start in range(0, len(order), batch_size):
+                rows = order[start : start + batch_size]
+                batch, labels = _mask_tokens(ids[rows], special, tokenizer, generator)
+                optimizer.zero_grad()
+                loss = model(input_ids=batch, attention_mask=mask[rows], labels=labels).loss
+                loss.backward()
+                optimizer.step()
+                total, batches = total + loss.item(), batches + 1
+            history.append({"epoch": epoch, "mlm_loss": round(total / max(batches, 1), 6)})
+        config = model_config(
+            architecture="encoder-mlm",
+            arch_params={"hf_config": hf_config},
+            task="masked-language-model",
+            label=None,
+            classes=[],
+            inputs=inputs,
+        )
+        record = {
+            "created_at": utc_now(),
+            "data": {"source": table.source, "sha256": table.sha256, "n_rows": len(texts)},
+            "hyperparameters": {
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "learning_rate": learning_rate,
+                "max_length": max_length,
+                "vocab_size": len(tokenizer),
+                "mask_fraction": 0.15,
+                "seed": seed,
+            },
+            "epochs": history,
+            "privacy": {"differentially_private": False},
+            "packages": package_versions(),
+        }
+        save_checkpoint(staging, model, config, record, {"train": list(range(len(texts)))})
+    return Checkpoint(out_dir, config, record, {"train": list(range(len(texts)))})
 
 
 def _mask_tokens(ids, special, tokenizer, generator):

@@ -18,19 +18,19 @@ import pandas as pd
 from pydantic import Field, model_validator
 from typing_extensions import Self
 
-from raikit.models.architectures import build_from_config, get_architecture
+from raikit.models.architectures import get_architecture
 from raikit.models.checkpoint import (
     Checkpoint,
+    load_module,
     load_optimizer_state,
-    load_weights,
     model_config,
-    prepare_output_dir,
     read_checkpoint,
     record_header,
     save_checkpoint,
     save_optimizer_state,
 )
 from raikit.models.errors import ConfigError, DataError
+from raikit.models.files import staged_directory
 from raikit.models.privacy import PrivacySpec
 from raikit.models.provenance import package_versions
 from raikit.models.schema import Schema, binarize_labels, label_text, validate_frame
@@ -113,6 +113,8 @@ class TrainSpec(Settings):
                 "validation_fraction + test_fraction must leave at least 10% for training; got "
                 f"{self.validation_fraction:g} + {self.test_fraction:g} instead"
             )
+        if self.init is not None and self.arch != "encoder":
+            raise ConfigError(f"--init applies to --arch encoder; got --arch {self.arch} instead")
         if self.fairness_penalty > 0 and self.group_column is None:
             raise ConfigError("a fairness penalty needs group_column: a column of group labels")
         if self.privacy is not None and (
@@ -215,102 +217,110 @@ def train(
         previous = read_checkpoint(Path(spec.resume))
         if previous.record["data"]["sha256"] != table.sha256:
             raise DataError(f"--resume {spec.resume} was trained on other data (sha256 differs)")
-        if Path(spec.resume).resolve() != out_dir.resolve():
-            prepare_output_dir(out_dir, force=force)
-    elif dist is None or dist.is_main:
-        prepare_output_dir(out_dir, force=force)
+    in_place = previous is not None and previous.path.resolve() == out_dir.resolve()
+    is_main = dist is None or dist.is_main
+    # Built in a staging directory and swapped in whole: a failed save (or an in-place resume
+    # that fails) leaves the previous checkpoint as it was, never new weights beside an old record.
+    with staged_directory(out_dir, overwrite=force or in_place, create=is_main) as staging:
+        if dist is not None:
+            torch.distributed.barrier()
+        split = previous.split if previous else _split(labels, spec, regression)
+        n_out = 1 if regression else len(classes)
+        inputs, encoded, module, arch_params, notes = _inputs_and_module(
+            table, spec, kind, features, split, n_out, staging, previous
+        )
+        if device == "cpu":
+            use_threads_for(module)
+        target_dtype = torch.float32 if regression else torch.int64
+        targets = torch.tensor(np.array(labels), dtype=target_dtype)
+        part = {k: torch.tensor(v, dtype=torch.int64) for k, v in split.items()}
+        module, privacy, dp_fixed = _private_training(spec, module, len(split["train"]), previous)
+        if privacy is not None:
+            notes += [
+                f"changed for DP-SGD by ModuleValidator.fix: {c}" for c in privacy.module_changes
+            ]
+        first_epoch = len(previous.record["epochs"]) + 1 if previous else 1
+        optimizer_state = load_optimizer_state(previous) if previous else None
+        if previous and optimizer_state is None:
+            notes.append("resumed without optimizer state (none saved): AdamW moments restart")
+        result = run_epochs(
+            module,
+            tuple(t[part["train"]] for t in (*encoded, targets)),
+            tuple(t[part["validation"]] for t in (*encoded, targets)),
+            regression=regression,
+            epochs=spec.epochs,
+            first_epoch=first_epoch,
+            batch_size=spec.batch_size,
+            learning_rate=spec.learning_rate,
+            weight_decay=spec.weight_decay,
+            patience=spec.patience,
+            seed=spec.seed,
+            device=device,
+            privacy=privacy,
+            dist=dist,
+            optimizer_state=optimizer_state,
+            sample_weight=None if row_weight is None else row_weight[part["train"]],
+            group_codes=None if group_codes is None else group_codes[part["train"]],
+            fairness_penalty=spec.fairness_penalty,
+            fairness_constraint=spec.fairness_constraint,
+            progress=progress,
+        )
+        if result.stop_message:
+            notes.append(result.stop_message)
+            if progress and (dist is None or dist.is_main):
+                import sys
+
+                print(result.stop_message, file=sys.stderr)
+        history = (previous.record["epochs"] if previous else []) + result.history
+        test = _evaluate(module, encoded, targets, part["test"], regression, classes)
+        if test.get("degenerate"):
+            warning = _degenerate_warning(test["degenerate"], len(history))
+            notes.append(warning)
+            if is_main:
+                import sys
+
+                print(f"warning: {warning}", file=sys.stderr)
+        config = model_config(
+            architecture=spec.arch,
+            arch_params=arch_params,
+            task="regression" if regression else "classification",
+            label=spec.label,
+            classes=classes,
+            inputs=inputs,
+            dp_fixed=dp_fixed,
+        )
+        record = {
+            **record_header(
+                table,
+                spec,
+                features,
+                classes,
+                split,
+                stratified_on=None if regression else spec.label,
+            ),
+            "hyperparameters": _hyperparameters(spec),
+            "epochs": history,
+            "best_epoch": result.best_epoch,
+            "model_selection": "last epoch (DP)" if privacy else "best validation loss",
+            "test": test,
+            "privacy": privacy.record(len(history), result.stopped_for_budget)
+            if privacy
+            else {"differentially_private": False},
+            "device": device,
+            "distributed": {"world_size": dist.world_size} if dist else None,
+            "resumed_from": str(spec.resume) if spec.resume else None,
+            "notes": notes,
+            "packages": package_versions(),
+        }
+        if not is_main:
+            torch.distributed.barrier()
+            return Checkpoint(out_dir, config, record, split)
+        save_checkpoint(staging, module, config, record, split)
+        if result.optimizer_state is not None:
+            save_optimizer_state(staging, result.optimizer_state)
     if dist is not None:
         torch.distributed.barrier()
-    split = previous.split if previous else _split(labels, spec, regression)
-    n_out = 1 if regression else len(classes)
-    inputs, encoded, module, arch_params, notes = _inputs_and_module(
-        table, spec, kind, features, split, n_out, out_dir, previous
-    )
-    if device == "cpu":
-        use_threads_for(module)
-    target_dtype = torch.float32 if regression else torch.int64
-    targets = torch.tensor(np.array(labels), dtype=target_dtype)
-    part = {k: torch.tensor(v, dtype=torch.int64) for k, v in split.items()}
-    module, privacy, dp_fixed = _private_training(spec, module, len(split["train"]), previous)
-    if privacy is not None:
-        notes += [f"changed for DP-SGD by ModuleValidator.fix: {c}" for c in privacy.module_changes]
-    first_epoch = len(previous.record["epochs"]) + 1 if previous else 1
-    optimizer_state = load_optimizer_state(previous) if previous else None
-    if previous and optimizer_state is None:
-        notes.append("resumed without optimizer state (none saved): AdamW moments restart")
-    result = run_epochs(
-        module,
-        tuple(t[part["train"]] for t in (*encoded, targets)),
-        tuple(t[part["validation"]] for t in (*encoded, targets)),
-        regression=regression,
-        epochs=spec.epochs,
-        first_epoch=first_epoch,
-        batch_size=spec.batch_size,
-        learning_rate=spec.learning_rate,
-        weight_decay=spec.weight_decay,
-        patience=spec.patience,
-        seed=spec.seed,
-        device=device,
-        privacy=privacy,
-        dist=dist,
-        optimizer_state=optimizer_state,
-        sample_weight=None if row_weight is None else row_weight[part["train"]],
-        group_codes=None if group_codes is None else group_codes[part["train"]],
-        fairness_penalty=spec.fairness_penalty,
-        fairness_constraint=spec.fairness_constraint,
-        progress=progress,
-    )
-    if result.stop_message:
-        notes.append(result.stop_message)
-        if progress and (dist is None or dist.is_main):
-            import sys
-
-            print(result.stop_message, file=sys.stderr)
-    history = (previous.record["epochs"] if previous else []) + result.history
-    test = _evaluate(module, encoded, targets, part["test"], regression, classes)
-    if test.get("degenerate"):
-        warning = _degenerate_warning(test["degenerate"], len(history))
-        notes.append(warning)
-        if dist is None or dist.is_main:
-            import sys
-
-            print(f"warning: {warning}", file=sys.stderr)
-    config = model_config(
-        architecture=spec.arch,
-        arch_params=arch_params,
-        task="regression" if regression else "classification",
-        label=spec.label,
-        classes=classes,
-        inputs=inputs,
-        dp_fixed=dp_fixed,
-    )
-    record = {
-        **record_header(
-            table, spec, features, classes, split, stratified_on=None if regression else spec.label
-        ),
-        "hyperparameters": _hyperparameters(spec),
-        "epochs": history,
-        "best_epoch": result.best_epoch,
-        "model_selection": "last epoch (DP)" if privacy else "best validation loss",
-        "test": test,
-        "privacy": privacy.record(len(history), result.stopped_for_budget)
-        if privacy
-        else {"differentially_private": False},
-        "device": device,
-        "distributed": {"world_size": dist.world_size} if dist else None,
-        "resumed_from": str(spec.resume) if spec.resume else None,
-        "notes": notes,
-        "packages": package_versions(),
-    }
-    if dist is not None and not dist.is_main:
-        torch.distributed.barrier()
-        return Checkpoint(out_dir, config, record, split)
-    checkpoint = save_checkpoint(out_dir, module, config, record, split)
-    if result.optimizer_state is not None:
-        save_optimizer_state(out_dir, result.optimizer_state)
-    if dist is not None:
-        torch.distributed.barrier()
-    return checkpoint
+    return Checkpoint(out_dir, config, record, split)
 
 
 def _columns(table: LoadedTable, spec: TrainSpec, data_kind: str) -> tuple[list[str], str]:
@@ -337,11 +347,18 @@ def _columns(table: LoadedTable, spec: TrainSpec, data_kind: str) -> tuple[list[
     features = list(schema.feature_columns(frame))
     if not features:
         raise DataError(f"no feature columns left in {table.source} after excluding the label")
+    if data_kind == "image":
+        words = [c for c in features if not pd.api.types.is_numeric_dtype(frame[c])]
+        if words:
+            raise DataError(
+                f"--arch {spec.arch} reads pixel columns (numbers); column '{words[0]}' of "
+                f"{table.source} is not numeric (exclude it, or use --arch mlp for a table)"
+            )
     return features, INPUT_KINDS[data_kind]
 
 
 def _numeric_columns(frame, schema: Schema) -> list[str]:
-    columns = [c for c in schema.feature_columns(frame) if np.issubdtype(frame[c].dtype, np.number)]
+    columns = [c for c in schema.feature_columns(frame) if pd.api.types.is_numeric_dtype(frame[c])]
     if not columns:
         raise DataError("a numeric sequence needs numeric columns (one per time step)")
     return columns
@@ -391,7 +408,7 @@ def _inputs_and_module(
 
     if previous is not None:
         config = previous.config
-        module = load_weights(previous, build_from_config(config)).train()
+        module = load_module(previous).train()
         _copy_tokenizer(Path(spec.resume), out_dir)
         encoded = encode_inputs(table.frame, config["inputs"], Path(spec.resume))
         return config["inputs"], encoded, module, config["arch_params"], []

@@ -206,7 +206,7 @@ def create_encoder(
     """
     import shutil
 
-    from raikit.models.checkpoint import load_weights, read_checkpoint
+    from raikit.models.checkpoint import load_module, read_checkpoint
     from raikit.models.inputs import TOKENIZER_DIR, load_tokenizer
 
     if init:
@@ -217,7 +217,7 @@ def create_encoder(
             Path(init) / TOKENIZER_DIR, Path(out_dir) / TOKENIZER_DIR, dirs_exist_ok=True
         )
         hf_config = pretrained.config["arch_params"]["hf_config"]
-        mlm = load_weights(pretrained, build_masked_lm(hf_config))
+        mlm = load_module(pretrained)
         module = build_transformer(hf_config, n_classes)
         module.model.bert.load_state_dict(mlm.bert.state_dict(), strict=False)
         return module, {"hf_config": hf_config, "n_classes": n_classes}, [f"encoder from {init}"]

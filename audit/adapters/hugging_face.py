@@ -45,7 +45,7 @@ def is_model_dir(path: Path) -> bool:
         return False
     try:
         data = json.loads(config.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return False
     return isinstance(data, dict) and "model_type" in data and "format" not in data
 

@@ -1,20 +1,23 @@
 """Shared wiring of the ``rai`` commands: the typer app, error mapping, output helpers.
 
-Every ``RaikitError`` becomes one line on stderr and exit code 2; an unexpected error becomes
-one line and exit code 3 (set ``RAIKIT_DEBUG=1`` for the traceback).
+Every ``RaikitError`` becomes one line on stderr and exit code 2; an unexpected error (a bug in
+raikit) becomes one line and exit code 3, with its traceback when ``RAIKIT_DEBUG=1``.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from raikit.models.errors import OutputError, RaikitError
+from raikit.models.errors import RaikitError
+from raikit.models.files import refuse_existing, write_file, write_files
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 3
@@ -60,7 +63,8 @@ def handle_errors(function: Callable[..., Any]) -> Callable[..., Any]:
             raise
         except Exception as exc:
             if os.environ.get("RAIKIT_DEBUG") == "1":
-                raise
+                traceback.print_exc(file=sys.stderr)
+                raise typer.Exit(EXIT_INTERNAL_ERROR) from None
             typer.echo(
                 f"error: unexpected {type(exc).__name__}: {exc} "
                 "(set RAIKIT_DEBUG=1 to see the traceback)",
@@ -72,9 +76,8 @@ def handle_errors(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def refuse_overwrite(paths: list[Path], force: bool) -> None:
-    existing = [str(p) for p in paths if p.exists()]
-    if existing and not force:
-        raise OutputError(f"{', '.join(existing)} already exist(s); pass --force to overwrite")
+    """Fail early on outputs that exist (the write checks again, atomically)."""
+    refuse_existing(paths, overwrite=force)
 
 
 def say(message: str) -> None:
@@ -94,14 +97,15 @@ SeedOption = Annotated[int, typer.Option(help="Random seed (splits, bootstrap)."
 ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite existing outputs.")]
 
 
-def write_outputs(evidence: Any, out: Path) -> None:
-    from raikit.audit.evidence import save_evidence
+def write_outputs(evidence: Any, out: Path, force: bool) -> None:
+    """Write evidence.json and report.html into ``out``: both files, or neither."""
+    from raikit.audit.evidence import dump_evidence
     from raikit.reports import render
 
     html = render(evidence, "html")
-    out.mkdir(parents=True, exist_ok=True)
-    save_evidence(evidence, out / "evidence.json")
-    write_text(out / "report.html", html)
+    write_files(
+        {out / "evidence.json": dump_evidence(evidence), out / "report.html": html}, overwrite=force
+    )
     for finding in evidence.all_findings():
         if finding.severity != "info":
             say(f"{finding.severity}: {finding.message}")
@@ -109,17 +113,6 @@ def write_outputs(evidence: Any, out: Path) -> None:
     typer.echo(f"report: {out / 'report.html'}")
 
 
-def write_text(path: Path, text: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise OutputError(f"cannot write '{path}': {exc.strerror}") from None
-
-
-def write_bytes(path: Path, data: bytes) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    except OSError as exc:
-        raise OutputError(f"cannot write '{path}': {exc.strerror}") from None
+def write_text(path: Path, text: str | bytes, *, force: bool = True) -> None:
+    """Write one output file atomically; an existing one only with ``force``."""
+    write_file(path, text, overwrite=force)

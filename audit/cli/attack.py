@@ -76,4 +76,4 @@ def attack(
         f"verdict: {result.verdict.replace('_', ' ')} "
         f"(epsilon lower bound {result.epsilon_lower_bound:.2f}; {claim})"
     )
-    write_outputs(evidence, out)
+    write_outputs(evidence, out, force)

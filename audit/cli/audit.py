@@ -13,7 +13,6 @@ from raikit.audit.cli._app import (
     SensitiveOption,
     handle_errors,
     refuse_overwrite,
-    write_bytes,
     write_outputs,
     write_text,
 )
@@ -143,9 +142,9 @@ def audit(
         evidence = attach_impact(evidence, impact_assessment)
     if loaded_policy is not None:
         evidence = attach_gate(evidence, loaded_policy)
-    write_outputs(evidence, out)
+    write_outputs(evidence, out, force)
     if evidence.gate is not None:
-        finish_gate(evidence.gate, junit)
+        finish_gate(evidence.gate, junit, force)
 
 
 @handle_errors
@@ -168,8 +167,5 @@ def report(
     out = out if out is not None else Path("report" + FORMAT_SUFFIXES[format])
     refuse_overwrite([out], force)
     loaded = load_evidence(evidence)
-    if format == "pdf":
-        write_bytes(out, render(loaded, "pdf"))
-    else:
-        write_text(out, render(loaded, format))
+    write_text(out, render(loaded, format), force=force)
     typer.echo(f"report: {out}")

@@ -46,7 +46,7 @@ def demo(
 
     started = time.perf_counter()
     model_dir = out / "model"
-    refuse_overwrite([model_dir, out / "evidence.json", out / "report.html"], force)
+    refuse_overwrite([out / "evidence.json", out / "report.html"], force)
     impact_assessment = load_impact(impact) if impact is not None else None
     loaded_policy = load_policy(policy) if policy is not None else None
     say("demo: police decisions to release arrestees (carData::Arrests, Toronto, 5,226 rows)")
@@ -82,7 +82,7 @@ def demo(
         evidence = attach_impact(evidence, impact_assessment)
     if loaded_policy is not None:
         evidence = attach_gate(evidence, loaded_policy)
-    write_outputs(evidence, out)
+    write_outputs(evidence, out, force)
     if evidence.gate is not None:
         failed = sum(c.status == "fail" for c in evidence.gate.checks)
         verdict = "passed" if evidence.gate.passed else f"failed ({failed} check(s))"

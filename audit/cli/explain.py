@@ -122,5 +122,5 @@ def explain(
     for note in result.findings:
         typer.echo(f"note: {note.message}")
     if out is not None:
-        write_text(out, result.model_dump_json(indent=2) + "\n")
+        write_text(out, result.model_dump_json(indent=2) + "\n", force=force)
         typer.echo(f"explanations: {out}")

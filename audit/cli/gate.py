@@ -36,13 +36,14 @@ def gate_table(result: GateResult) -> str:
     return "\n".join(lines)
 
 
-def finish_gate(result: GateResult, junit: Path | None) -> None:
-    """Print the table, write JUnit XML, and exit 1 when a gate failed."""
+def finish_gate(result: GateResult, junit: Path | None, force: bool) -> None:
+    """Print the table, write JUnit XML (an existing file only with ``force``), and exit 1
+    when a gate failed."""
     from raikit.audit.policy import junit_xml
 
     typer.echo(gate_table(result))
     if junit is not None:
-        write_text(junit, junit_xml(result))
+        write_text(junit, junit_xml(result), force=force)
         say(f"junit: {junit}")
     if not result.passed:
         raise typer.Exit(EXIT_GATE_FAILED)
@@ -67,7 +68,7 @@ def gate(
     if junit is not None:
         refuse_overwrite([junit], force)
     loaded_policy = load_policy(policy)
-    finish_gate(check(load_evidence(evidence), loaded_policy), junit)
+    finish_gate(check(load_evidence(evidence), loaded_policy), junit, force)
 
 
 @handle_errors
@@ -81,5 +82,5 @@ def model_card(
     from raikit.reports import render
 
     refuse_overwrite([out], force)
-    write_text(out, render(load_evidence(evidence), "model-card"))
+    write_text(out, render(load_evidence(evidence), "model-card"), force=force)
     typer.echo(f"model card: {out}")

@@ -53,5 +53,5 @@ def init(
         answers["domain"] = domain
     text = impact_template(answers)
     parse_impact(text, str(out))  # what we write must load
-    write_text(out, text)
+    write_text(out, text, force=force)
     typer.echo(f"impact assessment: {out} (fill in every TODO)")

@@ -118,7 +118,7 @@ def mitigate(
     }
     evidence = run_audit(table, settings, predictor, checks, progress=True)
     _print_points(evidence.result("mitigation"))
-    write_outputs(evidence, out)
+    write_outputs(evidence, out, force)
 
 
 def _print_points(result) -> None:

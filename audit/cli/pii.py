@@ -20,6 +20,8 @@ def _read_corpus(path: Path, text_field: str) -> list[str | None]:
         raise DataError(f"corpus file '{path}' not found")
     if path.suffix.lower() == ".txt":
         text = path.read_bytes().decode("utf-8", errors="replace")
+        if not text.strip():
+            raise DataError(f"corpus file '{path}' holds no text: nothing to scan")
         return [line if line.strip() else None for line in text.splitlines()]
     if path.suffix.lower() not in CORPUS_SUFFIXES:
         raise DataError(f"corpus '{path}' must be one of {', '.join(CORPUS_SUFFIXES)}")
@@ -135,6 +137,7 @@ def scan_pii(
         kind=kind,
         anonymized_copy=anonymize,
         operators=operators,
+        force=force,
     )
     say(f"scanning {len(table.frame):,} rows of {table.source} ({scan.model or 'no NER'})")
     settings = AuditConfig(label="", sensitive=(), title=f"Personal data in {table.source}")
@@ -148,7 +151,7 @@ def scan_pii(
             f"k-anonymity {reid.k_anonymity} over {', '.join(reid.quasi_identifiers)}; "
             f"{reid.unique_rows:,} unique row(s)"
         )
-    write_outputs(evidence, out)
+    write_outputs(evidence, out, force)
     if anonymize is not None:
         from raikit.audit.pii import direct_identifier_types
 

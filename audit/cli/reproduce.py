@@ -63,8 +63,8 @@ def reproduce(
     reproduction = rerun(recorded, data, model, tolerance=tolerance, progress=True)
     _print(reproduction)
     if out is not None:
-        write_text(targets[0], reproduction.model_dump_json(indent=2) + "\n")
-        write_outputs(attach_reproduction(recorded, reproduction), out)
+        write_text(targets[0], reproduction.model_dump_json(indent=2) + "\n", force=force)
+        write_outputs(attach_reproduction(recorded, reproduction), out, force)
         typer.echo(f"reproduction: {targets[0]}")
     if not reproduction.reproduced:
         raise typer.Exit(EXIT_DRIFTED)

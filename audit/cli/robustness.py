@@ -99,4 +99,4 @@ def robustness(
             f"clean accuracy {result.adversarial.clean_accuracy:.3f}; lowest robust accuracy "
             f"{worst.robust_accuracy.value:.3f} ({worst.attack}, epsilon {worst.epsilon:g})"
         )
-    write_outputs(evidence, out)
+    write_outputs(evidence, out, force)

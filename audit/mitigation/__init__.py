@@ -187,12 +187,12 @@ def mitigate(
         Two points, the base model and the mitigated one, on the test split.
     """
     from raikit.audit.mitigation._methods import fit_and_measure, prepare_context
-    from raikit.models.checkpoint import prepare_output_dir
+    from raikit.models.files import staged_directory
 
     context = prepare_context(table, Path(model), config)
-    prepare_output_dir(Path(out_dir), force=force)
     points = [context.baseline_point()]
-    points.append(fit_and_measure(context, config, Path(out_dir)))
+    with staged_directory(Path(out_dir), overwrite=force) as staging:
+        points.append(fit_and_measure(context, config, staging, model_path=Path(out_dir)))
     return context.result(points)
 
 
@@ -226,6 +226,7 @@ def sweep(
         prepare_context,
     )
     from raikit.models.checkpoint import prepare_output_dir
+    from raikit.models.files import staged_directory
 
     chosen = [get_method(name) for name in methods] or [
         m for m in METHODS.values() if config.constraint in m.constraints
@@ -244,8 +245,8 @@ def sweep(
             name = f"{run.method}-{run.strength:g}" if run.strength is not None else run.method
             bar.set_postfix_str(name)
             target = models_dir / name
-            prepare_output_dir(target, force=force)
-            points.append(fit_and_measure(context, run, target))
+            with staged_directory(target, overwrite=force) as staging:
+                points.append(fit_and_measure(context, run, staging, model_path=target))
     return context.result(points)
 
 

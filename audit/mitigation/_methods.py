@@ -18,6 +18,7 @@ import pandas as pd
 
 from raikit.audit.types import Finding, Interval
 from raikit.models.errors import ConfigError, DataError, ModelError, close_matches_hint
+from raikit.models.files import write_file
 
 if TYPE_CHECKING:
     from raikit.audit.groups import Grouping
@@ -259,8 +260,13 @@ def _text(value: Any) -> str:
     return label_text(value)
 
 
-def fit_and_measure(context: Context, config: MitigationConfig, out_dir: Path) -> MitigationPoint:
-    """Fit ``config.method``, save it to ``out_dir``, reload it and measure it on the test rows."""
+def fit_and_measure(
+    context: Context, config: MitigationConfig, out_dir: Path, model_path: Path | None = None
+) -> MitigationPoint:
+    """Fit ``config.method``, save it to ``out_dir``, reload it and measure it on the test rows.
+
+    ``model_path`` is where the model will live, when ``out_dir`` is its staging directory.
+    """
     import json
 
     from raikit.audit.predictor import load_predictor
@@ -277,7 +283,12 @@ def fit_and_measure(context: Context, config: MitigationConfig, out_dir: Path) -
     y_pred = (mitigated.predict_proba(test)[:, 1] >= 0.5).astype(np.int64)
     name = method.name if strength is None else f"{method.name} ({method.parameter}={strength:g})"
     point = context.measure(
-        name, method, y_pred, value=strength, model_path=str(out_dir), seconds=round(seconds, 2)
+        name,
+        method,
+        y_pred,
+        value=strength,
+        model_path=str(model_path or out_dir),
+        seconds=round(seconds, 2),
     )
     record_path = out_dir / "training.json"
     record = json.loads(record_path.read_text(encoding="utf-8"))
@@ -287,7 +298,7 @@ def fit_and_measure(context: Context, config: MitigationConfig, out_dir: Path) -
         "before": baseline.model_dump(mode="json"),
         "after": point.model_dump(mode="json"),
     }
-    record_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    write_file(record_path, json.dumps(record, indent=2) + "\n")
     return point
 
 

@@ -30,8 +30,9 @@ import numpy as np
 import pandas as pd
 
 from raikit.audit.groups import Grouping
-from raikit.models.checkpoint import Checkpoint, read_json
+from raikit.models.checkpoint import Checkpoint, build_to_fit, read_json, tensor_signature
 from raikit.models.errors import DataError, ModelError
+from raikit.models.files import write_file, write_files
 
 FORMAT = "raikit-mitigated"
 # 2: groups are formed by raikit.audit.groups (bands, a missing group) and saved as "grouping".
@@ -208,14 +209,14 @@ def save_mitigated(
     """Write a mitigated model into ``out_dir`` (which must exist and be empty)."""
     out_dir = Path(out_dir)
     if modules:
-        from safetensors.torch import save_file
+        from safetensors.torch import save
 
         tensors = {
             f"member{index}.{name}": tensor.detach().contiguous().cpu()
             for index, module in enumerate(modules)
             for name, tensor in module.state_dict().items()
         }
-        save_file(tensors, str(out_dir / WEIGHTS_FILE), metadata={"format": FORMAT})
+        write_file(out_dir / WEIGHTS_FILE, save(tensors, metadata={"format": FORMAT}))
     if base_path is not None:
         base_path = Path(base_path)
         if base_path.is_dir():
@@ -226,8 +227,8 @@ def save_mitigated(
             shutil.copy2(base_path, out_dir / BASE_DIR / base_path.name)
             state = {**state, "base": f"{BASE_DIR}/{base_path.name}"}
     state = {"format": FORMAT, "format_version": FORMAT_VERSION, **state}
-    for name, data in ((MITIGATION_FILE, state), (RECORD_FILE, record), (SPLIT_FILE, split)):
-        (out_dir / name).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    files = ((MITIGATION_FILE, state), (RECORD_FILE, record), (SPLIT_FILE, split))
+    write_files({out_dir / name: json.dumps(data, indent=2) + "\n" for name, data in files})
     return out_dir
 
 
@@ -301,10 +302,15 @@ def _load_members(path: Path, state: dict) -> list[Any]:
     modules = []
     for index in range(state["n_members"]):
         prefix = f"member{index}."
-        module = build_mlp(
-            params["input_dim"], params["n_classes"], tuple(params["hidden"]), params["dropout"]
-        )
         member = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+        # Sizes come from mitigation.json: checked against the stored tensors before building.
+        module = build_to_fit(
+            lambda: build_mlp(
+                params["input_dim"], params["n_classes"], tuple(params["hidden"]), params["dropout"]
+            ),
+            {name: tensor_signature(tensor) for name, tensor in member.items()},
+            config_file=path / MITIGATION_FILE,
+        )
         try:
             module.load_state_dict(member, strict=True)
         except RuntimeError as exc:

@@ -431,6 +431,8 @@ class PiiCheck(Settings):
         every value of a direct-identifier column replaced by the operator of its dominant
         type, every detected span of the other columns replaced by its own (``operators``,
         see :func:`anonymize.parse_operators`).
+    force : bool
+        Replace an existing ``anonymized_copy`` (otherwise it is refused).
     """
 
     scan: ScanConfig = Field(default_factory=ScanConfig)
@@ -440,6 +442,7 @@ class PiiCheck(Settings):
     kind: Literal["table", "corpus"] = "table"
     anonymized_copy: Path | None = None
     operators: tuple[tuple[str, str], ...] | None = None
+    force: bool = False
 
 
 def _run(context: AuditContext, check: PiiCheck) -> PiiResult:
@@ -462,7 +465,7 @@ def _run(context: AuditContext, check: PiiCheck) -> PiiResult:
         copy = anonymize_frame(
             frame, hits, operators, direct_identifiers=direct_identifier_types(result.columns)
         )
-        write_table(copy, check.anonymized_copy)
+        write_table(copy, check.anonymized_copy, overwrite=check.force)
     return result
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from raikit.models.errors import ConfigError, OutputError
+from raikit.models.files import write_file
 
 if TYPE_CHECKING:
     from raikit.audit.pii import TableHits
@@ -145,22 +146,16 @@ def anonymize_frame(
     return out
 
 
-def write_table(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` to ``path`` (``.csv``, ``.parquet`` or ``.jsonl``) through a temporary
-    sibling renamed into place, so a failed write never leaves a partial file."""
+def write_table(frame: pd.DataFrame, path: Path, *, overwrite: bool = False) -> None:
+    """Write ``frame`` to ``path`` (``.csv``, ``.parquet`` or ``.jsonl``) atomically; an
+    existing file is replaced only with ``overwrite``."""
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet", ".jsonl", ".ndjson"):
         raise OutputError(f"--anonymize '{path}' must end in .csv, .parquet or .jsonl")
-    temporary = path.with_name(f".{path.name}.partial")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if suffix == ".csv":
-            frame.to_csv(temporary, index=False)
-        elif suffix == ".parquet":
-            frame.to_parquet(temporary, index=False)
-        else:
-            frame.to_json(temporary, orient="records", lines=True, force_ascii=False)
-        temporary.replace(path)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise OutputError(f"cannot write '{path}': {exc.strerror}") from None
+    if suffix == ".csv":
+        data = frame.to_csv(index=False)
+    elif suffix == ".parquet":
+        data = frame.to_parquet(index=False)
+    else:
+        data = frame.to_json(orient="records", lines=True, force_ascii=False)
+    write_file(path, data, overwrite=overwrite)

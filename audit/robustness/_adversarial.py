@@ -159,15 +159,6 @@ def _embedding_input(model: TorchModel):
         holder.clear()
 
 
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when a GPU is present, else ``cpu``."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
 def attack_sweep(
     model: TorchModel,
     tensors: Sequence[torch.Tensor],

@@ -309,7 +309,8 @@ def adversarial_sweep(
 ) -> tuple[AdversarialResult, list[Finding]]:
     import torch
 
-    from raikit.audit.robustness._adversarial import attack_sweep, resolve_device, robust_outcomes
+    from raikit.audit.robustness._adversarial import attack_sweep, robust_outcomes
+    from raikit.models.loop import resolve_device
 
     numbered = frame.assign(_row=np.arange(len(frame)))
     sample = sample_rows_seeded(numbered, config.max_attack_rows, config.seed)

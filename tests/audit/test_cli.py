@@ -347,3 +347,66 @@ def test_audit_keeps_an_existing_junit_file_without_force(tmp_path):
     assert result.exit_code == 2
     assert result.output == f"error: {junit} already exist(s); pass --force to overwrite\n"
     assert junit.read_text() == "an earlier result" and not (tmp_path / "a").exists()
+
+
+@pytest.fixture()
+def predictions_file(tmp_path):
+    path = tmp_path / "preds.csv"
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 2, 200)
+    y_pred = np.where(rng.random(200) < 0.8, y_true, 1 - y_true)
+    frame = pd.DataFrame({"y_true": y_true, "y_pred": y_pred, "g": ["a", "b"] * 100})
+    frame.to_csv(path, index=False)
+    return path
+
+
+def audit_predictions(predictions_file, out, *extra):
+    return rai(
+        "audit",
+        "--predictions",
+        predictions_file,
+        "--sensitive",
+        "g",
+        "--n-bootstrap",
+        "100",
+        "--out",
+        out,
+        *extra,
+    )
+
+
+def test_a_second_audit_into_the_same_out_is_refused(predictions_file, tmp_path):
+    out = tmp_path / "a"
+    assert audit_predictions(predictions_file, out).exit_code == 0
+    first = {name: sha(out / name) for name in ("evidence.json", "report.html")}
+    result = audit_predictions(predictions_file, out, "--seed", "1")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"error: {out / 'evidence.json'}, {out / 'report.html'} already exist(s); "
+        "pass --force to overwrite"
+    ]
+    assert {name: sha(out / name) for name in first} == first
+
+
+def test_audit_with_a_full_disk_writes_neither_file(predictions_file, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from raikit.models import files
+
+    out, calls = tmp_path / "a", []
+    real_fsync = os.fsync
+
+    def full_disk_on_the_report(fd):
+        calls.append(fd)
+        if len(calls) == 2:  # evidence.json is written, report.html finds the disk full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_fsync(fd)
+
+    monkeypatch.setattr(files.os, "fsync", full_disk_on_the_report)
+    result = audit_predictions(predictions_file, out)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"error: cannot write '{out / 'report.html'}': No space left on device"
+    ]
+    assert list(out.iterdir()) == []

@@ -100,6 +100,9 @@ def test_method_reduces_the_targeted_disparity_and_reloads(planted, method, cons
     assert record["mitigation"]["method"] == method
     assert record["mitigation"]["constraint"] == constraint
     assert record["data"]["sha256"] == "planted-sha"
+    # Fitted in a staging directory, recorded where it lives, and nothing left beside it.
+    assert record["mitigation"]["after"]["model_path"] == str(out)
+    assert not list(root.glob(".*"))
 
 
 def test_threshold_optimizer_matches_fairlearn(planted):
@@ -338,3 +341,21 @@ def test_rai_audit_refuses_a_base_outside_in_one_line(planted, tmp_path):
     assert result.exit_code == 2, result.output
     [line] = result.output.strip().splitlines()
     assert line.startswith("error: field 'base' of ") and line.endswith("got '..'")
+
+
+def test_mitigated_member_sizes_are_checked_before_building(planted, tmp_path):
+    """mitigation.json asking for 64 GiB layers is refused from the stored tensors' shapes."""
+    table, root, _ = planted
+    out = tmp_path / "removed"
+    config = MitigationConfig(
+        method="correlation_remover",
+        constraint="demographic_parity",
+        sensitive=("group",),
+        epochs=1,
+    )
+    mitigate(table, root / "base", config, out)
+    state = json.loads((out / "mitigation.json").read_text())
+    state["arch_params"]["hidden"] = [2**17, 2**17]
+    (out / "mitigation.json").write_text(json.dumps(state))
+    with pytest.raises(ModelError, match=r"shape \(131072,\) float32 in the model it builds"):
+        load_predictor(out)

@@ -106,3 +106,37 @@ def test_unreadable_configs_are_one_line_errors(tmp_path, change, message):
     with pytest.raises(ModelError, match=message) as error:
         load_predictor(copy)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("hidden", "dtype", "message"),
+    [
+        # 2**17 x 2**17 floats would be 64 GiB: refused from the weight file's header instead.
+        (
+            [2**17, 2**17],
+            np.float32,
+            "tensor '0.bias' is shape (4,) float32 in the weight file, shape (131072,) float32 "
+            "in the model it builds",
+        ),
+        ([-4], np.float32, "is incomplete or invalid: Trying to create tensor with negative"),
+        (
+            [4],
+            np.float64,
+            "tensor '0.bias' is shape (4,) float64 in the weight file, shape (4,) float32 in",
+        ),
+    ],
+)
+def test_config_and_weights_are_checked_before_the_model_is_built(tmp_path, hidden, dtype, message):
+    from safetensors.numpy import save_file
+
+    copy = tmp_path / "copy"
+    shutil.copytree(FORMAT_1_MLP, copy)
+    config = json.loads((copy / "config.json").read_text())
+    config["arch_params"]["hidden"] = hidden
+    (copy / "config.json").write_text(json.dumps(config))
+    weights = load_file(str(copy / "model.safetensors"))
+    save_file({k: v.astype(dtype) for k, v in weights.items()}, str(copy / "model.safetensors"))
+    with pytest.raises(ModelError) as error:
+        load_predictor(copy)
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from raikit.audit.predictor import load_predictor
-from raikit.models.checkpoint import read_checkpoint
+from raikit.models.checkpoint import CHECKPOINT_FILES, OPTIMIZER_FILE, read_checkpoint
 from raikit.models.data import load_table
 from raikit.models.errors import ConfigError, DataError, ModelError, OutputError
 from raikit.models.train import TrainSpec, split_indices, train
@@ -92,8 +92,16 @@ def test_refuses_non_empty_output_unless_forced(arrests_table, tmp_path):
     spec = TrainSpec(label="released", epochs=1)
     with pytest.raises(OutputError, match="is not empty; pass --force"):
         train(arrests_table, spec, out, progress=False)
-    train(arrests_table, spec, out, progress=False, force=True)
+    # --force replaces a model directory whole; it never deletes files that are not a model's.
+    with pytest.raises(OutputError, match=r"files that are not part of a model \(notes.txt\)"):
+        train(arrests_table, spec, out, progress=False, force=True)
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
     assert (out / "notes.txt").read_text() == "keep me"
+    (out / "notes.txt").unlink()
+    (out / "model.safetensors").write_bytes(b"an older model")
+    train(arrests_table, spec, out, progress=False, force=True)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*CHECKPOINT_FILES, OPTIMIZER_FILE])
+    assert not list(tmp_path.glob(".m.*"))  # no staging or set-aside directory is left
 
 
 @pytest.mark.parametrize(
