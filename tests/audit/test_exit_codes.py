@@ -91,6 +91,10 @@ BASE = {
         {"--model": "model", "--data": "table", "--lexicon": "yaml", "--out": "out_dir"},
     ),
     "impact init": ("impact init --no-interactive --out {fresh}", {"--out": "out_file"}),
+    "reproduce": (
+        "reproduce {evidence} --out {fresh}",
+        {"evidence": "json", "--data": "table", "--model": "model", "--out": "out_dir"},
+    ),
 }
 
 FILE_CLASSES = ["missing", "directory", "empty", "garbage", "nested"]
