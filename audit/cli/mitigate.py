@@ -90,8 +90,7 @@ def mitigate(
     )
     if not sweep:
         table = load_table(data)
-        say(f"mitigate: fitting {config.method} for {config.constraint.replace('_', ' ')}")
-        result = mitigate_one(table, model, config, out, force=force)
+        result = mitigate_one(table, model, config, out, force=force, progress=True)
         _print_points(result)
         typer.echo(f"model: {out}")
         return

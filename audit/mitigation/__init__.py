@@ -174,25 +174,39 @@ def pareto_front(points: list[tuple[float, float | None]]) -> list[bool]:
 
 
 def mitigate(
-    table: LoadedTable, model: Path, config: MitigationConfig, out_dir: Path, *, force: bool = False
+    table: LoadedTable,
+    model: Path,
+    config: MitigationConfig,
+    out_dir: Path,
+    *,
+    force: bool = False,
+    progress: bool = False,
 ) -> MitigationResult:
     """Fit ``config.method`` around/instead of the model at ``model``; save it to ``out_dir``.
 
     The saved model loads with :func:`raikit.audit.predictor.load_predictor` (so ``rai audit``
     audits it); its ``training.json`` records how it was made and the before/after figures returned.
+    With ``progress``, a bar on stderr names the method while it fits.
 
     Returns
     -------
     MitigationResult
         Two points, the base model and the mitigated one, on the test split.
     """
+    from tqdm.auto import tqdm
+
     from raikit.audit.mitigation._methods import fit_and_measure, prepare_context
     from raikit.models.files import staged_directory
 
     context = prepare_context(table, Path(model), config)
     points = [context.baseline_point()]
-    with staged_directory(Path(out_dir), overwrite=force) as staging:
+    with (
+        tqdm(total=1, desc="mitigation", unit="model", disable=not progress) as bar,
+        staged_directory(Path(out_dir), overwrite=force) as staging,
+    ):
+        bar.set_postfix_str(config.method)
         points.append(fit_and_measure(context, config, staging, model_path=Path(out_dir)))
+        bar.update()
     return context.result(points)
 
 
