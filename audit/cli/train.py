@@ -165,11 +165,7 @@ def train(
     say(f"test {score} on {held_out} held-out rows; best epoch {record['best_epoch']}")
     privacy_record = record["privacy"]
     if privacy_record.get("differentially_private"):
-        say(
-            f"DP-SGD: epsilon {privacy_record['epsilon']:.3f} at delta "
-            f"{privacy_record['delta']:.3g} ({privacy_record['accountant']} accountant, "
-            f"noise {privacy_record['noise_multiplier']:.3f}, {privacy_record['steps']} steps)"
-        )
+        say(_dp_summary(privacy_record))
     for note in record.get("notes", []):
         say(note)
     typer.echo(f"model: {checkpoint.path}")
@@ -206,3 +202,17 @@ def pretrain(
     )
     say(f"masked-token loss by epoch: {[e['mlm_loss'] for e in checkpoint.record['epochs']]}")
     typer.echo(f"model: {checkpoint.path}")
+
+
+def _dp_summary(privacy: dict) -> str:
+    """One line on the guarantee; the noise of each stretch when a resume changed it."""
+    noise = privacy["noise_multiplier"]
+    noise = (
+        f"{noise:.3f}"
+        if noise is not None
+        else " then ".join(f"{entry[0]:.3f}" for entry in privacy["history"])
+    )
+    return (
+        f"DP-SGD: epsilon {privacy['epsilon']:.3f} at delta {privacy['delta']:.3g} "
+        f"({privacy['accountant']} accountant, noise {noise}, {privacy['steps']} steps)"
+    )
