@@ -463,7 +463,12 @@ def _create_model(
         params = {"n_classes": n_out, "n_features": 1, "cell": spec.cell, "dp": private}
     else:
         raise ConfigError(f"--arch {spec.arch} cannot train on {kind} inputs")
-    return architecture.build(**params), params, []
+    module = architecture.build(**params)
+    notes = []
+    if kind in ("words", "sequence") and private:
+        layer = type(module.rnn).__name__
+        notes.append(f"recurrent layer: Opacus {layer} (per-sample gradients for DP-SGD)")
+    return module, params, notes
 
 
 def _mitigation_inputs(frame: pd.DataFrame, spec: TrainSpec, n_classes: int) -> tuple:

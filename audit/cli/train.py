@@ -93,7 +93,7 @@ def train(
     pretrained: Annotated[
         str | None, typer.Option(help="Local Hugging Face model dir (default MiniLM-L6).")
     ] = None,
-    cell: Annotated[str, typer.Option(help="Recurrent cell: lstm or gru.")] = "lstm",
+    cell: Annotated[str, typer.Option(help="Recurrent cell: rnn, lstm or gru.")] = "lstm",
     max_length: Annotated[int, typer.Option(help="Tokens per text.")] = 64,
     min_frequency: Annotated[
         int,
