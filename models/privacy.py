@@ -283,6 +283,13 @@ class PrivateTraining:
             return False
         return self.epsilon_after_another_epoch() > budget + EPSILON_TOLERANCE
 
+    def budget_message(self, last_epoch: int) -> str:
+        """Why training stopped after ``last_epoch``: another epoch would exceed the budget."""
+        return (
+            f"privacy budget spent: epsilon {self.epsilon():.3f} of {self.budget():g}; another "
+            f"epoch would exceed it, so training stopped after epoch {last_epoch}"
+        )
+
     def _shared(self, position: int, current: float) -> float | None:
         """The history's σ (``position`` 0) or q (1) if every stretch has the same, else None."""
         values = {float(h[position]) for h in self.history} or {current}

@@ -40,6 +40,7 @@ RECORD_KEYS = [
     "device",
     "distributed",
     "resumed_from",
+    "initialized_from",
     "notes",
     "packages",
 ]
