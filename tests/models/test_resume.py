@@ -166,6 +166,10 @@ def test_resume_with_another_noise_multiplier_uses_it(small_arrests, tmp_path):
     assert privacy["history"] == [[1.2, 1 / 5, 10], [3.0, 1 / 5, 10]]
     assert privacy["epsilon"] == pytest.approx(expected, abs=1e-6)
     assert privacy["noise_multiplier"] is None and privacy["sample_rate"] == 1 / 5
+    # Without a noise multiplier (a budget only), the last stretch's sigma continues.
+    budget_only = _spec(1, resume=str(tmp_path / "m"), noise_multiplier=None, target_epsilon=50)
+    privacy = train(small_arrests, budget_only, tmp_path / "m", progress=False).record["privacy"]
+    assert privacy["history"] == [[1.2, 1 / 5, 10], [3.0, 1 / 5, 15]]
 
 
 @pytest.mark.parametrize(
