@@ -156,6 +156,13 @@ def test_resume_with_another_batch_size_records_both_stretches(small_arrests, tm
     # No single rate describes the run, so none is claimed (q = 1/3 for 16 steps overstates ε).
     assert privacy["sample_rate"] is None and privacy["expected_batch_size"] is None
     assert _epsilon_by_stepping([(1.2, 1 / 3, 16)], delta) > expected + 0.1
+    # The audit reads such a record and finds its epsilon consistent with its history.
+    from raikit.audit.predictor import load_predictor
+    from raikit.audit.runner import describe_model
+
+    audited = describe_model(load_predictor(tmp_path / "m")).dp
+    assert audited.epsilon_recomputed == pytest.approx(expected, abs=1e-6)
+    assert audited.epsilon_matches() is True
 
 
 def test_resume_with_another_noise_multiplier_uses_it(small_arrests, tmp_path):
