@@ -110,7 +110,7 @@ for _architecture in (
     ),
     Architecture(
         "rnn",
-        "LSTM/GRU text classifier (--text) or sequence-to-one regressor (--task regression)",
+        "RNN/LSTM/GRU text classifier (--text) or sequence-to-one regressor (--task regression)",
         "text",
         _build_rnn,
     ),

@@ -213,11 +213,7 @@ def run_epochs(
     for epoch in bar:
         if privacy is not None and privacy.budget_spent():
             result.stopped_for_budget = True
-            result.stop_message = (
-                f"privacy budget spent: epsilon {privacy.epsilon():.3f} of "
-                f"{privacy.budget():g}; another epoch would exceed it, so training stopped "
-                f"after epoch {epoch - 1}"
-            )
+            result.stop_message = privacy.budget_message(last_epoch=epoch - 1)
             break
         if sampler is not None:
             sampler.set_epoch(epoch)

@@ -139,6 +139,29 @@ def noise_for_target(
         raise ConfigError(f"cannot reach epsilon {target_epsilon}: {exc}") from None
 
 
+def check_resumable(state: dict, accountant: str, delta: float) -> None:
+    """Refuse to continue a recorded run under another accountant or δ.
+
+    One (ε, δ) guarantee, and the ε after each epoch, come from one accountant at one δ; a
+    resume that changed either would mix two of them in one record.
+
+    Raises
+    ------
+    ConfigError
+        Naming the recorded and the given value.
+    """
+    if state["accountant"] != accountant:
+        raise ConfigError(
+            f"the resumed run was accounted with --accountant {state['accountant']}; this run "
+            f"gives {accountant}: resume with --accountant {state['accountant']}"
+        )
+    if not math.isclose(state["delta"], delta, rel_tol=1e-9):
+        raise ConfigError(
+            f"the resumed run's guarantee is at --delta {state['delta']:g}; this run gives "
+            f"{delta:g}: resume with --delta {state['delta']:g}"
+        )
+
+
 def _new_accountant(name: str) -> Any:
     from opacus.accountants import PRVAccountant, RDPAccountant
 
@@ -178,7 +201,10 @@ class PrivateTraining:
     epochs : int
         Epochs of this run (used to choose σ from a target ε).
     state : dict, optional
-        The ``privacy`` section of a previous record, to resume its accountant.
+        The ``privacy`` section of a previous record, to resume its accountant (same
+        accountant and δ, see :func:`check_resumable`). The new stretch runs at
+        ``spec.noise_multiplier`` when given, else at the previous run's last σ, and at this
+        run's sampling rate; the history keeps one ``(σ, q, steps)`` entry per stretch.
     """
 
     def __init__(
@@ -199,16 +225,17 @@ class PrivateTraining:
             warnings.filterwarnings("ignore", message="Secure RNG turned off")
             self.engine = PrivacyEngine(accountant=spec.accountant)
         if state is not None:
+            check_resumable(state, spec.accountant, self.delta)
             self.engine.accountant.load_state_dict(
                 {"history": [tuple(h) for h in state["history"]], "mechanism": spec.accountant}
             )
         steps_per_epoch = max(1, math.ceil(n_train / batch_size))
         self.sample_rate = 1.0 / steps_per_epoch
         self.steps_per_epoch = steps_per_epoch
-        if state is not None:
-            self.noise_multiplier = float(state["noise_multiplier"])
-        elif spec.noise_multiplier is not None:
+        if spec.noise_multiplier is not None:
             self.noise_multiplier = float(spec.noise_multiplier)
+        elif state is not None and state["history"]:
+            self.noise_multiplier = float(state["history"][-1][0])  # the run's last σ continues
         else:
             self.noise_multiplier = noise_for_target(
                 spec.target_epsilon,
@@ -256,9 +283,25 @@ class PrivateTraining:
             return False
         return self.epsilon_after_another_epoch() > budget + EPSILON_TOLERANCE
 
+    def budget_message(self, last_epoch: int) -> str:
+        """Why training stopped after ``last_epoch``: another epoch would exceed the budget."""
+        return (
+            f"privacy budget spent: epsilon {self.epsilon():.3f} of {self.budget():g}; another "
+            f"epoch would exceed it, so training stopped after epoch {last_epoch}"
+        )
+
+    def _shared(self, position: int, current: float) -> float | None:
+        """The history's σ (``position`` 0) or q (1) if every stretch has the same, else None."""
+        values = {float(h[position]) for h in self.history} or {current}
+        return values.pop() if len(values) == 1 else None
+
     def record(self, epochs_trained: int, stopped_for_budget: bool) -> dict[str, Any]:
         """The ``privacy`` section of ``training.json`` (also the state a resume reads)."""
         steps = sum(int(h[2]) for h in self.history)
+        # One σ and one q describe the run only when every stretch shares them (a resume may
+        # change either); otherwise they are null and ``history`` holds each stretch's.
+        noise_multiplier = self._shared(0, self.noise_multiplier)
+        sample_rate, n = self._shared(1, self.sample_rate), self.n_train
         return {
             "differentially_private": True,
             "mechanism": "DP-SGD (Opacus, Poisson sampling, per-example clipping)",
@@ -267,9 +310,9 @@ class PrivateTraining:
             "delta": self.delta,
             "delta_rule": "given" if self.spec.delta is not None else "1/(10 n)",
             "target_epsilon": self.spec.target_epsilon,
-            "noise_multiplier": self.noise_multiplier,
-            "sample_rate": self.sample_rate,
-            "expected_batch_size": round(self.sample_rate * self.n_train, 3),
+            "noise_multiplier": noise_multiplier,
+            "sample_rate": sample_rate,
+            "expected_batch_size": None if sample_rate is None else round(sample_rate * n, 3),
             "steps": steps,
             "epochs": epochs_trained,
             "max_grad_norm": self.spec.max_grad_norm,

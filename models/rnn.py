@@ -1,9 +1,10 @@
 """Recurrent networks: a text classifier over token ids and a sequence-to-one regressor.
 
-Both use Opacus' ``DPLSTM``/``DPGRU`` when trained privately (per-example clipping needs
-per-sample gradients, which Opacus computes for its own recurrent layers, not for
-``nn.LSTM``), and PyTorch's fused ``nn.LSTM``/``nn.GRU`` otherwise: the DP layers are several
-times slower even without DP. ``cell`` in the saved config says which was trained, so a
+The cell is an Elman RNN (``rnn``, the SimpleRNN of the design documents), an LSTM or a GRU.
+All use Opacus' ``DPRNN``/``DPLSTM``/``DPGRU`` when trained privately (per-example clipping
+needs per-sample gradients, which Opacus computes for its own recurrent layers, not for
+``nn.RNN``/``nn.LSTM``/``nn.GRU``), and PyTorch's fused layers otherwise: the DP layers are
+several times slower even without DP. ``cell`` in the saved config says which was trained, so a
 checkpoint is rebuilt with the same layer.
 """
 
@@ -16,7 +17,7 @@ from raikit.models.errors import ConfigError
 if TYPE_CHECKING:
     import torch
 
-CELLS = ("lstm", "gru")
+CELLS = ("rnn", "lstm", "gru")
 
 
 def _recurrent(cell: str, dp: bool, input_size: int, hidden: int, layers: int):
@@ -25,11 +26,11 @@ def _recurrent(cell: str, dp: bool, input_size: int, hidden: int, layers: int):
     if cell not in CELLS:
         raise ConfigError(f"unknown recurrent cell '{cell}'; use one of {', '.join(CELLS)}")
     if dp:
-        from opacus.layers import DPGRU, DPLSTM
+        from opacus.layers import DPGRU, DPLSTM, DPRNN
 
-        layer = {"lstm": DPLSTM, "gru": DPGRU}[cell]
+        layer = {"rnn": DPRNN, "lstm": DPLSTM, "gru": DPGRU}[cell]
     else:
-        layer = {"lstm": nn.LSTM, "gru": nn.GRU}[cell]
+        layer = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell]
     return layer(input_size, hidden, num_layers=layers, batch_first=True)
 
 
@@ -82,8 +83,8 @@ def build_rnn(
         Values per time step of a numeric sequence.
     embed_dim, hidden, layers : int
         Embedding width, recurrent state width and number of recurrent layers.
-    cell : {"lstm", "gru"}
-        Recurrent cell.
+    cell : {"rnn", "lstm", "gru"}
+        Recurrent cell: Elman RNN (tanh), LSTM or GRU.
     dp : bool
         Build Opacus' DP layers (needed for DP-SGD).
     dropout : float

@@ -309,6 +309,7 @@ def train(
             "device": device,
             "distributed": {"world_size": dist.world_size} if dist else None,
             "resumed_from": str(spec.resume) if spec.resume else None,
+            "initialized_from": _initialized_from(spec, previous),
             "notes": notes,
             "packages": package_versions(),
         }
@@ -480,7 +481,12 @@ def _create_model(
         params = {"n_classes": n_out, "n_features": 1, "cell": spec.cell, "dp": private}
     else:
         raise ConfigError(f"--arch {spec.arch} cannot train on {kind} inputs")
-    return architecture.build(**params), params, []
+    module = architecture.build(**params)
+    notes = []
+    if kind in ("words", "sequence") and private:
+        layer = type(module.rnn).__name__
+        notes.append(f"recurrent layer: Opacus {layer} (per-sample gradients for DP-SGD)")
+    return module, params, notes
 
 
 def _mitigation_inputs(frame: pd.DataFrame, spec: TrainSpec, n_classes: int) -> tuple:
@@ -507,6 +513,16 @@ def _mitigation_inputs(frame: pd.DataFrame, spec: TrainSpec, n_classes: int) -> 
             raise DataError(f"group column '{column}' must be in the data, with no missing values")
         group_codes = torch.tensor(pd.factorize(frame[column])[0], dtype=torch.int64)
     return row_weight, group_codes
+
+
+def _initialized_from(spec: TrainSpec, previous: Checkpoint | None) -> dict | None:
+    """The ``rai pretrain`` run an encoder started from: its directory, data and guarantee."""
+    if previous is not None:
+        return previous.record.get("initialized_from")
+    if spec.arch != "encoder" or spec.init is None:
+        return None
+    pretrained = read_checkpoint(Path(spec.init)).record
+    return {"path": spec.init, "data": pretrained["data"], "privacy": pretrained["privacy"]}
 
 
 def _copy_tokenizer(source: Path, out_dir: Path) -> None:

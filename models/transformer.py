@@ -9,8 +9,8 @@
 
 Opacus computes per-sample gradients of BERT's embeddings only when ``position_ids`` and
 ``token_type_ids`` have the batch's shape (the default, broadcast ones crash with "stack
-expects each tensor to be equal size"); :class:`SequenceClassifier` passes them per sample,
-contiguous, so private training needs nothing from the user.
+expects each tensor to be equal size"); :class:`SequenceClassifier` and ``rai pretrain`` pass
+them per sample (:func:`position_inputs`), so private training needs nothing from the user.
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ def _offline() -> None:
 
 
 def _classifier_class():
-    import torch
     from torch import nn
 
     class SequenceClassifier(nn.Module):
@@ -57,18 +56,23 @@ def _classifier_class():
             self.model = model
 
         def forward(self, input_ids, attention_mask):
-            batch, length = input_ids.shape
-            positions = torch.arange(length, device=input_ids.device)
-            position_ids = positions.unsqueeze(0).expand(batch, length).contiguous()
-            token_type_ids = torch.zeros_like(input_ids)
             return self.model(
-                input_ids=input_ids,
-                attention_mask=attention_mask,
-                position_ids=position_ids,
-                token_type_ids=token_type_ids,
+                input_ids=input_ids, attention_mask=attention_mask, **position_inputs(input_ids)
             ).logits
 
     return SequenceClassifier
+
+
+def position_inputs(input_ids: Any) -> dict:
+    """BERT's ``position_ids`` and ``token_type_ids`` with the batch's shape, contiguous."""
+    import torch
+
+    batch, length = input_ids.shape
+    positions = torch.arange(length, device=input_ids.device)
+    return {
+        "position_ids": positions.unsqueeze(0).expand(batch, length).contiguous(),
+        "token_type_ids": torch.zeros_like(input_ids),
+    }
 
 
 def build_transformer(hf_config: dict, n_classes: int, **_: Any) -> Any:
@@ -220,12 +224,44 @@ def create_encoder(
         mlm = load_module(pretrained)
         module = build_transformer(hf_config, n_classes)
         module.model.bert.load_state_dict(mlm.bert.state_dict(), strict=False)
-        return module, {"hf_config": hf_config, "n_classes": n_classes}, [f"encoder from {init}"]
+        params = {"hf_config": hf_config, "n_classes": n_classes}
+        return module, params, [_init_note(init, pretrained)]
     tokenizer = train_wordpiece(texts, out_dir)
     load_tokenizer(Path(out_dir) / TOKENIZER_DIR)  # fail now, not at scoring time
     hf_config = small_encoder_config(len(tokenizer), max_length)
     module = build_transformer(hf_config, n_classes)
     return module, {"hf_config": hf_config, "n_classes": n_classes}, []
+
+
+def allow_private_masked_lm(model: Any) -> None:
+    """Let Opacus train ``model`` (from :func:`build_masked_lm`) with per-sample gradients.
+
+    BERT's prediction head holds the output bias as its own parameter, tied to (the same
+    object as) its decoder's bias; Opacus would hand the head to its functorch fallback, which
+    fails on it. The decoder's Linear sampler already computes that bias's per-sample
+    gradient, so the head's own sampler adds nothing.
+    """
+    from opacus.grad_sample import register_grad_sampler
+    from transformers.models.bert.modeling_bert import BertLMPredictionHead
+
+    head = model.cls.predictions
+    if head.bias is not head.decoder.bias:
+        raise ConfigError("the masked language model's output bias is not tied to its decoder")
+
+    @register_grad_sampler(BertLMPredictionHead)
+    def _tied_bias_only(layer: Any, activations: Any, backprops: Any) -> dict:
+        return {}
+
+
+def _init_note(init: str, pretrained: Any) -> str:
+    """Where the encoder comes from, and under which guarantee its pre-training data was used."""
+    data, privacy = pretrained.record["data"], pretrained.record["privacy"]
+    if not privacy.get("differentially_private"):
+        return f"encoder from {init}, pre-trained without DP on {data['source']}"
+    return (
+        f"encoder from {init}, pre-trained with DP-SGD (epsilon {privacy['epsilon']:.3f}, "
+        f"delta {privacy['delta']:.3g}) on {data['source']} ({data['n_rows']} texts)"
+    )
 
 
 def build_masked_lm(hf_config: dict, **_: Any) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,6 +17,20 @@ from raikit.audit.cli._app import (
     say,
 )
 from raikit.models.errors import ConfigError
+
+if TYPE_CHECKING:
+    from raikit.models.privacy import PrivacySpec
+
+# The DP-SGD options, shared by every command that trains (`rai train`, `rai pretrain`).
+DPOption = Annotated[bool, typer.Option("--dp", help="Train with DP-SGD (Opacus).")]
+TargetEpsilonOption = Annotated[float | None, typer.Option(help="DP budget epsilon.")]
+NoiseMultiplierOption = Annotated[float | None, typer.Option(help="DP noise sigma.")]
+DeltaOption = Annotated[float | None, typer.Option(help="DP delta (default 1/(10 n)).")]
+MaxGradNormOption = Annotated[float, typer.Option(help="DP per-example clip norm.")]
+AccountantOption = Annotated[str, typer.Option(help="DP accountant: prv or rdp.")]
+MaxPhysicalBatchSizeOption = Annotated[
+    int | None, typer.Option(help="DP: largest batch in memory (BatchMemoryManager).")
+]
 
 
 @handle_errors
@@ -73,15 +87,13 @@ def train(
     task: Annotated[
         str | None, typer.Option(help="classification or regression (mlp, rnn on sequences).")
     ] = None,
-    dp: Annotated[bool, typer.Option("--dp", help="Train with DP-SGD (Opacus).")] = False,
-    target_epsilon: Annotated[float | None, typer.Option(help="DP budget epsilon.")] = None,
-    noise_multiplier: Annotated[float | None, typer.Option(help="DP noise sigma.")] = None,
-    delta: Annotated[float | None, typer.Option(help="DP delta (default 1/(10 n)).")] = None,
-    max_grad_norm: Annotated[float, typer.Option(help="DP per-example clip norm.")] = 1.0,
-    accountant: Annotated[str, typer.Option(help="DP accountant: prv or rdp.")] = "prv",
-    max_physical_batch_size: Annotated[
-        int | None, typer.Option(help="DP: largest batch in memory (BatchMemoryManager).")
-    ] = None,
+    dp: DPOption = False,
+    target_epsilon: TargetEpsilonOption = None,
+    noise_multiplier: NoiseMultiplierOption = None,
+    delta: DeltaOption = None,
+    max_grad_norm: MaxGradNormOption = 1.0,
+    accountant: AccountantOption = "prv",
+    max_physical_batch_size: MaxPhysicalBatchSizeOption = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     distributed: Annotated[
         bool, typer.Option("--distributed", help="DDP/DPDDP; launch with torchrun.")
@@ -93,7 +105,7 @@ def train(
     pretrained: Annotated[
         str | None, typer.Option(help="Local Hugging Face model dir (default MiniLM-L6).")
     ] = None,
-    cell: Annotated[str, typer.Option(help="Recurrent cell: lstm or gru.")] = "lstm",
+    cell: Annotated[str, typer.Option(help="Recurrent cell: rnn, lstm or gru.")] = "lstm",
     max_length: Annotated[int, typer.Option(help="Tokens per text.")] = 64,
     min_frequency: Annotated[
         int,
@@ -109,7 +121,6 @@ def train(
     """Train a model (mlp, cnn, rnn, transformer, encoder), optionally with DP-SGD."""
     from raikit.models.data import load_table
     from raikit.models.images import is_image_source, load_image_table
-    from raikit.models.privacy import PrivacySpec
     from raikit.models.train import TrainSpec
     from raikit.models.train import train as train_model
 
@@ -117,18 +128,15 @@ def train(
         hidden_sizes = tuple(int(size) for size in hidden.split(",") if size.strip())
     except ValueError:
         raise ConfigError(f"--hidden must be comma-separated integers; got '{hidden}'") from None
-    privacy = None
-    if dp:
-        privacy = PrivacySpec(
-            target_epsilon=target_epsilon,
-            noise_multiplier=noise_multiplier,
-            delta=delta,
-            max_grad_norm=max_grad_norm,
-            accountant=accountant,
-            max_physical_batch_size=max_physical_batch_size,
-        )
-    elif target_epsilon is not None or noise_multiplier is not None:
-        raise ConfigError("--target-epsilon/--noise-multiplier need --dp")
+    privacy = _privacy_spec(
+        dp,
+        target_epsilon=target_epsilon,
+        noise_multiplier=noise_multiplier,
+        delta=delta,
+        max_grad_norm=max_grad_norm,
+        accountant=accountant,
+        max_physical_batch_size=max_physical_batch_size,
+    )
     spec = TrainSpec(
         label=label,
         sensitive=tuple(sensitive),
@@ -165,11 +173,7 @@ def train(
     say(f"test {score} on {held_out} held-out rows; best epoch {record['best_epoch']}")
     privacy_record = record["privacy"]
     if privacy_record.get("differentially_private"):
-        say(
-            f"DP-SGD: epsilon {privacy_record['epsilon']:.3f} at delta "
-            f"{privacy_record['delta']:.3g} ({privacy_record['accountant']} accountant, "
-            f"noise {privacy_record['noise_multiplier']:.3f}, {privacy_record['steps']} steps)"
-        )
+        say(_dp_summary(privacy_record))
     for note in record.get("notes", []):
         say(note)
     typer.echo(f"model: {checkpoint.path}")
@@ -187,11 +191,27 @@ def pretrain(
     seed: SeedOption = 0,
     force: ForceOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    dp: DPOption = False,
+    target_epsilon: TargetEpsilonOption = None,
+    noise_multiplier: NoiseMultiplierOption = None,
+    delta: DeltaOption = None,
+    max_grad_norm: MaxGradNormOption = 1.0,
+    accountant: AccountantOption = "prv",
+    max_physical_batch_size: MaxPhysicalBatchSizeOption = None,
 ) -> None:
     """Pre-train a small encoder as a masked language model (then `rai train --init`)."""
     from raikit.models.data import load_table
     from raikit.models.pretrain import pretrain as run_pretrain
 
+    privacy = _privacy_spec(
+        dp,
+        target_epsilon=target_epsilon,
+        noise_multiplier=noise_multiplier,
+        delta=delta,
+        max_grad_norm=max_grad_norm,
+        accountant=accountant,
+        max_physical_batch_size=max_physical_batch_size,
+    )
     checkpoint = run_pretrain(
         load_table(data),
         text,
@@ -201,8 +221,39 @@ def pretrain(
         max_length=max_length,
         vocab_size=vocab_size,
         seed=seed,
+        privacy=privacy,
         force=force,
         progress=not quiet,
     )
-    say(f"masked-token loss by epoch: {[e['mlm_loss'] for e in checkpoint.record['epochs']]}")
+    record = checkpoint.record
+    say(f"masked-token loss by epoch: {[e['mlm_loss'] for e in record['epochs']]}")
+    if record["privacy"]["differentially_private"]:
+        say(_dp_summary(record["privacy"]))
+    for note in record["notes"]:
+        say(note)
     typer.echo(f"model: {checkpoint.path}")
+
+
+def _privacy_spec(dp: bool, **options: object) -> PrivacySpec | None:
+    """The DP-SGD settings of a training command (``None`` without ``--dp``)."""
+    from raikit.models.privacy import PrivacySpec
+
+    if dp:
+        return PrivacySpec(**options)
+    if options["target_epsilon"] is not None or options["noise_multiplier"] is not None:
+        raise ConfigError("--target-epsilon/--noise-multiplier need --dp")
+    return None
+
+
+def _dp_summary(privacy: dict) -> str:
+    """One line on the guarantee; the noise of each stretch when a resume changed it."""
+    noise = privacy["noise_multiplier"]
+    noise = (
+        f"{noise:.3f}"
+        if noise is not None
+        else " then ".join(f"{entry[0]:.3f}" for entry in privacy["history"])
+    )
+    return (
+        f"DP-SGD: epsilon {privacy['epsilon']:.3f} at delta {privacy['delta']:.3g} "
+        f"({privacy['accountant']} accountant, noise {noise}, {privacy['steps']} steps)"
+    )

@@ -40,6 +40,7 @@ RECORD_KEYS = [
     "device",
     "distributed",
     "resumed_from",
+    "initialized_from",
     "notes",
     "packages",
 ]
@@ -107,16 +108,26 @@ def test_train_save_load_same_predictions(arch, dp, tmp_path):
 
 
 @pytest.mark.parametrize("dp", [False, True], ids=["plain", "dp"])
-def test_sequence_regressor(dp, tmp_path):
+@pytest.mark.parametrize(
+    ("cell", "plain_layer", "dp_layer"), [("gru", "GRU", "DPGRU"), ("rnn", "RNN", "DPRNN")]
+)
+def test_sequence_regressor(cell, plain_layer, dp_layer, dp, tmp_path):
     table = _tiny("sine-sequences", 200)
     privacy = PrivacySpec(noise_multiplier=0.8, accountant="rdp") if dp else None
-    spec = TrainSpec(label="amplitude", arch="rnn", cell="gru", epochs=2, privacy=privacy)
+    spec = TrainSpec(label="amplitude", arch="rnn", cell=cell, epochs=2, privacy=privacy)
     checkpoint = train(table, spec, tmp_path / "model", progress=False)
     assert checkpoint.config["task"] == "regression"
     assert checkpoint.record["test"]["rmse"] > 0
     values = load_predictor(tmp_path / "model").predict(table.frame.iloc[:5])
     assert values.shape == (5,)
-    np.testing.assert_allclose(values, load_model(tmp_path / "model").outputs(table.frame[:5]))
+    reloaded = load_model(tmp_path / "model")
+    np.testing.assert_allclose(values, reloaded.outputs(table.frame[:5]))
+    layer = dp_layer if dp else plain_layer
+    assert type(reloaded.module.rnn).__name__ == layer
+    dp_notes = [n for n in checkpoint.record["notes"] if n.startswith("recurrent layer")]
+    assert dp_notes == (
+        [f"recurrent layer: Opacus {layer} (per-sample gradients for DP-SGD)"] if dp else []
+    )
 
 
 def test_pretrain_writes_the_format_and_train_refuses_it(tmp_path):

@@ -130,3 +130,82 @@ def test_resumed_plain_run_ends_with_the_weights_of_an_uninterrupted_one(small_d
     assert any("optimizer state" in note for note in restarted.record["notes"])
     cold = _weights(tmp_path / "cold")
     assert max(float((cold[n] - expected[n]).abs().max()) for n in expected) > 1e-4
+
+
+def _epsilon_by_stepping(stretches, delta):
+    """ε of ``[(σ, q, steps)]`` from Opacus' RDP accountant stepped one step at a time."""
+    from opacus.accountants import RDPAccountant
+
+    accountant = RDPAccountant()
+    for sigma, rate, steps in stretches:
+        for _ in range(steps):
+            accountant.step(noise_multiplier=sigma, sample_rate=rate)
+    return accountant.get_epsilon(delta=delta)
+
+
+def test_resume_with_another_batch_size_records_both_stretches(small_arrests, tmp_path):
+    # 140 training rows: batch 32 -> 5 steps of q = 1/5 per epoch; batch 64 -> 3 of q = 1/3.
+    train(small_arrests, _spec(2), tmp_path / "m", progress=False)
+    resumed = _spec(2, resume=str(tmp_path / "m")).replace(batch_size=64)
+    privacy = train(small_arrests, resumed, tmp_path / "m", progress=False).record["privacy"]
+    delta = 1 / 1400
+    expected = _epsilon_by_stepping([(1.2, 1 / 5, 10), (1.2, 1 / 3, 6)], delta)
+    assert privacy["epsilon"] == pytest.approx(expected, abs=1e-6)
+    assert privacy["history"] == [[1.2, 1 / 5, 10], [1.2, 1 / 3, 6]]
+    assert privacy["steps"] == 16 and privacy["noise_multiplier"] == 1.2
+    # No single rate describes the run, so none is claimed (q = 1/3 for 16 steps overstates ε).
+    assert privacy["sample_rate"] is None and privacy["expected_batch_size"] is None
+    assert _epsilon_by_stepping([(1.2, 1 / 3, 16)], delta) > expected + 0.1
+    # The audit reads such a record and finds its epsilon consistent with its history.
+    from raikit.audit.predictor import load_predictor
+    from raikit.audit.runner import describe_model
+
+    audited = describe_model(load_predictor(tmp_path / "m")).dp
+    assert audited.epsilon_recomputed == pytest.approx(expected, abs=1e-6)
+    assert audited.epsilon_matches() is True
+
+
+def test_resume_with_another_noise_multiplier_uses_it(small_arrests, tmp_path):
+    train(small_arrests, _spec(2), tmp_path / "m", progress=False)
+    resumed = _spec(2, resume=str(tmp_path / "m"), noise_multiplier=3.0)
+    privacy = train(small_arrests, resumed, tmp_path / "m", progress=False).record["privacy"]
+    expected = _epsilon_by_stepping([(1.2, 1 / 5, 10), (3.0, 1 / 5, 10)], 1 / 1400)
+    assert privacy["history"] == [[1.2, 1 / 5, 10], [3.0, 1 / 5, 10]]
+    assert privacy["epsilon"] == pytest.approx(expected, abs=1e-6)
+    assert privacy["noise_multiplier"] is None and privacy["sample_rate"] == 1 / 5
+    # Without a noise multiplier (a budget only), the last stretch's sigma continues.
+    budget_only = _spec(1, resume=str(tmp_path / "m"), noise_multiplier=None, target_epsilon=50)
+    privacy = train(small_arrests, budget_only, tmp_path / "m", progress=False).record["privacy"]
+    assert privacy["history"] == [[1.2, 1 / 5, 10], [3.0, 1 / 5, 15]]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (["--accountant", "prv"], "accounted with --accountant rdp; this run gives prv"),
+        (
+            ["--accountant", "rdp", "--delta", "0.0001"],
+            "guarantee is at --delta 0.000714286; this run gives 0.0001",
+        ),
+    ],
+)
+def test_resume_refuses_another_accountant_or_delta(small_arrests, tmp_path, change, message):
+    from typer.testing import CliRunner
+
+    from raikit.audit.cli import app
+
+    data, out = tmp_path / "arrests.csv", tmp_path / "m"
+    small_arrests.frame.to_csv(data, index=False)
+    args = ["train", "--data", str(data), "--label", "released", "--out", str(out), "--quiet"]
+    args += ["--epochs", "1", "--batch-size", "32", "--dp", "--noise-multiplier", "1.2"]
+    first = CliRunner().invoke(app, [*args, "--accountant", "rdp"])
+    assert first.exit_code == 0, first.output
+    # The same settings resume (the default delta is the same 1/(10 n) on the same split).
+    again = CliRunner().invoke(app, [*args, "--accountant", "rdp", "--resume", str(out)])
+    assert again.exit_code == 0, again.output
+    before = (out / "training.json").read_text()
+    refused = CliRunner().invoke(app, [*args, *change, "--resume", str(out)])
+    lines = refused.output.strip().splitlines()
+    assert refused.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: ")
+    assert message in lines[0]
+    assert (out / "training.json").read_text() == before
