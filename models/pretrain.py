@@ -19,6 +19,7 @@ from raikit.models.checkpoint import (
 )
 from raikit.models.errors import DataError
 from raikit.models.provenance import package_versions, utc_now
+from raikit.models.tensorboard_log import log_dir, tensorboard_log
 
 if TYPE_CHECKING:
     from raikit.models.data import LoadedTable
@@ -37,8 +38,12 @@ def pretrain(
     seed: int = 0,
     force: bool = False,
     progress: bool = True,
+    tensorboard: bool | Path = True,
 ) -> Checkpoint:
     """Train a tokenizer and a small BERT masked language model on ``table[text]``.
+
+    ``tensorboard`` logs each epoch's loss and learning rate in the checkpoint's
+    ``tensorboard/`` (``True``), in the directory given, or not at all (``False``).
 
     Returns
     -------
@@ -70,19 +75,28 @@ def pretrain(
     generator = torch.Generator().manual_seed(seed)
     special = torch.tensor(sorted(set(tokenizer.all_special_ids)))
     history = []
-    for epoch in tqdm(range(1, epochs + 1), desc="pretraining", disable=not progress):
-        model.train()
-        order = torch.randperm(len(ids), generator=generator)
-        total, batches = 0.0, 0
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            batch, labels = _mask_tokens(ids[rows], special, tokenizer, generator)
-            optimizer.zero_grad()
-            loss = model(input_ids=batch, attention_mask=mask[rows], labels=labels).loss
-            loss.backward()
-            optimizer.step()
-            total, batches = total + loss.item(), batches + 1
-        history.append({"epoch": epoch, "mlm_loss": round(total / max(batches, 1), 6)})
+    with tensorboard_log(log_dir(tensorboard, out_dir), first_epoch=1) as write_log:
+        for epoch in tqdm(range(1, epochs + 1), desc="pretraining", disable=not progress):
+            model.train()
+            order = torch.randperm(len(ids), generator=generator)
+            total, batches = 0.0, 0
+            for start in range(0, len(order), batch_size):
+                rows = order[start : start + batch_size]
+                batch, labels = _mask_tokens(ids[rows], special, tokenizer, generator)
+                optimizer.zero_grad()
+                loss = model(input_ids=batch, attention_mask=mask[rows], labels=labels).loss
+                loss.backward()
+                optimizer.step()
+                total, batches = total + loss.item(), batches + 1
+            history.append(
+                {
+                    "epoch": epoch,
+                    "mlm_loss": round(total / max(batches, 1), 6),
+                    "learning_rate": optimizer.param_groups[0]["lr"],
+                }
+            )
+            if write_log is not None:
+                write_log(history[-1])
     config = model_config(
         architecture="encoder-mlm",
         arch_params={"hf_config": hf_config},

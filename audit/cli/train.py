@@ -18,6 +18,21 @@ from raikit.audit.cli._app import (
 )
 from raikit.models.errors import ConfigError
 
+TensorBoardOption = Annotated[
+    Path | None,
+    typer.Option(help="Write TensorBoard logs here (default: tensorboard/ in --out)."),
+]
+NoTensorBoardOption = Annotated[
+    bool, typer.Option("--no-tensorboard", help="Write no TensorBoard logs.")
+]
+
+
+def _tensorboard_setting(directory: Path | None, off: bool) -> bool | Path:
+    """The ``tensorboard`` setting of ``--tensorboard DIR`` / ``--no-tensorboard``."""
+    if directory is not None and off:
+        raise ConfigError("--tensorboard DIR and --no-tensorboard exclude each other")
+    return directory if directory is not None else not off
+
 
 @handle_errors
 def datasets() -> None:
@@ -105,6 +120,8 @@ def train(
     train_layers: Annotated[
         int | None, typer.Option(help="Transformer: train only the top K encoder layers.")
     ] = None,
+    tensorboard: TensorBoardOption = None,
+    no_tensorboard: NoTensorBoardOption = False,
 ) -> None:
     """Train a model (mlp, cnn, rnn, transformer, encoder), optionally with DP-SGD."""
     from raikit.models.data import load_table
@@ -154,6 +171,7 @@ def train(
         max_length=max_length,
         freeze_embeddings=freeze_embeddings,
         train_layers=train_layers,
+        tensorboard=_tensorboard_setting(tensorboard, no_tensorboard),
     )
     table = load_image_table(Path(data)) if is_image_source(Path(data)) else load_table(data)
     checkpoint = train_model(table, spec, out, force=force, progress=not quiet)
@@ -187,11 +205,14 @@ def pretrain(
     seed: SeedOption = 0,
     force: ForceOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    tensorboard: TensorBoardOption = None,
+    no_tensorboard: NoTensorBoardOption = False,
 ) -> None:
     """Pre-train a small encoder as a masked language model (then `rai train --init`)."""
     from raikit.models.data import load_table
     from raikit.models.pretrain import pretrain as run_pretrain
 
+    logs = _tensorboard_setting(tensorboard, no_tensorboard)
     checkpoint = run_pretrain(
         load_table(data),
         text,
@@ -203,6 +224,7 @@ def pretrain(
         seed=seed,
         force=force,
         progress=not quiet,
+        tensorboard=logs,
     )
     say(f"masked-token loss by epoch: {[e['mlm_loss'] for e in checkpoint.record['epochs']]}")
     typer.echo(f"model: {checkpoint.path}")

@@ -18,6 +18,7 @@ def test_checkpoint_files_and_record(arrests_model, arrests_table):
         "model.safetensors",
         "optimizer.safetensors",
         "split.json",
+        "tensorboard",
         "training.json",
     ]
     record = json.loads((arrests_model.path / "training.json").read_text())
@@ -120,7 +121,7 @@ def test_multiclass_training_on_digits(tmp_path):
 def test_tampered_checkpoint_is_refused(arrests_model, tmp_path):
     copy = tmp_path / "copy"
     copy.mkdir()
-    for path in arrests_model.path.iterdir():
+    for path in (p for p in arrests_model.path.iterdir() if p.is_file()):
         (copy / path.name).write_bytes(path.read_bytes())
     (copy / "model.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(ModelError, match="cannot load weights"):
