@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from raikit.models.errors import ConfigError, OutputError
+from raikit.models.loop import NORM_QUANTILES
 
 #: Where TensorBoard logs go by default: this folder inside the checkpoint directory.
 LOG_DIR = "tensorboard"
@@ -28,9 +29,7 @@ TAGS = {
     "learning_rate": "learning_rate",
     "epsilon": "privacy/epsilon",
     "clipped_fraction": "privacy/clipped_fraction",
-    "grad_norm_p10": "privacy/grad_norm_p10",
-    "grad_norm_p50": "privacy/grad_norm_p50",
-    "grad_norm_p90": "privacy/grad_norm_p90",
+    **{f"grad_norm_p{q}": f"privacy/grad_norm_p{q}" for q in NORM_QUANTILES},
 }
 
 
