@@ -358,7 +358,7 @@ class _Pass:
             value.backward()
             self.optimizer.step()
             if self.privacy is not None:
-                self.norms.append(self.privacy.last_step_norms().cpu())
+                self.norms.append(self.privacy.last_step_norms())  # on its device: no sync
             self.loss_sum += value.item() * len(targets)
             self.seen += len(targets)
             if not self.regression:
@@ -374,8 +374,9 @@ def clipping_summary(norms: list, max_grad_norm: float, dist: DistributedContext
     clipped), and quantiles of the norms; over every rank's samples, ``None`` with no sample.
     """
     import numpy as np
+    import torch
 
-    values = np.concatenate([n.double().numpy() for n in norms]) if norms else np.zeros(0)
+    values = torch.cat(norms).double().cpu().numpy() if norms else np.zeros(0)
     if dist.active:
         import torch.distributed
 
