@@ -30,6 +30,7 @@ MODEL_DIR_ENTRIES = frozenset(
         "split.json",
         "optimizer.safetensors",
         "tokenizer",
+        "tensorboard",  # TensorBoard logs of the training (`rai train`, `rai pretrain`)
         "mitigation.json",  # a mitigated model (`rai mitigate`)
         "base",
     }

@@ -3,7 +3,9 @@
 Private runs (``privacy`` given) use Opacus: Poisson sampling, per-example clipping, noise,
 ``BatchMemoryManager`` for logical batches larger than ``max_physical_batch_size``, and they
 keep the LAST model (choosing the best epoch on validation data would use that data outside
-the accountant). Non-private runs keep the best validation epoch with early stopping. Bias
+the accountant). Non-private runs keep the best validation epoch with early stopping. Each
+epoch's entry holds its losses, accuracies, learning rate and, for a private run, ε so far, the
+share of clipped samples and quantiles of the per-sample gradient norms. Bias
 mitigation enters as options of the training loss: per-row sample weights and a fairness
 penalty over sensitive-group codes (neither with DP-SGD: see :class:`~raikit.models.train.
 TrainSpec`); validation losses stay the plain, unweighted ones.
@@ -12,6 +14,7 @@ TrainSpec`); validation losses stay the plain, unweighted ones.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,6 +97,7 @@ def run_epochs(
     fairness_penalty: float = 0.0,
     fairness_constraint: str = "demographic_parity",
     progress: bool = True,
+    on_epoch: Callable[[dict], None] | None = None,
 ) -> LoopResult:
     """Train ``module`` in place; ``*_tensors`` are ``(*inputs, targets)``.
 
@@ -116,6 +120,8 @@ def run_epochs(
     fairness_penalty : float
         Weight of :func:`raikit.models.fair_training.fairness_penalty` (under
         ``fairness_constraint``) added to each batch's loss; needs ``group_codes``.
+    on_epoch : callable, optional
+        Called with each epoch's history entry once it is complete (a TensorBoard log).
     """
     import copy
     import warnings
@@ -220,7 +226,7 @@ def run_epochs(
         torch.manual_seed(seed + epoch)
         generator.manual_seed(seed + epoch)
         raw.train()
-        total, seen = 0.0, 0
+        one_pass = _Pass(model, optimizer, training_loss, device, n_inputs, regression, privacy)
         if privacy is not None:
             from opacus.utils.batch_memory_manager import BatchMemoryManager
 
@@ -228,21 +234,26 @@ def run_epochs(
             with BatchMemoryManager(
                 data_loader=loader, max_physical_batch_size=physical, optimizer=optimizer
             ) as memory_loader:
-                total, seen = _one_pass(
-                    model, memory_loader, optimizer, training_loss, device, n_inputs
-                )
+                one_pass.run(memory_loader)
         else:
-            total, seen = _one_pass(model, loader, optimizer, training_loss, device, n_inputs)
+            one_pass.run(loader)
         val_loss, val_metric = evaluate()
+        seen = max(one_pass.seen, 1)
         entry = {
             "epoch": epoch,
-            "train_loss": round(total / max(seen, 1), 6),
+            "train_loss": round(one_pass.loss_sum / seen, 6),
             "val_loss": round(val_loss, 6),
             metric: round(val_metric, 6),
         }
+        if not regression:
+            entry["train_accuracy"] = round(one_pass.correct / seen, 6)
+        entry["learning_rate"] = base_optimizer.param_groups[0]["lr"]
         if privacy is not None:
             entry["epsilon"] = round(privacy.epsilon(), 6)
+            entry |= clipping_summary(one_pass.norms, privacy.spec.max_grad_norm, dist)
         result.history.append(entry)
+        if on_epoch is not None:
+            on_epoch(entry)
         bar.set_postfix(loss=f"{entry['train_loss']:.4f}", val_loss=f"{val_loss:.4f}")
         if privacy is not None:
             result.best_epoch = epoch
@@ -311,20 +322,66 @@ def _training_loss(
     return loss
 
 
-def _one_pass(model, loader, optimizer, loss, device, n_inputs: int) -> tuple[float, int]:
-    """One epoch over ``loader``'s ``(*inputs, targets, *row_extras)`` batches."""
-    total, seen = 0.0, 0
-    for batch in loader:
-        batch = [t.to(device) for t in batch]
-        inputs, targets, extras = batch[:n_inputs], batch[n_inputs], batch[n_inputs + 1 :]
-        optimizer.zero_grad(set_to_none=True)
-        outputs = model(*inputs)
-        # An empty Poisson batch still takes a (noise-only) step, which the accountant
-        # counts: skipping it would make the reported epsilon wrong.
-        empty = len(targets) == 0
-        value = outputs.sum() * 0.0 if empty else loss(outputs, targets, *extras)
-        value.backward()
-        optimizer.step()
-        total += value.item() * len(targets)
-        seen += len(targets)
-    return total, seen
+@dataclass
+class _Pass:
+    """One epoch over a loader's ``(*inputs, targets, *row_extras)`` batches, and its sums:
+    training loss and correct predictions (running, over the batches as trained), rows, and
+    for a private run each step's per-sample gradient norms."""
+
+    model: Any
+    optimizer: Any
+    loss: Any
+    device: str
+    n_inputs: int
+    regression: bool
+    privacy: Any = None
+    loss_sum: float = 0.0
+    correct: int = 0
+    seen: int = 0
+    norms: list = field(default_factory=list)
+
+    def run(self, loader) -> None:
+        n_inputs = self.n_inputs
+        for batch in loader:
+            batch = [t.to(self.device) for t in batch]
+            inputs, targets, extras = batch[:n_inputs], batch[n_inputs], batch[n_inputs + 1 :]
+            self.optimizer.zero_grad(set_to_none=True)
+            outputs = self.model(*inputs)
+            # An empty Poisson batch still takes a (noise-only) step, which the accountant
+            # counts: skipping it would make the reported epsilon wrong.
+            empty = len(targets) == 0
+            value = outputs.sum() * 0.0 if empty else self.loss(outputs, targets, *extras)
+            value.backward()
+            self.optimizer.step()
+            if self.privacy is not None:
+                self.norms.append(self.privacy.last_step_norms())  # on its device: no sync
+            self.loss_sum += value.item() * len(targets)
+            self.seen += len(targets)
+            if not self.regression:
+                self.correct += int((outputs.detach().argmax(1) == targets).sum())
+
+
+#: Quantiles of the per-sample gradient norms each private epoch records (``grad_norm_p50``).
+NORM_QUANTILES = (10, 50, 90)
+
+
+def clipping_summary(norms: list, max_grad_norm: float, dist: DistributedContext) -> dict:
+    """Share of an epoch's samples whose gradient norm exceeded ``max_grad_norm`` (and was
+    clipped), and quantiles of the norms; over every rank's samples, ``None`` with no sample.
+    """
+    import numpy as np
+    import torch
+
+    values = torch.cat(norms).double().cpu().numpy() if norms else np.zeros(0)
+    if dist.active:
+        import torch.distributed
+
+        gathered: list = [None] * dist.world_size
+        torch.distributed.all_gather_object(gathered, values)
+        values = np.concatenate(gathered)
+    summary: dict = {"clipped_fraction": None} | {f"grad_norm_p{q}": None for q in NORM_QUANTILES}
+    if len(values):
+        summary["clipped_fraction"] = round(float((values > max_grad_norm).mean()), 6)
+        for q in NORM_QUANTILES:
+            summary[f"grad_norm_p{q}"] = round(float(np.quantile(values, q / 100)), 6)
+    return summary

@@ -24,8 +24,10 @@ from raikit.models.checkpoint import (
 )
 from raikit.models.errors import DataError
 from raikit.models.files import staged_directory
+from raikit.models.loop import DistributedContext, clipping_summary
 from raikit.models.provenance import package_versions, utc_now
 from raikit.models.settings import PositiveFloat, PositiveInt, Seed, Settings
+from raikit.models.tensorboard_log import log_dir, tensorboard_log
 
 if TYPE_CHECKING:
     from raikit.models.data import LoadedTable
@@ -60,6 +62,7 @@ def pretrain(
     privacy: PrivacySpec | None = None,
     force: bool = False,
     progress: bool = True,
+    tensorboard: bool | Path = True,
 ) -> Checkpoint:
     """Train a tokenizer and a small BERT masked language model on ``table[text]``.
 
@@ -67,6 +70,9 @@ def pretrain(
     ----------
     privacy : PrivacySpec, optional
         Train with DP-SGD (Opacus, Poisson sampling); each text is one protected example.
+    tensorboard : bool or Path
+        Log each epoch's entry in the checkpoint's ``tensorboard/`` (``True``), in the
+        directory given, or not at all (``False``).
 
     Returns
     -------
@@ -123,28 +129,41 @@ def pretrain(
             model, optimizer, loader = private.attach(raw, optimizer, loader)
         special = torch.tensor(sorted(set(tokenizer.all_special_ids)))
         history, stopped_for_budget = [], False
-        for epoch in tqdm(range(1, epochs + 1), desc="pretraining", disable=not progress):
-            if private is not None and private.budget_spent():
-                stopped_for_budget = True
-                notes.append(private.budget_message(last_epoch=epoch - 1))
-                break
-            model.train()
-            total, seen = 0.0, 0
-            with _physical_batches(loader, optimizer, private, batch_size) as batches:
-                for ids, mask in batches:
-                    masked, labels = _mask_tokens(ids, special, tokenizer, generator)
-                    optimizer.zero_grad(set_to_none=True)
-                    logits = model(
-                        input_ids=masked, attention_mask=mask, **position_inputs(masked)
-                    ).logits
-                    loss = _masked_token_loss(logits, labels)
-                    loss.backward()
-                    optimizer.step()
-                    total, seen = total + loss.item() * len(ids), seen + len(ids)
-            entry = {"epoch": epoch, "mlm_loss": round(total / max(seen, 1), 6)}
-            if private is not None:
-                entry["epsilon"] = round(private.epsilon(), 6)
-            history.append(entry)
+        logs = log_dir(tensorboard, staging)
+        with tensorboard_log(logs, first_epoch=1) as write_log:
+            for epoch in tqdm(range(1, epochs + 1), desc="pretraining", disable=not progress):
+                if private is not None and private.budget_spent():
+                    stopped_for_budget = True
+                    notes.append(private.budget_message(last_epoch=epoch - 1))
+                    break
+                model.train()
+                total, seen, norms = 0.0, 0, []
+                with _physical_batches(loader, optimizer, private, batch_size) as batches:
+                    for ids, mask in batches:
+                        masked, labels = _mask_tokens(ids, special, tokenizer, generator)
+                        optimizer.zero_grad(set_to_none=True)
+                        logits = model(
+                            input_ids=masked, attention_mask=mask, **position_inputs(masked)
+                        ).logits
+                        loss = _masked_token_loss(logits, labels)
+                        loss.backward()
+                        optimizer.step()
+                        if private is not None:
+                            norms.append(private.last_step_norms())
+                        total, seen = total + loss.item() * len(ids), seen + len(ids)
+                entry = {
+                    "epoch": epoch,
+                    "mlm_loss": round(total / max(seen, 1), 6),
+                    "learning_rate": optimizer.param_groups[0]["lr"],
+                }
+                if private is not None:
+                    entry["epsilon"] = round(private.epsilon(), 6)
+                    entry |= clipping_summary(
+                        norms, private.spec.max_grad_norm, DistributedContext()
+                    )
+                history.append(entry)
+                if write_log is not None:
+                    write_log(entry)
         if private is not None:
             model._close()  # remove Opacus' hooks from the module we save
         config = model_config(

@@ -248,7 +248,7 @@ class PrivateTraining:
 
     def attach(self, module: Any, optimizer: Any, loader: Any, *, distributed: bool = False):
         """``make_private`` with Poisson sampling; returns (module, optimizer, loader)."""
-        return self.engine.make_private(
+        module, self._optimizer, loader = self.engine.make_private(
             module=module,
             optimizer=optimizer,
             data_loader=loader,
@@ -257,6 +257,22 @@ class PrivateTraining:
             poisson_sampling=True,
             grad_sample_mode="hooks",
         )
+        return module, self._optimizer, loader
+
+    def last_step_norms(self) -> torch.Tensor:
+        """Per-sample gradient norms, before clipping, of the last (physical) batch stepped.
+
+        The norm each sample's clipping factor ``min(1, C / norm)`` is computed from: here,
+        as Opacus' ``DPOptimizer.clip_and_accumulate`` does, from the per-sample gradients
+        the optimizer still holds after ``step()`` (they are cleared by ``zero_grad``).
+        """
+        import torch
+
+        samples = self._optimizer.grad_samples
+        if not samples or len(samples[0]) == 0:  # an empty Poisson batch
+            return torch.zeros(0)
+        per_parameter = [g.reshape(len(g), -1).norm(2, dim=-1) for g in samples]
+        return torch.stack(per_parameter, dim=1).norm(2, dim=1).detach()
 
     @property
     def history(self) -> list:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, model_validator
 from typing_extensions import Self
 
 from raikit.models.architectures import get_architecture
@@ -43,6 +43,7 @@ from raikit.models.settings import (
     Seed,
     Settings,
 )
+from raikit.models.tensorboard_log import LOG_DIR, log_dir, tensorboard_log
 from raikit.models.threads import use_threads_for
 
 if TYPE_CHECKING:
@@ -105,6 +106,9 @@ class TrainSpec(Settings):
     max_length: PositiveInt = 64
     freeze_embeddings: bool = False
     train_layers: int | None = None
+    # TensorBoard logs of the per-epoch figures: in the checkpoint's `tensorboard/` (True),
+    # in this directory, or none (False). Where logs go is not part of the recipe.
+    tensorboard: StrictBool | Path = True
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -243,28 +247,33 @@ def train(
         optimizer_state = load_optimizer_state(previous) if previous else None
         if previous and optimizer_state is None:
             notes.append("resumed without optimizer state (none saved): AdamW moments restart")
-        result = run_epochs(
-            module,
-            tuple(t[part["train"]] for t in (*encoded, targets)),
-            tuple(t[part["validation"]] for t in (*encoded, targets)),
-            regression=regression,
-            epochs=spec.epochs,
-            first_epoch=first_epoch,
-            batch_size=spec.batch_size,
-            learning_rate=spec.learning_rate,
-            weight_decay=spec.weight_decay,
-            patience=spec.patience,
-            seed=spec.seed,
-            device=device,
-            privacy=privacy,
-            dist=dist,
-            optimizer_state=optimizer_state,
-            sample_weight=None if row_weight is None else row_weight[part["train"]],
-            group_codes=None if group_codes is None else group_codes[part["train"]],
-            fairness_penalty=spec.fairness_penalty,
-            fairness_constraint=spec.fairness_constraint,
-            progress=progress,
-        )
+        if previous and spec.tensorboard is True and is_main:
+            _copy_folder(previous.path, staging, LOG_DIR)  # the resumed run's log continues
+        logs = log_dir(spec.tensorboard, staging) if is_main else None
+        with tensorboard_log(logs, first_epoch) as write_log:
+            result = run_epochs(
+                module,
+                tuple(t[part["train"]] for t in (*encoded, targets)),
+                tuple(t[part["validation"]] for t in (*encoded, targets)),
+                regression=regression,
+                epochs=spec.epochs,
+                first_epoch=first_epoch,
+                batch_size=spec.batch_size,
+                learning_rate=spec.learning_rate,
+                weight_decay=spec.weight_decay,
+                patience=spec.patience,
+                seed=spec.seed,
+                device=device,
+                privacy=privacy,
+                dist=dist,
+                optimizer_state=optimizer_state,
+                sample_weight=None if row_weight is None else row_weight[part["train"]],
+                group_codes=None if group_codes is None else group_codes[part["train"]],
+                fairness_penalty=spec.fairness_penalty,
+                fairness_constraint=spec.fairness_constraint,
+                progress=progress,
+                on_epoch=write_log,
+            )
         if result.stop_message:
             notes.append(result.stop_message)
             if progress and (dist is None or dist.is_main):
@@ -410,7 +419,7 @@ def _inputs_and_module(
     if previous is not None:
         config = previous.config
         module = load_module(previous).train()
-        _copy_tokenizer(Path(spec.resume), out_dir)
+        _copy_folder(Path(spec.resume), out_dir, "tokenizer")
         encoded = encode_inputs(table.frame, config["inputs"], Path(spec.resume))
         return config["inputs"], encoded, module, config["arch_params"], []
     options = {
@@ -525,16 +534,18 @@ def _initialized_from(spec: TrainSpec, previous: Checkpoint | None) -> dict | No
     return {"path": spec.init, "data": pretrained["data"], "privacy": pretrained["privacy"]}
 
 
-def _copy_tokenizer(source: Path, out_dir: Path) -> None:
+def _copy_folder(source: Path, out_dir: Path, name: str) -> None:
+    """Copy the resumed checkpoint's folder ``name`` (tokenizer, logs) into ``out_dir``."""
     import shutil
 
-    if (source / "tokenizer").is_dir() and source.resolve() != out_dir.resolve():
-        shutil.copytree(source / "tokenizer", out_dir / "tokenizer", dirs_exist_ok=True)
+    if (source / name).is_dir() and source.resolve() != out_dir.resolve():
+        shutil.copytree(source / name, out_dir / name, dirs_exist_ok=True)
 
 
 def _hyperparameters(spec: TrainSpec) -> dict:
-    """Every ``TrainSpec`` field as plain JSON (what ``recipe_from_record`` rebuilds it from)."""
-    return spec.model_dump(mode="json")
+    """Every ``TrainSpec`` field but where logs go, as plain JSON (what ``recipe_from_record``
+    rebuilds it from: a shadow model must not write into the target's TensorBoard log)."""
+    return spec.model_dump(mode="json", exclude={"tensorboard"})
 
 
 def _evaluate(module, encoded, targets, rows, regression: bool, classes: list[str]) -> dict:

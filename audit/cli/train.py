@@ -32,6 +32,21 @@ MaxPhysicalBatchSizeOption = Annotated[
     int | None, typer.Option(help="DP: largest batch in memory (BatchMemoryManager).")
 ]
 
+TensorBoardOption = Annotated[
+    Path | None,
+    typer.Option(help="Write TensorBoard logs here (default: tensorboard/ in --out)."),
+]
+NoTensorBoardOption = Annotated[
+    bool, typer.Option("--no-tensorboard", help="Write no TensorBoard logs.")
+]
+
+
+def _tensorboard_setting(directory: Path | None, off: bool) -> bool | Path:
+    """The ``tensorboard`` setting of ``--tensorboard DIR`` / ``--no-tensorboard``."""
+    if directory is not None and off:
+        raise ConfigError("--tensorboard DIR and --no-tensorboard exclude each other")
+    return directory if directory is not None else not off
+
 
 @handle_errors
 def datasets() -> None:
@@ -117,6 +132,8 @@ def train(
     train_layers: Annotated[
         int | None, typer.Option(help="Transformer: train only the top K encoder layers.")
     ] = None,
+    tensorboard: TensorBoardOption = None,
+    no_tensorboard: NoTensorBoardOption = False,
 ) -> None:
     """Train a model (mlp, cnn, rnn, transformer, encoder), optionally with DP-SGD."""
     from raikit.models.data import load_table
@@ -162,6 +179,7 @@ def train(
         max_length=max_length,
         freeze_embeddings=freeze_embeddings,
         train_layers=train_layers,
+        tensorboard=_tensorboard_setting(tensorboard, no_tensorboard),
     )
     table = load_image_table(Path(data)) if is_image_source(Path(data)) else load_table(data)
     checkpoint = train_model(table, spec, out, force=force, progress=not quiet)
@@ -198,6 +216,8 @@ def pretrain(
     max_grad_norm: MaxGradNormOption = 1.0,
     accountant: AccountantOption = "prv",
     max_physical_batch_size: MaxPhysicalBatchSizeOption = None,
+    tensorboard: TensorBoardOption = None,
+    no_tensorboard: NoTensorBoardOption = False,
 ) -> None:
     """Pre-train a small encoder as a masked language model (then `rai train --init`)."""
     from raikit.models.data import load_table
@@ -212,6 +232,7 @@ def pretrain(
         accountant=accountant,
         max_physical_batch_size=max_physical_batch_size,
     )
+    logs = _tensorboard_setting(tensorboard, no_tensorboard)
     checkpoint = run_pretrain(
         load_table(data),
         text,
@@ -224,6 +245,7 @@ def pretrain(
         privacy=privacy,
         force=force,
         progress=not quiet,
+        tensorboard=logs,
     )
     record = checkpoint.record
     say(f"masked-token loss by epoch: {[e['mlm_loss'] for e in record['epochs']]}")

@@ -17,6 +17,15 @@ from raikit.models.images import load_image_table
 RAI = str(Path(sys.executable).with_name("rai"))
 
 
+def _logged(log_dir: Path, tag: str) -> list[tuple[int, float]]:
+    """(step, value) of a TensorBoard scalar, read back from the event files."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(log_dir))
+    events.Reload()
+    return [(e.step, e.value) for e in events.Scalars(tag)]
+
+
 @pytest.fixture(scope="module")
 def image_npz(tmp_path_factory) -> Path:
     rng = np.random.default_rng(0)
@@ -78,6 +87,15 @@ def test_torchrun_two_processes_same_epsilon_as_one(image_npz, tmp_path):
     assert ddp["privacy"]["epsilon"] == one["privacy"]["epsilon"]
     assert ddp["privacy"]["sample_rate"] == one["privacy"]["sample_rate"]
     assert ddp["privacy"]["steps"] == one["privacy"]["steps"]
+    # Rank 0 alone logs, the figures of the record it writes.
+    logs = tmp_path / "ddp" / "tensorboard"
+    assert len(list(logs.glob("events.out.tfevents.*"))) == 1
+    for tag, field in (
+        ("privacy/clipped_fraction", "clipped_fraction"),
+        ("loss/train", "train_loss"),
+    ):
+        expected = [(e["epoch"], float(np.float32(e[field]))) for e in ddp["epochs"]]
+        assert _logged(logs, tag) == expected
 
 
 @pytest.mark.slow
@@ -106,6 +124,9 @@ def test_pretrain_then_fine_tune_with_init(tmp_path):
     result = runner.invoke(app, [*pre, "--epochs", "1", "--max-length", "8", "--quiet"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "p" / "tokenizer").is_dir()
+    history = json.loads((tmp_path / "p" / "training.json").read_text())["epochs"]
+    expected = [(e["epoch"], float(np.float32(e["mlm_loss"]))) for e in history]
+    assert _logged(tmp_path / "p" / "tensorboard", "loss/train") == expected
     args = ["train", "--data", "identity-text", "--label", "sentiment", "--arch", "encoder"]
     args += ["--init", str(tmp_path / "p"), "--out", str(tmp_path / "c"), "--epochs", "1"]
     result = runner.invoke(app, [*args, "--max-length", "8", "--quiet"])

@@ -8,6 +8,7 @@ from raikit.audit.predictor import load_predictor
 from raikit.models.checkpoint import CHECKPOINT_FILES, OPTIMIZER_FILE, read_checkpoint
 from raikit.models.data import load_table
 from raikit.models.errors import ConfigError, DataError, ModelError, OutputError
+from raikit.models.tensorboard_log import LOG_DIR
 from raikit.models.train import TrainSpec, split_indices, train
 
 
@@ -18,6 +19,7 @@ def test_checkpoint_files_and_record(arrests_model, arrests_table):
         "model.safetensors",
         "optimizer.safetensors",
         "split.json",
+        "tensorboard",
         "training.json",
     ]
     record = json.loads((arrests_model.path / "training.json").read_text())
@@ -100,7 +102,8 @@ def test_refuses_non_empty_output_unless_forced(arrests_table, tmp_path):
     (out / "notes.txt").unlink()
     (out / "model.safetensors").write_bytes(b"an older model")
     train(arrests_table, spec, out, progress=False, force=True)
-    assert sorted(p.name for p in out.iterdir()) == sorted([*CHECKPOINT_FILES, OPTIMIZER_FILE])
+    expected = [*CHECKPOINT_FILES, OPTIMIZER_FILE, LOG_DIR]
+    assert sorted(p.name for p in out.iterdir()) == sorted(expected)
     assert not list(tmp_path.glob(".m.*"))  # no staging or set-aside directory is left
 
 
@@ -128,7 +131,7 @@ def test_multiclass_training_on_digits(tmp_path):
 def test_tampered_checkpoint_is_refused(arrests_model, tmp_path):
     copy = tmp_path / "copy"
     copy.mkdir()
-    for path in arrests_model.path.iterdir():
+    for path in (p for p in arrests_model.path.iterdir() if p.is_file()):
         (copy / path.name).write_bytes(path.read_bytes())
     (copy / "model.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(ModelError, match="cannot load weights"):
