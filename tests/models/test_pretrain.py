@@ -6,13 +6,26 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from typer.testing import CliRunner
 
 from raikit.audit.cli import app
 from raikit.models.data import load_table
 from raikit.models.pretrain import _masked_token_loss
+
+#: The figures a private pre-training logs per epoch, by field of its epoch entry.
+TAG_OF_FIELD = {
+    "mlm_loss": "loss/train",
+    "learning_rate": "learning_rate",
+    "epsilon": "privacy/epsilon",
+    "clipped_fraction": "privacy/clipped_fraction",
+    "grad_norm_p10": "privacy/grad_norm_p10",
+    "grad_norm_p50": "privacy/grad_norm_p50",
+    "grad_norm_p90": "privacy/grad_norm_p90",
+}
 
 
 def test_masked_token_loss_is_a_mean_over_texts():
@@ -53,6 +66,22 @@ def test_private_pretraining_then_fine_tuning_records_the_guarantee(tmp_path):
     assert record["epochs"][0]["epsilon"] == privacy["epsilon"]
     assert f"epsilon {expected:.3f}" in result.output
     assert any("vocabulary" in note for note in record["notes"])
+    # Each epoch entry also holds the learning rate and the clipping figures, and the
+    # TensorBoard log (read back from the event files) holds exactly those figures.
+    (entry,) = record["epochs"]
+    assert entry["learning_rate"] == 5e-4  # rai pretrain's default
+    assert 0 <= entry["clipped_fraction"] <= 1
+    # A text with no masked token (often, at 8 tokens) has a zero gradient: p10 may be 0.
+    assert 0 <= entry["grad_norm_p10"] <= entry["grad_norm_p50"] <= entry["grad_norm_p90"]
+    assert entry["grad_norm_p90"] > 0
+    events = EventAccumulator(str(tmp_path / "p" / "tensorboard"))
+    events.Reload()
+    logged = {
+        tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in TAG_OF_FIELD.values()
+    }
+    for field, tag in TAG_OF_FIELD.items():
+        assert logged[tag] == [(1, float(np.float32(entry[field])))], tag
+    assert set(events.Tags()["scalars"]) == set(TAG_OF_FIELD.values())
 
     args = ["train", "--data", str(corpus), "--label", "sentiment", "--arch", "encoder"]
     args += ["--text", "text"]
