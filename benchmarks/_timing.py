@@ -110,3 +110,10 @@ def machine() -> str:
         if torch.cuda.is_available():
             parts.append(torch.cuda.get_device_name(0))
     return ", ".join(parts)
+
+
+def preamble(device: str | None = None) -> str:
+    """Markdown lines naming the machine (and ``device``) and the command that was run."""
+    where = f"{machine()}; {device}" if device else machine()
+    command = " ".join(["python", *sys.argv]).rstrip()
+    return f"Machine: {where}.\n\nCommand: `{command}`\n"

@@ -33,7 +33,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from _timing import interleave, machine, markdown_table, paired_ratios, summary
+from _timing import interleave, markdown_table, paired_ratios, preamble, summary
 
 from raikit.audit.fairness import FairnessConfig, _fairlearn_metrics, assess_fairness
 
@@ -139,8 +139,7 @@ def main() -> None:
     baseline = functools.partial(fairlearn_bootstrap, replicates=replicates, seed=args.seed)
     bootstrap_row = [f"{n:,}", *compare(make_data(n, args.seed), small, baseline, args.repeats)]
 
-    print(f"Machine: {machine()}.")
-    print(f"Command: python benchmarks/bench_fairness.py {' '.join(sys.argv[1:])}".rstrip())
+    print(preamble())
     print(
         f"Three attributes (5 groups, 2 groups, their 10-group intersection); each cell: median "
         f"(min-max) of {args.repeats} interleaved rounds.\n"

@@ -31,7 +31,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from _timing import interleave, machine, markdown_table, median, paired_ratios, summary
+from _timing import interleave, markdown_table, median, paired_ratios, preamble, summary
 
 
 @dataclass(frozen=True)
@@ -179,8 +179,7 @@ def main() -> None:
             continue
         rows.append(measure(case, quick=args.quick, device=args.device, repeats=args.repeats))
         print(f"{case.arch} done", file=sys.stderr, flush=True)
-    print(f"Machine: {machine()}; device {args.device}.")
-    print(f"Command: python benchmarks/dp_throughput.py {' '.join(sys.argv[1:])}".rstrip())
+    print(preamble(f"device {args.device}"))
     print(f"Each cell: median (min-max) of {args.repeats} interleaved pairs after a warm-up pair.")
     print()
     print(markdown_table(header, rows))

@@ -33,7 +33,7 @@ import argparse
 import sys
 
 import pandas as pd
-from _timing import interleave, machine, markdown_table, paired_ratios, summary
+from _timing import interleave, markdown_table, paired_ratios, preamble, summary
 
 from raikit.audit.pii import ScanConfig, analyze_table, scan_table
 from raikit.audit.pii._recognizers import get_analyzer, refine_results
@@ -152,8 +152,7 @@ def main() -> None:
         notes.append(f"* {label}: {note}")
         print(f"{label} done", file=sys.stderr, flush=True)
 
-    print(f"Machine: {machine()}.")
-    print(f"Command: python benchmarks/pii_throughput.py {' '.join(sys.argv[1:])}".rstrip())
+    print(preamble())
     print(
         f"Rows/s on {args.rows:,} rows; each cell: median (min-max) of {args.repeats} "
         "interleaved rounds after a warm-up round on 50 rows.\n"
