@@ -16,7 +16,7 @@ with the min-max spread, and the DP/non-DP ratio is the median of the per-pair r
 DP: noise multiplier 1.0, clipping norm 1.0, PRV accountant, ``max_physical_batch_size``
 unset; every other option is ``rai train``'s default (AdamW, batch 128).
 
-    python benchmarks/dp_throughput.py --quick                 # a few minutes on 2 CPU cores
+    python benchmarks/dp_throughput.py --quick --threads 1     # minutes on a shared CPU
     python benchmarks/dp_throughput.py                         # README sizes
     python benchmarks/dp_throughput.py --device cuda           # on a GPU
 """
@@ -155,9 +155,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller data: minutes on 2 cores")
     parser.add_argument("--repeats", type=int, default=3, help="measured pairs per model")
     parser.add_argument("--only", nargs="*", choices=[c.arch for c in CASES], default=None)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = parser.parse_args()
     import torch
 
+    if args.threads is not None:  # on a shared machine, 1 keeps torch's threads from spinning
+        torch.set_num_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA GPU is available")
     header = [
