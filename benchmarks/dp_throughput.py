@@ -49,8 +49,8 @@ class Case:
 CASES = (
     Case("mlp", "adult", None, None, 2, quick_data="arrests"),
     Case("cnn", "mnist-5k", None, 600, 2),
-    Case("rnn", "tweets-sentiment", 8000, 800, 1),
-    Case("encoder", "bbc-news", None, 300, 1),
+    Case("rnn", "tweets-sentiment", 8000, 2000, 1),
+    Case("encoder", "bbc-news", None, 1000, 1),
 )
 
 
