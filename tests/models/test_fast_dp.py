@@ -1,0 +1,236 @@
+"""The fast DP engine's clipped sums equal Opacus' per-example clip-and-sum, layer by layer."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from raikit.models.fast_dp import BookkeepingHooks, BookkeepingOptimizer, unsupported_reason
+
+RELATIVE = 1e-5
+
+
+def _loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """A mean over examples of each example's own loss (Opacus' ``loss_reduction="mean"``)."""
+    return (outputs - targets).pow(2).reshape(len(outputs), -1).sum(1).mean()
+
+
+def _step(model, optimizer, inputs, targets) -> dict[str, torch.Tensor]:
+    optimizer.zero_grad()
+    torch.manual_seed(7)  # the same dropout masks in every engine
+    _loss(model(inputs), targets).backward()
+    assert optimizer.pre_step()
+    return {name: p.grad.clone() for name, p in model.named_parameters() if p.requires_grad}
+
+
+def clipped_mean(model: nn.Module, inputs, targets, max_grad_norm: float, engine: str):
+    """The noiseless DP-SGD gradient ``sum_i clip(g_i) / B`` of ``engine`` on a model copy."""
+    from opacus import GradSampleModule
+    from opacus.optimizers import DPOptimizer
+
+    model = copy.deepcopy(model).train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    options = dict(noise_multiplier=0.0, max_grad_norm=max_grad_norm)
+    options["expected_batch_size"] = len(inputs)
+    if engine == "opacus":
+        wrapped = GradSampleModule(model, loss_reduction="mean")
+        optimizer = DPOptimizer(torch.optim.SGD(params, lr=0.1), **options)
+        grads = _step(wrapped, optimizer, inputs, targets)
+        wrapped._close()
+        return {name.removeprefix("_module."): g for name, g in grads.items()}, None
+    hooks = BookkeepingHooks(model)
+    optimizer = BookkeepingOptimizer(torch.optim.SGD(params, lr=0.1), hooks=hooks, **options)
+    grads = _step(model, optimizer, inputs, targets)
+    hooks.remove()
+    return grads, optimizer.last_norms
+
+
+def assert_same_as_opacus(model, inputs, max_grad_norm=1.0):
+    """Compare both engines; return the per-example norms the fast engine saw."""
+    assert unsupported_reason(model) is None
+    with torch.no_grad():
+        targets = torch.randn_like(model(inputs))
+    expected, _ = clipped_mean(model, inputs, targets, max_grad_norm, "opacus")
+    actual, norms = clipped_mean(model, inputs, targets, max_grad_norm, "raikit")
+    assert expected.keys() == actual.keys()
+    for name, grad in expected.items():
+        error = (actual[name] - grad).norm() / grad.norm().clamp_min(1e-12)
+        assert error < RELATIVE, f"{name}: relative error {error:.2e}"
+    return norms
+
+
+LAYERS = {
+    "linear-2d": (lambda: nn.Linear(5, 3), lambda: torch.randn(8, 5)),
+    # 4 x (5 + 3) > 5 x 3: the per-example gradients are materialised.
+    "linear-3d": (lambda: nn.Linear(5, 3), lambda: torch.randn(8, 4, 5)),
+    # 3 x (16 + 16) < 16 x 16: the T x T Gram route.
+    "linear-3d-gram": (lambda: nn.Linear(16, 16), lambda: torch.randn(8, 3, 16)),
+    "linear-4d-no-bias": (lambda: nn.Linear(5, 3, bias=False), lambda: torch.randn(8, 2, 3, 5)),
+    "conv1d": (
+        lambda: nn.Conv1d(3, 4, 3, padding=1, stride=2, dilation=2),
+        lambda: torch.randn(8, 3, 11),
+    ),
+    "conv2d": (
+        lambda: nn.Conv2d(2, 4, (3, 2), padding=(1, 0), stride=(1, 2)),
+        lambda: torch.randn(8, 2, 6, 7),
+    ),
+    "embedding": (
+        lambda: nn.Embedding(5, 4),  # 6 tokens of 5: every row holds repeated tokens
+        lambda: torch.randint(0, 5, (8, 6)),
+    ),
+    "layernorm": (
+        lambda: nn.Sequential(nn.Linear(4, 6), nn.LayerNorm(6)),
+        lambda: torch.randn(8, 3, 4),
+    ),
+    "groupnorm": (
+        lambda: nn.Sequential(nn.Conv2d(2, 4, 3), nn.GroupNorm(2, 4)),
+        lambda: torch.randn(8, 2, 5, 5),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LAYERS))
+def test_each_layer_matches_opacus(case):
+    torch.manual_seed(0)
+    build, make_inputs = LAYERS[case]
+    layer, inputs = build(), make_inputs()
+    with torch.no_grad():  # non-trivial norm-layer affine parameters
+        for module in layer.modules():
+            if isinstance(module, (nn.LayerNorm, nn.GroupNorm)):
+                module.weight.normal_()
+                module.bias.normal_()
+    assert_same_as_opacus(layer, inputs, max_grad_norm=1.0)
+
+
+def _mlp():
+    from raikit.models.architectures import build_mlp
+
+    return build_mlp(6, 3, hidden=(8, 5), dropout=0.2)
+
+
+def _cnn():
+    from raikit.models.cnn import build_cnn
+
+    return build_cnn(n_classes=3, channels=1, height=8, width=8, hidden=16)
+
+
+ARCHITECTURES = {
+    "mlp": (_mlp, lambda: torch.randn(16, 6)),
+    "cnn": (_cnn, lambda: torch.randn(16, 1, 8, 8)),
+}
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_architectures_match_opacus_with_some_examples_clipped(arch):
+    torch.manual_seed(0)
+    build, make_inputs = ARCHITECTURES[arch]
+    model, inputs = build(), make_inputs()
+    first = assert_same_as_opacus(model, inputs, max_grad_norm=1.0)
+    threshold = float(first.median())  # about half the examples are clipped
+    norms = assert_same_as_opacus(model, inputs, max_grad_norm=threshold)
+    assert (norms > threshold).any() and (norms < threshold).any()
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_every_example_clipped(arch):
+    torch.manual_seed(1)
+    build, make_inputs = ARCHITECTURES[arch]
+    model, inputs = build(), make_inputs()
+    norms = assert_same_as_opacus(model, inputs, max_grad_norm=1e-4)
+    assert (norms > 1e-4).all()
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_no_example_clipped_gives_the_plain_gradient(arch):
+    """Without clipping the engine's mean is autograd's gradient of the mean loss."""
+    torch.manual_seed(2)
+    build, make_inputs = ARCHITECTURES[arch]
+    model, inputs = build(), make_inputs()
+    norms = assert_same_as_opacus(model, inputs, max_grad_norm=1e6)
+    assert (norms < 1e6).all()
+    with torch.no_grad():
+        targets = torch.randn_like(model(inputs))
+    actual, _ = clipped_mean(model, inputs, targets, 1e6, "raikit")
+    plain = copy.deepcopy(model).train()
+    torch.manual_seed(7)
+    _loss(plain(inputs), targets).backward()
+    for name, p in plain.named_parameters():
+        assert torch.allclose(actual[name], p.grad, rtol=1e-5, atol=1e-7), name
+
+
+def test_per_example_norms_are_those_of_the_per_example_gradients():
+    """Independent of Opacus: each example's gradient by autograd, one example at a time."""
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Embedding(6, 4), nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 2))
+    inputs = torch.randint(0, 6, (5, 7))
+    targets = torch.randn(5, 7, 2)
+    hooks = BookkeepingHooks(model)
+    _loss(model(inputs), targets).backward()
+    norms = hooks.per_example_norms()
+    hooks.remove()
+    for i in range(len(inputs)):
+        model.zero_grad()
+        _loss(model(inputs[i : i + 1]), targets[i : i + 1]).backward()
+        expected = torch.cat([p.grad.flatten() for p in model.parameters()]).norm()
+        assert norms[i] == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_embedding_padding_rows_get_no_gradient():
+    """``padding_idx`` positions add nothing, as in autograd (Opacus' rule counts them)."""
+    torch.manual_seed(4)
+    model = nn.Sequential(nn.Embedding(6, 3, padding_idx=0), nn.Linear(3, 2))
+    inputs = torch.tensor([[0, 0, 1, 2], [3, 0, 3, 5]])
+    targets = torch.randn(2, 4, 2)
+    hooks = BookkeepingHooks(model)
+    _loss(model(inputs), targets).backward()
+    norms = hooks.per_example_norms()
+    hooks.remove()
+    for i in range(2):
+        model.zero_grad()
+        _loss(model(inputs[i : i + 1]), targets[i : i + 1]).backward()
+        expected = torch.cat([p.grad.flatten() for p in model.parameters()]).norm()
+        assert norms[i] == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_frozen_layers_and_frozen_bias():
+    torch.manual_seed(5)
+    model = _mlp()
+    model[0].requires_grad_(False)
+    model[3].bias.requires_grad_(False)
+    assert_same_as_opacus(model, torch.randn(16, 6), max_grad_norm=0.5)
+
+
+def test_layer_called_twice_is_exact():
+    """One Linear applied twice in a forward: its two calls form one sequence."""
+    torch.manual_seed(6)
+    shared = nn.Linear(4, 4)
+    model = nn.Sequential(shared, nn.Tanh(), shared, nn.Linear(4, 2))
+    assert_same_as_opacus(model, torch.randn(8, 4), max_grad_norm=0.5)
+
+
+def test_tied_weights_and_foreign_layers_are_refused():
+    first, second = nn.Linear(4, 4), nn.Linear(4, 4)
+    second.weight = first.weight
+    tied = nn.Sequential(first, nn.Tanh(), second)
+    assert "tied weights" in unsupported_reason(tied)
+    assert "no fast per-example rule" in unsupported_reason(nn.Sequential(nn.LSTM(3, 4)))
+    assert "mixes the examples" in unsupported_reason(nn.Sequential(nn.BatchNorm1d(3)))
+
+    class Custom(nn.Module):
+        def forward(self, x):
+            return x
+
+    assert "is not a torch.nn layer" in unsupported_reason(nn.Sequential(Custom()))
+    frozen_lstm = nn.Sequential(nn.LSTM(3, 4), nn.Linear(4, 2))
+    frozen_lstm[0].requires_grad_(False)
+    assert unsupported_reason(frozen_lstm) is None
+
+
+def test_hooks_are_removed():
+    model = _mlp()
+    hooks = BookkeepingHooks(model)
+    hooks.remove()
+    assert all(not m._forward_hooks for m in model.modules())
