@@ -103,19 +103,28 @@ class BookkeepingHooks:
             records.clear()
 
     def _pairs(self, layer: nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        pairs = [(a, b) for a, b in self.records[layer] if b is not None]
+        pairs = [(a, b) for a, b in self.records[layer] if b is not None and len(a)]
         if self.loss_reduction == "mean":
             pairs = [(a, b * a.shape[0]) for a, b in pairs]
         return pairs
 
-    def per_example_norms(self) -> torch.Tensor:
-        """The norm of each example's whole gradient, shape ``(B,)``."""
-        squares = [
-            _LAYERS[type(layer)].squared_norms(layer, pairs)
+    def _prepared(self) -> list[tuple[nn.Module, torch.Tensor, Callable]]:
+        """``(layer, squared norms, clipped sums)`` of each layer that saw examples."""
+        return [
+            (layer, *_LAYERS[type(layer)].prepare(layer, pairs))
             for layer in self.layers
             if (pairs := self._pairs(layer))
         ]
-        return torch.stack(squares).sum(0).sqrt()
+
+    def per_example_norms(self) -> torch.Tensor:
+        """The norm of each example's whole gradient, shape ``(B,)``."""
+        return self._norms(self._prepared())
+
+    @staticmethod
+    def _norms(prepared: list) -> torch.Tensor:
+        if not prepared:  # an empty Poisson batch
+            return torch.zeros(0)
+        return torch.stack([squares for _, squares, _ in prepared]).sum(0).sqrt()
 
     def accumulate_clipped(self, max_grad_norm: float) -> torch.Tensor:
         """Add ``sum_i c_i g_i`` to each parameter's ``summed_grad``; return the norms.
@@ -123,16 +132,17 @@ class BookkeepingHooks:
         A trainable parameter that took no part in the forward gets a zero sum (the noise
         still covers it).
         """
-        norms = self.per_example_norms()
+        prepared = self._prepared()
+        norms = self._norms(prepared)
         factors = (max_grad_norm / (norms + 1e-6)).clamp(max=1.0)
+        sums = {layer: clipped_sums(factors) for layer, _, clipped_sums in prepared}
         for layer in self.layers:
-            pairs = self._pairs(layer)
-            sums = _LAYERS[type(layer)].clipped_sums(layer, pairs, factors) if pairs else {}
             for name, p in layer.named_parameters(recurse=False):
                 if not p.requires_grad:
                     continue
-                grad = sums.get(name, torch.zeros_like(p)).to(p.dtype)
-                p.summed_grad = grad if p.summed_grad is None else p.summed_grad + grad
+                grad = sums.get(layer, {}).get(name, torch.zeros_like(p)).to(p.dtype)
+                previous = getattr(p, "summed_grad", None)
+                p.summed_grad = grad if previous is None else previous + grad
         self.clear()
         return norms
 
@@ -187,91 +197,117 @@ class BookkeepingModule(nn.Module):
 
 
 # --- per-layer rules ---------------------------------------------------------------------
+#
+# ``prepare(layer, pairs)`` turns the recorded (input, output gradient) pairs of one layer into
+# each example's squared gradient norm ``(B,)`` and a function ``factors -> {name: sum_i c_i g_i}``
+# over the layer's trainable parameters, sharing the work the two need.
 
 
 class _Rule:
-    """How one layer type yields per-example squared norms and clipped sums from (a, b)."""
-
     def refuse(self, layer: nn.Module) -> str | None:
         return None
 
-    def squared_norms(self, layer: nn.Module, pairs: list) -> torch.Tensor:
-        raise NotImplementedError
-
-    def clipped_sums(self, layer: nn.Module, pairs: list, factors: torch.Tensor) -> dict:
+    def prepare(self, layer: nn.Module, pairs: list) -> tuple[torch.Tensor, Callable]:
         raise NotImplementedError
 
 
-def _weight_norms(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``||b_i^T a_i||_F^2`` for ``a (B, T, d)``, ``b (B, T, p)``, by the cheaper route."""
-    _, length, d = a.shape
-    p = b.shape[-1]
-    if length == 1:
-        return a.pow(2).sum((1, 2)) * b.pow(2).sum((1, 2))
-    if length * (d + p) < d * p:  # two T x T Gram matrices cost less than the gradients
-        return (a @ a.transpose(1, 2) * (b @ b.transpose(1, 2))).sum((1, 2))
-    return torch.einsum("btp,btd->bpd", b, a).pow(2).sum((1, 2))
+def _from_per_example(grads: dict[str, torch.Tensor]) -> tuple[torch.Tensor, Callable]:
+    """Norms and clipped sums of materialised per-example gradients ``{name: (B, ...)}``."""
+    squares = sum(g.reshape(len(g), -1).pow(2).sum(1) for g in grads.values())
+
+    def clipped_sums(factors: torch.Tensor) -> dict:
+        return {name: torch.einsum("b,b...->...", factors, g) for name, g in grads.items()}
+
+    return squares, clipped_sums
 
 
-def _weighted_product(a: torch.Tensor, b: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
-    """``sum_i c_i b_i^T a_i`` as one matrix product, shape ``(p, d)``."""
-    weighted = b * factors.view(-1, 1, 1)
-    return weighted.reshape(-1, b.shape[-1]).T @ a.reshape(-1, a.shape[-1])
+def _trainable(layer: nn.Module, name: str) -> bool:
+    p = getattr(layer, name)
+    return p is not None and p.requires_grad
 
 
 class _LinearRule(_Rule):
-    """Linear over ``(B, ..., d)``: all middle axes form one sequence; several calls concatenate."""
+    """Linear over ``(B, ..., d)``: the middle axes form one sequence; several calls concatenate.
 
-    def _sequences(self, layer: nn.Module, pairs: list) -> tuple[torch.Tensor, torch.Tensor]:
-        a = torch.cat([self._input(layer, a) for a, _ in pairs], 1)
-        b = torch.cat([self._output(layer, b) for _, b in pairs], 1)
-        return a, b
+    The weight's norms come from ``||a_i|| ||b_i||`` (one position), the two ``T x T`` Gram
+    matrices, or the materialised ``b_i^T a_i``, whichever costs least.
+    """
 
-    def _input(self, layer: nn.Module, a: torch.Tensor) -> torch.Tensor:
-        return a.reshape(a.shape[0], -1, a.shape[-1])
+    def prepare(self, layer: nn.Module, pairs: list) -> tuple[torch.Tensor, Callable]:
+        a = _cat([a.reshape(a.shape[0], -1, a.shape[-1]) for a, _ in pairs])
+        b = _cat([b.reshape(b.shape[0], -1, b.shape[-1]) for _, b in pairs])
+        length, d, p = a.shape[1], a.shape[2], b.shape[2]
+        weight, bias = _trainable(layer, "weight"), _trainable(layer, "bias")
+        if weight and length > 1 and d * p <= length * (d + p):
+            grads = {"weight": torch.bmm(b.transpose(1, 2), a)}  # (B, p, d)
+            if bias:
+                grads["bias"] = b.sum(1)
+            return _from_per_example(grads)
+        squares = torch.zeros(len(a), dtype=a.dtype, device=a.device)
+        if weight and length == 1:
+            squares = squares + a.pow(2).sum((1, 2)) * b.pow(2).sum((1, 2))
+        elif weight:
+            squares = squares + (
+                torch.bmm(a, a.transpose(1, 2)) * torch.bmm(b, b.transpose(1, 2))
+            ).sum((1, 2))
+        if bias:
+            squares = squares + b.sum(1).pow(2).sum(1)
 
-    def _output(self, layer: nn.Module, b: torch.Tensor) -> torch.Tensor:
-        return b.reshape(b.shape[0], -1, b.shape[-1])
+        def clipped_sums(factors: torch.Tensor) -> dict:
+            weighted = b * factors.view(-1, 1, 1)
+            sums = {}
+            if weight:
+                sums["weight"] = weighted.reshape(-1, p).T @ a.reshape(-1, d)
+            if bias:
+                sums["bias"] = weighted.sum((0, 1))
+            return sums
 
-    def squared_norms(self, layer: nn.Module, pairs: list) -> torch.Tensor:
-        a, b = self._sequences(layer, pairs)
-        norms = _weight_norms(a, b) if layer.weight.requires_grad else 0.0
-        if layer.bias is not None and layer.bias.requires_grad:
-            norms = norms + b.sum(1).pow(2).sum(1)
-        return norms
-
-    def clipped_sums(self, layer: nn.Module, pairs: list, factors: torch.Tensor) -> dict:
-        a, b = self._sequences(layer, pairs)
-        sums = {}
-        if layer.weight.requires_grad:
-            sums["weight"] = _weighted_product(a, b, factors).view_as(layer.weight)
-        if layer.bias is not None and layer.bias.requires_grad:
-            sums["bias"] = torch.einsum("b,btp->p", factors, b)
-        return sums
+        return squares, clipped_sums
 
 
-class _ConvRule(_LinearRule):
-    """Conv1d/Conv2d as a Linear layer over the unfolded input patches."""
+def _cat(parts: list[torch.Tensor]) -> torch.Tensor:
+    return parts[0] if len(parts) == 1 else torch.cat(parts, 1)
+
+
+class _ConvRule(_Rule):
+    """Conv1d/Conv2d: per-example weight gradients by one grouped convolution backward (the
+    batch folded into the groups), far cheaper than unfolding the input into patches."""
 
     def refuse(self, layer: nn.Module) -> str | None:
-        if layer.groups != 1:
-            return "grouped convolutions have no fast rule yet"
         if isinstance(layer.padding, str) or layer.padding_mode != "zeros":
             return "only numeric zero padding has a fast rule"
         return None
 
-    def _input(self, layer: nn.Module, a: torch.Tensor) -> torch.Tensor:
-        if isinstance(layer, nn.Conv1d):
-            a = a.unsqueeze(2)
-            size = dict(kernel_size=(1, *layer.kernel_size), dilation=(1, *layer.dilation))
-            size |= dict(padding=(0, *layer.padding), stride=(1, *layer.stride))
-        else:
-            size = dict(kernel_size=layer.kernel_size, dilation=layer.dilation)
-            size |= dict(padding=layer.padding, stride=layer.stride)
-        return F.unfold(a, **size).transpose(1, 2)  # (B, positions, C * kernel)
+    def prepare(self, layer: nn.Module, pairs: list) -> tuple[torch.Tensor, Callable]:
+        grads: dict[str, torch.Tensor] = {}
+        for a, b in pairs:
+            parts = {}
+            if _trainable(layer, "weight"):
+                parts["weight"] = self._weight_per_example(layer, a, b)
+            if _trainable(layer, "bias"):
+                parts["bias"] = b.reshape(b.shape[0], b.shape[1], -1).sum(2)
+            for name, grad in parts.items():
+                grads[name] = grad if name not in grads else grads[name] + grad
+        return _from_per_example(grads)
 
-    def _output(self, layer: nn.Module, b: torch.Tensor) -> torch.Tensor:
-        return b.reshape(b.shape[0], b.shape[1], -1).transpose(1, 2)  # (B, positions, out)
+    @staticmethod
+    def _weight_per_example(layer: nn.Module, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        batch, weight = a.shape[0], layer.weight
+        folded_weight = weight.detach().repeat(batch, *([1] * (weight.dim() - 1)))
+        _, grad, _ = torch.ops.aten.convolution_backward(
+            b.reshape(1, -1, *b.shape[2:]),
+            a.reshape(1, -1, *a.shape[2:]),
+            folded_weight,
+            None,
+            list(layer.stride),
+            list(layer.padding),
+            list(layer.dilation),
+            False,
+            [0] * len(layer.stride),
+            batch * layer.groups,
+            [False, True, False],
+        )
+        return grad.reshape(batch, *weight.shape)
 
 
 class _EmbeddingRule(_Rule):
@@ -283,29 +319,26 @@ class _EmbeddingRule(_Rule):
             return "max_norm, scale_grad_by_freq and sparse embeddings have no fast rule"
         return None
 
-    def _sequences(self, layer: nn.Module, pairs: list) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.cat([a.reshape(a.shape[0], -1) for a, _ in pairs], 1)
-        b = torch.cat([b.reshape(b.shape[0], -1, b.shape[-1]) for _, b in pairs], 1)
+    def prepare(self, layer: nn.Module, pairs: list) -> tuple[torch.Tensor, Callable]:
+        x = _cat([a.reshape(a.shape[0], -1) for a, _ in pairs])
+        b = _cat([b.reshape(b.shape[0], -1, b.shape[-1]) for _, b in pairs])
         if layer.padding_idx is not None:
             b = b * (x != layer.padding_idx).unsqueeze(-1)
-        return x, b
-
-    def squared_norms(self, layer: nn.Module, pairs: list) -> torch.Tensor:
-        x, b = self._sequences(layer, pairs)
         same = x.unsqueeze(2) == x.unsqueeze(1)
-        return ((b @ b.transpose(1, 2)) * same).sum((1, 2))
+        squares = (torch.bmm(b, b.transpose(1, 2)) * same).sum((1, 2))
 
-    def clipped_sums(self, layer: nn.Module, pairs: list, factors: torch.Tensor) -> dict:
-        x, b = self._sequences(layer, pairs)
-        weighted = (b * factors.view(-1, 1, 1)).reshape(-1, b.shape[-1])
-        grad = torch.zeros_like(layer.weight).index_add_(0, x.reshape(-1), weighted)
-        return {"weight": grad}
+        def clipped_sums(factors: torch.Tensor) -> dict:
+            weighted = (b * factors.view(-1, 1, 1)).reshape(-1, b.shape[-1])
+            rows = torch.zeros_like(layer.weight).index_add_(0, x.reshape(-1), weighted)
+            return {"weight": rows}
+
+        return squares, clipped_sums
 
 
 class _NormRule(_Rule):
     """LayerNorm/GroupNorm: per-example gradients of the affine parameters are small; form them."""
 
-    def _per_example(self, layer: nn.Module, pairs: list) -> dict[str, torch.Tensor]:
+    def prepare(self, layer: nn.Module, pairs: list) -> tuple[torch.Tensor, Callable]:
         grads: dict[str, torch.Tensor] = {}
         for a, b in pairs:
             if isinstance(layer, nn.LayerNorm):
@@ -316,20 +349,9 @@ class _NormRule(_Rule):
                 axes = tuple(range(2, a.dim()))
             parts = {"weight": (b * normalized).sum(axes), "bias": b.sum(axes)}
             for name, grad in parts.items():
-                grads[name] = grad if name not in grads else grads[name] + grad
-        return {
-            name: grad
-            for name, grad in grads.items()
-            if getattr(layer, name) is not None and getattr(layer, name).requires_grad
-        }
-
-    def squared_norms(self, layer: nn.Module, pairs: list) -> torch.Tensor:
-        grads = self._per_example(layer, pairs)
-        return sum(g.reshape(len(g), -1).pow(2).sum(1) for g in grads.values())
-
-    def clipped_sums(self, layer: nn.Module, pairs: list, factors: torch.Tensor) -> dict:
-        grads = self._per_example(layer, pairs)
-        return {name: torch.einsum("b,b...->...", factors, g) for name, g in grads.items()}
+                if _trainable(layer, name):
+                    grads[name] = grad if name not in grads else grads[name] + grad
+        return _from_per_example(grads)
 
 
 _LAYERS: dict[type, _Rule] = {

@@ -73,6 +73,10 @@ LAYERS = {
         lambda: nn.Conv1d(3, 4, 3, padding=1, stride=2, dilation=2),
         lambda: torch.randn(8, 3, 11),
     ),
+    "conv1d-grouped": (
+        lambda: nn.Conv1d(4, 6, 2, groups=2, bias=False),
+        lambda: torch.randn(8, 4, 5),
+    ),
     "conv2d": (
         lambda: nn.Conv2d(2, 4, (3, 2), padding=(1, 0), stride=(1, 2)),
         lambda: torch.randn(8, 2, 6, 7),
@@ -234,3 +238,14 @@ def test_hooks_are_removed():
     hooks = BookkeepingHooks(model)
     hooks.remove()
     assert all(not m._forward_hooks for m in model.modules())
+
+
+def test_empty_batch_gives_zero_sums():
+    """An empty Poisson batch still steps: the clipped sum is zero, only noise remains."""
+    model = _cnn()
+    hooks = BookkeepingHooks(model)
+    model(torch.zeros(0, 1, 8, 8)).sum().backward()
+    norms = hooks.accumulate_clipped(1.0)
+    hooks.remove()
+    assert norms.shape == (0,)
+    assert all(float(p.summed_grad.abs().sum()) == 0 for p in model.parameters())
