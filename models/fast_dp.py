@@ -102,29 +102,27 @@ class BookkeepingHooks:
         for records in self.records.values():
             records.clear()
 
-    def _pairs(self, layer: nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        pairs = [(a, b) for a, b in self.records[layer] if b is not None and len(a)]
-        if self.loss_reduction == "mean":
-            pairs = [(a, b * a.shape[0]) for a, b in pairs]
-        return pairs
+    def _prepared(self) -> tuple[list[tuple[nn.Module, torch.Tensor, Callable]], int]:
+        """``(layer, squared norms, clipped sums)`` of each layer that saw examples, from the
+        unscaled output gradients, and the factor the loss reduction scales gradients by."""
+        prepared, batch = [], 0
+        for layer in self.layers:
+            pairs = [(a, b) for a, b in self.records[layer] if b is not None and len(a)]
+            if pairs:
+                prepared.append((layer, *_LAYERS[type(layer)].prepare(layer, pairs)))
+                batch = len(pairs[0][0])
+        # A mean loss gives example i the gradient g_i / B: Opacus' hooks multiply by B.
+        return prepared, (batch if self.loss_reduction == "mean" else 1)
 
-    def _prepared(self) -> list[tuple[nn.Module, torch.Tensor, Callable]]:
-        """``(layer, squared norms, clipped sums)`` of each layer that saw examples."""
-        return [
-            (layer, *_LAYERS[type(layer)].prepare(layer, pairs))
-            for layer in self.layers
-            if (pairs := self._pairs(layer))
-        ]
+    @staticmethod
+    def _norms(prepared: list, scale: float) -> torch.Tensor:
+        if not prepared:  # an empty Poisson batch
+            return torch.zeros(0)
+        return torch.stack([squares for _, squares, _ in prepared]).sum(0).sqrt() * scale
 
     def per_example_norms(self) -> torch.Tensor:
         """The norm of each example's whole gradient, shape ``(B,)``."""
-        return self._norms(self._prepared())
-
-    @staticmethod
-    def _norms(prepared: list) -> torch.Tensor:
-        if not prepared:  # an empty Poisson batch
-            return torch.zeros(0)
-        return torch.stack([squares for _, squares, _ in prepared]).sum(0).sqrt()
+        return self._norms(*self._prepared())
 
     def accumulate_clipped(self, max_grad_norm: float) -> torch.Tensor:
         """Add ``sum_i c_i g_i`` to each parameter's ``summed_grad``; return the norms.
@@ -132,15 +130,16 @@ class BookkeepingHooks:
         A trainable parameter that took no part in the forward gets a zero sum (the noise
         still covers it).
         """
-        prepared = self._prepared()
-        norms = self._norms(prepared)
+        prepared, scale = self._prepared()
+        norms = self._norms(prepared, scale)
         factors = (max_grad_norm / (norms + 1e-6)).clamp(max=1.0)
-        sums = {layer: clipped_sums(factors) for layer, _, clipped_sums in prepared}
+        sums = {layer: clipped_sums(factors * scale) for layer, _, clipped_sums in prepared}
         for layer in self.layers:
             for name, p in layer.named_parameters(recurse=False):
                 if not p.requires_grad:
                     continue
-                grad = sums.get(layer, {}).get(name, torch.zeros_like(p)).to(p.dtype)
+                grad = sums.get(layer, {}).get(name)
+                grad = torch.zeros_like(p) if grad is None else grad.to(p.dtype)
                 previous = getattr(p, "summed_grad", None)
                 p.summed_grad = grad if previous is None else previous + grad
         self.clear()
@@ -238,20 +237,17 @@ class _LinearRule(_Rule):
         b = _cat([b.reshape(b.shape[0], -1, b.shape[-1]) for _, b in pairs])
         length, d, p = a.shape[1], a.shape[2], b.shape[2]
         weight, bias = _trainable(layer, "weight"), _trainable(layer, "bias")
-        if weight and length > 1 and d * p <= length * (d + p):
+        if length == 1:
+            return self._one_position(a[:, 0], b[:, 0], weight, bias)
+        if weight and d * p <= length * (d + p):
             grads = {"weight": torch.bmm(b.transpose(1, 2), a)}  # (B, p, d)
             if bias:
                 grads["bias"] = b.sum(1)
             return _from_per_example(grads)
-        squares = torch.zeros(len(a), dtype=a.dtype, device=a.device)
-        if weight and length == 1:
-            squares = squares + a.pow(2).sum((1, 2)) * b.pow(2).sum((1, 2))
-        elif weight:
-            squares = squares + (
-                torch.bmm(a, a.transpose(1, 2)) * torch.bmm(b, b.transpose(1, 2))
-            ).sum((1, 2))
-        if bias:
-            squares = squares + b.sum(1).pow(2).sum(1)
+        squares = b.sum(1).pow(2).sum(1) if bias else 0.0
+        if weight:
+            gram = torch.bmm(a, a.transpose(1, 2)) * torch.bmm(b, b.transpose(1, 2))
+            squares = squares + gram.sum((1, 2))
 
         def clipped_sums(factors: torch.Tensor) -> dict:
             weighted = b * factors.view(-1, 1, 1)
@@ -260,6 +256,24 @@ class _LinearRule(_Rule):
                 sums["weight"] = weighted.reshape(-1, p).T @ a.reshape(-1, d)
             if bias:
                 sums["bias"] = weighted.sum((0, 1))
+            return sums
+
+        return squares, clipped_sums
+
+    @staticmethod
+    def _one_position(a: torch.Tensor, b: torch.Tensor, weight: bool, bias: bool):
+        """``(B, d)`` inputs: ``||g_i||^2 = ||a_i||^2 ||b_i||^2 (+ ||b_i||^2 for the bias)``."""
+        b_squares = b.pow(2).sum(1)
+        if weight and bias:
+            squares = b_squares * (a.pow(2).sum(1) + 1)
+        else:
+            squares = b_squares * a.pow(2).sum(1) if weight else b_squares
+
+        def clipped_sums(factors: torch.Tensor) -> dict:
+            weighted = b * factors.unsqueeze(1)
+            sums = {"weight": weighted.T @ a} if weight else {}
+            if bias:
+                sums["bias"] = weighted.sum(0)
             return sums
 
         return squares, clipped_sums

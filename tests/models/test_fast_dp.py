@@ -249,3 +249,61 @@ def test_empty_batch_gives_zero_sums():
     hooks.remove()
     assert norms.shape == (0,)
     assert all(float(p.summed_grad.abs().sum()) == 0 for p in model.parameters())
+
+
+def _fast_optimizer(model, noise_multiplier, max_grad_norm, expected_batch_size):
+    sgd = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    return BookkeepingOptimizer(
+        sgd,
+        hooks=BookkeepingHooks(model),
+        noise_multiplier=noise_multiplier,
+        max_grad_norm=max_grad_norm,
+        expected_batch_size=expected_batch_size,
+    )
+
+
+def test_physical_batches_accumulate_into_one_logical_step():
+    """Two physical halves (the first step skipped, as BatchMemoryManager signals) give the
+    logical batch's gradient: the clipped sums add up, then one division by the batch size."""
+    torch.manual_seed(8)
+    model = nn.Sequential(nn.Linear(6, 4), nn.Tanh(), nn.Linear(4, 3))
+    inputs, targets = torch.randn(10, 6), torch.randn(10, 3)
+    whole = copy.deepcopy(model)
+    optimizer = _fast_optimizer(whole, 0.0, 0.3, 10)
+    optimizer.zero_grad()
+    _loss(whole(inputs), targets).backward()
+    optimizer.pre_step()
+    optimizer = _fast_optimizer(model, 0.0, 0.3, 10)
+    for part, skip in ((slice(0, 4), True), (slice(4, 10), False)):
+        optimizer.signal_skip_step(do_skip=skip)
+        optimizer.zero_grad()
+        _loss(model(inputs[part]), targets[part]).backward()
+        assert optimizer.pre_step() is not skip
+    for split, single in zip(model.parameters(), whole.parameters(), strict=True):
+        torch.testing.assert_close(split.grad, single.grad, rtol=1e-5, atol=1e-7)
+
+
+def test_noise_is_sigma_c_over_the_expected_batch_size():
+    """A zero gradient leaves only the noise: std sigma * C / expected batch size."""
+    torch.manual_seed(9)
+    model = nn.Sequential(nn.Linear(100, 100))
+    optimizer = _fast_optimizer(
+        model, noise_multiplier=3.0, max_grad_norm=2.0, expected_batch_size=4
+    )
+    optimizer.zero_grad()
+    (model(torch.zeros(4, 100)) * 0.0).sum().backward()
+    optimizer.pre_step()
+    noise = torch.cat([p.grad.flatten() for p in model.parameters()])
+    assert float(noise.std()) == pytest.approx(3.0 * 2.0 / 4, rel=0.03)
+    assert abs(float(noise.mean())) < 0.05
+
+
+def test_training_falls_back_to_opacus_and_says_why():
+    from raikit.models.privacy import choose_engine
+
+    assert choose_engine(_mlp()) == ("raikit-bookkeeping", None)
+    first, second = nn.Linear(4, 4), nn.Linear(4, 4)
+    second.weight = first.weight
+    engine, reason = choose_engine(nn.Sequential(first, nn.Tanh(), second))
+    assert engine == "opacus-hooks"
+    assert reason == "parameter shared by layers '0' and '2' (tied weights)"
