@@ -47,7 +47,7 @@ def _step_function(engine: str, model: nn.Module, x: torch.Tensor, y: torch.Tens
     from opacus.optimizers import DPOptimizer
     from torch.utils.data import DataLoader, TensorDataset
 
-    from raikit.models.fast_dp import BookkeepingHooks, BookkeepingOptimizer
+    from raikit.models.fast_dp import BookkeepingHooks, BookkeepingModule, BookkeepingOptimizer
 
     criterion = nn.CrossEntropyLoss()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
@@ -68,7 +68,9 @@ def _step_function(engine: str, model: nn.Module, x: torch.Tensor, y: torch.Tens
             grad_sample_mode="ghost",
         )
     elif engine == "raikit":
-        optimizer = BookkeepingOptimizer(optimizer, hooks=BookkeepingHooks(model), **dp)
+        hooks = BookkeepingHooks(model)
+        optimizer = BookkeepingOptimizer(optimizer, hooks=hooks, **dp)
+        model = BookkeepingModule(model, hooks)
 
     def step() -> None:
         optimizer.zero_grad()

@@ -79,9 +79,13 @@ class BookkeepingHooks:
         self.records: dict[nn.Module, list[list]] = {m: [] for m in self.layers}
         self.handles = [m.register_forward_hook(self._forward) for m in self.layers]
 
-    def _forward(self, layer: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-        if not (torch.is_grad_enabled() and layer.training and output.requires_grad):
-            return
+    def _forward(self, layer: nn.Module, inputs: tuple, output: torch.Tensor) -> Any:
+        if not (torch.is_grad_enabled() and layer.training):
+            return None
+        if not output.requires_grad:
+            # Parameters held back by BookkeepingModule, and no gradient flows in: the output
+            # becomes a leaf, so that its gradient still reaches the hook below.
+            output = output.detach().requires_grad_()
         record = [inputs[0].detach(), None]
         self.records[layer].append(record)
 
@@ -89,6 +93,7 @@ class BookkeepingHooks:
             record[1] = grad.detach() if record[1] is None else record[1] + grad.detach()
 
         output.register_hook(keep)
+        return output
 
     def remove(self) -> None:
         """Remove every hook and forget what was recorded."""
@@ -181,7 +186,12 @@ class BookkeepingOptimizer(DPOptimizer):
 
 
 class BookkeepingModule(nn.Module):
-    """``module`` with the engine's hooks; ``_close()`` removes them (as Opacus' wrapper)."""
+    """``module`` with the engine's hooks; ``_close()`` removes them (as Opacus' wrapper).
+
+    A training forward runs with the trainable parameters out of autograd's graph: the
+    backward then computes only the gradients flowing between layers, none of the (unclipped)
+    parameter gradients the clipped sums replace.
+    """
 
     def __init__(self, module: nn.Module, hooks: BookkeepingHooks) -> None:
         super().__init__()
@@ -189,7 +199,16 @@ class BookkeepingModule(nn.Module):
         self.hooks = hooks
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        return self._module(*args, **kwargs)
+        if not (torch.is_grad_enabled() and self.training):
+            return self._module(*args, **kwargs)
+        held = [p for p in self._module.parameters() if p.requires_grad]
+        try:
+            for p in held:
+                p.requires_grad_(False)
+            return self._module(*args, **kwargs)
+        finally:
+            for p in held:
+                p.requires_grad_(True)
 
     def _close(self) -> None:
         self.hooks.remove()

@@ -8,7 +8,12 @@ import pytest
 import torch
 from torch import nn
 
-from raikit.models.fast_dp import BookkeepingHooks, BookkeepingOptimizer, unsupported_reason
+from raikit.models.fast_dp import (
+    BookkeepingHooks,
+    BookkeepingModule,
+    BookkeepingOptimizer,
+    unsupported_reason,
+)
 
 RELATIVE = 1e-5
 
@@ -43,9 +48,9 @@ def clipped_mean(model: nn.Module, inputs, targets, max_grad_norm: float, engine
         return {name.removeprefix("_module."): g for name, g in grads.items()}, None
     hooks = BookkeepingHooks(model)
     optimizer = BookkeepingOptimizer(torch.optim.SGD(params, lr=0.1), hooks=hooks, **options)
-    grads = _step(model, optimizer, inputs, targets)
+    grads = _step(BookkeepingModule(model, hooks), optimizer, inputs, targets)
     hooks.remove()
-    return grads, optimizer.last_norms
+    return {name.removeprefix("_module."): g for name, g in grads.items()}, optimizer.last_norms
 
 
 def assert_same_as_opacus(model, inputs, max_grad_norm=1.0):
@@ -271,13 +276,15 @@ def test_physical_batches_accumulate_into_one_logical_step():
     whole = copy.deepcopy(model)
     optimizer = _fast_optimizer(whole, 0.0, 0.3, 10)
     optimizer.zero_grad()
-    _loss(whole(inputs), targets).backward()
+    _loss(BookkeepingModule(whole, optimizer.hooks)(inputs), targets).backward()
     optimizer.pre_step()
     optimizer = _fast_optimizer(model, 0.0, 0.3, 10)
+    wrapped = BookkeepingModule(model, optimizer.hooks)
     for part, skip in ((slice(0, 4), True), (slice(4, 10), False)):
         optimizer.signal_skip_step(do_skip=skip)
         optimizer.zero_grad()
-        _loss(model(inputs[part]), targets[part]).backward()
+        _loss(wrapped(inputs[part]), targets[part]).backward()
+        assert all(p.grad is None for p in model.parameters())  # no unclipped gradients
         assert optimizer.pre_step() is not skip
     for split, single in zip(model.parameters(), whole.parameters(), strict=True):
         torch.testing.assert_close(split.grad, single.grad, rtol=1e-5, atol=1e-7)
