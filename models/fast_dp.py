@@ -201,6 +201,7 @@ class BookkeepingModule(nn.Module):
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         if not (torch.is_grad_enabled() and self.training):
             return self._module(*args, **kwargs)
+        self.hooks.clear()  # what an earlier forward left without a step is not this batch's
         held = [p for p in self._module.parameters() if p.requires_grad]
         try:
             for p in held:
