@@ -6,10 +6,11 @@ gradient norms follow from ``a`` and ``b`` alone (ghost norms, Li et al. 2022) a
 sum ``sum_i c_i g_i`` is one weighted product per layer. For a Linear layer with input
 ``(B, d)`` the norm is ``||a_i|| ||b_i||``; with a sequence ``(B, T, d)`` it is
 ``<a_i a_i^T, b_i b_i^T>`` (the ``T x T`` Gram trick) or the materialised ``b_i^T a_i``,
-whichever is cheaper. Convolutions are Linear layers over unfolded patches, an Embedding
-compares token indices, and LayerNorm/GroupNorm form their small per-example gradients
-directly. A layer called several times in one forward is exact: its calls are one longer
-sequence.
+whichever is cheaper. A convolution's per-example gradients come from one grouped
+convolution backward, an Embedding compares token indices, and LayerNorm/GroupNorm form their
+small per-example gradients directly. A layer called several times in one forward is exact:
+its calls add up as one longer sequence. The training forward keeps the parameters out of
+autograd's graph, so the backward computes no unclipped parameter gradient.
 
 Clipping, noise and scaling follow Opacus' ``DPOptimizer`` (clip factor
 ``min(1, C / (norm + 1e-6))``, noise ``N(0, sigma^2 C^2)`` on the clipped sum, division by the
@@ -27,21 +28,17 @@ import torch.nn.functional as F
 from opacus.optimizers import DPOptimizer
 from torch import nn
 
-#: Modules whose forward the engine knows to treat each example on its own.
-_PER_EXAMPLE_SAFE = ("torch.nn.modules",)
-
 
 def unsupported_reason(module: nn.Module) -> str | None:
     """Why the fast engine cannot train ``module`` exactly, or ``None`` when it can.
 
     Every trainable parameter must live directly in a supported layer, each parameter in one
-    layer only (tied weights are refused), and every module must be a ``torch.nn`` building
-    block, whose forward never mixes examples (custom forwards are not checked).
+    layer only (tied weights are refused), and no BatchNorm may mix the examples of a batch.
+    Like Opacus' hooks, the engine relies on each example's output depending on its own input
+    only, which holds for every layer here and for attention over one example's tokens.
     """
     owners: dict[int, tuple[nn.Module, str]] = {}
     for name, sub in module.named_modules(remove_duplicate=False):
-        if not type(sub).__module__.startswith(_PER_EXAMPLE_SAFE):
-            return f"module '{name or 'model'}' ({type(sub).__name__}) is not a torch.nn layer"
         if isinstance(sub, nn.modules.batchnorm._BatchNorm):
             return f"layer '{name}' ({type(sub).__name__}) mixes the examples of a batch"
         trainable = [p for p in sub.parameters(recurse=False) if p.requires_grad]
@@ -112,10 +109,10 @@ class BookkeepingHooks:
         unscaled output gradients, and the factor the loss reduction scales gradients by."""
         prepared, batch = [], 0
         for layer in self.layers:
-            pairs = [(a, b) for a, b in self.records[layer] if b is not None and len(a)]
+            pairs = [(a, b) for a, b in self.records[layer] if b is not None and len(b)]
             if pairs:
                 prepared.append((layer, *_LAYERS[type(layer)].prepare(layer, pairs)))
-                batch = len(pairs[0][0])
+                batch = len(pairs[0][1])
         # A mean loss gives example i the gradient g_i / B: Opacus' hooks multiply by B.
         return prepared, (batch if self.loss_reduction == "mean" else 1)
 
@@ -354,7 +351,8 @@ class _EmbeddingRule(_Rule):
         return None
 
     def prepare(self, layer: nn.Module, pairs: list) -> tuple[torch.Tensor, Callable]:
-        x = _cat([a.reshape(a.shape[0], -1) for a, _ in pairs])
+        # Indices shared by the batch (position ids of shape (1, T)) belong to every example.
+        x = _cat([a.expand(len(b), *a.shape[1:]).reshape(len(b), -1) for a, b in pairs])
         b = _cat([b.reshape(b.shape[0], -1, b.shape[-1]) for _, b in pairs])
         if layer.padding_idx is not None:
             b = b * (x != layer.padding_idx).unsqueeze(-1)

@@ -27,7 +27,7 @@ CASES = {
     "encoder-mlm": None,  # pre-training only (`rai pretrain`): test_pretrain_writes_the_format
 }
 # Trained privately by raikit's fast engine; the others fall back to Opacus' hooks.
-FAST_ENGINE_ARCHITECTURES = {"mlp", "cnn"}
+FAST_ENGINE_ARCHITECTURES = {"mlp", "cnn", "transformer", "encoder"}
 # The layout of every `rai train` record, written out here rather than read from the code.
 RECORD_KEYS = [
     "created_at",
