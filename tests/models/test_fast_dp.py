@@ -234,12 +234,23 @@ def test_frozen_layers_and_frozen_bias():
     assert_same_as_opacus(model, torch.randn(16, 6), max_grad_norm=0.5)
 
 
-def test_layer_called_twice_is_exact():
-    """One Linear applied twice in a forward: its two calls form one sequence."""
+SHARED = {
+    "linear-2d": (lambda: nn.Linear(4, 4), lambda: torch.randn(8, 4)),
+    # Two calls of 3 positions: 6 x (16 + 16) < 16 x 16, the Gram route over both calls.
+    "linear-3d-gram": (lambda: nn.Linear(16, 16), lambda: torch.randn(8, 3, 16)),
+    "conv1d": (lambda: nn.Conv1d(3, 3, 3, padding=1), lambda: torch.randn(8, 3, 6)),
+    "layernorm": (lambda: nn.LayerNorm(5), lambda: torch.randn(8, 2, 5)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SHARED))
+def test_layer_called_twice_is_exact(case):
+    """One layer applied twice in a forward: its two calls add up exactly."""
     torch.manual_seed(6)
-    shared = nn.Linear(4, 4)
-    model = nn.Sequential(shared, nn.Tanh(), shared, nn.Linear(4, 2))
-    assert_same_as_opacus(model, torch.randn(8, 4), max_grad_norm=0.5)
+    build, make_inputs = SHARED[case]
+    shared = build()
+    model = nn.Sequential(shared, nn.Tanh(), shared)
+    assert_same_as_opacus(model, make_inputs(), max_grad_norm=0.5)
 
 
 def test_tied_weights_and_foreign_layers_are_refused():
