@@ -16,6 +16,8 @@ from raikit.models.fast_dp import (
 )
 
 RELATIVE = 1e-5
+# Opacus' reminder that the inputs need no gradient (they never do here).
+pytestmark = pytest.mark.filterwarnings("ignore:Full backward hook is firing")
 
 
 def _loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
