@@ -168,8 +168,11 @@ def train(
         say(
             f"DP-SGD: epsilon {privacy_record['epsilon']:.3f} at delta "
             f"{privacy_record['delta']:.3g} ({privacy_record['accountant']} accountant, "
-            f"noise {privacy_record['noise_multiplier']:.3f}, {privacy_record['steps']} steps)"
+            f"noise {privacy_record['noise_multiplier']:.3f}, {privacy_record['steps']} steps, "
+            f"clipping by {privacy_record['engine']})"
         )
+        if privacy_record.get("engine_fallback_reason"):
+            say(f"raikit's fast DP engine not used: {privacy_record['engine_fallback_reason']}")
     for note in record.get("notes", []):
         say(note)
     typer.echo(f"model: {checkpoint.path}")
