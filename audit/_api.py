@@ -151,23 +151,15 @@ def audit(
         min_group_size=min_group_size,
         title=title,
     )
-    evidence = run_audit(
+    return run_audit(
         table,
         config,
         predictor,
         _with_defaults(chosen, config),
         policy=loaded_policy,
+        impact=loaded_impact,
         progress=progress,
     )
-    if loaded_impact is not None:
-        from raikit.audit.impact import attach_impact
-
-        evidence = attach_impact(evidence, loaded_impact)
-    if loaded_policy is not None:
-        from raikit.audit.policy import attach_gate
-
-        evidence = attach_gate(evidence, loaded_policy)
-    return evidence
 
 
 def _table(data: Any) -> LoadedTable:

@@ -100,6 +100,8 @@ class PrivacyRecord(Frozen):
     steps: int | None = None
     epochs: int | None = None
     max_grad_norm: float | None = None
+    engine: str | None = None
+    engine_fallback_reason: str | None = None
     n_train_rows: int | None = None
     example_level: bool | None = None
     secure_rng: bool | None = None

@@ -36,6 +36,7 @@ from raikit.models.settings import (
 )
 
 if TYPE_CHECKING:
+    from raikit.audit.impact import ImpactAssessment
     from raikit.audit.policy import Policy
     from raikit.audit.predictor import Predictor
     from raikit.models.data import LoadedTable
@@ -78,6 +79,7 @@ def run_audit(
     checks: Mapping[str, Any] | Sequence[str] | None = None,
     *,
     policy: Policy | None = None,
+    impact: ImpactAssessment | None = None,
     progress: bool = False,
 ) -> Evidence:
     """Run registered assessments on ``table`` and assemble the evidence bundle.
@@ -99,7 +101,10 @@ def run_audit(
         The assessments to run (see :func:`raikit.audit.registry.assessments`), each with its
         config (``None``: its defaults); default ``performance`` and ``fairness``.
     policy : Policy, optional
-        Whose limits the findings and risk levels read (raikit's defaults otherwise).
+        Whose limits the findings and risk levels read (raikit's defaults otherwise); its gate
+        is checked and recorded (``Evidence.gate``).
+    impact : ImpactAssessment, optional
+        The impact assessment to include (``Evidence.impact``).
     progress : bool
         Let long steps show a progress bar on stderr.
 
@@ -213,6 +218,14 @@ def run_audit(
         sections=sections,
         findings=findings,
     )
+    if impact is not None:
+        from raikit.audit.impact import attach_impact
+
+        evidence = attach_impact(evidence, impact)
+    if policy is not None:
+        from raikit.audit.policy import attach_gate
+
+        return attach_gate(evidence, policy)
     return with_verdicts(evidence, policy)
 
 

@@ -1,36 +1,43 @@
-"""Time assess_fairness against a naive row-resampling bootstrap with fairlearn's MetricFrame.
+"""Time raikit's fairness assessment against fairlearn's MetricFrame, same data and metrics.
 
 Usage::
 
-    python benchmarks/bench_fairness.py [--rows 1000000] [--bootstrap 1000]
-                                        [--baseline-replicates 3]
+    python benchmarks/bench_fairness.py [--rows 10000 100000 1000000] [--repeats 3]
+                                        [--bootstrap-rows 1000] [--bootstrap-replicates 100]
 
-Data: ``--rows`` synthetic decisions with two sensitive columns of strings (5 and 2 groups,
-so 3 attributes including the intersection). raikit's figures are broken down into
-preparing/encoding the groups, counting cells, the MetricFrame point estimates and the
-multinomial bootstrap. The baseline resamples rows and runs MetricFrame (integer group
-codes, its fastest input) on every attribute, for a few replicates; its per-replicate time
-is extrapolated to ``--bootstrap`` replicates.
+Data: synthetic decisions with two sensitive columns of strings (5 and 2 groups), so three
+attributes: each column and their intersection. Compared at each size:
+
+* **raikit**: ``assess_fairness`` as a user calls it (what ``rai audit`` runs): the groups,
+  each group's figures and every disparity, with Wilson intervals for the group rates and
+  1,000 bootstrap replicates for the disparities;
+* **fairlearn**: what a fairlearn user writes for the same figures *without* intervals: one
+  ``MetricFrame`` per attribute with the same six metrics (selection rate, TPR, FPR, FNR,
+  precision, accuracy) on the string columns, then ``.difference()`` and ``.ratio()``.
+
+Then, at ``--bootstrap-rows`` only, both with ``--bootstrap-replicates`` replicates:
+fairlearn with a row bootstrap (resample rows, one MetricFrame per attribute per replicate:
+what intervals cost without raikit's cell-count bootstrap), measured, not extrapolated.
+
+The sides run interleaved (raikit, fairlearn, raikit, ...) after a warm-up of both on 10,000
+rows; each cell is the median (min-max) of ``--repeats`` rounds, and the speed-up is the
+median of the per-round ratios.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
+import functools
+import sys
 import warnings
 
 import numpy as np
 import pandas as pd
+from _timing import interleave, markdown_table, paired_ratios, preamble, summary
 
-from raikit.audit.fairness import (
-    FairnessConfig,
-    _counts,
-    _fairlearn_metrics,
-    _point_metrics,
-    assess_fairness,
-)
-from raikit.audit.groups import fit_groups
-from raikit.audit.stats import percentile_interval, resample_counts
+from raikit.audit.fairness import FairnessConfig, _fairlearn_metrics, assess_fairness
+
+ATTRIBUTES = (["colour"], ["sex"], ["colour", "sex"])
 
 
 def make_data(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
@@ -44,94 +51,105 @@ def make_data(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray, pd.DataFram
     return y_true, y_pred, pd.DataFrame({"colour": colour, "sex": sex})
 
 
-def timed(function, *args, **kwargs):
-    start = time.perf_counter()
-    value = function(*args, **kwargs)
-    return value, time.perf_counter() - start
-
-
-def breakdown(y_true, y_pred, features, config: FairnessConfig) -> dict[str, float]:
-    """Time the stages assess_fairness goes through, stage by stage."""
-    seconds = dict.fromkeys(["prepare + encode", "cell counts", "MetricFrame", "bootstrap"], 0.0)
-    start = time.perf_counter()
-    attributes = fit_groups(features).attributes(
-        features, intersections=config.intersections, min_groups=2
-    )
-    seconds["prepare + encode"] = time.perf_counter() - start
-    rng = np.random.default_rng(config.seed)
-    for attribute in attributes:
-        counts, elapsed = timed(
-            _counts.cell_counts, attribute.codes, y_true, y_pred, len(attribute.groups)
-        )
-        seconds["cell counts"] += elapsed
-        seconds["MetricFrame"] += timed(_point_metrics, counts)[1]
-        start = time.perf_counter()
-        replicates = _counts.metrics_from_counts(resample_counts(counts, config.n_bootstrap, rng))
-        replicates.update(_counts.disparities_from_rates(replicates))
-        for values in replicates.values():
-            percentile_interval(values, config.confidence_level)
-        seconds["bootstrap"] += time.perf_counter() - start
-    return seconds
-
-
-def naive_replicate(y_true, y_pred, codes: list[np.ndarray], rng) -> None:
-    """One row-resampling bootstrap replicate: MetricFrame on every attribute."""
+def fairlearn_points(y_true, y_pred, features: pd.DataFrame) -> None:
+    """Per-group figures and differences/ratios of every attribute, no intervals."""
     from fairlearn.metrics import MetricFrame
 
-    rows = rng.integers(0, len(y_true), len(y_true))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for group_codes in codes:
-            # The constructor computes every group's figures; nothing more is asked.
-            MetricFrame(
+        for columns in ATTRIBUTES:
+            frame = MetricFrame(
                 metrics=_fairlearn_metrics(),
-                y_true=y_true[rows],
-                y_pred=y_pred[rows],
-                sensitive_features=group_codes[rows],
+                y_true=y_true,
+                y_pred=y_pred,
+                sensitive_features=features[columns],
             )
+            frame.difference()
+            frame.ratio()
+
+
+def fairlearn_bootstrap(y_true, y_pred, features: pd.DataFrame, replicates: int, seed: int):
+    """Point figures, then ``replicates`` row-resampling replicates, and percentile intervals."""
+    rng = np.random.default_rng(seed)
+    fairlearn_points(y_true, y_pred, features)
+    differences = []
+    for _ in range(replicates):
+        rows = rng.integers(0, len(y_true), len(y_true))
+        sample = features.iloc[rows]
+        differences.append(_differences(y_true[rows], y_pred[rows], sample))
+    np.nanpercentile(np.array(differences), [2.5, 97.5], axis=0)
+
+
+def _differences(y_true, y_pred, features: pd.DataFrame) -> list[float]:
+    from fairlearn.metrics import MetricFrame
+
+    values = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for columns in ATTRIBUTES:
+            frame = MetricFrame(
+                metrics=_fairlearn_metrics(),
+                y_true=y_true,
+                y_pred=y_pred,
+                sensitive_features=features[columns],
+            )
+            values += list(frame.difference()) + list(frame.ratio())
+    return values
+
+
+def compare(data: tuple, config: FairnessConfig, baseline, repeats: int) -> list[str]:
+    """Median (min-max) seconds of raikit and ``baseline`` and the median per-round speed-up."""
+    y_true, y_pred, features = data
+    sides = {
+        "raikit": lambda: assess_fairness(y_true, y_pred, features, config=config),
+        "baseline": lambda: baseline(y_true, y_pred, features),
+    }
+    runs = interleave(sides, repeats=repeats, warmup=0)
+    raikit, baseline = runs["raikit"].seconds, runs["baseline"].seconds
+    return [
+        summary(raikit, "{:.2f}", " s"),
+        summary(baseline, "{:.2f}", " s"),
+        summary(paired_ratios(baseline, raikit), "{:.1f}", "x"),
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--bootstrap", type=int, default=1000)
-    parser.add_argument("--baseline-replicates", type=int, default=3)
+    parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--bootstrap-rows", type=int, default=1_000)
+    parser.add_argument("--bootstrap-replicates", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    y_true, y_pred, features = make_data(args.rows, args.seed)
-    config = FairnessConfig(n_bootstrap=args.bootstrap, seed=args.seed)
-    # Warm-up on a small slice: imports (fairlearn, sklearn) are not what is measured.
-    assess_fairness(y_true[:1000], y_pred[:1000], features.iloc[:1000], config=config)
+    config = FairnessConfig(seed=args.seed)
+    y_true, y_pred, features = make_data(10_000, args.seed)
+    # Warm-up: imports and first calls of both sides are not what is measured.
+    assess_fairness(y_true, y_pred, features, config=config)
+    fairlearn_points(y_true, y_pred, features)
 
-    result, total = timed(assess_fairness, y_true, y_pred, features, config=config)
-    groups = sum(len(a.groups) for a in result.attributes)
-    print(
-        f"data: {args.rows:,} rows x {features.shape[1]} sensitive columns -> "
-        f"{len(result.attributes)} attributes, {groups} groups; n_bootstrap={args.bootstrap}"
-    )
-    print(f"raikit assess_fairness total          {total:8.3f} s")
-    stages = breakdown(y_true, y_pred, features, config)
-    for stage, seconds in stages.items():
-        print(f"  {stage:<36}{seconds:8.3f} s")
+    rows = []
+    for n in args.rows:
+        data = make_data(n, args.seed)
+        rows.append([f"{n:,}", *compare(data, config, fairlearn_points, args.repeats)])
+        print(f"{n:,} rows done", file=sys.stderr, flush=True)
 
-    grouping = fit_groups(features)
-    codes = [a.codes for a in grouping.attributes(features, intersections=config.intersections)]
-    rng = np.random.default_rng(args.seed)
-    _, elapsed = timed(
-        lambda: [
-            naive_replicate(y_true, y_pred, codes, rng) for _ in range(args.baseline_replicates)
-        ]
-    )
-    per_replicate = elapsed / args.baseline_replicates
-    extrapolated = per_replicate * args.bootstrap
+    n, replicates = args.bootstrap_rows, args.bootstrap_replicates
+    small = FairnessConfig(seed=args.seed, n_bootstrap=replicates)
+    baseline = functools.partial(fairlearn_bootstrap, replicates=replicates, seed=args.seed)
+    bootstrap_row = [f"{n:,}", *compare(make_data(n, args.seed), small, baseline, args.repeats)]
+
+    print(preamble())
     print(
-        f"baseline: row resampling + MetricFrame  {per_replicate:8.3f} s per replicate "
-        f"({args.baseline_replicates} run)"
+        f"Three attributes (5 groups, 2 groups, their 10-group intersection); each cell: median "
+        f"(min-max) of {args.repeats} interleaved rounds.\n"
     )
-    print(f"  extrapolated to {args.bootstrap} replicates      {extrapolated:8.1f} s")
-    print(f"speed-up, bootstrap vs bootstrap       {extrapolated / stages['bootstrap']:8.0f}x")
-    print(f"speed-up, baseline vs whole assessment {extrapolated / total:8.0f}x")
+    print("raikit with 1,000 bootstrap replicates vs fairlearn without intervals:\n")
+    header = ["rows", "raikit, with intervals", "fairlearn MetricFrame, no intervals", "speed-up"]
+    print(markdown_table(header, rows))
+    print(f"\nBoth with {replicates} bootstrap replicates (fairlearn resampling rows):\n")
+    header = ["rows", "raikit", "fairlearn + row bootstrap", "speed-up"]
+    print(markdown_table(header, [bootstrap_row]))
 
 
 if __name__ == "__main__":

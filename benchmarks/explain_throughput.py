@@ -10,10 +10,13 @@ classifier), the same rows and the same target (the predicted class) are attribu
   ``LayerIntegratedGradients`` on the embedding layer) with default settings (50 steps, no
   internal batching, zero baseline), on the already encoded inputs, timed around that call.
 
-Reported: samples/s of each, the ratio raikit / captum, and the mean relative convergence
-delta of each (a speed-up that loses completeness would be no speed-up). CPU only unless a
-CUDA device is present and ``--device cuda`` is given (captum side only: raikit's
-explanations run where the checkpoint loads, on CPU).
+Reported: samples/s of each, the speed ratio raikit / captum, and the mean relative
+convergence delta of each. The three calls (raikit, raikit at 50 steps, captum) run
+interleaved after a warm-up; each figure is the median (min-max) of ``--repeats`` rounds and
+a ratio is the median of the per-round ratios; the delta is that of the last round (a
+speed-up that loses completeness would be no speed-up). CPU only unless a CUDA device is
+present and ``--device cuda`` is given (captum side only: raikit's explanations run where the
+checkpoint loads, on CPU).
 
     python benchmarks/explain_throughput.py                       # default sizes
     python benchmarks/explain_throughput.py --mlp-rows 500 --rnn-rows 100 --minilm-rows 4
@@ -26,6 +29,8 @@ import json
 import tempfile
 import time
 from pathlib import Path
+
+from _timing import interleave, paired_ratios, preamble, summary
 
 
 def _train(name: str, rows: int, spec_kwargs: dict, out: Path):
@@ -125,24 +130,34 @@ def run(args) -> list[dict]:
             model = torch_model(predictor)
             targets = np.asarray(predictor.predict_proba(frame)).argmax(axis=1)
             _ours(predictor, frame.iloc[:2])  # warm-up: imports, tokenizer load
-            ours_s, ours_delta, steps = _ours(predictor, frame)
-            fixed_s, _, _ = _ours(predictor, frame, fixed_steps=50)
-            plain_s, plain_delta = _plain(model, frame, targets, args.device)
+            sides = {
+                "raikit": lambda p=predictor, f=frame: _ours(p, f),
+                "50 steps": lambda p=predictor, f=frame: _ours(p, f, fixed_steps=50),
+                "captum": lambda m=model, f=frame, t=targets: _plain(m, f, t, args.device),
+            }
+            runs = interleave(sides, repeats=args.repeats)
+            # Each side's own seconds (the captum call alone, raikit end to end).
+            seconds = {k: [v[0] for v in run.values] for k, run in runs.items()}
+            rate = {k: [len(frame) / s for s in v] for k, v in seconds.items()}
             results.append(
                 {
                     "model": name,
                     "rows": len(frame),
-                    "raikit_samples_per_s": len(frame) / ours_s,
-                    "captum_default_samples_per_s": len(frame) / plain_s,
-                    "ratio": plain_s / ours_s,
-                    "raikit_50_steps_samples_per_s": len(frame) / fixed_s,
-                    "ratio_50_steps": plain_s / fixed_s,
-                    "raikit_steps_max": steps,
-                    "raikit_relative_delta": ours_delta,
-                    "captum_relative_delta": plain_delta,
+                    "raikit_samples_per_s": summary(rate["raikit"], "{:.1f}"),
+                    "captum_default_samples_per_s": summary(rate["captum"], "{:.1f}"),
+                    "ratio": ratio(seconds["captum"], seconds["raikit"]),
+                    "raikit_50_steps_samples_per_s": summary(rate["50 steps"], "{:.1f}"),
+                    "ratio_50_steps": ratio(seconds["captum"], seconds["50 steps"]),
+                    "raikit_steps_max": runs["raikit"].values[-1][2],
+                    "raikit_relative_delta": runs["raikit"].values[-1][1],
+                    "captum_relative_delta": runs["captum"].values[-1][1],
                 }
             )
     return results
+
+
+def ratio(baseline: list[float], candidate: list[float]) -> str:
+    return summary(paired_ratios(baseline, candidate), "{:.2f}", "x")
 
 
 def main() -> None:
@@ -152,11 +167,13 @@ def main() -> None:
     parser.add_argument("--minilm-rows", type=int, default=8)
     parser.add_argument("--minilm-length", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds (median)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     results = run(args)
-    print(f"threads={args.threads} device={args.device}")
+    print(preamble(f"captum side on {args.device}"))
+    print(f"Each cell: median (min-max) of {args.repeats} interleaved rounds after a warm-up.\n")
     print(
         "| model | rows | raikit samples/s | captum default samples/s | ratio | "
         "raikit at 50 steps | ratio at 50 steps | raikit max steps | raikit rel. delta | "
@@ -165,9 +182,9 @@ def main() -> None:
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in results:
         print(
-            f"| {r['model']} | {r['rows']} | {r['raikit_samples_per_s']:.1f} | "
-            f"{r['captum_default_samples_per_s']:.1f} | {r['ratio']:.2f}x | "
-            f"{r['raikit_50_steps_samples_per_s']:.1f} | {r['ratio_50_steps']:.2f}x | "
+            f"| {r['model']} | {r['rows']} | {r['raikit_samples_per_s']} | "
+            f"{r['captum_default_samples_per_s']} | {r['ratio']} | "
+            f"{r['raikit_50_steps_samples_per_s']} | {r['ratio_50_steps']} | "
             f"{r['raikit_steps_max']} | {r['raikit_relative_delta']:.4f} | "
             f"{r['captum_relative_delta']:.4f} |"
         )

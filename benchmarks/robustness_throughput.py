@@ -4,7 +4,9 @@
    MLP (Arrests, encoded inputs) and a raikit CNN (8x8 digits, pixels clipped to [0, 1]):
    samples per second of ``raikit.audit.robustness._adversarial.perturb`` against the same attack
    through ART's ``ProjectedGradientDescent`` on the same module, inputs and settings, and the
-   robust accuracy each reaches (they should agree).
+   robust accuracy each reaches (they should agree). The two run interleaved after a warm-up;
+   figures are medians (min-max) of ``--repeats`` rounds, the speed-up the median per-round
+   ratio.
 2. ``assess_robustness`` counterfactual audit (colour and sex, each alone and with its
    proxies when any are found or given with ``--proxy``, 1,000 bootstrap replicates) of
    100,000 tabular rows, torch on 2 threads.
@@ -26,6 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _timing import interleave, paired_ratios, preamble, summary
 
 
 def _train_models(root: Path):
@@ -93,15 +96,6 @@ def _accuracy(module, x, y) -> float:
         return float((module(x).argmax(dim=1).numpy() == y).mean())
 
 
-def _best_of(function, repeats: int) -> tuple[float, object]:
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function()
-        best = min(best, time.perf_counter() - start)
-    return best, result
-
-
 def bench_pgd(name, predictor, frame, label, rows, epsilon, steps, batch_size, repeats):
     from raikit.audit.torch_model import torch_model
 
@@ -115,25 +109,25 @@ def bench_pgd(name, predictor, frame, label, rows, epsilon, steps, batch_size, r
     y = sample[label].map(label_text).map(classes).to_numpy(dtype=np.int64).copy()
     clip = (0.0, 1.0) if model.input_kind == "image" else None
     module = model.module.float()
-    raikit_s, x_raikit = _best_of(
-        lambda: _raikit_pgd(module, x, y, epsilon, steps, batch_size, clip), repeats
-    )
-    line = (
-        f"{name:4s} n={len(x):5d} eps={epsilon:<5g} clean {_accuracy(module, x, y):.3f} | "
-        f"raikit {len(x) / raikit_s:9.0f} samples/s, robust {_accuracy(module, x_raikit, y):.3f}"
-    )
+    sides = {"raikit": lambda: _raikit_pgd(module, x, y, epsilon, steps, batch_size, clip)}
     try:
         import art  # noqa: F401
+
+        n_classes = len(classes)
+        sides["ART"] = lambda: _art_pgd(module, x, y, n_classes, epsilon, steps, batch_size, clip)
     except ImportError:
-        print(line + " | ART not installed: pip install 'raikit[bench]' to compare")
-        return
-    art_s, x_art = _best_of(
-        lambda: _art_pgd(module, x, y, len(classes), epsilon, steps, batch_size, clip), repeats
-    )
-    print(
-        line + f" | ART {len(x) / art_s:9.0f} samples/s, robust {_accuracy(module, x_art, y):.3f}"
-        f" | raikit/ART speed {art_s / raikit_s:.2f}x"
-    )
+        pass
+    runs = interleave(sides, repeats=repeats)  # raikit, ART, raikit, ... after a warm-up
+    line = f"{name:4s} n={len(x):5d} eps={epsilon:<5g} clean {_accuracy(module, x, y):.3f}"
+    for side, run in runs.items():
+        rate = summary([len(x) / s for s in run.seconds], "{:.0f}")
+        line += f" | {side} {rate} samples/s, robust {_accuracy(module, run.values[-1], y):.3f}"
+    if "ART" in runs:
+        speed = paired_ratios(runs["ART"].seconds, runs["raikit"].seconds)
+        line += f" | raikit/ART speed {summary(speed, '{:.2f}', 'x')}"
+    else:
+        line += " | ART not installed: pip install 'raikit[bench]' to compare"
+    print(line)
 
 
 def bench_counterfactual(predictor, table, rows, n_bootstrap, proxies):
@@ -167,7 +161,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1024, help="rows attacked per model")
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--repeats", type=int, default=3, help="best of this many timings")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved timings (median)")
     parser.add_argument("--counterfactual-rows", type=int, default=100_000)
     parser.add_argument("--n-bootstrap", type=int, default=1000)
     parser.add_argument(
@@ -183,7 +177,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     device = f"cpu ({args.threads} threads)"
-    print(f"torch {torch.__version__} on {device}")
+    print(preamble(f"torch on {device}"))
     with tempfile.TemporaryDirectory() as root:
         arrests, digits, mlp, cnn = _train_models(Path(root))
         settings = (args.steps, args.batch_size, args.repeats)

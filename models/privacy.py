@@ -1,4 +1,4 @@
-"""Differential privacy for training: the options, δ rules, the Opacus engine and its record.
+"""Differential privacy for training: the options, δ rules, the DP-SGD engine and its record.
 
 The ε formulas live in Opacus' accountants (``opacus.accountants``); this module holds what
 raikit decides on top of them: the default δ, the refusal of a δ that protects nobody, how the
@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     import torch
 
 ACCOUNTANTS = ("rdp", "prv")
+#: The per-example clipping engines, as the training record names them.
+FAST_ENGINE = "raikit-bookkeeping"
+OPACUS_ENGINE = "opacus-hooks"
 #: A step may overshoot the target ε by this much (Opacus' own search tolerance).
 EPSILON_TOLERANCE = 0.01
 MSG_DELTA_TOO_LARGE = (
@@ -187,8 +190,25 @@ def fix_module(module: torch.nn.Module) -> tuple[torch.nn.Module, list[str]]:
     return fixed, changes
 
 
+def choose_engine(module: torch.nn.Module) -> tuple[str, str | None]:
+    """The clipping engine for ``module`` and, for Opacus, why the fast one cannot be used.
+
+    raikit's fast engine when it supports every trainable layer; Opacus' hooks otherwise
+    (recurrent models, tied weights, and DDP for now).
+    """
+    from opacus.distributed import DifferentiallyPrivateDistributedDataParallel as DPDDP
+    from torch.nn.parallel import DistributedDataParallel
+
+    from raikit.models.fast_dp import unsupported_reason
+
+    if isinstance(module, (DPDDP, DistributedDataParallel)):
+        return OPACUS_ENGINE, "distributed training has no fast engine yet"
+    reason = unsupported_reason(module)
+    return (OPACUS_ENGINE, reason) if reason else (FAST_ENGINE, None)
+
+
 class PrivateTraining:
-    """The Opacus engine of one run: attach, step, spend, save and restore the accountant.
+    """The DP-SGD engine of one run: attach, step, spend, save and restore the accountant.
 
     Parameters
     ----------
@@ -245,9 +265,28 @@ class PrivateTraining:
                 spec.accountant,
             )
         self.module_changes: list[str] = []
+        self.engine_name: str | None = None
+        self.engine_fallback: str | None = None
 
     def attach(self, module: Any, optimizer: Any, loader: Any, *, distributed: bool = False):
-        """``make_private`` with Poisson sampling; returns (module, optimizer, loader)."""
+        """``make_private`` with Poisson sampling; returns (module, optimizer, loader).
+
+        raikit's fast engine (:mod:`raikit.models.fast_dp`) clips when it supports every
+        trainable layer of ``module``; otherwise Opacus' hooks do, and the record says why.
+        """
+        self.engine_name, self.engine_fallback = choose_engine(module)
+        if self.engine_name == FAST_ENGINE:
+            from raikit.models import fast_dp
+
+            module, self._optimizer, loader = fast_dp.make_private(
+                module,
+                optimizer,
+                loader,
+                noise_multiplier=self.noise_multiplier,
+                max_grad_norm=self.spec.max_grad_norm,
+                accountant=self.engine.accountant,
+            )
+            return module, self._optimizer, loader
         module, self._optimizer, loader = self.engine.make_private(
             module=module,
             optimizer=optimizer,
@@ -262,12 +301,15 @@ class PrivateTraining:
     def last_step_norms(self) -> torch.Tensor:
         """Per-sample gradient norms, before clipping, of the last (physical) batch stepped.
 
-        The norm each sample's clipping factor ``min(1, C / norm)`` is computed from: here,
-        as Opacus' ``DPOptimizer.clip_and_accumulate`` does, from the per-sample gradients
-        the optimizer still holds after ``step()`` (they are cleared by ``zero_grad``).
+        The norm each sample's clipping factor ``min(1, C / norm)`` is computed from: the
+        fast engine keeps the norms it clipped by; for Opacus, computed as its
+        ``DPOptimizer.clip_and_accumulate`` does, from the per-sample gradients the optimizer
+        still holds after ``step()`` (they are cleared by ``zero_grad``).
         """
         import torch
 
+        if self.engine_name == FAST_ENGINE:
+            return self._optimizer.last_norms.detach()
         samples = self._optimizer.grad_samples
         if not samples or len(samples[0]) == 0:  # an empty Poisson batch
             return torch.zeros(0)
@@ -332,6 +374,8 @@ class PrivateTraining:
             "steps": steps,
             "epochs": epochs_trained,
             "max_grad_norm": self.spec.max_grad_norm,
+            "engine": self.engine_name,
+            "engine_fallback_reason": self.engine_fallback,
             "n_train_rows": self.n_train,
             "example_level": True,
             "secure_rng": False,

@@ -173,7 +173,8 @@ def train_wordpiece(texts: list[str], out_dir: Path, vocab_size: int = 4_000) ->
     from raikit.models.inputs import TOKENIZER_DIR
 
     trainer = BertWordPieceTokenizer(lowercase=True)
-    trainer.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=2)
+    # Its progress bar writes blank lines to stdout when that is not a terminal.
+    trainer.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=2, show_progress=False)
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=trainer._tokenizer,
         unk_token="[UNK]",

@@ -85,8 +85,8 @@ def audit(
     ] = False,
 ) -> None:
     """Audit a model (or a predictions file): evidence.json + report.html."""
-    from raikit.audit.impact import attach_impact, load_impact
-    from raikit.audit.policy import attach_gate, load_policy
+    from raikit.audit.impact import load_impact
+    from raikit.audit.policy import load_policy
     from raikit.audit.predictor import load_predictor
     from raikit.audit.runner import AuditConfig, run_audit
     from raikit.models.data import load_table
@@ -137,11 +137,15 @@ def audit(
         from raikit.audit.robustness import RobustnessConfig
 
         checks["robustness"] = RobustnessConfig(seed=seed)
-    evidence = run_audit(table, config, predictor, checks, policy=loaded_policy, progress=True)
-    if impact_assessment is not None:
-        evidence = attach_impact(evidence, impact_assessment)
-    if loaded_policy is not None:
-        evidence = attach_gate(evidence, loaded_policy)
+    evidence = run_audit(
+        table,
+        config,
+        predictor,
+        checks,
+        policy=loaded_policy,
+        impact=impact_assessment,
+        progress=True,
+    )
     write_outputs(evidence, out, force)
     if evidence.gate is not None:
         finish_gate(evidence.gate, junit, force)

@@ -34,8 +34,8 @@ def demo(
     shows the gate at work.
     """
     from raikit.audit.explain import ExplainConfig
-    from raikit.audit.impact import attach_impact, load_impact
-    from raikit.audit.policy import attach_gate, load_policy
+    from raikit.audit.impact import load_impact
+    from raikit.audit.policy import load_policy
     from raikit.audit.predictor import load_predictor
     from raikit.audit.privacy import MembershipConfig
     from raikit.audit.robustness import RobustnessConfig
@@ -77,11 +77,15 @@ def demo(
         "membership_inference": MembershipConfig(shadows=4, seed=0),
     }
     predictor = load_predictor(model_dir)
-    evidence = run_audit(table, config, predictor, checks, policy=loaded_policy, progress=True)
-    if impact_assessment is not None:
-        evidence = attach_impact(evidence, impact_assessment)
-    if loaded_policy is not None:
-        evidence = attach_gate(evidence, loaded_policy)
+    evidence = run_audit(
+        table,
+        config,
+        predictor,
+        checks,
+        policy=loaded_policy,
+        impact=impact_assessment,
+        progress=True,
+    )
     write_outputs(evidence, out, force)
     if evidence.gate is not None:
         failed = sum(c.status == "fail" for c in evidence.gate.checks)

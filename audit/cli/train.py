@@ -191,7 +191,7 @@ def train(
     say(f"test {score} on {held_out} held-out rows; best epoch {record['best_epoch']}")
     privacy_record = record["privacy"]
     if privacy_record.get("differentially_private"):
-        say(_dp_summary(privacy_record))
+        _say_privacy(privacy_record)
     for note in record.get("notes", []):
         say(note)
     typer.echo(f"model: {checkpoint.path}")
@@ -250,7 +250,7 @@ def pretrain(
     record = checkpoint.record
     say(f"masked-token loss by epoch: {[e['mlm_loss'] for e in record['epochs']]}")
     if record["privacy"]["differentially_private"]:
-        say(_dp_summary(record["privacy"]))
+        _say_privacy(record["privacy"])
     for note in record["notes"]:
         say(note)
     typer.echo(f"model: {checkpoint.path}")
@@ -267,15 +267,19 @@ def _privacy_spec(dp: bool, **options: object) -> PrivacySpec | None:
     return None
 
 
-def _dp_summary(privacy: dict) -> str:
-    """One line on the guarantee; the noise of each stretch when a resume changed it."""
+def _say_privacy(privacy: dict) -> None:
+    """The guarantee in one line (each stretch's noise when a resume changed it), and why
+    raikit's fast engine was not used, if it was not."""
     noise = privacy["noise_multiplier"]
     noise = (
         f"{noise:.3f}"
         if noise is not None
         else " then ".join(f"{entry[0]:.3f}" for entry in privacy["history"])
     )
-    return (
+    say(
         f"DP-SGD: epsilon {privacy['epsilon']:.3f} at delta {privacy['delta']:.3g} "
-        f"({privacy['accountant']} accountant, noise {noise}, {privacy['steps']} steps)"
+        f"({privacy['accountant']} accountant, noise {noise}, {privacy['steps']} steps, "
+        f"clipping by {privacy['engine']})"
     )
+    if privacy.get("engine_fallback_reason"):
+        say(f"raikit's fast DP engine not used: {privacy['engine_fallback_reason']}")

@@ -26,6 +26,8 @@ CASES = {
     "encoder": ("identity-text", 64, {"max_length": 8}),
     "encoder-mlm": None,  # pre-training only (`rai pretrain`): test_pretrain_writes_the_format
 }
+# Trained privately by raikit's fast engine; the others fall back to Opacus' hooks.
+FAST_ENGINE_ARCHITECTURES = {"mlp", "cnn", "transformer", "encoder"}
 # The layout of every `rai train` record, written out here rather than read from the code.
 RECORD_KEYS = [
     "created_at",
@@ -99,6 +101,9 @@ def test_train_save_load_same_predictions(arch, dp, tmp_path):
         assert privacy_record["steps"] == privacy_record["history"][0][2] == -(-n_train // 16)
         assert privacy_record["example_level"] is True
         assert privacy_record["epsilon"] > 0
+        fast = arch in FAST_ENGINE_ARCHITECTURES
+        assert privacy_record["engine"] == ("raikit-bookkeeping" if fast else "opacus-hooks")
+        assert (privacy_record["engine_fallback_reason"] is None) is fast
     frame = table.frame.iloc[:7]
     reloaded = load_model(tmp_path / "model").outputs(frame)
     again = load_predictor(tmp_path / "model").predict_proba(frame)

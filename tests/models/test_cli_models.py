@@ -42,6 +42,7 @@ def test_cnn_on_npz_through_the_cli(image_npz, tmp_path):
     args += ["--out", str(out), "--epochs", "1", "--dp", "--noise-multiplier", "1.0"]
     result = CliRunner().invoke(app, [*args, "--accountant", "rdp", "--quiet"])
     assert result.exit_code == 0, result.output
+    assert "clipping by raikit-bookkeeping)" in result.output
     record = json.loads((out / "training.json").read_text())
     assert record["privacy"]["accountant"] == "rdp"
     assert json.loads((out / "config.json").read_text())["inputs"]["shape"] == [1, 8, 8]
@@ -87,6 +88,11 @@ def test_torchrun_two_processes_same_epsilon_as_one(image_npz, tmp_path):
     assert ddp["privacy"]["epsilon"] == one["privacy"]["epsilon"]
     assert ddp["privacy"]["sample_rate"] == one["privacy"]["sample_rate"]
     assert ddp["privacy"]["steps"] == one["privacy"]["steps"]
+    assert (ddp["privacy"]["engine"], one["privacy"]["engine"]) == (
+        "opacus-hooks",
+        "raikit-bookkeeping",
+    )
+    assert ddp["privacy"]["engine_fallback_reason"] == "distributed training has no fast engine yet"
     # Rank 0 alone logs, the figures of the record it writes.
     logs = tmp_path / "ddp" / "tensorboard"
     assert len(list(logs.glob("events.out.tfevents.*"))) == 1

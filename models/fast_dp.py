@@ -1,0 +1,426 @@
+"""raikit's fast DP-SGD engine: per-example clipping without per-example gradients.
+
+Book-keeping clipping (Bu et al. 2023): forward hooks keep each layer's input ``a``, tensor
+hooks keep the gradient ``b`` of its output; after the one ordinary backward the per-example
+gradient norms follow from ``a`` and ``b`` alone (ghost norms, Li et al. 2022) and the clipped
+sum ``sum_i c_i g_i`` is one weighted product per layer. For a Linear layer with input
+``(B, d)`` the norm is ``||a_i|| ||b_i||``; with a sequence ``(B, T, d)`` it is
+``<a_i a_i^T, b_i b_i^T>`` (the ``T x T`` Gram trick) or the materialised ``b_i^T a_i``,
+whichever is cheaper. A convolution's per-example gradients come from one grouped
+convolution backward, an Embedding compares token indices, and LayerNorm/GroupNorm form their
+small per-example gradients directly. A layer called several times in one forward is exact:
+its calls add up as one longer sequence. The training forward keeps the parameters out of
+autograd's graph, so the backward computes no unclipped parameter gradient.
+
+Clipping, noise and scaling follow Opacus' ``DPOptimizer`` (clip factor
+``min(1, C / (norm + 1e-6))``, noise ``N(0, sigma^2 C^2)`` on the clipped sum, division by the
+expected batch size), which this engine's optimizer extends, so Poisson sampling,
+``BatchMemoryManager`` and the accountants are Opacus' own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from opacus.optimizers import DPOptimizer
+from torch import nn
+
+
+def unsupported_reason(module: nn.Module) -> str | None:
+    """Why the fast engine cannot train ``module`` exactly, or ``None`` when it can.
+
+    Every trainable parameter must live directly in a supported layer, each parameter in one
+    layer only (tied weights are refused), and no BatchNorm may mix the examples of a batch.
+    Like Opacus' hooks, the engine relies on each example's output depending on its own input
+    only, which holds for every layer here and for attention over one example's tokens.
+    """
+    owners: dict[int, tuple[nn.Module, str]] = {}
+    for name, sub in module.named_modules(remove_duplicate=False):
+        if isinstance(sub, nn.modules.batchnorm._BatchNorm):
+            return f"layer '{name}' ({type(sub).__name__}) mixes the examples of a batch"
+        trainable = [p for p in sub.parameters(recurse=False) if p.requires_grad]
+        if not trainable:
+            continue
+        if type(sub) not in _LAYERS:
+            return f"layer '{name}' ({type(sub).__name__}) has no fast per-example rule"
+        why = _LAYERS[type(sub)].refuse(sub)
+        if why:
+            return f"layer '{name}': {why}"
+        for p in trainable:
+            owner, owner_name = owners.setdefault(id(p), (sub, name))
+            if owner is not sub:
+                return f"parameter shared by layers '{owner_name}' and '{name}' (tied weights)"
+    return None
+
+
+class BookkeepingHooks:
+    """The hooks on every layer with trainable parameters, and what they saw since the last step.
+
+    Parameters
+    ----------
+    module : nn.Module
+        A module for which :func:`unsupported_reason` is ``None``.
+    loss_reduction : {"mean", "sum"}
+        How the loss aggregates examples; with ``"mean"`` the output gradients are scaled by the
+        batch size, as Opacus does, so that ``g_i`` is the gradient of example ``i``'s own loss.
+    """
+
+    def __init__(self, module: nn.Module, loss_reduction: str = "mean") -> None:
+        self.loss_reduction = loss_reduction
+        self.layers = [
+            m for m in module.modules() if any(p.requires_grad for p in m.parameters(False))
+        ]
+        self.records: dict[nn.Module, list[list]] = {m: [] for m in self.layers}
+        self.handles = [m.register_forward_hook(self._forward) for m in self.layers]
+
+    def _forward(self, layer: nn.Module, inputs: tuple, output: torch.Tensor) -> Any:
+        if not (torch.is_grad_enabled() and layer.training):
+            return None
+        if not output.requires_grad:
+            # Parameters held back by BookkeepingModule, and no gradient flows in: the output
+            # becomes a leaf, so that its gradient still reaches the hook below.
+            output = output.detach().requires_grad_()
+        record = [inputs[0].detach(), None]
+        self.records[layer].append(record)
+
+        def keep(grad: torch.Tensor) -> None:
+            record[1] = grad.detach() if record[1] is None else record[1] + grad.detach()
+
+        output.register_hook(keep)
+        return output
+
+    def remove(self) -> None:
+        """Remove every hook and forget what was recorded."""
+        for handle in self.handles:
+            handle.remove()
+        self.handles = []
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget the recorded activations and gradients."""
+        for records in self.records.values():
+            records.clear()
+
+    def _prepared(self) -> tuple[list[tuple[nn.Module, torch.Tensor, Callable]], int]:
+        """``(layer, squared norms, clipped sums)`` of each layer that saw examples, from the
+        unscaled output gradients, and the factor the loss reduction scales gradients by."""
+        prepared, batch = [], 0
+        for layer in self.layers:
+            pairs = [(a, b) for a, b in self.records[layer] if b is not None and len(b)]
+            if pairs:
+                prepared.append((layer, *_LAYERS[type(layer)].prepare(layer, pairs)))
+                batch = len(pairs[0][1])
+        # A mean loss gives example i the gradient g_i / B: Opacus' hooks multiply by B.
+        return prepared, (batch if self.loss_reduction == "mean" else 1)
+
+    @staticmethod
+    def _norms(prepared: list, scale: float) -> torch.Tensor:
+        if not prepared:  # an empty Poisson batch
+            return torch.zeros(0)
+        return torch.stack([squares for _, squares, _ in prepared]).sum(0).sqrt() * scale
+
+    def per_example_norms(self) -> torch.Tensor:
+        """The norm of each example's whole gradient, shape ``(B,)``."""
+        return self._norms(*self._prepared())
+
+    def accumulate_clipped(self, max_grad_norm: float) -> torch.Tensor:
+        """Add ``sum_i c_i g_i`` to each parameter's ``summed_grad``; return the norms.
+
+        A trainable parameter that took no part in the forward gets a zero sum (the noise
+        still covers it).
+        """
+        prepared, scale = self._prepared()
+        norms = self._norms(prepared, scale)
+        factors = (max_grad_norm / (norms + 1e-6)).clamp(max=1.0)
+        sums = {layer: clipped_sums(factors * scale) for layer, _, clipped_sums in prepared}
+        for layer in self.layers:
+            for name, p in layer.named_parameters(recurse=False):
+                if not p.requires_grad:
+                    continue
+                grad = sums.get(layer, {}).get(name)
+                grad = torch.zeros_like(p) if grad is None else grad.to(p.dtype)
+                previous = getattr(p, "summed_grad", None)
+                p.summed_grad = grad if previous is None else previous + grad
+        self.clear()
+        return norms
+
+
+class BookkeepingOptimizer(DPOptimizer):
+    """Opacus' ``DPOptimizer`` whose clipping reads :class:`BookkeepingHooks` instead of
+    ``p.grad_sample``; noise, scaling, skipped steps and the accountant hook are inherited."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, *, hooks: BookkeepingHooks, **kwargs):
+        super().__init__(optimizer, **kwargs)
+        self.hooks = hooks
+        self.last_norms: torch.Tensor | None = None
+
+    @property
+    def accumulated_iterations(self) -> int:
+        # Poisson sampling forbids several forward/backward passes per (physical) step.
+        return 1
+
+    def clip_and_accumulate(self) -> None:
+        self.last_norms = self.hooks.accumulate_clipped(self.max_grad_norm)
+
+    def zero_grad(self, set_to_none: bool = False) -> None:
+        self.hooks.clear()
+        super().zero_grad(set_to_none)
+
+    def pre_step(self, closure: Callable | None = None) -> bool:
+        self.clip_and_accumulate()
+        if self._check_skip_next_step():
+            self._is_last_step_skipped = True
+            return False
+        self.add_noise()
+        self.scale_grad()
+        if self.step_hook:
+            self.step_hook(self)
+        self._is_last_step_skipped = False
+        return True
+
+
+class BookkeepingModule(nn.Module):
+    """``module`` with the engine's hooks; ``_close()`` removes them (as Opacus' wrapper).
+
+    A training forward runs with the trainable parameters out of autograd's graph: the
+    backward then computes only the gradients flowing between layers, none of the (unclipped)
+    parameter gradients the clipped sums replace.
+    """
+
+    def __init__(self, module: nn.Module, hooks: BookkeepingHooks) -> None:
+        super().__init__()
+        self._module = module
+        self.hooks = hooks
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        if not (torch.is_grad_enabled() and self.training):
+            return self._module(*args, **kwargs)
+        self.hooks.clear()  # what an earlier forward left without a step is not this batch's
+        held = [p for p in self._module.parameters() if p.requires_grad]
+        try:
+            for p in held:
+                p.requires_grad_(False)
+            return self._module(*args, **kwargs)
+        finally:
+            for p in held:
+                p.requires_grad_(True)
+
+    def _close(self) -> None:
+        self.hooks.remove()
+
+
+# --- per-layer rules ---------------------------------------------------------------------
+#
+# ``prepare(layer, pairs)`` turns the recorded (input, output gradient) pairs of one layer into
+# each example's squared gradient norm ``(B,)`` and a function ``factors -> {name: sum_i c_i g_i}``
+# over the layer's trainable parameters, sharing the work the two need.
+
+
+class _Rule:
+    def refuse(self, layer: nn.Module) -> str | None:
+        return None
+
+    def prepare(self, layer: nn.Module, pairs: list) -> tuple[torch.Tensor, Callable]:
+        raise NotImplementedError
+
+
+def _from_per_example(grads: dict[str, torch.Tensor]) -> tuple[torch.Tensor, Callable]:
+    """Norms and clipped sums of materialised per-example gradients ``{name: (B, ...)}``."""
+    squares = sum(g.reshape(len(g), -1).pow(2).sum(1) for g in grads.values())
+
+    def clipped_sums(factors: torch.Tensor) -> dict:
+        return {name: torch.einsum("b,b...->...", factors, g) for name, g in grads.items()}
+
+    return squares, clipped_sums
+
+
+def _trainable(layer: nn.Module, name: str) -> bool:
+    p = getattr(layer, name)
+    return p is not None and p.requires_grad
+
+
+class _LinearRule(_Rule):
+    """Linear over ``(B, ..., d)``: the middle axes form one sequence; several calls concatenate.
+
+    The weight's norms come from ``||a_i|| ||b_i||`` (one position), the two ``T x T`` Gram
+    matrices, or the materialised ``b_i^T a_i``, whichever costs least.
+    """
+
+    def prepare(self, layer: nn.Module, pairs: list) -> tuple[torch.Tensor, Callable]:
+        a = _cat([a.reshape(a.shape[0], -1, a.shape[-1]) for a, _ in pairs])
+        b = _cat([b.reshape(b.shape[0], -1, b.shape[-1]) for _, b in pairs])
+        length, d, p = a.shape[1], a.shape[2], b.shape[2]
+        weight, bias = _trainable(layer, "weight"), _trainable(layer, "bias")
+        if length == 1:
+            return self._one_position(a[:, 0], b[:, 0], weight, bias)
+        if weight and d * p <= length * (d + p):
+            grads = {"weight": torch.bmm(b.transpose(1, 2), a)}  # (B, p, d)
+            if bias:
+                grads["bias"] = b.sum(1)
+            return _from_per_example(grads)
+        squares = b.sum(1).pow(2).sum(1) if bias else 0.0
+        if weight:
+            gram = torch.bmm(a, a.transpose(1, 2)) * torch.bmm(b, b.transpose(1, 2))
+            squares = squares + gram.sum((1, 2))
+
+        def clipped_sums(factors: torch.Tensor) -> dict:
+            weighted = b * factors.view(-1, 1, 1)
+            sums = {}
+            if weight:
+                sums["weight"] = weighted.reshape(-1, p).T @ a.reshape(-1, d)
+            if bias:
+                sums["bias"] = weighted.sum((0, 1))
+            return sums
+
+        return squares, clipped_sums
+
+    @staticmethod
+    def _one_position(a: torch.Tensor, b: torch.Tensor, weight: bool, bias: bool):
+        """``(B, d)`` inputs: ``||g_i||^2 = ||a_i||^2 ||b_i||^2 (+ ||b_i||^2 for the bias)``."""
+        b_squares = b.pow(2).sum(1)
+        if weight and bias:
+            squares = b_squares * (a.pow(2).sum(1) + 1)
+        else:
+            squares = b_squares * a.pow(2).sum(1) if weight else b_squares
+
+        def clipped_sums(factors: torch.Tensor) -> dict:
+            weighted = b * factors.unsqueeze(1)
+            sums = {"weight": weighted.T @ a} if weight else {}
+            if bias:
+                sums["bias"] = weighted.sum(0)
+            return sums
+
+        return squares, clipped_sums
+
+
+def _cat(parts: list[torch.Tensor]) -> torch.Tensor:
+    return parts[0] if len(parts) == 1 else torch.cat(parts, 1)
+
+
+class _ConvRule(_Rule):
+    """Conv1d/Conv2d: per-example weight gradients by one grouped convolution backward (the
+    batch folded into the groups), far cheaper than unfolding the input into patches."""
+
+    def refuse(self, layer: nn.Module) -> str | None:
+        if isinstance(layer.padding, str) or layer.padding_mode != "zeros":
+            return "only numeric zero padding has a fast rule"
+        return None
+
+    def prepare(self, layer: nn.Module, pairs: list) -> tuple[torch.Tensor, Callable]:
+        grads: dict[str, torch.Tensor] = {}
+        for a, b in pairs:
+            parts = {}
+            if _trainable(layer, "weight"):
+                parts["weight"] = self._weight_per_example(layer, a, b)
+            if _trainable(layer, "bias"):
+                parts["bias"] = b.reshape(b.shape[0], b.shape[1], -1).sum(2)
+            for name, grad in parts.items():
+                grads[name] = grad if name not in grads else grads[name] + grad
+        return _from_per_example(grads)
+
+    @staticmethod
+    def _weight_per_example(layer: nn.Module, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        batch, weight = a.shape[0], layer.weight
+        folded_weight = weight.detach().repeat(batch, *([1] * (weight.dim() - 1)))
+        _, grad, _ = torch.ops.aten.convolution_backward(
+            b.reshape(1, -1, *b.shape[2:]),
+            a.reshape(1, -1, *a.shape[2:]),
+            folded_weight,
+            None,
+            list(layer.stride),
+            list(layer.padding),
+            list(layer.dilation),
+            False,
+            [0] * len(layer.stride),
+            batch * layer.groups,
+            [False, True, False],
+        )
+        return grad.reshape(batch, *weight.shape)
+
+
+class _EmbeddingRule(_Rule):
+    """Embedding: example ``i``'s gradient adds ``b_t`` to row ``x_t``; positions holding the
+    same token add up (``sum_{t,s} [x_t = x_s] b_t . b_s``), ``padding_idx`` rows get nothing."""
+
+    def refuse(self, layer: nn.Module) -> str | None:
+        if layer.max_norm is not None or layer.scale_grad_by_freq or layer.sparse:
+            return "max_norm, scale_grad_by_freq and sparse embeddings have no fast rule"
+        return None
+
+    def prepare(self, layer: nn.Module, pairs: list) -> tuple[torch.Tensor, Callable]:
+        # Indices shared by the batch (position ids of shape (1, T)) belong to every example.
+        x = _cat([a.expand(len(b), *a.shape[1:]).reshape(len(b), -1) for a, b in pairs])
+        b = _cat([b.reshape(b.shape[0], -1, b.shape[-1]) for _, b in pairs])
+        if layer.padding_idx is not None:
+            b = b * (x != layer.padding_idx).unsqueeze(-1)
+        same = x.unsqueeze(2) == x.unsqueeze(1)
+        squares = (torch.bmm(b, b.transpose(1, 2)) * same).sum((1, 2))
+
+        def clipped_sums(factors: torch.Tensor) -> dict:
+            weighted = (b * factors.view(-1, 1, 1)).reshape(-1, b.shape[-1])
+            rows = torch.zeros_like(layer.weight).index_add_(0, x.reshape(-1), weighted)
+            return {"weight": rows}
+
+        return squares, clipped_sums
+
+
+class _NormRule(_Rule):
+    """LayerNorm/GroupNorm: per-example gradients of the affine parameters are small; form them."""
+
+    def prepare(self, layer: nn.Module, pairs: list) -> tuple[torch.Tensor, Callable]:
+        grads: dict[str, torch.Tensor] = {}
+        for a, b in pairs:
+            if isinstance(layer, nn.LayerNorm):
+                normalized = F.layer_norm(a, layer.normalized_shape, eps=layer.eps)
+                axes = tuple(range(1, a.dim() - len(layer.normalized_shape)))
+            else:
+                normalized = F.group_norm(a, layer.num_groups, eps=layer.eps)
+                axes = tuple(range(2, a.dim()))
+            parts = {"weight": (b * normalized).sum(axes), "bias": b.sum(axes)}
+            for name, grad in parts.items():
+                if _trainable(layer, name):
+                    grads[name] = grad if name not in grads else grads[name] + grad
+        return _from_per_example(grads)
+
+
+_LAYERS: dict[type, _Rule] = {
+    nn.Linear: _LinearRule(),
+    nn.Conv1d: _ConvRule(),
+    nn.Conv2d: _ConvRule(),
+    nn.Embedding: _EmbeddingRule(),
+    nn.LayerNorm: _NormRule(),
+    nn.GroupNorm: _NormRule(),
+}
+
+
+def make_private(
+    module: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    data_loader: Any,
+    *,
+    noise_multiplier: float,
+    max_grad_norm: float,
+    accountant: Any,
+) -> tuple[BookkeepingModule, BookkeepingOptimizer, Any]:
+    """Opacus' ``make_private`` (Poisson sampling, mean loss) with this engine's clipping.
+
+    Returns the hooked module (``_close()`` removes the hooks), the DP optimizer, whose steps
+    ``accountant`` records, and the Poisson-sampling loader.
+    """
+    from opacus.data_loader import DPDataLoader
+
+    loader = DPDataLoader.from_data_loader(data_loader)
+    sample_rate = 1 / len(loader)
+    hooks = BookkeepingHooks(module)
+    private_optimizer = BookkeepingOptimizer(
+        optimizer,
+        hooks=hooks,
+        noise_multiplier=noise_multiplier,
+        max_grad_norm=max_grad_norm,
+        expected_batch_size=int(len(loader.dataset) * sample_rate),
+    )
+    private_optimizer.attach_step_hook(accountant.get_optimizer_hook_fn(sample_rate=sample_rate))
+    return BookkeepingModule(module, hooks), private_optimizer, loader
