@@ -12,9 +12,16 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from typer.testing import CliRunner
 
 from raikit.audit.cli import app
+from raikit.models import privacy as privacy_module
 from raikit.models.data import LoadedTable, load_table
 from raikit.models.loop import DistributedContext, clipping_summary
-from raikit.models.privacy import PrivacySpec, PrivateTraining, epsilon_from_history
+from raikit.models.privacy import (
+    FAST_ENGINE,
+    OPACUS_ENGINE,
+    PrivacySpec,
+    PrivateTraining,
+    epsilon_from_history,
+)
 from raikit.models.train import TrainSpec, train
 
 PLAIN_TAGS = {"loss/train", "loss/validation", "accuracy/train", "accuracy/validation"}
@@ -114,8 +121,11 @@ def test_clipping_summary_by_hand():
 
 
 @pytest.mark.filterwarnings("ignore:Full backward hook is firing")
-def test_last_step_norms_are_each_samples_gradient_norm():
+@pytest.mark.parametrize("engine", [FAST_ENGINE, OPACUS_ENGINE])
+def test_last_step_norms_are_each_samples_gradient_norm(engine, monkeypatch):
     from torch.utils.data import DataLoader, TensorDataset
+
+    monkeypatch.setattr(privacy_module, "choose_engine", lambda module: (engine, None))
 
     torch.manual_seed(0)
     x, y = torch.randn(6, 3), torch.tensor([0, 1, 1, 0, 1, 0])
@@ -133,6 +143,7 @@ def test_last_step_norms_are_each_samples_gradient_norm():
     optimizer.zero_grad()
     torch.nn.functional.cross_entropy(model(x), y).backward()
     optimizer.step()
+    assert privacy.engine_name == engine
     assert privacy.last_step_norms().tolist() == pytest.approx(expected, rel=1e-5)
 
 
