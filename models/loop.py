@@ -14,6 +14,7 @@ TrainSpec`); validation losses stay the plain, unweighted ones.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -227,6 +228,7 @@ def run_epochs(
         generator.manual_seed(seed + epoch)
         raw.train()
         one_pass = _Pass(model, optimizer, training_loss, device, n_inputs, regression, privacy)
+        started = time.perf_counter()
         if privacy is not None:
             from opacus.utils.batch_memory_manager import BatchMemoryManager
 
@@ -237,6 +239,7 @@ def run_epochs(
                 one_pass.run(memory_loader)
         else:
             one_pass.run(loader)
+        samples_per_second = one_pass.seen / max(time.perf_counter() - started, 1e-9)
         val_loss, val_metric = evaluate()
         seen = max(one_pass.seen, 1)
         entry = {
@@ -254,7 +257,11 @@ def run_epochs(
         result.history.append(entry)
         if on_epoch is not None:
             on_epoch(entry)
-        bar.set_postfix(loss=f"{entry['train_loss']:.4f}", val_loss=f"{val_loss:.4f}")
+        shown = {"loss": f"{entry['train_loss']:.4f}", "val_loss": f"{val_loss:.4f}"}
+        shown["samples/s"] = f"{samples_per_second:,.0f}"
+        if privacy is not None:
+            shown["epsilon"] = f"{entry['epsilon']:.3g}"
+        bar.set_postfix(shown)
         if privacy is not None:
             result.best_epoch = epoch
             result.optimizer_state = base_optimizer.state_dict()

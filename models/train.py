@@ -282,13 +282,8 @@ def train(
                 print(result.stop_message, file=sys.stderr)
         history = (previous.record["epochs"] if previous else []) + result.history
         test = _evaluate(module, encoded, targets, part["test"], regression, classes)
-        if test.get("degenerate"):
-            warning = _degenerate_warning(test["degenerate"], len(history))
-            notes.append(warning)
-            if is_main:
-                import sys
-
-                print(f"warning: {warning}", file=sys.stderr)
+        if test.get("degenerate"):  # `rai train` prints the notes
+            notes.append(_degenerate_warning(test["degenerate"], len(history)))
         config = model_config(
             architecture=spec.arch,
             arch_params=arch_params,
@@ -585,6 +580,6 @@ def _degenerate_warning(reason: str, epochs_run: int) -> str:
             f"it was trained for only {epochs_run} epoch(s): train longer (--epochs), and {advice}"
         )
     return (
-        f"the model is degenerate on the test rows: {reason}; its fairness and robustness "
+        f"warning: the model is degenerate on the test rows: {reason}; its fairness and robustness "
         f"figures will mean nothing; {advice}"
     )

@@ -53,6 +53,8 @@ def demo(
     table = load_table("arrests")
     spec = TrainSpec(label="released", sensitive=("colour", "sex"), seed=0)
     checkpoint = train_model(table, spec, model_dir, force=force)
+    for note in checkpoint.record["notes"]:
+        say(note)
     # 83% of arrestees were released: at a 0.5 threshold the model releases almost everyone
     # (a degenerate model, which the audit would flag). It decides at the training base rate.
     train_rows = table.frame.iloc[checkpoint.split["train"]]

@@ -40,5 +40,7 @@ def test_demo_writes_model_evidence_and_report(tmp_path):
     assert evidence["verdicts"]["framework"]["tier"]["tier"] == "high"
     assert evidence["gate"]["checks"]
     assert "policy gate" in result.output
+    # Training says the model is degenerate at 0.5, which is why the demo decides at 0.83.
+    assert result.output.count("warning: the model is degenerate on the test rows") == 1
     again = CliRunner().invoke(app, ["demo", "--out", str(out)])
     assert again.exit_code == 2 and "pass --force" in again.output
