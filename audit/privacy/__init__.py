@@ -410,6 +410,8 @@ def _dp_guarantee(record: dict) -> DPGuarantee:
         epochs=privacy.get("epochs"),
         max_grad_norm=privacy.get("max_grad_norm"),
         max_auc=max_auc,
+        engine=privacy.get("engine"),
+        engine_fallback_reason=privacy.get("engine_fallback_reason"),
     )
 
 

@@ -60,6 +60,10 @@ class DPGuarantee(Frozen):
     epochs: int | None = None
     max_grad_norm: float | None = None
     max_auc: float | None = None
+    #: Which clipping engine trained it (``raikit-bookkeeping`` or ``opacus-hooks``), and why
+    #: raikit's engine was not used, if it was not.
+    engine: str | None = None
+    engine_fallback_reason: str | None = None
 
 
 class MembershipInferenceResult(Frozen):

@@ -14,10 +14,12 @@ from raikit.audit.predictor import load_predictor
 from raikit.audit.privacy import MembershipConfig, assess_membership_inference
 from raikit.audit.privacy._lira import balanced_halves, recipe_from_record
 from raikit.audit.privacy._stats import dp_max_auc
+from raikit.audit.runner import AuditConfig, run_audit
 from raikit.models.data import LoadedTable, frame_sha256, load_table
 from raikit.models.errors import ConfigError, DataError
 from raikit.models.privacy import PrivacySpec
 from raikit.models.train import TrainSpec, train
+from raikit.reports import render
 
 
 def planted_table(n_rows: int, seed: int = 0) -> LoadedTable:
@@ -131,6 +133,15 @@ def test_dp_model_stays_within_its_guarantee(tmp_path):
     )
     epsilon = result.dp.epsilon
     assert result.dp.differentially_private and epsilon < 1.0
+    # The MLP trains with raikit's clipping engine, and the report says so.
+    assert result.dp.engine == "raikit-bookkeeping" and result.dp.engine_fallback_reason is None
+    evidence = run_audit(
+        table,
+        AuditConfig(label=spec.label, n_bootstrap=100),
+        load_predictor(tmp_path / "dp"),
+        {"membership_inference": MembershipConfig(shadows=0, seed=0)},
+    )
+    assert "clipping engine raikit-bookkeeping" in render(evidence, "md")
     assert result.epsilon_lower_bound <= epsilon
     assert result.verdict == "consistent"
     assert "dp_guarantee_violated" not in {f.code for f in result.findings}
