@@ -41,8 +41,12 @@ class GroupRate:
     count: int
     small: bool
     rate: Interval
-    #: The rows the rate rests on, as quoted ("n=500, 3 actual positives").
+    #: The rows the rate rests on, as quoted ("n=500, 3 actual positives"); default "n=500".
     size: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.size:
+            object.__setattr__(self, "size", f"n={format_count(self.count)}")
 
 
 @dataclass(frozen=True)
@@ -162,13 +166,13 @@ def _extremes(rates: list[GroupRate]) -> tuple[GroupRate, GroupRate]:
 
 
 def _quote(rate: GroupRate) -> str:
-    return f"{rate.label}: {format_interval(rate.rate)} ({rate.size or f'n={rate.count:,}'})"
+    return f"{rate.label}: {format_interval(rate.rate)} ({rate.size})"
 
 
 def _explain(verdict: Verdict, highest: GroupRate, lowest: GroupRate, level: str) -> str:
     if verdict == "too_small":
         small = [r for r in (highest, lowest) if r.small]
-        names = " and ".join(f"{r.label} ({r.size or f'n={r.count:,}'})" for r in small)
+        names = " and ".join(f"{r.label} ({r.size})" for r in small)
         return (
             f"{names} {'is' if len(small) == 1 else 'are'} too small a group to tell a real "
             "difference from chance; collect more data before drawing any conclusion."
