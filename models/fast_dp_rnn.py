@@ -66,40 +66,120 @@ class BatchedRecurrent(nn.Module):
         self.register_load_state_dict_pre_hook(_rename_loaded)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | tuple]:
-        step = {"rnn": _elman_step, "lstm": _lstm_step, "gru": _gru_step}[self.cell]
         finals = []
         for layer in range(self.num_layers):
             cell = getattr(self, f"l{layer}")
-            state = x.new_zeros(len(x), self.hidden_size)
-            state = (state, state) if self.cell == "lstm" else state
-            outputs = []
-            for gates_x in cell.ih(x).unbind(1):  # the input map: one product for all steps
-                state = step(gates_x, cell.hh, state)
-                outputs.append(state[0] if self.cell == "lstm" else state)
-            x = torch.stack(outputs, 1)
-            finals.append(state)
-        if self.cell == "lstm":
-            return x, tuple(torch.stack(s) for s in zip(*finals, strict=True))
-        return x, torch.stack(finals)
+            weights = [cell.ih.weight, cell.hh.weight, cell.ih.bias, cell.hh.bias]
+            zeros = x.new_zeros(1, len(x), self.hidden_size)
+            state = (zeros, zeros) if self.cell == "lstm" else zeros
+            with torch.no_grad():
+                outputs, *final = _FUSED[self.cell](
+                    x, state, weights, True, 1, 0.0, False, False, True
+                )
+            if torch.is_grad_enabled():
+                # The fused pass gave every h_{t-1}: both maps become one product each, and
+                # the recurrence's backward is written out below.
+                previous = torch.cat([zeros.transpose(0, 1), outputs[:, :-1].detach()], 1)
+                outputs = _RECURRENCES[self.cell].apply(
+                    cell.ih(x), cell.hh(previous), previous, cell.hh.weight.detach()
+                )
+            x = outputs
+            finals.append(final)
+        states = [torch.cat(parts) for parts in zip(*finals, strict=True)]
+        return x, (tuple(states) if self.cell == "lstm" else states[0])
 
 
-def _elman_step(gates_x: torch.Tensor, hh: nn.Module, h: torch.Tensor) -> torch.Tensor:
-    return torch.tanh(gates_x + hh(h))
+class _ElmanRecurrence(torch.autograd.Function):
+    """``h_t = tanh(gx_t + gh_t)`` given the gates of both maps; the backward carries
+    ``dh_{t-1} += dgates_t W_hh`` through time."""
+
+    @staticmethod
+    def forward(ctx, gates_x, gates_h, previous, weight_hh):
+        h = torch.tanh(gates_x + gates_h)
+        ctx.save_for_backward(h, weight_hh)
+        return h
+
+    @staticmethod
+    def backward(ctx, grad_h):
+        h, weight_hh = ctx.saved_tensors
+        grads, carried = [], 0
+        for grad, slope in zip(grad_h.unbind(1)[::-1], (1 - h * h).unbind(1)[::-1], strict=True):
+            grads.append((grad + carried) * slope)
+            carried = grads[-1] @ weight_hh
+        grads = torch.stack(grads[::-1], 1)
+        return grads, grads, None, None
 
 
-def _lstm_step(gates_x: torch.Tensor, hh: nn.Module, state: tuple) -> tuple:
-    h, c = state
-    i, f, g, o = (gates_x + hh(h)).chunk(4, 1)
-    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-    return torch.sigmoid(o) * torch.tanh(c), c
+class _LSTMRecurrence(torch.autograd.Function):
+    """The LSTM cell state and output from all gates; the backward carries ``dh`` and ``dc``."""
+
+    @staticmethod
+    def forward(ctx, gates_x, gates_h, previous, weight_hh):
+        i, f, g, o = (gates_x + gates_h).chunk(4, 2)
+        i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+        states = [torch.zeros_like(g[:, 0])]
+        for inputs, forget in zip((i * g).unbind(1), f.unbind(1), strict=True):
+            states.append(torch.addcmul(inputs, forget, states[-1]))
+        c = torch.stack(states, 1)  # c_0 = 0, c_1, ..., c_T
+        tanh_c = torch.tanh(c[:, 1:])
+        ctx.save_for_backward(i, f, g, o, c, tanh_c, weight_hh)
+        return o * tanh_c
+
+    @staticmethod
+    def backward(ctx, grad_h):
+        i, f, g, o, c, tanh_c, weight_hh = ctx.saved_tensors
+        batch, length, hidden = g.shape
+        # d gates i, f, g / d c_t and d gate o / d h_t, for all steps at once.
+        by_c = torch.stack([g * i * (1 - i), c[:, :-1] * f * (1 - f), i * (1 - g * g)], 2)
+        by_h = tanh_c * o * (1 - o)
+        c_by_h = o * (1 - tanh_c * tanh_c)
+        f_next = torch.cat([f[:, 1:], torch.zeros_like(f[:, :1])], 1)
+        steps = zip(*(x.unbind(1)[::-1] for x in (grad_h, by_c, by_h, c_by_h, f_next)), strict=True)
+        grads, carried, grad_c = [], 0, torch.zeros_like(c[:, 0])
+        for grad, step_by_c, step_by_h, step_c_by_h, forget_next in steps:
+            grad = grad + carried
+            grad_c = torch.addcmul(grad * step_c_by_h, grad_c, forget_next)
+            gates_c = (step_by_c * grad_c.unsqueeze(1)).reshape(batch, 3 * hidden)
+            grads.append(torch.cat([gates_c, grad * step_by_h], 1))
+            carried = grads[-1] @ weight_hh
+        grads = torch.stack(grads[::-1], 1)
+        return grads, grads, None, None
 
 
-def _gru_step(gates_x: torch.Tensor, hh: nn.Module, h: torch.Tensor) -> torch.Tensor:
-    x_r, x_z, x_n = gates_x.chunk(3, 1)
-    h_r, h_z, h_n = hh(h).chunk(3, 1)
-    r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
-    n = torch.tanh(x_n + r * h_n)
-    return n + z * (h - n)
+class _GRURecurrence(torch.autograd.Function):
+    """``h_t = n + z (h_{t-1} - n)`` with ``n = tanh(x_n + r h_n)``; each step's gradients are
+    linear in ``dh_t``, so their coefficients are formed for all steps at once."""
+
+    @staticmethod
+    def forward(ctx, gates_x, gates_h, previous, weight_hh):
+        x_r, x_z, x_n = gates_x.chunk(3, 2)
+        h_r, h_z, h_n = gates_h.chunk(3, 2)
+        r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+        n = torch.tanh(x_n + r * h_n)
+        ctx.save_for_backward(r, z, n, h_n, previous, weight_hh)
+        return n + z * (previous - n)
+
+    @staticmethod
+    def backward(ctx, grad_h):
+        r, z, n, h_n, previous, weight_hh = ctx.saved_tensors
+        batch, length, hidden = n.shape
+        by_n = (1 - z) * (1 - n * n)
+        by_r = by_n * h_n * r * (1 - r)
+        by_z = (previous - n) * z * (1 - z)
+        by_x = torch.stack([by_r, by_z, by_n], 2)
+        by_h = torch.stack([by_r, by_z, by_n * r], 2)
+        steps = zip(*(x.unbind(1)[::-1] for x in (grad_h, by_x, by_h, z)), strict=True)
+        grads_x, grads_h, carried = [], [], 0
+        for grad, step_by_x, step_by_h, step_z in steps:
+            grad = grad + carried
+            grads_x.append((step_by_x * grad.unsqueeze(1)).reshape(batch, 3 * hidden))
+            grads_h.append((step_by_h * grad.unsqueeze(1)).reshape(batch, 3 * hidden))
+            carried = torch.addcmul(grads_h[-1] @ weight_hh, grad, step_z)
+        return torch.stack(grads_x[::-1], 1), torch.stack(grads_h[::-1], 1), None, None
+
+
+_FUSED = {"rnn": torch.rnn_tanh, "lstm": torch.lstm, "gru": torch.gru}
+_RECURRENCES = {"rnn": _ElmanRecurrence, "lstm": _LSTMRecurrence, "gru": _GRURecurrence}
 
 
 def _rename_saved(module: BatchedRecurrent, state_dict: dict, prefix: str, _meta) -> None:

@@ -144,6 +144,27 @@ def test_layer_is_torch_layer_in_value_and_state_dict(cell, layers):
     torch.testing.assert_close(states, expected_states)  # h_n, and c_n for an LSTM
 
 
+@pytest.mark.parametrize(("cell", "layers"), CELLS)
+def test_gradients_are_those_of_the_torch_layer(cell, layers):
+    """The written-out backward through time equals autograd through PyTorch's layer."""
+    torch.manual_seed(8)
+    ours = BatchedRecurrent(cell, 3, 4, layers)
+    reference = TORCH_LAYERS[cell](3, 4, num_layers=layers, batch_first=True)
+    ours.load_state_dict(reference.state_dict())
+    x, weights = torch.randn(5, 7, 3), torch.randn(5, 7, 4)
+    grads = {}
+    for name, layer in (("ours", ours), ("reference", reference)):
+        inputs = x.clone().requires_grad_()
+        (layer(inputs)[0] * weights).sum().backward()
+        grads[name] = {
+            "input": inputs.grad,
+            **_torch_names({f"rnn.{n}": p.grad for n, p in layer.named_parameters()}),
+        }
+    assert grads["ours"].keys() == grads["reference"].keys()
+    for name, expected in grads["reference"].items():
+        torch.testing.assert_close(grads["ours"][name], expected, rtol=1e-5, atol=1e-6)
+
+
 def test_private_recurrent_models_use_the_fast_engine():
     from raikit.models.privacy import choose_engine
 
