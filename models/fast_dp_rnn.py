@@ -3,10 +3,13 @@
 An Elman RNN, LSTM or GRU layer computes, at each step, gate pre-activations
 ``x_t W_ih^T + b_ih`` and ``h_{t-1} W_hh^T + b_hh``; its weight gradients are sums over time of
 outer products of those pre-activations' gradients with ``x_t`` and ``h_{t-1}``. Here each layer
-holds the two maps as ``nn.Linear`` submodules: ``ih`` runs once over the whole sequence and
-``hh`` once per step, so the fast engine's Linear rule (:mod:`raikit.models.fast_dp`) gets each
-example's norm and the clipped sum from one batched product per map, with no per-example loop
-(Opacus' hooks, which also handle ``nn.Linear``, add up the ``hh`` calls the same way).
+holds the two maps as ``nn.Linear`` submodules. A training forward first runs PyTorch's fused
+layer without a graph, which gives every ``h_{t-1}``; then ``ih`` runs once over the inputs and
+``hh`` once over those states, and a small autograd function forms the outputs from the gates,
+its backward through time written out (one product with ``W_hh`` per step, everything else
+batched over time). The fast engine's Linear-over-sequence rule (:mod:`raikit.models.fast_dp`),
+or Opacus' hooks, then get each example's norm and the clipped sum from the two calls alone.
+Without gradients (inference) only the fused layer runs.
 
 The weights are laid out as in ``nn.RNN``/``nn.LSTM``/``nn.GRU`` (same shapes and gate order).
 The ``state_dict`` holds each one under PyTorch's name (``weight_ih_l0``) and under its own
@@ -62,7 +65,7 @@ class BatchedRecurrent(nn.Module):
             for m in ("ih", "hh")
             for kind in ("weight", "bias")
         }
-        self.register_state_dict_post_hook(_rename_saved)
+        self.register_state_dict_post_hook(_add_torch_names)
         self.register_load_state_dict_pre_hook(_rename_loaded)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | tuple]:
@@ -73,6 +76,8 @@ class BatchedRecurrent(nn.Module):
             zeros = x.new_zeros(1, len(x), self.hidden_size)
             state = (zeros, zeros) if self.cell == "lstm" else zeros
             with torch.no_grad():
+                # (input, hx, params, has_biases, num_layers, dropout, train, bidirectional,
+                # batch_first), as nn.LSTM calls it.
                 outputs, *final = _FUSED[self.cell](
                     x, state, weights, True, 1, 0.0, False, False, True
                 )
@@ -182,7 +187,7 @@ _FUSED = {"rnn": torch.rnn_tanh, "lstm": torch.lstm, "gru": torch.gru}
 _RECURRENCES = {"rnn": _ElmanRecurrence, "lstm": _LSTMRecurrence, "gru": _GRURecurrence}
 
 
-def _rename_saved(module: BatchedRecurrent, state_dict: dict, prefix: str, _meta) -> None:
+def _add_torch_names(module: BatchedRecurrent, state_dict: dict, prefix: str, _meta) -> None:
     for ours, theirs in module._to_torch.items():
         state_dict[prefix + theirs] = state_dict[prefix + ours]
 
