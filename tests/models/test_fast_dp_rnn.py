@@ -84,6 +84,21 @@ def test_recurrent_layer_matches_opacus(cell, layers, clipped):
     assert ((norms > max_grad_norm) if clipped == "every" else (norms < max_grad_norm)).all()
 
 
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_opacus_hooks_on_the_layer_match_its_dp_layer(cell):
+    """Where training falls back to Opacus (DDP), its hooks clip this layer exactly too."""
+    torch.manual_seed(9)
+    model, inputs = _AllOutputs(BatchedRecurrent(cell, 3, 5, 2)), torch.randn(6, 7, 3)
+    with torch.no_grad():
+        targets = torch.randn_like(model(inputs))
+    expected, _ = clipped_mean(_with_opacus_layer(model), inputs, targets, 0.5, "opacus")
+    actual, _ = clipped_mean(model, inputs, targets, 0.5, "opacus")
+    actual = _torch_names(actual)
+    assert expected.keys() == actual.keys()
+    for name, grad in expected.items():
+        assert (actual[name] - grad).norm() / grad.norm() < RELATIVE, name
+
+
 def _text_classifier(cell: str, layers: int) -> nn.Module:
     return build_rnn(3, vocab_size=30, embed_dim=6, hidden=5, layers=layers, cell=cell, dp=True)
 
