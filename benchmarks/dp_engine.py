@@ -1,10 +1,12 @@
-"""Samples/s of one DP-SGD step per clipping engine, for raikit's MLP, CNN and MiniLM.
+"""Samples/s of one DP-SGD step per clipping engine, for raikit's MLP, CNN, LSTM and MiniLM.
 
 Engines: the non-private step, Opacus hooks, Opacus ghost clipping and raikit's book-keeping
 engine, on the same fixed batch; repetitions are interleaved (engine order rotates each round)
-and the median is reported, with the peak GPU memory of each engine on CUDA.
+and the median is reported, with the peak GPU memory of each engine on CUDA. The LSTM runs as
+``rai train`` builds it: ``nn.LSTM`` when not private, raikit's private layer for raikit, and
+Opacus' ``DPLSTM`` (the layer Opacus' hooks need) for Opacus; ghost clipping has no LSTM rule.
 
-Usage: python benchmarks/dp_engine.py [--rounds 7] [--threads 1] [--device cpu|cuda]
+Usage: python benchmarks/dp_engine.py [--rounds 7] [--threads 1] [--device cpu|cuda] [--only lstm]
 """
 
 from __future__ import annotations
@@ -24,19 +26,25 @@ def _workloads() -> dict:
     from raikit.models.architectures import build_mlp
     from raikit.models.cnn import build_cnn
 
-    # name -> (steps per timing, model, inputs, targets)
+    # name -> (steps per timing, engine -> model or None (not supported), inputs, targets)
     return {
         "mlp (64-32, 100 features), batch 256": (
             40,
-            lambda: build_mlp(100, 2),
+            lambda engine: build_mlp(100, 2),
             torch.randn(256, 100),
             torch.randint(0, 2, (256,)),
         ),
         "cnn (28x28), batch 64": (
             2,
-            lambda: build_cnn(n_classes=10),
+            lambda engine: build_cnn(n_classes=10),
             torch.randn(64, 1, 28, 28),
             torch.randint(0, 10, (64,)),
+        ),
+        "lstm text classifier (5,000 words, 64-64), 32 x 64 tokens": (
+            4,
+            _lstm,
+            torch.randint(1, 5_000, (32, 64)),
+            torch.randint(0, 2, (32,)),
         ),
         "minilm-l6 (random weights), 8 x 64 tokens": (
             1,
@@ -62,7 +70,20 @@ MINILM_L6 = {
 }
 
 
-def _minilm() -> nn.Module:
+def _lstm(engine: str) -> nn.Module | None:
+    from opacus.layers import DPLSTM
+
+    from raikit.models.rnn import build_rnn
+
+    if engine == "opacus-ghost":
+        return None
+    model = build_rnn(2, vocab_size=5_000, cell="lstm", dp=engine != "non-private")
+    if engine == "opacus-hooks":
+        model.rnn = DPLSTM(64, 64, batch_first=True)
+    return model
+
+
+def _minilm(engine: str) -> nn.Module:
     from raikit.models.transformer import build_transformer
 
     return build_transformer(MINILM_L6, n_classes=2)
@@ -117,6 +138,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--only", nargs="*", help="workloads whose name starts with these")
     args = parser.parse_args()
     cuda = args.device == "cuda"
     if cuda and not torch.cuda.is_available():
@@ -126,12 +148,16 @@ def main() -> None:
     where = torch.cuda.get_device_name() if cuda else f"{args.threads} CPU thread(s)"
     print(f"torch {torch.__version__}, {where}, {args.rounds} rounds")
     for name, (n_steps, build, x, y) in _workloads().items():
+        if args.only and not name.startswith(tuple(args.only)):
+            continue
         n_steps *= 20 if cuda else 1  # a GPU step is short: time enough of them
         x, y = _on(args.device, x), y.to(args.device)
         torch.manual_seed(0)
+        models = {engine: build(engine) for engine in ENGINES}
+        engines = tuple(engine for engine in ENGINES if models[engine] is not None)
         steps = {
-            engine: _step_function(engine, build().to(args.device).train(), x, y)
-            for engine in ENGINES
+            engine: _step_function(engine, models[engine].to(args.device).train(), x, y)
+            for engine in engines
         }
         peak = {}
         for engine, step in steps.items():  # warm up, and the peak memory of one step
@@ -142,9 +168,9 @@ def main() -> None:
             if cuda:
                 torch.cuda.synchronize()
                 peak[engine] = torch.cuda.max_memory_allocated() / 2**20
-        rates: dict[str, list[float]] = {engine: [] for engine in ENGINES}
+        rates: dict[str, list[float]] = {engine: [] for engine in engines}
         for round_ in range(args.rounds):
-            order = ENGINES[round_ % len(ENGINES) :] + ENGINES[: round_ % len(ENGINES)]
+            order = engines[round_ % len(engines) :] + engines[: round_ % len(engines)]
             for engine in order:
                 start = time.perf_counter()
                 for _ in range(n_steps):
@@ -155,6 +181,9 @@ def main() -> None:
         base = statistics.median(rates["non-private"])
         print(f"\n{name}")
         for engine in ENGINES:
+            if engine not in rates:
+                print(f"  {engine:13s}       n/a")
+                continue
             median = statistics.median(rates[engine])
             memory = f"  peak {peak[engine]:8.1f} MiB" if cuda else ""
             print(f"  {engine:13s} {median:9.0f} samples/s  {median / base:5.2f}x{memory}")

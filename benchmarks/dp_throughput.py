@@ -2,11 +2,11 @@
 
 Each run is one call of ``raikit.models.train.train`` (what ``rai train`` calls): the table's
 inputs fitted, a fresh model, the epoch loop (Opacus' ``PrivacyEngine`` with Poisson sampling,
-per-example clipping and noise when private; ``DPLSTM`` for the RNN), the per-epoch validation,
+per-example clipping and noise when private), the per-epoch validation,
 the accountant, the checkpoint. Two figures come from each run:
 
 * **training steps**: samples/s inside the loop's training passes only
-  (``raikit.models.loop._one_pass``, wrapped here with a timer; nothing in raikit changes),
+  (``raikit.models.loop._Pass.run``, wrapped here with a timer; nothing in raikit changes),
   so data preparation, validation and saving are left out; steps/s is samples/s divided by
   the (expected) batch size;
 * **whole run**: the wall time of the ``train`` call, what a user waits for.
@@ -65,32 +65,32 @@ def _table(name: str, rows: int | None):
 
 
 class _PassTimer:
-    """Wraps the loop's ``_one_pass``: seconds and samples of the training passes of a run."""
+    """Wraps the loop's ``_Pass.run``: seconds and samples of the training passes of a run."""
 
     def __init__(self):
-        import raikit.models.loop as loop
+        from raikit.models.loop import _Pass
 
-        self.loop, self.original = loop, loop._one_pass
+        self.pass_class, self.original = _Pass, _Pass.run
         self.seconds, self.samples = 0.0, 0
 
     def __enter__(self):
-        def timed(*args, **kwargs):
-            device = args[4]
-            start = time.perf_counter()
-            total, seen = self.original(*args, **kwargs)
-            if device == "cuda":
+        timer, original = self, self.original
+
+        def timed(one_pass, loader) -> None:
+            start, seen = time.perf_counter(), one_pass.seen
+            original(one_pass, loader)
+            if one_pass.device == "cuda":
                 import torch
 
                 torch.cuda.synchronize()
-            self.seconds += time.perf_counter() - start
-            self.samples += seen
-            return total, seen
+            timer.seconds += time.perf_counter() - start
+            timer.samples += one_pass.seen - seen
 
-        self.loop._one_pass = timed
+        self.pass_class.run = timed
         return self
 
     def __exit__(self, *exc):
-        self.loop._one_pass = self.original
+        self.pass_class.run = self.original
 
 
 def _run(table, spec, workdir: Path) -> dict:

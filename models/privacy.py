@@ -194,7 +194,7 @@ def choose_engine(module: torch.nn.Module) -> tuple[str, str | None]:
     """The clipping engine for ``module`` and, for Opacus, why the fast one cannot be used.
 
     raikit's fast engine when it supports every trainable layer; Opacus' hooks otherwise
-    (recurrent models, tied weights, and DDP for now).
+    (tied weights, and DDP for now).
     """
     from opacus.distributed import DifferentiallyPrivateDistributedDataParallel as DPDDP
     from torch.nn.parallel import DistributedDataParallel

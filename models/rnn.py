@@ -1,11 +1,11 @@
 """Recurrent networks: a text classifier over token ids and a sequence-to-one regressor.
 
 The cell is an Elman RNN (``rnn``, the SimpleRNN of the design documents), an LSTM or a GRU.
-All use Opacus' ``DPRNN``/``DPLSTM``/``DPGRU`` when trained privately (per-example clipping
-needs per-sample gradients, which Opacus computes for its own recurrent layers, not for
-``nn.RNN``/``nn.LSTM``/``nn.GRU``), and PyTorch's fused layers otherwise: the DP layers are
-several times slower even without DP. ``cell`` in the saved config says which was trained, so a
-checkpoint is rebuilt with the same layer.
+Trained privately, the layer is :class:`~raikit.models.fast_dp_rnn.BatchedRecurrent`, whose
+per-example gradients the fast DP engine (or Opacus' hooks) computes from batched products;
+otherwise PyTorch's fused ``nn.RNN``/``nn.LSTM``/``nn.GRU``, several times faster. Both, and
+Opacus' ``DPLSTM`` of older private checkpoints, share one ``state_dict`` layout; ``cell`` and
+``dp`` in the saved config say which layer a checkpoint is rebuilt with.
 """
 
 from __future__ import annotations
@@ -26,11 +26,10 @@ def _recurrent(cell: str, dp: bool, input_size: int, hidden: int, layers: int):
     if cell not in CELLS:
         raise ConfigError(f"unknown recurrent cell '{cell}'; use one of {', '.join(CELLS)}")
     if dp:
-        from opacus.layers import DPGRU, DPLSTM, DPRNN
+        from raikit.models.fast_dp_rnn import BatchedRecurrent
 
-        layer = {"rnn": DPRNN, "lstm": DPLSTM, "gru": DPGRU}[cell]
-    else:
-        layer = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell]
+        return BatchedRecurrent(cell, input_size, hidden, layers)
+    layer = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell]
     return layer(input_size, hidden, num_layers=layers, batch_first=True)
 
 
@@ -41,7 +40,7 @@ def _module_class():
         """Embedding (text) or identity (numbers) -> recurrent layer -> last state -> linear.
 
         Text is left-padded (see :mod:`raikit.models.text`), so the last time step is always the
-        end of the real sequence and no packing is needed (Opacus' DP layers do not pack).
+        end of the real sequence and no packing is needed (the DP layer does not pack).
         """
 
         def __init__(self, embed, rnn, head) -> None:
@@ -86,7 +85,7 @@ def build_rnn(
     cell : {"rnn", "lstm", "gru"}
         Recurrent cell: Elman RNN (tanh), LSTM or GRU.
     dp : bool
-        Build Opacus' DP layers (needed for DP-SGD).
+        Build the recurrent layer DP-SGD can clip per example.
     dropout : float
         Dropout before the output layer.
     """

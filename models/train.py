@@ -489,7 +489,7 @@ def _create_model(
     notes = []
     if kind in ("words", "sequence") and private:
         layer = type(module.rnn).__name__
-        notes.append(f"recurrent layer: Opacus {layer} (per-sample gradients for DP-SGD)")
+        notes.append(f"recurrent layer: raikit {layer} (per-example gradients for DP-SGD)")
     return module, params, notes
 
 

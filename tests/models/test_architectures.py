@@ -27,7 +27,7 @@ CASES = {
     "encoder-mlm": None,  # pre-training only (`rai pretrain`): test_pretrain_writes_the_format
 }
 # Trained privately by raikit's fast engine; the others fall back to Opacus' hooks.
-FAST_ENGINE_ARCHITECTURES = {"mlp", "cnn", "transformer", "encoder"}
+FAST_ENGINE_ARCHITECTURES = {"mlp", "cnn", "rnn", "transformer", "encoder"}
 # The layout of every `rai train` record, written out here rather than read from the code.
 RECORD_KEYS = [
     "created_at",
@@ -113,10 +113,8 @@ def test_train_save_load_same_predictions(arch, dp, tmp_path):
 
 
 @pytest.mark.parametrize("dp", [False, True], ids=["plain", "dp"])
-@pytest.mark.parametrize(
-    ("cell", "plain_layer", "dp_layer"), [("gru", "GRU", "DPGRU"), ("rnn", "RNN", "DPRNN")]
-)
-def test_sequence_regressor(cell, plain_layer, dp_layer, dp, tmp_path):
+@pytest.mark.parametrize(("cell", "plain_layer"), [("gru", "GRU"), ("rnn", "RNN")])
+def test_sequence_regressor(cell, plain_layer, dp, tmp_path):
     table = _tiny("sine-sequences", 200)
     privacy = PrivacySpec(noise_multiplier=0.8, accountant="rdp") if dp else None
     spec = TrainSpec(label="amplitude", arch="rnn", cell=cell, epochs=2, privacy=privacy)
@@ -127,12 +125,14 @@ def test_sequence_regressor(cell, plain_layer, dp_layer, dp, tmp_path):
     assert values.shape == (5,)
     reloaded = load_model(tmp_path / "model")
     np.testing.assert_allclose(values, reloaded.outputs(table.frame[:5]))
-    layer = dp_layer if dp else plain_layer
+    layer = "BatchedRecurrent" if dp else plain_layer
     assert type(reloaded.module.rnn).__name__ == layer
     dp_notes = [n for n in checkpoint.record["notes"] if n.startswith("recurrent layer")]
     assert dp_notes == (
-        [f"recurrent layer: Opacus {layer} (per-sample gradients for DP-SGD)"] if dp else []
+        [f"recurrent layer: raikit {layer} (per-example gradients for DP-SGD)"] if dp else []
     )
+    if dp:
+        assert checkpoint.record["privacy"]["engine"] == "raikit-bookkeeping"
 
 
 def test_pretrain_writes_the_format_and_train_refuses_it(tmp_path):
