@@ -2,7 +2,9 @@
 
 Engines: the non-private step, Opacus hooks, Opacus ghost clipping and raikit's book-keeping
 engine, on the same fixed batch; repetitions are interleaved (engine order rotates each round)
-and the median is reported, with the peak GPU memory of each engine on CUDA.
+and the median is reported, with each engine's peak memory. On CUDA that is the peak GPU
+memory allocated; on CPU it is the peak resident memory of a fresh process that builds the
+model and engine and runs two steps, above that process after its imports (Linux ``VmHWM``).
 
 Usage: python benchmarks/dp_engine.py [--rounds 7] [--threads 1] [--device cpu|cuda]
 """
@@ -11,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
+import sys
 import time
 import warnings
 
@@ -43,6 +47,12 @@ def _workloads() -> dict:
             _minilm,
             (torch.randint(1, 30_000, (8, 64)), torch.ones(8, 64, dtype=torch.long)),
             torch.randint(0, 2, (8,)),
+        ),
+        "minilm-l6 (random weights), 16 x 128 tokens": (
+            1,
+            _minilm,
+            (torch.randint(1, 30_000, (16, 128)), torch.ones(16, 128, dtype=torch.long)),
+            torch.randint(0, 2, (16,)),
         ),
     }
 
@@ -108,6 +118,37 @@ def _step_function(engine: str, model: nn.Module, x, y: torch.Tensor):
     return step
 
 
+def _peak_rss_mib(workload: str, engine: str, threads: int) -> float:
+    """Peak resident MiB of a fresh process building ``workload`` for ``engine`` and running two
+    steps, above that process after its imports (CPU memory has no resettable peak counter)."""
+    command = [sys.executable, __file__, "--rss-of", workload, engine, "--threads", str(threads)]
+    return float(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+def _print_rss(workload: str, engine: str) -> None:
+    """The child of :func:`_peak_rss_mib`: imports first (a model on the meta device loads
+    the modules it needs), then the measured build and two steps."""
+    import opacus  # noqa: F401
+
+    import raikit.models.fast_dp  # noqa: F401
+
+    _, build, x, y = _workloads()[workload]
+    with torch.device("meta"):
+        build()
+    before = _peak_rss_kib()
+    step = _step_function(engine, build().train(), x, y)
+    step()
+    step()
+    print((_peak_rss_kib() - before) / 2**10)
+
+
+def _peak_rss_kib() -> int:
+    """This process' peak resident memory so far (Linux)."""
+    # Not ru_maxrss: Linux carries it across exec, so a child starts with its parent's peak.
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+
+
 def _on(device: str, x):
     return tuple(t.to(device) for t in x) if isinstance(x, tuple) else x.to(device)
 
@@ -117,14 +158,21 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--rss-of", nargs=2, help=argparse.SUPPRESS)  # WORKLOAD ENGINE
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore")
+    if args.rss_of:
+        return _print_rss(*args.rss_of)
     cuda = args.device == "cuda"
     if cuda and not torch.cuda.is_available():
         raise SystemExit("error: --device cuda, but torch sees no GPU")
-    torch.set_num_threads(args.threads)
-    warnings.filterwarnings("ignore")
     where = torch.cuda.get_device_name() if cuda else f"{args.threads} CPU thread(s)"
     print(f"torch {torch.__version__}, {where}, {args.rounds} rounds")
+    memory = (
+        "peak GPU memory allocated" if cuda else "peak RSS of a fresh process above its imports"
+    )
+    print(f"memory: {memory}; ratios to the non-private step")
     for name, (n_steps, build, x, y) in _workloads().items():
         n_steps *= 20 if cuda else 1  # a GPU step is short: time enough of them
         x, y = _on(args.device, x), y.to(args.device)
@@ -142,6 +190,8 @@ def main() -> None:
             if cuda:
                 torch.cuda.synchronize()
                 peak[engine] = torch.cuda.max_memory_allocated() / 2**20
+            else:
+                peak[engine] = _peak_rss_mib(name, engine, args.threads)
         rates: dict[str, list[float]] = {engine: [] for engine in ENGINES}
         for round_ in range(args.rounds):
             order = ENGINES[round_ % len(ENGINES) :] + ENGINES[: round_ % len(ENGINES)]
@@ -156,8 +206,10 @@ def main() -> None:
         print(f"\n{name}")
         for engine in ENGINES:
             median = statistics.median(rates[engine])
-            memory = f"  peak {peak[engine]:8.1f} MiB" if cuda else ""
-            print(f"  {engine:13s} {median:9.0f} samples/s  {median / base:5.2f}x{memory}")
+            memory = f"peak {peak[engine]:7.1f} MiB"
+            if peak["non-private"] >= 1:  # below that, page granularity makes ratios noise
+                memory += f" {peak[engine] / peak['non-private']:5.2f}x"
+            print(f"  {engine:13s} {median:9.0f} samples/s  {median / base:5.2f}x  {memory}")
 
 
 if __name__ == "__main__":
