@@ -2,9 +2,12 @@
 
 Engines: the non-private step, Opacus hooks, Opacus ghost clipping and raikit's book-keeping
 engine, on the same fixed batch; repetitions are interleaved (engine order rotates each round)
-and the median is reported, with the peak GPU memory of each engine on CUDA. The LSTM runs as
-``rai train`` builds it: ``nn.LSTM`` when not private, raikit's private layer for raikit, and
-Opacus' ``DPLSTM`` (the layer Opacus' hooks need) for Opacus; ghost clipping has no LSTM rule.
+and the median is reported, with each engine's peak memory. On CUDA that is the peak GPU
+memory allocated; on CPU it is the peak resident memory of a fresh process that builds the
+model and engine and runs two steps, above that process after its imports (Linux ``VmHWM``).
+The LSTM runs as ``rai train`` builds it: ``nn.LSTM`` when not private, raikit's private layer
+for raikit, and Opacus' ``DPLSTM`` (the layer Opacus' hooks need) for Opacus; ghost clipping
+has no LSTM rule.
 
 Usage: python benchmarks/dp_engine.py [--rounds 7] [--threads 1] [--device cpu|cuda] [--only lstm]
 """
@@ -13,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
+import sys
 import time
 import warnings
 
@@ -51,6 +56,12 @@ def _workloads() -> dict:
             _minilm,
             (torch.randint(1, 30_000, (8, 64)), torch.ones(8, 64, dtype=torch.long)),
             torch.randint(0, 2, (8,)),
+        ),
+        "minilm-l6 (random weights), 16 x 128 tokens": (
+            1,
+            _minilm,
+            (torch.randint(1, 30_000, (16, 128)), torch.ones(16, 128, dtype=torch.long)),
+            torch.randint(0, 2, (16,)),
         ),
     }
 
@@ -129,6 +140,37 @@ def _step_function(engine: str, model: nn.Module, x, y: torch.Tensor):
     return step
 
 
+def _peak_rss_mib(workload: str, engine: str, threads: int) -> float:
+    """Peak resident MiB of a fresh process building ``workload`` for ``engine`` and running two
+    steps, above that process after its imports (CPU memory has no resettable peak counter)."""
+    command = [sys.executable, __file__, "--rss-of", workload, engine, "--threads", str(threads)]
+    return float(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+def _print_rss(workload: str, engine: str) -> None:
+    """The child of :func:`_peak_rss_mib`: imports first (a model on the meta device loads
+    the modules it needs), then the measured build and two steps."""
+    import opacus  # noqa: F401
+
+    import raikit.models.fast_dp  # noqa: F401
+
+    _, build, x, y = _workloads()[workload]
+    with torch.device("meta"):
+        build(engine)
+    before = _peak_rss_kib()
+    step = _step_function(engine, build(engine).train(), x, y)
+    step()
+    step()
+    print((_peak_rss_kib() - before) / 2**10)
+
+
+def _peak_rss_kib() -> int:
+    """This process' peak resident memory so far (Linux)."""
+    # Not ru_maxrss: Linux carries it across exec, so a child starts with its parent's peak.
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+
+
 def _on(device: str, x):
     return tuple(t.to(device) for t in x) if isinstance(x, tuple) else x.to(device)
 
@@ -139,14 +181,21 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--only", nargs="*", help="workloads whose name starts with these")
+    parser.add_argument("--rss-of", nargs=2, help=argparse.SUPPRESS)  # WORKLOAD ENGINE
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore")
+    if args.rss_of:
+        return _print_rss(*args.rss_of)
     cuda = args.device == "cuda"
     if cuda and not torch.cuda.is_available():
         raise SystemExit("error: --device cuda, but torch sees no GPU")
-    torch.set_num_threads(args.threads)
-    warnings.filterwarnings("ignore")
     where = torch.cuda.get_device_name() if cuda else f"{args.threads} CPU thread(s)"
     print(f"torch {torch.__version__}, {where}, {args.rounds} rounds")
+    memory = (
+        "peak GPU memory allocated" if cuda else "peak RSS of a fresh process above its imports"
+    )
+    print(f"memory: {memory}; ratios to the non-private step")
     for name, (n_steps, build, x, y) in _workloads().items():
         if args.only and not name.startswith(tuple(args.only)):
             continue
@@ -168,6 +217,8 @@ def main() -> None:
             if cuda:
                 torch.cuda.synchronize()
                 peak[engine] = torch.cuda.max_memory_allocated() / 2**20
+            else:
+                peak[engine] = _peak_rss_mib(name, engine, args.threads)
         rates: dict[str, list[float]] = {engine: [] for engine in engines}
         for round_ in range(args.rounds):
             order = engines[round_ % len(engines) :] + engines[: round_ % len(engines)]
@@ -185,8 +236,10 @@ def main() -> None:
                 print(f"  {engine:13s}       n/a")
                 continue
             median = statistics.median(rates[engine])
-            memory = f"  peak {peak[engine]:8.1f} MiB" if cuda else ""
-            print(f"  {engine:13s} {median:9.0f} samples/s  {median / base:5.2f}x{memory}")
+            memory = f"peak {peak[engine]:7.1f} MiB"
+            if peak["non-private"] >= 1:  # below that, page granularity makes ratios noise
+                memory += f" {peak[engine] / peak['non-private']:5.2f}x"
+            print(f"  {engine:13s} {median:9.0f} samples/s  {median / base:5.2f}x  {memory}")
 
 
 if __name__ == "__main__":

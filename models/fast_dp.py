@@ -26,6 +26,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from opacus.optimizers import DPOptimizer
+from opacus.optimizers.optimizer import _generate_noise
 from torch import nn
 
 
@@ -127,35 +128,47 @@ class BookkeepingHooks:
         return self._norms(*self._prepared())
 
     def accumulate_clipped(self, max_grad_norm: float) -> torch.Tensor:
-        """Add ``sum_i c_i g_i`` to each parameter's ``summed_grad``; return the norms.
+        """Add ``sum_i c_i g_i`` to each parameter's ``summed_grad`` in place; return the norms.
 
-        A trainable parameter that took no part in the forward gets a zero sum (the noise
-        still covers it).
+        A parameter without ``summed_grad`` starts from zeros; one that took no part in the
+        forward keeps what it had (the noise still covers it).
         """
         prepared, scale = self._prepared()
         norms = self._norms(prepared, scale)
         factors = (max_grad_norm / (norms + 1e-6)).clamp(max=1.0)
-        sums = {layer: clipped_sums(factors * scale) for layer, _, clipped_sums in prepared}
         for layer in self.layers:
-            for name, p in layer.named_parameters(recurse=False):
-                if not p.requires_grad:
-                    continue
-                grad = sums.get(layer, {}).get(name)
-                grad = torch.zeros_like(p) if grad is None else grad.to(p.dtype)
-                previous = getattr(p, "summed_grad", None)
-                p.summed_grad = grad if previous is None else previous + grad
+            for p in layer.parameters(recurse=False):
+                if p.requires_grad and getattr(p, "summed_grad", None) is None:
+                    p.summed_grad = torch.zeros_like(p, memory_format=torch.contiguous_format)
+        for layer, _, add_clipped_sums in prepared:
+            sums = {
+                name: p.summed_grad
+                for name, p in layer.named_parameters(recurse=False)
+                if p.requires_grad
+            }
+            add_clipped_sums(factors * scale, sums)
         self.clear()
         return norms
 
 
 class BookkeepingOptimizer(DPOptimizer):
     """Opacus' ``DPOptimizer`` whose clipping reads :class:`BookkeepingHooks` instead of
-    ``p.grad_sample``; noise, scaling, skipped steps and the accountant hook are inherited."""
+    ``p.grad_sample``; scaling, skipped steps and the accountant hook are inherited.
+
+    The noise is Opacus' (``N(0, sigma^2 C^2)`` per coordinate, its generator and secure
+    mode), drawn once per logical batch into buffers kept from step to step, to which the
+    clipped sums are then added in place: fresh model-sized tensors each step cost more in
+    page faults than the arithmetic. After a step ``p.grad`` is that buffer, so ``zero_grad``
+    always sets it to ``None`` rather than zeroing it.
+    """
 
     def __init__(self, optimizer: torch.optim.Optimizer, *, hooks: BookkeepingHooks, **kwargs):
         super().__init__(optimizer, **kwargs)
         self.hooks = hooks
         self.last_norms: torch.Tensor | None = None
+        self._noise = [
+            torch.empty_like(p, memory_format=torch.contiguous_format) for p in self.params
+        ]
 
     @property
     def accumulated_iterations(self) -> int:
@@ -163,10 +176,27 @@ class BookkeepingOptimizer(DPOptimizer):
         return 1
 
     def clip_and_accumulate(self) -> None:
+        if any(getattr(p, "summed_grad", None) is None for p in self.params):
+            self._draw_noise()  # a new logical batch: its sums start from the noise
         self.last_norms = self.hooks.accumulate_clipped(self.max_grad_norm)
+
+    def _draw_noise(self) -> None:
+        std = self.noise_multiplier * self.max_grad_norm
+        for p, noise in zip(self.params, self._noise, strict=True):
+            if std > 0 and not self.secure_mode:
+                noise.normal_(0, std, generator=self.generator)
+            else:
+                noise.copy_(_generate_noise(std, noise, self.generator, self.secure_mode))
+            p.summed_grad = noise
+
+    def add_noise(self) -> None:
+        for p in self.params:  # the noise is in already; the next batch draws its own
+            p.grad, p.summed_grad = p.summed_grad, None
 
     def zero_grad(self, set_to_none: bool = False) -> None:
         self.hooks.clear()
+        for p in self.params:
+            p.grad = None  # the noise buffer, which the next logical batch refills
         super().zero_grad(set_to_none)
 
     def pre_step(self, closure: Callable | None = None) -> bool:
@@ -215,8 +245,9 @@ class BookkeepingModule(nn.Module):
 # --- per-layer rules ---------------------------------------------------------------------
 #
 # ``prepare(layer, pairs)`` turns the recorded (input, output gradient) pairs of one layer into
-# each example's squared gradient norm ``(B,)`` and a function ``factors -> {name: sum_i c_i g_i}``
-# over the layer's trainable parameters, sharing the work the two need.
+# each example's squared gradient norm ``(B,)`` and a function ``(factors, sums)`` that adds
+# ``sum_i c_i g_i`` in place to ``sums[name]`` for each of the layer's trainable parameters,
+# sharing the work the two need.
 
 
 class _Rule:
@@ -231,10 +262,11 @@ def _from_per_example(grads: dict[str, torch.Tensor]) -> tuple[torch.Tensor, Cal
     """Norms and clipped sums of materialised per-example gradients ``{name: (B, ...)}``."""
     squares = sum(g.reshape(len(g), -1).pow(2).sum(1) for g in grads.values())
 
-    def clipped_sums(factors: torch.Tensor) -> dict:
-        return {name: torch.einsum("b,b...->...", factors, g) for name, g in grads.items()}
+    def add_clipped_sums(factors: torch.Tensor, sums: dict) -> None:
+        for name, g in grads.items():
+            sums[name].add_(torch.einsum("b,b...->...", factors, g))
 
-    return squares, clipped_sums
+    return squares, add_clipped_sums
 
 
 def _trainable(layer: nn.Module, name: str) -> bool:
@@ -266,16 +298,14 @@ class _LinearRule(_Rule):
             gram = torch.bmm(a, a.transpose(1, 2)) * torch.bmm(b, b.transpose(1, 2))
             squares = squares + gram.sum((1, 2))
 
-        def clipped_sums(factors: torch.Tensor) -> dict:
+        def add_clipped_sums(factors: torch.Tensor, sums: dict) -> None:
             weighted = b * factors.view(-1, 1, 1)
-            sums = {}
             if weight:
-                sums["weight"] = weighted.reshape(-1, p).T @ a.reshape(-1, d)
+                sums["weight"].addmm_(weighted.reshape(-1, p).T, a.reshape(-1, d))
             if bias:
-                sums["bias"] = weighted.sum((0, 1))
-            return sums
+                sums["bias"].add_(weighted.sum((0, 1)))
 
-        return squares, clipped_sums
+        return squares, add_clipped_sums
 
     @staticmethod
     def _one_position(a: torch.Tensor, b: torch.Tensor, weight: bool, bias: bool):
@@ -286,14 +316,14 @@ class _LinearRule(_Rule):
         else:
             squares = b_squares * a.pow(2).sum(1) if weight else b_squares
 
-        def clipped_sums(factors: torch.Tensor) -> dict:
+        def add_clipped_sums(factors: torch.Tensor, sums: dict) -> None:
             weighted = b * factors.unsqueeze(1)
-            sums = {"weight": weighted.T @ a} if weight else {}
+            if weight:
+                sums["weight"].addmm_(weighted.T, a)
             if bias:
-                sums["bias"] = weighted.sum(0)
-            return sums
+                sums["bias"].add_(weighted.sum(0))
 
-        return squares, clipped_sums
+        return squares, add_clipped_sums
 
 
 def _cat(parts: list[torch.Tensor]) -> torch.Tensor:
@@ -359,12 +389,11 @@ class _EmbeddingRule(_Rule):
         same = x.unsqueeze(2) == x.unsqueeze(1)
         squares = (torch.bmm(b, b.transpose(1, 2)) * same).sum((1, 2))
 
-        def clipped_sums(factors: torch.Tensor) -> dict:
+        def add_clipped_sums(factors: torch.Tensor, sums: dict) -> None:
             weighted = (b * factors.view(-1, 1, 1)).reshape(-1, b.shape[-1])
-            rows = torch.zeros_like(layer.weight).index_add_(0, x.reshape(-1), weighted)
-            return {"weight": rows}
+            sums["weight"].index_add_(0, x.reshape(-1), weighted)
 
-        return squares, clipped_sums
+        return squares, add_clipped_sums
 
 
 class _NormRule(_Rule):

@@ -330,18 +330,44 @@ def test_physical_batches_accumulate_into_one_logical_step():
 
 
 def test_noise_is_sigma_c_over_the_expected_batch_size():
-    """A zero gradient leaves only the noise: std sigma * C / expected batch size."""
+    """A zero gradient leaves only the noise: std sigma * C / expected batch size, drawn
+    afresh at each step (the buffers it is drawn into are reused, never added up)."""
     torch.manual_seed(9)
     model = nn.Sequential(nn.Linear(100, 100))
     optimizer = _fast_optimizer(
         model, noise_multiplier=3.0, max_grad_norm=2.0, expected_batch_size=4
     )
-    optimizer.zero_grad()
-    (model(torch.zeros(4, 100)) * 0.0).sum().backward()
-    optimizer.pre_step()
-    noise = torch.cat([p.grad.flatten() for p in model.parameters()])
-    assert float(noise.std()) == pytest.approx(3.0 * 2.0 / 4, rel=0.03)
-    assert abs(float(noise.mean())) < 0.05
+    draws = []
+    for _ in range(2):
+        optimizer.zero_grad()
+        (model(torch.zeros(4, 100)) * 0.0).sum().backward()
+        optimizer.pre_step()
+        draws.append(torch.cat([p.grad.flatten() for p in model.parameters()]).clone())
+    for noise in draws:
+        assert float(noise.std()) == pytest.approx(3.0 * 2.0 / 4, rel=0.03)
+        assert abs(float(noise.mean())) < 0.05
+    assert float(torch.corrcoef(torch.stack(draws))[0, 1]) == pytest.approx(0, abs=0.02)
+
+
+def test_each_step_holds_only_its_own_batch():
+    """Consecutive steps, with ``zero_grad(set_to_none=False)`` between them: the second
+    gradient is that of its own batch alone, as from a fresh optimizer."""
+    torch.manual_seed(10)
+    model = nn.Sequential(nn.Linear(6, 4), nn.Tanh(), nn.Linear(4, 3))
+    fresh = copy.deepcopy(model)
+    batches = [(torch.randn(5, 6), torch.randn(5, 3)) for _ in range(2)]
+    optimizer = _fast_optimizer(model, 0.0, 0.3, 5)
+    wrapped = BookkeepingModule(model, optimizer.hooks)
+    for inputs, targets in batches:
+        optimizer.zero_grad(set_to_none=False)
+        assert all(p.grad is None for p in model.parameters())
+        _loss(wrapped(inputs), targets).backward()
+        assert optimizer.pre_step()
+    single = _fast_optimizer(fresh, 0.0, 0.3, 5)
+    _loss(BookkeepingModule(fresh, single.hooks)(batches[1][0]), batches[1][1]).backward()
+    assert single.pre_step()
+    for second, alone in zip(model.parameters(), fresh.parameters(), strict=True):
+        torch.testing.assert_close(second.grad, alone.grad, rtol=1e-6, atol=0)
 
 
 def test_training_falls_back_to_opacus_and_says_why():
