@@ -379,3 +379,21 @@ def test_training_falls_back_to_opacus_and_says_why():
     engine, reason = choose_engine(nn.Sequential(first, nn.Tanh(), second))
     assert engine == "opacus-hooks"
     assert reason == "parameter shared by layers '0' and '2' (tied weights)"
+
+
+def test_minilm_l6_matches_opacus():
+    """MiniLM-L6 as `rai train --arch transformer` builds it (its config, random weights)."""
+    from transformers import AutoConfig
+
+    from raikit.models.transformer import _config_dict, build_transformer, default_pretrained_dir
+
+    torch.manual_seed(3)
+    config = _config_dict(AutoConfig.from_pretrained(default_pretrained_dir()))
+    model = build_transformer(config, n_classes=2)
+    ids = torch.randint(1, config["vocab_size"], (4, 12))
+    mask = torch.ones(4, 12, dtype=torch.long)
+    mask[0, 8:] = 0
+    first = assert_same_as_opacus(model, (ids, mask), max_grad_norm=1.0)
+    threshold = float(first.median())
+    norms = assert_same_as_opacus(model, (ids, mask), max_grad_norm=threshold)
+    assert (norms > threshold).any() and (norms < threshold).any()
