@@ -18,3 +18,15 @@ def arrests_model(arrests_table, tmp_path_factory):
     """An MLP trained on carData::Arrests for a few epochs."""
     spec = TrainSpec(label="released", sensitive=("colour", "sex"), epochs=4, seed=0)
     return train(arrests_table, spec, tmp_path_factory.mktemp("arrests") / "model", progress=False)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models and batches: a second intra-op thread only adds synchronisation (10x slower
+    on a busy 2-core machine). Modules that build torch models themselves opt in."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

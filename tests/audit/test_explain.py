@@ -23,13 +23,7 @@ from raikit.models.train import TrainSpec, train
 FAST = ExplainConfig(n_rows=120, n_bootstrap=100, quality_rows=8, n_perturb_samples=3)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny models: thread start-up costs more than the maths on a shared 2-core machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _linear_predictor(tmp_path, frame: pd.DataFrame) -> ModelPredictor:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from raikit.audit.cli import app
@@ -36,12 +35,7 @@ CANARIES = (CARD, EMAIL, SSN, PHONE, NAME)
 FRAGMENTS = ("Canarysmith", "canary.person", "example.org", "45-6789", "867-5309", "41111111")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _planted(frame: pd.DataFrame, rows: range) -> pd.DataFrame:

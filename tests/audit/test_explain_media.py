@@ -27,12 +27,7 @@ FAST = ExplainConfig(n_rows=48, n_bootstrap=100, quality_rows=6, n_perturb_sampl
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _tiny(name: str, rows: int) -> LoadedTable:

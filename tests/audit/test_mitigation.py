@@ -22,17 +22,7 @@ from raikit.models.tensorboard_log import LOG_DIR
 from raikit.models.train import TrainSpec, split_indices, train
 from tests.audit._planted import planted_frame
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny batches: a second intra-op thread only adds synchronisation (10x slower on a busy
-    2-core machine)."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 TARGET = {

@@ -11,16 +11,7 @@ from tests.audit._planted import planted_frame
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny batches: a second intra-op thread only adds synchronisation (10x slower on a busy
-    2-core machine)."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def rai(*args):

@@ -11,17 +11,7 @@ from raikit.models.fair_training import TorchMLPClassifier, fairness_penalty, re
 from raikit.models.train import TrainSpec, train
 from tests.audit._planted import planted_frame
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny batches: a second intra-op thread only adds synchronisation (10x slower on a busy
-    2-core machine)."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_reweighing_matches_hand_computed_weights():
