@@ -15,7 +15,9 @@ autograd's graph, so the backward computes no unclipped parameter gradient.
 Clipping, noise and scaling follow Opacus' ``DPOptimizer`` (clip factor
 ``min(1, C / (norm + 1e-6))``, noise ``N(0, sigma^2 C^2)`` on the clipped sum, division by the
 expected batch size), which this engine's optimizer extends, so Poisson sampling,
-``BatchMemoryManager`` and the accountants are Opacus' own.
+``BatchMemoryManager`` and the accountants are Opacus' own. Under Opacus' ``DPDDP`` each
+process clips its own share of the Poisson batch, rank 0 alone adds the noise, and the sums
+are averaged across processes before the step, as Opacus' ``DistributedDPOptimizer`` does.
 """
 
 from __future__ import annotations
@@ -162,9 +164,18 @@ class BookkeepingOptimizer(DPOptimizer):
     always sets it to ``None`` rather than zeroing it.
     """
 
-    def __init__(self, optimizer: torch.optim.Optimizer, *, hooks: BookkeepingHooks, **kwargs):
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        *,
+        hooks: BookkeepingHooks,
+        rank: int = 0,
+        world_size: int = 1,
+        **kwargs,
+    ):
         super().__init__(optimizer, **kwargs)
         self.hooks = hooks
+        self.rank, self.world_size = rank, world_size
         self.last_norms: torch.Tensor | None = None
         self._noise = [
             torch.empty_like(p, memory_format=torch.contiguous_format) for p in self.params
@@ -183,7 +194,9 @@ class BookkeepingOptimizer(DPOptimizer):
     def _draw_noise(self) -> None:
         std = self.noise_multiplier * self.max_grad_norm
         for p, noise in zip(self.params, self._noise, strict=True):
-            if std > 0 and not self.secure_mode:
+            if self.rank != 0:  # one process adds the batch's noise; the others add none
+                noise.zero_()
+            elif std > 0 and not self.secure_mode:
                 noise.normal_(0, std, generator=self.generator)
             else:
                 noise.copy_(_generate_noise(std, noise, self.generator, self.secure_mode))
@@ -209,7 +222,15 @@ class BookkeepingOptimizer(DPOptimizer):
         if self.step_hook:
             self.step_hook(self)
         self._is_last_step_skipped = False
+        if self.world_size > 1:
+            self._average_across_processes()
         return True
+
+    def _average_across_processes(self) -> None:
+        """Each process's scaled sum, averaged: the whole batch's clipped sum plus one noise."""
+        for p in self.params:
+            torch.distributed.all_reduce(p.grad, op=torch.distributed.ReduceOp.SUM)
+            p.grad /= self.world_size
 
 
 class BookkeepingModule(nn.Module):
@@ -408,7 +429,11 @@ class _NormRule(_Rule):
             else:
                 normalized = F.group_norm(a, layer.num_groups, eps=layer.eps)
                 axes = tuple(range(2, a.dim()))
-            parts = {"weight": (b * normalized).sum(axes), "bias": b.sum(axes)}
+            # Over the positions that share the parameters (none for a ``(B, d)`` input:
+            # ``sum(())`` would sum every axis).
+            parts = {"weight": b * normalized, "bias": b}
+            if axes:
+                parts = {name: grad.sum(axes) for name, grad in parts.items()}
             for name, grad in parts.items():
                 if _trainable(layer, name):
                     grads[name] = grad if name not in grads else grads[name] + grad
@@ -436,20 +461,32 @@ def make_private(
 ) -> tuple[BookkeepingModule, BookkeepingOptimizer, Any]:
     """Opacus' ``make_private`` (Poisson sampling, mean loss) with this engine's clipping.
 
-    Returns the hooked module (``_close()`` removes the hooks), the DP optimizer, whose steps
-    ``accountant`` records, and the Poisson-sampling loader.
+    ``module`` may be wrapped in Opacus' ``DPDDP``: each process then samples its shard at
+    the same rate and the optimizer combines the processes' sums. Returns the hooked module
+    (``_close()`` removes the hooks), the DP optimizer, whose steps ``accountant`` records, and
+    the Poisson-sampling loader.
     """
     from opacus.data_loader import DPDataLoader
+    from opacus.distributed import DifferentiallyPrivateDistributedDataParallel as DPDDP
 
-    loader = DPDataLoader.from_data_loader(data_loader)
+    distributed = isinstance(module, DPDDP)
+    rank, world_size = (
+        (torch.distributed.get_rank(), torch.distributed.get_world_size())
+        if distributed
+        else (0, 1)
+    )
+    loader = DPDataLoader.from_data_loader(data_loader, distributed=distributed)
     sample_rate = 1 / len(loader)
     hooks = BookkeepingHooks(module)
     private_optimizer = BookkeepingOptimizer(
         optimizer,
         hooks=hooks,
+        rank=rank,
+        world_size=world_size,
         noise_multiplier=noise_multiplier,
         max_grad_norm=max_grad_norm,
-        expected_batch_size=int(len(loader.dataset) * sample_rate),
+        # Per process, as Opacus counts it: the processes' averages make the batch's mean.
+        expected_batch_size=int(len(loader.dataset) * sample_rate) / world_size,
     )
     private_optimizer.attach_step_hook(accountant.get_optimizer_hook_fn(sample_rate=sample_rate))
     return BookkeepingModule(module, hooks), private_optimizer, loader

@@ -193,16 +193,11 @@ def fix_module(module: torch.nn.Module) -> tuple[torch.nn.Module, list[str]]:
 def choose_engine(module: torch.nn.Module) -> tuple[str, str | None]:
     """The clipping engine for ``module`` and, for Opacus, why the fast one cannot be used.
 
-    raikit's fast engine when it supports every trainable layer; Opacus' hooks otherwise
-    (tied weights, and DDP for now).
+    raikit's fast engine when it supports every trainable layer (alone or under Opacus'
+    ``DPDDP``); Opacus' hooks otherwise (e.g. tied weights).
     """
-    from opacus.distributed import DifferentiallyPrivateDistributedDataParallel as DPDDP
-    from torch.nn.parallel import DistributedDataParallel
-
     from raikit.models.fast_dp import unsupported_reason
 
-    if isinstance(module, (DPDDP, DistributedDataParallel)):
-        return OPACUS_ENGINE, "distributed training has no fast engine yet"
     reason = unsupported_reason(module)
     return (OPACUS_ENGINE, reason) if reason else (FAST_ENGINE, None)
 
@@ -268,7 +263,7 @@ class PrivateTraining:
         self.engine_name: str | None = None
         self.engine_fallback: str | None = None
 
-    def attach(self, module: Any, optimizer: Any, loader: Any, *, distributed: bool = False):
+    def attach(self, module: Any, optimizer: Any, loader: Any):
         """``make_private`` with Poisson sampling; returns (module, optimizer, loader).
 
         raikit's fast engine (:mod:`raikit.models.fast_dp`) clips when it supports every

@@ -107,6 +107,15 @@ LAYERS = {
         lambda: nn.Sequential(nn.Conv2d(2, 4, 3), nn.GroupNorm(2, 4)),
         lambda: torch.randn(8, 2, 5, 5),
     ),
+    # One position per example: nothing to sum over within an example.
+    "layernorm-2d": (
+        lambda: nn.Sequential(nn.Linear(4, 6), nn.LayerNorm(6)),
+        lambda: torch.randn(8, 4),
+    ),
+    "groupnorm-2d": (
+        lambda: nn.Sequential(nn.Linear(4, 6), nn.GroupNorm(2, 6)),
+        lambda: torch.randn(8, 4),
+    ),
 }
 
 
