@@ -186,6 +186,8 @@ class Limits:
     # radius swept (or the policy's radius) before attacks make manipulation likely.
     max_robust_accuracy_drop: float = 0.1
     robustness_epsilon: float | None = None
+    # A group may lose this much accuracy to a smaller model (against its baseline).
+    max_group_accuracy_drop: float = 0.05
 
 
 DEFAULT_LIMITS = Limits()
@@ -195,21 +197,24 @@ def limits_from(policy: Policy | None) -> Limits:
     """The limits a policy sets, with raikit's defaults for the rest."""
     if policy is None:
         return DEFAULT_LIMITS
-    dpd = [
-        t.max
-        for t in policy.thresholds
-        if t.metric == "demographic_parity_difference" and t.max is not None
-    ]
+
+    def smallest_max(metric: str, default: float) -> float:
+        bounds = [t.max for t in policy.thresholds if t.metric == metric and t.max is not None]
+        return min(bounds) if bounds else default
+
     return Limits(
-        max_demographic_parity_difference=min(dpd)
-        if dpd
-        else DEFAULT_LIMITS.max_demographic_parity_difference,
+        max_demographic_parity_difference=smallest_max(
+            "demographic_parity_difference", DEFAULT_LIMITS.max_demographic_parity_difference
+        ),
         max_epsilon=policy.privacy.max_epsilon or DEFAULT_LIMITS.max_epsilon,
         max_membership_auc=policy.privacy.max_membership_auc or DEFAULT_LIMITS.max_membership_auc,
         forbidden_pii=tuple(policy.privacy.forbidden_pii),
         max_counterfactual_flip_rate=policy.robustness.max_counterfactual_flip_rate
         or DEFAULT_LIMITS.max_counterfactual_flip_rate,
         robustness_epsilon=policy.robustness.epsilon,
+        max_group_accuracy_drop=smallest_max(
+            "group_accuracy_drop", DEFAULT_LIMITS.max_group_accuracy_drop
+        ),
     )
 
 

@@ -7,7 +7,16 @@ line here (or :func:`register_assessment` from your own code; no edit of raikit 
 
 from __future__ import annotations
 
-from raikit.audit import explain, fairness, mitigation, performance, pii, privacy, robustness
+from raikit.audit import (
+    comparison,
+    explain,
+    fairness,
+    mitigation,
+    performance,
+    pii,
+    privacy,
+    robustness,
+)
 from raikit.audit.assessment import Assessment
 from raikit.audit.evidence import Section
 from raikit.models.errors import ConfigError, close_matches_hint
@@ -99,5 +108,6 @@ for _builtin in (
     privacy.ASSESSMENT,
     explain.ASSESSMENT,
     robustness.ASSESSMENT,
+    comparison.ASSESSMENT,
 ):
     register_assessment(_builtin)

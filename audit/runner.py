@@ -297,11 +297,16 @@ def _score(frame: pd.DataFrame, config: AuditConfig, predictor: Predictor) -> Sc
         )
     y_true = labels.map({name: i for i, name in enumerate(classes)}).to_numpy(dtype=np.int64)
     y_score = predictor.predict_proba(frame)
-    if len(classes) == 2:
-        y_pred = (y_score[:, 1] >= config.threshold).astype(np.int64)
-    else:
-        y_pred = y_score.argmax(axis=1)
-    return Scores(y_true, y_pred, y_score, classes)
+    return Scores(y_true, decide(y_score, config.threshold), y_score, classes)
+
+
+def decide(y_score: np.ndarray, threshold: float) -> np.ndarray:
+    """Each row's decision (a class index) from class probabilities ``(n, n_classes)``: the
+    positive class when its probability reaches ``threshold`` (two classes), else the likeliest.
+    """
+    if y_score.shape[1] == 2:
+        return (y_score[:, 1] >= threshold).astype(np.int64)
+    return y_score.argmax(axis=1)
 
 
 def _read_predictions(table: LoadedTable, config: AuditConfig) -> tuple[str, Scores]:

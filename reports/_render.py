@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from raikit.audit.evidence import ConfigError, DataError, Evidence
 from raikit.reports import charts
+from raikit.reports._comparison_chart import comparison_charts
 from raikit.reports._concerns import impact_context
 from raikit.reports._explain_chart import explanation_views
 from raikit.reports._format import (
@@ -193,6 +194,9 @@ def context(evidence: Evidence, charts_on: bool = True) -> dict[str, Any]:
         ),
         "robustness_charts": robustness_charts(
             evidence.result("robustness") if charts_on else None, level
+        ),
+        "comparison_charts": comparison_charts(
+            evidence.result("comparison") if charts_on else None
         ),
     }
 

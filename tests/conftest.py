@@ -20,6 +20,15 @@ def arrests_model(arrests_table, tmp_path_factory):
     return train(arrests_table, spec, tmp_path_factory.mktemp("arrests") / "model", progress=False)
 
 
+@pytest.fixture(scope="session")
+def arrests_other_model(arrests_table, tmp_path_factory):
+    """Another MLP on the same data (one epoch, another seed): a second model to compare."""
+    spec = TrainSpec(label="released", sensitive=("colour", "sex"), epochs=1, seed=3)
+    return train(
+        arrests_table, spec, tmp_path_factory.mktemp("arrests-other") / "model", progress=False
+    )
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """Tiny models and batches: a second intra-op thread only adds synchronisation (10x slower

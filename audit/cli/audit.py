@@ -83,6 +83,13 @@ def audit(
             help="Also test counterfactual and adversarial robustness (`rai robustness`)."
         ),
     ] = False,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also compare the model, group by group, with this baseline model (e.g. the "
+            "teacher it was distilled from, or the original it was quantised or pruned from)."
+        ),
+    ] = None,
 ) -> None:
     """Audit a model (or a predictions file): evidence.json + report.html."""
     from raikit.audit.impact import load_impact
@@ -99,6 +106,8 @@ def audit(
         raise ConfigError("--label is required with --model")
     if explain and model is None:
         raise ConfigError("--explain needs --model: a predictions file has nothing to explain")
+    if baseline is not None and model is None:
+        raise ConfigError("--baseline needs --model: a predictions file has no model to compare")
     if junit is not None and policy is None:
         raise ConfigError("--junit needs --policy (the gate whose result it records)")
     # Read the YAML inputs before the audit runs, so a typo fails in a second, not a minute.
@@ -137,6 +146,10 @@ def audit(
         from raikit.audit.robustness import RobustnessConfig
 
         checks["robustness"] = RobustnessConfig(seed=seed)
+    if baseline is not None:
+        from raikit.audit.comparison import ComparisonConfig
+
+        checks["comparison"] = ComparisonConfig(baseline=str(baseline))
     evidence = run_audit(
         table,
         config,
