@@ -17,7 +17,7 @@ LOSS_COLOUR, GAIN_COLOUR = "#c07a2c", "#2f5d8a"
 
 
 def accuracy_change_chart(attribute: AttributeComparison, overall: GroupComparison) -> Chart | None:
-    """Horizontal bars of each group's accuracy change in points, whiskers for the interval,
+    """Horizontal bars of each group's accuracy change, whiskers for the interval,
     a dashed line at the change over all rows; small groups grey. ``None`` if none is defined."""
     groups = [g for g in attribute.groups if g.metrics["accuracy"].change.value is not None]
     if not groups:
@@ -33,7 +33,7 @@ def accuracy_change_chart(attribute: AttributeComparison, overall: GroupComparis
         positions = list(range(len(groups) - 1, -1, -1))
         for position, group in zip(positions, groups, strict=True):
             change = group.metrics["accuracy"].change
-            value = 100 * change.value
+            value = change.value
             colour = (
                 SMALL_COLOUR if not group.compared else (LOSS_COLOUR if value < 0 else GAIN_COLOUR)
             )
@@ -43,8 +43,8 @@ def accuracy_change_chart(attribute: AttributeComparison, overall: GroupComparis
                     value,
                     position,
                     xerr=[
-                        [max(0.0, value - 100 * change.lower)],
-                        [max(0.0, 100 * change.upper - value)],
+                        [max(0.0, value - change.lower)],
+                        [max(0.0, change.upper - value)],
                     ],
                     fmt="none",
                     ecolor=INK,
@@ -52,12 +52,12 @@ def accuracy_change_chart(attribute: AttributeComparison, overall: GroupComparis
                     capsize=3,
                 )
         everyone = overall.metrics["accuracy"].change.value
-        axes.axvline(100 * everyone, color=INK, linestyle="--", linewidth=1)
+        axes.axvline(everyone, color=INK, linestyle="--", linewidth=1)
         axes.axvline(0, color="#999999", linewidth=0.8)
         axes.set_yticks(
             positions, [_tick_label(g.label, g.count, not g.compared) for g in groups], fontsize=8
         )
-        axes.set_xlabel("Accuracy change against the baseline (percentage points)")
+        axes.set_xlabel("Accuracy change against the baseline")
         axes.grid(axis="x", color=GRID, linewidth=0.8)
         axes.set_axisbelow(True)
         for side in ("top", "right"):
@@ -65,14 +65,14 @@ def accuracy_change_chart(attribute: AttributeComparison, overall: GroupComparis
         axes.set_title(f"Accuracy change by group: {attribute.attribute}", fontsize=9, color=INK)
         data_uri = _to_data_uri(figure)
     parts = [
-        f"{g.label}: {100 * g.metrics['accuracy'].change.value:+.1f} points"
+        f"{g.label}: {g.metrics['accuracy'].change.value:+.3f}"
         + ("" if g.compared else " (small group)")
         for g in groups
     ]
     alt = (
         f"Bar chart of each group's accuracy change against the baseline for "
         f"{attribute.attribute}; the dashed line is the change over all rows "
-        f"({100 * everyone:+.1f} points). " + "; ".join(parts) + ". The same figures are in "
+        f"({everyone:+.3f}). " + "; ".join(parts) + ". The same figures are in "
         "the table."
     )
     return Chart(data_uri=data_uri, alt=alt)

@@ -321,14 +321,12 @@ def _disparities(counts, boot, masks, binary, min_group_size, level) -> dict[str
     return out
 
 
-def _points(interval: Interval) -> str:
-    """A change in percentage points with its interval, e.g. ``-8.1 points [-12.3, -4.0]``."""
+def _change_text(interval: Interval) -> str:
+    """A change with its interval, e.g. ``-0.081 [-0.123, -0.040]``."""
     bounds = (
-        f" [{100 * interval.lower:+.1f}, {100 * interval.upper:+.1f}]"
-        if interval.lower is not None
-        else ""
+        f" [{interval.lower:+.3f}, {interval.upper:+.3f}]" if interval.lower is not None else ""
     )
-    return f"{100 * interval.value:+.1f} points{bounds}"
+    return f"{interval.value:+.3f}{bounds}"
 
 
 def _findings(attribute, groups, disparities, overall, min_group_size) -> list[Finding]:
@@ -343,8 +341,8 @@ def _findings(attribute, groups, disparities, overall, min_group_size) -> list[F
                     severity="warning",
                     code="group_loses_more",
                     message=f"group '{group.label}' ({group.count} rows) changes accuracy by "
-                    f"{_points(group.metrics['accuracy'].change)} against "
-                    f"{100 * overall_change.value:+.1f} over all rows: it loses significantly "
+                    f"{_change_text(group.metrics['accuracy'].change)} against "
+                    f"{overall_change.value:+.3f} over all rows: it loses significantly "
                     f"more than the average ({group.lost} of its rows the baseline got right "
                     "are now wrong)",
                 )
@@ -491,7 +489,7 @@ def _risks(result: ComparisonResult, limits: Limits) -> list[MeasuredRisk]:
         likelihood, how = 1, "no more than the average, within the intervals"
     basis = (
         f"measured against the baseline: the group losing most, '{worst.label}', changes "
-        f"accuracy by {_points(worst.metrics['accuracy'].change)}, {how}"
+        f"accuracy by {_change_text(worst.metrics['accuracy'].change)}, {how}"
     )
     title = "A group loses more than others to the smaller model"
     return [MeasuredRisk(CONCERN, title, likelihood, basis, from_decisions=True)]

@@ -128,6 +128,7 @@ def test_audit_with_a_baseline_writes_evidence_report_and_gate(
     assert all(c["status"] == "pass" for c in gates)
     html = (out / "report.html").read_text()
     assert "Against the baseline model" in html and "colour=White" in html
+    assert html.count("Bar chart of each group&#39;s accuracy change") == 3  # one per attribute
     markdown = CliRunner().invoke(
         app,
         ["report", str(out / "evidence.json"), "--format", "md", "--out", str(tmp_path / "r.md")],
