@@ -194,9 +194,8 @@ def compare_decisions(
     rng = np.random.default_rng(seed)
     total = np.bincount(cells, minlength=8)[None]
     replicates = resample_counts(total, n_bootstrap, rng)
-    overall = _groups(
-        total, replicates, [{}], ["all rows"], masks, metrics, None, confidence_level, 0
-    )[0]
+    options = dict(masks=masks, metrics=metrics, level=confidence_level)
+    overall = _groups(total, replicates, [{}], ["all rows"], **options, min_group_size=0)[0]
     findings: list[Finding] = []
     compared = []
     for attribute in attributes:
@@ -214,11 +213,9 @@ def compare_decisions(
             boot,
             attribute.groups,
             labels,
-            masks,
-            metrics,
-            boot.sum(1),
-            confidence_level,
-            min_group_size,
+            **options,
+            min_group_size=min_group_size,
+            totals=(counts.sum(0), boot.sum(1)),
         )
         disparities = _disparities(counts, boot, masks, binary, min_group_size, confidence_level)
         compared.append(
@@ -233,37 +230,31 @@ def compare_decisions(
     return overall, compared, findings
 
 
-def _groups(counts, boot, groups, labels, masks, metrics, totals, level, min_group_size):
-    """One :class:`GroupComparison` per row of ``counts``; ``totals``: the replicates' overall
-    counts for the relative change (``None`` for the overall row itself)."""
-    point, rows = _ratios(counts, masks)
-    again, _ = _ratios(boot, masks)
-    if totals is None:
-        relative_point = np.zeros(len(counts))
-        relative = np.zeros((len(boot), len(counts)))
-    else:
-        overall, _ = _ratios(counts.sum(0), masks)
-        overall_boot, _ = _ratios(totals, masks)
+def _groups(counts, boot, groups, labels, *, masks, metrics, level, min_group_size, totals=None):
+    """One :class:`GroupComparison` per row of the cell counts ``counts`` (replicates ``boot``).
+
+    ``totals``: the counts over all rows and their replicates, for each group's accuracy change
+    relative to the change over all rows (``None`` for the all-rows comparison itself).
+    """
+    point, again = _ratios(counts, masks)[0], _ratios(boot, masks)[0]
+    for figures in (point, again):
+        for metric in metrics:
+            figures[f"change:{metric}"] = (
+                figures[f"candidate:{metric}"] - figures[f"baseline:{metric}"]
+            )
+    if totals is not None:
+        everyone, everyone_again = (_ratios(t, masks)[0] for t in totals)
 
         def accuracy_change(values):
             return values["candidate:accuracy"] - values["baseline:accuracy"]
 
-        relative_point = accuracy_change(point) - accuracy_change(overall)
-        relative = accuracy_change(again) - accuracy_change(overall_boot)[:, None]
+        point["relative"] = point["change:accuracy"] - accuracy_change(everyone)
+        again["relative"] = again["change:accuracy"] - accuracy_change(everyone_again)[:, None]
     out = []
     for index, (group, label) in enumerate(zip(groups, labels, strict=True)):
-        figures = {}
-        for metric in metrics:
-            base, cand = (f"{model}:{metric}" for model in MODELS)
-            figures[metric] = Change(
-                baseline=_interval(point[base][index], again[base][:, index], level),
-                candidate=_interval(point[cand][index], again[cand][:, index], level),
-                change=_interval(
-                    point[cand][index] - point[base][index],
-                    again[cand][:, index] - again[base][:, index],
-                    level,
-                ),
-            )
+        interval = {
+            name: _interval(point[name][index], again[name][:, index], level) for name in point
+        }
         count = int(counts[index].sum())
         out.append(
             GroupComparison(
@@ -271,15 +262,18 @@ def _groups(counts, boot, groups, labels, masks, metrics, totals, level, min_gro
                 label=label,
                 count=count,
                 compared=count >= min_group_size,
-                metrics=figures,
-                decision_churn=_interval(
-                    point["decision_churn"][index], again["decision_churn"][:, index], level
-                ),
-                relative_accuracy_change=_interval(relative_point[index], relative[:, index], level)
-                if totals is not None
-                else Interval(value=0.0),
-                lost=int(round(point["lost"][index] * rows["lost"][index])),
-                gained=int(round(point["gained"][index] * rows["gained"][index])),
+                metrics={
+                    metric: Change(
+                        baseline=interval[f"baseline:{metric}"],
+                        candidate=interval[f"candidate:{metric}"],
+                        change=interval[f"change:{metric}"],
+                    )
+                    for metric in metrics
+                },
+                decision_churn=interval["decision_churn"],
+                relative_accuracy_change=interval.get("relative", Interval(value=0.0)),
+                lost=int(counts[index] @ masks["lost"][0]),
+                gained=int(counts[index] @ masks["gained"][0]),
             )
         )
     return out
