@@ -61,7 +61,9 @@ class Threshold(_PolicyPart):
     fairness disparity (``demographic_parity_difference``, ...; checked on ``attribute``, or on
     every attribute when it is left out), a performance metric (``accuracy``, ``roc_auc``, ...),
     ``membership_auc``, ``counterfactual_flip_rate``, ``robust_accuracy`` (its ``attribute`` is
-    the attack and radius, e.g. ``pgd_linf at epsilon 0.1``). ``use: upper`` compares the upper
+    the attack and radius, e.g. ``pgd_linf at epsilon 0.1``), ``representation_ratio`` (its
+    ``attribute`` is a group, e.g. ``sex=Female``; its ``min`` is the limit below which a
+    group is under-represented). ``use: upper`` compares the upper
     end of the interval instead of the point estimate (a stricter gate that accounts for
     sampling noise); ``use: lower`` the lower end.
     """
@@ -186,6 +188,9 @@ class Limits:
     # radius swept (or the policy's radius) before attacks make manipulation likely.
     max_robust_accuracy_drop: float = 0.1
     robustness_epsilon: float | None = None
+    # A group whose share of the data is clearly below this fraction of its share of the
+    # reference population is under-represented (the four-fifths rule of thumb).
+    min_representation_ratio: float = 0.8
 
 
 DEFAULT_LIMITS = Limits()
@@ -200,6 +205,9 @@ def limits_from(policy: Policy | None) -> Limits:
         for t in policy.thresholds
         if t.metric == "demographic_parity_difference" and t.max is not None
     ]
+    representation = [
+        t.min for t in policy.thresholds if t.metric == "representation_ratio" and t.min is not None
+    ]
     return Limits(
         max_demographic_parity_difference=min(dpd)
         if dpd
@@ -210,6 +218,9 @@ def limits_from(policy: Policy | None) -> Limits:
         max_counterfactual_flip_rate=policy.robustness.max_counterfactual_flip_rate
         or DEFAULT_LIMITS.max_counterfactual_flip_rate,
         robustness_epsilon=policy.robustness.epsilon,
+        min_representation_ratio=max(representation)
+        if representation
+        else DEFAULT_LIMITS.min_representation_ratio,
     )
 
 
