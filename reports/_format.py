@@ -109,16 +109,16 @@ def format_interval(interval: Interval | None, decimals: int = DECIMALS) -> str:
 
 
 def format_p_value(p_value: float | None) -> str:
-    """Format a p-value: ``'0.042'``, or ``'< 0.001'`` below that.
+    """Write a p-value: ``'p = 0.042'``, or ``'p < 0.001'`` below that.
 
     Examples
     --------
     >>> format_p_value(0.04217), format_p_value(1e-12)
-    ('0.042', '< 0.001')
+    ('p = 0.042', 'p < 0.001')
     """
     if p_value is None:
         return NOT_AVAILABLE
-    return "< 0.001" if p_value < 0.001 else format_number(p_value)
+    return "p < 0.001" if p_value < 0.001 else f"p = {format_number(p_value)}"
 
 
 def format_count(count: int | None) -> str:

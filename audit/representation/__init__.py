@@ -159,7 +159,7 @@ def _assess_attribute(
             continue
         evidence = (
             f"{_percent(group.share)} of the rows with a known {attribute.name} "
-            f"({group.count} of {n_known}) against {group.reference_share:.1%} in the "
+            f"({group.count:,} of {n_known:,}) against {group.reference_share:.1%} in the "
             f"reference; representation ratio {group.ratio.value:.2f} "
             f"[{group.ratio.lower:.2f}, {group.ratio.upper:.2f}]"
         )
@@ -188,7 +188,8 @@ def _assess_attribute(
     n_missing = int(counts[~known].sum())
     if n_missing:
         message = (
-            f"{n_missing} rows have no value for '{attribute.name}' and are left out of its shares"
+            f"{n_missing:,} rows have no value for '{attribute.name}' and are left out of "
+            "its shares"
         )
         findings.append(_finding("warning", "missing_sensitive", message))
     empty = _empty_cells(attribute) if len(attribute.columns) > 1 else []
@@ -315,6 +316,8 @@ def assess_representation(
     >>> result.attributes[0].groups[0].ratio.value
     0.4
     """
+    import pandas as pd
+
     from raikit.audit.groups import fit_groups
     from raikit.models.schema import label_text
 
@@ -324,9 +327,11 @@ def assess_representation(
     check_reference(config.reference, attributes, sensitive)
     positives = labelled = None
     if label is not None and positive_label is not None:
-        values = frame[label]
-        labelled = values.notna().to_numpy(dtype=np.float64)
-        positives = (values.map(label_text) == positive_label).to_numpy(dtype=np.float64)
+        # Each distinct label is written once, not once a row.
+        codes, uniques = pd.factorize(frame[label])
+        labelled = (codes >= 0).astype(np.float64)
+        is_positive = np.asarray([label_text(u) == positive_label for u in uniques] + [False])
+        positives = is_positive[codes].astype(np.float64)
     rng = np.random.default_rng(config.seed)
     assessed, findings, missing = [], [], []
     for attribute in attributes:
@@ -408,7 +413,7 @@ def _risks(result: RepresentationResult, limits: Limits) -> list[MeasuredRisk]:
 
 ASSESSMENT = Assessment(
     name="representation",
-    title="Representation of groups in the data, against a reference population",
+    title="Representation of groups in the data",
     concern="diversity",
     needs="data",
     result_type=RepresentationResult,
