@@ -233,3 +233,22 @@ def test_cli_measures_representation_and_refuses_a_bad_reference(tmp_path):
         "error: the reference has no share for group 'b' of column 'g' (20 rows): add its "
         "share to the reference"
     )
+
+
+def test_shuffling_rows_changes_nothing(toy):
+    config = _reference(sex=EVEN)
+    shuffled = toy.sample(frac=1, random_state=1).reset_index(drop=True)
+    first = assess_representation(toy, ["sex"], config, label="y", positive_label="1")
+    again = assess_representation(shuffled, ["sex"], config, label="y", positive_label="1")
+    assert first == again
+
+
+def test_an_interval_across_the_limit_cannot_conclude():
+    # 9 of 25 rows against a share of 0.5: ratio 0.72 [0.40, 1.11] straddles 0.8.
+    frame = pd.DataFrame({"sex": ["F"] * 9 + ["M"] * 16})
+    result = assess_representation(frame, ["sex"], _reference(sex=EVEN))
+    female = result.attributes[0].groups[0]
+    assert female.ratio.value == pytest.approx(0.72)
+    assert female.ratio.lower < 0.8 < female.ratio.upper
+    codes = [f.code for f in result.findings]
+    assert "representation_uncertain" in codes and "under_represented" not in codes
