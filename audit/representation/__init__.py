@@ -109,102 +109,124 @@ def _listed(labels: list[str]) -> str:
     return shown + (f" and {len(labels) - MAX_LISTED} more" if len(labels) > MAX_LISTED else "")
 
 
-def _assess_attribute(
+def _group_shares(
     attribute: SensitiveAttribute,
+    shares: dict[str, float] | None,
     positives: np.ndarray | None,
-    labelled: np.ndarray,
+    labelled: np.ndarray | None,
     config: RepresentationConfig,
-    limit: float,
-    rng: np.random.Generator,
-) -> tuple[AttributeRepresentation, list[Finding]]:
+) -> tuple[list[GroupShare], int]:
+    """Each group with a known value (and each reference group with no row), and the rows
+    with a missing value."""
     from raikit.audit.groups import MISSING_GROUP
 
     k = len(attribute.groups)
-    counts = np.bincount(attribute.codes, minlength=k)
     known = np.asarray([MISSING_GROUP not in g.values() for g in attribute.groups], dtype=bool)
     labels = [label for label, ok in zip(attribute.labels, known, strict=True) if ok]
-    counts_known = counts[known]
-    shares = config.reference.columns.get(attribute.name) if len(attribute.columns) == 1 else None
     # A reference group with no row in the data is a group of 0 rows, not left out.
     absent = [g for g in shares if g not in labels] if shares is not None else []
-    labels += absent
-    counts_known = np.concatenate([counts_known, np.zeros(len(absent), dtype=np.int64)])
-    n_known = int(counts_known.sum())
-    share = counts_known / max(n_known, 1)
-    share_bounds = wilson_interval(counts_known, n_known, config.confidence_level)
+    padding = np.zeros(len(absent))
+    all_counts = np.bincount(attribute.codes, minlength=k)
+    counts = np.concatenate([all_counts[known], padding]).astype(np.int64)
+    n_known = int(counts.sum())
+    share_bounds = wilson_interval(counts, n_known, config.confidence_level)
+    share = counts / n_known if n_known else np.full(len(counts), np.nan)
+    compared = shares is not None and n_known > 0
+    if compared:
+        reference = np.asarray([shares[label] for label in labels + absent])
+        ratio, *ratio_bounds = ratio_interval(share, *share_bounds, reference)
     if positives is not None:
-        padding = np.zeros(len(absent))
         hits = np.concatenate([np.bincount(attribute.codes, positives, k)[known], padding])
         rated = np.concatenate([np.bincount(attribute.codes, labelled, k)[known], padding])
+        rate = np.divide(hits, rated, out=np.full(len(hits), np.nan), where=rated > 0)
         rate_bounds = wilson_interval(hits, rated, config.confidence_level)
-    if shares is not None:
-        reference = np.asarray([shares[label] for label in labels])
-        ratio = ratio_interval(share, *share_bounds, reference)
-    findings, groups = [], []
-    for i, label in enumerate(labels):
-        qualified = label if len(attribute.columns) > 1 else f"{attribute.name}={label}"
-        group = GroupShare(
+    groups = [
+        GroupShare(
             label=label,
-            count=int(counts_known[i]),
+            count=int(counts[i]),
             share=_interval(share[i], share_bounds, i),
-            reference_share=None if shares is None else float(reference[i]),
-            ratio=None if shares is None else _interval(ratio[0][i], ratio[1:], i),
-            base_rate=None
-            if positives is None
-            else _interval(hits[i] / rated[i] if rated[i] else np.nan, rate_bounds, i),
-            small=counts_known[i] < config.min_group_size,
+            reference_share=float(reference[i]) if compared else None,
+            ratio=_interval(ratio[i], ratio_bounds, i) if compared else None,
+            base_rate=_interval(rate[i], rate_bounds, i) if positives is not None else None,
+            small=counts[i] < config.min_group_size,
         )
-        groups.append(group)
+        for i, label in enumerate(labels + absent)
+    ]
+    return groups, int(all_counts[~known].sum())
+
+
+def _ratio_findings(
+    attribute: str, groups: list[GroupShare], n_known: int, limit: float
+) -> list[Finding]:
+    """Under-represented groups, and those the data cannot tell about."""
+    findings = []
+    for group in groups:
         if group.ratio is None or group.ratio.value >= limit:
             continue
         evidence = (
-            f"{_percent(group.share)} of the rows with a known {attribute.name} "
+            f"{_percent(group.share)} of the rows with a known {attribute} "
             f"({group.count:,} of {n_known:,}) against {group.reference_share:.1%} in the "
             f"reference; representation ratio {group.ratio.value:.2f} "
             f"[{group.ratio.lower:.2f}, {group.ratio.upper:.2f}]"
         )
         if group.ratio.upper < limit:
             message = (
-                f"group '{qualified}' is under-represented: {evidence}, below the "
-                f"min_representation_ratio {limit:g}"
+                f"group '{attribute}={group.label}' is under-represented: {evidence}, below "
+                f"the min_representation_ratio {limit:g}"
             )
             findings.append(_finding("warning", "under_represented", message))
         else:
             message = (
-                f"cannot conclude whether group '{qualified}' is under-represented: "
-                f"{evidence}; its interval reaches above the min_representation_ratio "
-                f"{limit:g}, so the data cannot tell"
+                f"cannot conclude whether group '{attribute}={group.label}' is "
+                f"under-represented: {evidence}; its interval reaches above the "
+                f"min_representation_ratio {limit:g}, so the data cannot tell"
             )
             findings.append(_finding("info", "representation_uncertain", message))
+    return findings
+
+
+def _assess_attribute(
+    attribute: SensitiveAttribute,
+    positives: np.ndarray | None,
+    labelled: np.ndarray | None,
+    config: RepresentationConfig,
+    limit: float,
+    rng: np.random.Generator,
+) -> tuple[AttributeRepresentation, list[Finding]]:
+    single = len(attribute.columns) == 1
+    shares = config.reference.columns.get(attribute.name) if single else None
+    groups, n_missing = _group_shares(attribute, shares, positives, labelled, config)
+    n_known = sum(g.count for g in groups)
+    findings = _ratio_findings(attribute.name, groups, n_known, limit)
     small = [g.label for g in groups if 0 < g.count < config.min_group_size]
     if small:
-        what = "cells" if len(attribute.columns) > 1 else "groups"
+        what = "groups" if single else "cells"
         message = (
             f"{len(small)} {what} of '{attribute.name}' have fewer than "
             f"{config.min_group_size} rows, too few to conclude anything about them: "
             f"{_listed(small)}"
         )
         findings.append(_finding("warning", f"small_{what}", message))
-    n_missing = int(counts[~known].sum())
     if n_missing:
         message = (
             f"{n_missing:,} rows have no value for '{attribute.name}' and are left out of "
             "its shares"
         )
         findings.append(_finding("warning", "missing_sensitive", message))
-    empty = _empty_cells(attribute) if len(attribute.columns) > 1 else []
+    empty = [] if single else _empty_cells(attribute)
     if empty:
         message = (
             f"{len(empty)} combinations of {' × '.join(attribute.columns)} have no row: the "
             f"data says nothing about them: {_listed(empty)}"
         )
         findings.append(_finding("warning", "empty_cells", message))
-    if shares is None and len(attribute.columns) == 1:
+    if single and shares is None:
         message = f"the reference gives no shares for '{attribute.name}': it is not compared"
         findings.append(_finding("info", "no_reference", message))
     fit = None
-    if shares is not None:
-        fit = goodness_of_fit(counts_known, reference, rng)
+    if groups and groups[0].ratio is not None:
+        counts = np.asarray([g.count for g in groups])
+        fit = goodness_of_fit(counts, np.asarray([g.reference_share for g in groups]), rng)
     result = AttributeRepresentation(
         attribute=attribute.name,
         columns=attribute.columns,

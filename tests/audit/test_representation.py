@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -252,3 +253,23 @@ def test_an_interval_across_the_limit_cannot_conclude():
     assert female.ratio.lower < 0.8 < female.ratio.upper
     codes = [f.code for f in result.findings]
     assert "representation_uncertain" in codes and "under_represented" not in codes
+
+
+def test_a_column_with_no_value_is_reported_not_compared(toy):
+    from raikit import reports
+
+    # The audit refuses such a column at the boundary; the library call reports it.
+    result = assess_representation(toy.assign(sex=None), ["sex"], _reference(sex=EVEN))
+    (sex,) = result.attributes
+    assert (sex.n_known, sex.n_missing, sex.fit) == (0, 100, None)
+    assert [(g.label, g.count, g.ratio) for g in sex.groups] == [("F", 0, None), ("M", 0, None)]
+    codes = [f.code for f in result.findings]
+    assert "missing_sensitive" in codes and "under_represented" not in codes
+    evidence = _evidence(toy)
+    evidence = evidence.model_copy(
+        update={"results": {**evidence.results, "representation": result}}
+    )
+    for fmt in ("html", "md"):
+        text = reports.render(evidence, fmt)
+        assert "sex is not compared" in text
+        assert not re.search(r"\bNone\b|\bnan\b|\bNaN\b", text), fmt
