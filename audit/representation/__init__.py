@@ -26,7 +26,6 @@ from raikit.audit.assessment import (
     AuditContext,
     Measure,
     MeasuredRisk,
-    NotApplicable,
     ReportSection,
 )
 from raikit.audit.policy import DEFAULT_LIMITS
@@ -382,11 +381,8 @@ def assess_representation(
 
 
 def _run(context: AuditContext, config: RepresentationConfig) -> RepresentationResult:
-    if not context.sensitive:
-        raise NotApplicable(
-            "no_sensitive_column",
-            "representation is not applicable: no sensitive column was given (--sensitive)",
-        )
+    # Without sensitive columns the reference names a column that is not one: a ConfigError
+    # (the user asked for this check), not a silent "not applicable".
     positive = context.scores.positive_label if context.scores is not None else None
     if positive is None and context.predictor is not None:
         classes = list(context.predictor.classes)

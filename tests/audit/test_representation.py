@@ -226,6 +226,13 @@ def test_cli_measures_representation_and_refuses_a_bad_reference(tmp_path):
     measured = load_evidence(tmp_path / "evidence.json").result("representation")
     assert [g.count for g in measured.attributes[0].groups] == [40, 20]
     assert measured.positive_label == "1"
+    unsensitive = ["audit", "--predictions", str(data), "--representation", str(reference)]
+    result = runner.invoke(app, [*unsensitive, "--out", tmp_path / "none"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "error: the reference gives shares for column 'g', which is not a sensitive column "
+        "(sensitive: none)"
+    )
     reference.write_text("population: p\nsource: s\ncolumns:\n  g: {a: 0.5, c: 0.5}\n")
     out = tmp_path / "bad"
     result = runner.invoke(app, [*base, "--representation", str(reference), "--out", out])
