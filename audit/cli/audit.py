@@ -115,7 +115,7 @@ def audit(
     if representation is not None:
         from raikit.audit.representation import RepresentationConfig, load_reference
 
-        reference = RepresentationConfig(reference=load_reference(representation), seed=seed)
+        reference = RepresentationConfig(reference=load_reference(representation))
     evidence_path, report_path = out / "evidence.json", out / "report.html"
     refuse_overwrite([evidence_path, report_path, *([junit] if junit else [])], force)
     config = AuditConfig(
