@@ -61,7 +61,9 @@ class Threshold(_PolicyPart):
     fairness disparity (``demographic_parity_difference``, ...; checked on ``attribute``, or on
     every attribute when it is left out), a performance metric (``accuracy``, ``roc_auc``, ...),
     ``membership_auc``, ``counterfactual_flip_rate``, ``robust_accuracy`` (its ``attribute`` is
-    the attack and radius, e.g. ``pgd_linf at epsilon 0.1``). ``use: upper`` compares the upper
+    the attack and radius, e.g. ``pgd_linf at epsilon 0.1``), ``representation_ratio`` (its
+    ``attribute`` is a group, e.g. ``sex=Female``; its ``min`` is the limit below which a
+    group is under-represented). ``use: upper`` compares the upper
     end of the interval instead of the point estimate (a stricter gate that accounts for
     sampling noise); ``use: lower`` the lower end.
     """
@@ -188,6 +190,9 @@ class Limits:
     robustness_epsilon: float | None = None
     # A group may lose this much accuracy to a smaller model (against its baseline).
     max_group_accuracy_drop: float = 0.05
+    # A group whose share of the data is clearly below this fraction of its share of the
+    # reference population is under-represented (the four-fifths rule of thumb).
+    min_representation_ratio: float = 0.8
 
 
 DEFAULT_LIMITS = Limits()
@@ -202,6 +207,10 @@ def limits_from(policy: Policy | None) -> Limits:
         bounds = [t.max for t in policy.thresholds if t.metric == metric and t.max is not None]
         return min(bounds) if bounds else default
 
+    def largest_min(metric: str, default: float) -> float:
+        bounds = [t.min for t in policy.thresholds if t.metric == metric and t.min is not None]
+        return max(bounds) if bounds else default
+
     return Limits(
         max_demographic_parity_difference=smallest_max(
             "demographic_parity_difference", DEFAULT_LIMITS.max_demographic_parity_difference
@@ -214,6 +223,9 @@ def limits_from(policy: Policy | None) -> Limits:
         robustness_epsilon=policy.robustness.epsilon,
         max_group_accuracy_drop=smallest_max(
             "group_accuracy_drop", DEFAULT_LIMITS.max_group_accuracy_drop
+        ),
+        min_representation_ratio=largest_min(
+            "representation_ratio", DEFAULT_LIMITS.min_representation_ratio
         ),
     )
 

@@ -15,6 +15,7 @@ from raikit.audit import (
     performance,
     pii,
     privacy,
+    representation,
     robustness,
 )
 from raikit.audit.assessment import Assessment
@@ -103,6 +104,7 @@ def assessments() -> list[Assessment]:
 for _builtin in (
     performance.ASSESSMENT,
     fairness.ASSESSMENT,
+    representation.ASSESSMENT,
     mitigation.ASSESSMENT,
     pii.ASSESSMENT,
     privacy.ASSESSMENT,

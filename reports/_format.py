@@ -108,6 +108,19 @@ def format_interval(interval: Interval | None, decimals: int = DECIMALS) -> str:
     return f"{value} {bounds}" if bounds else value
 
 
+def format_p_value(p_value: float | None) -> str:
+    """Write a p-value: ``'p = 0.042'``, or ``'p < 0.001'`` below that.
+
+    Examples
+    --------
+    >>> format_p_value(0.04217), format_p_value(1e-12)
+    ('p = 0.042', 'p < 0.001')
+    """
+    if p_value is None:
+        return NOT_AVAILABLE
+    return "p < 0.001" if p_value < 0.001 else f"p = {format_number(p_value)}"
+
+
 def format_count(count: int | None) -> str:
     """Format a count with thousands separators: ``21790`` -> ``'21,790'``."""
     if count is None:

@@ -22,6 +22,20 @@ TERMS: dict[str, str] = {
     "Wilson interval": "confidence interval for a rate that stays sensible for small groups "
     "and rates near 0 or 1",
     "Bootstrap": "re-computing a figure on many resamples of the data to see how much it varies",
+    "Representation ratio": "a group's share of the data divided by its share of the "
+    "reference population: 1 is proportional, 0.5 means half as many as the population would "
+    "give; below the policy's min_representation_ratio (0.8 by default) the group is "
+    "under-represented",
+    "Reference population (reference share)": "the population the data should represent, as "
+    "the shares of its groups in a file the auditor gives (e.g. a census), with its source",
+    "Base rate": "share of a group's rows that carry the positive label, before any model",
+    "Pearson chi-square test": "goodness-of-fit test of group counts against the reference "
+    "shares; its p-value is accurate when every expected count is at least 5 (Cochran's rule)",
+    "Exact multinomial test": "goodness-of-fit test for small expected counts: the chance, "
+    "under the reference shares, of counts no likelier than those seen; raikit estimates it "
+    "from seeded random draws",
+    "P-value": "chance of data at least this far from the reference if the data were a random "
+    "sample of it; small means the difference is not chance, not that it is large",
     "Small group": "group with too few rows for its figures to support any conclusion",
     "Differential privacy (DP; ε, δ)": "a guarantee that the trained model reveals little "
     "about any one person in the training data; ε is its privacy budget (see Epsilon), δ the "

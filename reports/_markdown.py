@@ -15,7 +15,13 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from raikit.audit.evidence import Evidence
-from raikit.reports._format import format_bounds, format_count, format_interval, format_number
+from raikit.reports._format import (
+    format_bounds,
+    format_count,
+    format_interval,
+    format_number,
+    format_p_value,
+)
 
 LIGHT_EMOJI = {"red": "🔴", "amber": "🟠", "green": "🟢", "grey": "⚪"}
 _SPECIAL = re.compile(r"([\\`*_\[\]|#~])")
@@ -70,6 +76,7 @@ def _environment() -> Environment:
         interval=_raw(format_interval),
         bounds=_raw(format_bounds),
         commas=_raw(format_count),
+        pvalue=_raw(format_p_value),
         raw=Raw,
     )
     return environment

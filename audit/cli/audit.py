@@ -90,6 +90,13 @@ def audit(
             "teacher it was distilled from, or the original it was quantised or pruned from)."
         ),
     ] = None,
+    representation: Annotated[
+        Path | None,
+        typer.Option(
+            help="Reference shares (YAML) of the sensitive groups in the population the data "
+            "should represent: also measure each group's representation against them."
+        ),
+    ] = None,
 ) -> None:
     """Audit a model (or a predictions file): evidence.json + report.html."""
     from raikit.audit.impact import load_impact
@@ -113,6 +120,11 @@ def audit(
     # Read the YAML inputs before the audit runs, so a typo fails in a second, not a minute.
     impact_assessment = load_impact(impact) if impact is not None else None
     loaded_policy = load_policy(policy) if policy is not None else None
+    reference = None
+    if representation is not None:
+        from raikit.audit.representation import RepresentationConfig, load_reference
+
+        reference = RepresentationConfig(reference=load_reference(representation))
     evidence_path, report_path = out / "evidence.json", out / "report.html"
     refuse_overwrite([evidence_path, report_path, *([junit] if junit else [])], force)
     config = AuditConfig(
@@ -127,7 +139,10 @@ def audit(
     )
     predictor = load_predictor(model) if model is not None else None
     table = load_table(data if model is not None else predictions)
-    checks: dict = {"performance": None, "fairness": None}
+    # The representation check runs first: a reference that does not match the data fails
+    # in a second, not after the other checks.
+    checks: dict = {"representation": reference} if reference is not None else {}
+    checks.update(performance=None, fairness=None)
     if scan_pii:
         checks["pii"] = None
     if membership_attack:

@@ -49,6 +49,7 @@ BASE = {
             "--data": "table",
             "--impact": "impact",
             "--policy": "yaml",
+            "--representation": "yaml",
             "--out": "out_dir",
         },
     ),

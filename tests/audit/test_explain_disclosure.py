@@ -161,6 +161,8 @@ def test_no_canary_reaches_any_output(planted, tmp_path):
     )
     assert trained.exit_code == 0, trained.output
     audit = tmp_path / "audit"
+    reference = tmp_path / "reference.yaml"
+    reference.write_text("population: p\nsource: s\ncolumns:\n  colour: {White: 0.7, Black: 0.3}\n")
     audited = rai(
         "audit",
         "--model",
@@ -174,6 +176,8 @@ def test_no_canary_reaches_any_output(planted, tmp_path):
         "--explain",
         "--explain-rows",
         40,
+        "--representation",
+        reference,
         "--n-bootstrap",
         100,
         "--out",

@@ -24,6 +24,7 @@ from raikit.audit.policy import Limits, Policy, attach_gate, check
 from raikit.audit.predictor import load_predictor
 from raikit.audit.privacy import MembershipConfig
 from raikit.audit.registry import assessment, assessments
+from raikit.audit.representation import Reference, RepresentationConfig
 from raikit.audit.robustness import RobustnessConfig
 from raikit.audit.runner import AuditConfig, run_audit
 from raikit.models.errors import ConfigError
@@ -40,6 +41,14 @@ def contract_checks(out_dir: Path, baseline: Path | None = None) -> dict:
     return {
         "performance": None,
         "fairness": None,
+        # Made-up shares: the contract needs a reference, not a true one.
+        "representation": RepresentationConfig(
+            reference=Reference(
+                population="an even population",
+                source="made up for this test",
+                columns={"colour": {"Black": 0.5, "White": 0.5}},
+            )
+        ),
         "mitigation": SweepRun(
             config=MitigationConfig(
                 method="reweighing",

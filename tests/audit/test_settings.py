@@ -23,6 +23,7 @@ from raikit.audit.mitigation import MitigationConfig, SweepRun
 from raikit.audit.pii import PiiCheck, ScanConfig
 from raikit.audit.privacy import MembershipConfig
 from raikit.audit.registry import assessments
+from raikit.audit.representation import Reference, RepresentationConfig
 from raikit.audit.robustness import RobustnessConfig
 from raikit.audit.runner import AuditConfig, _settings
 from raikit.models.errors import ConfigError
@@ -45,6 +46,9 @@ CONFIGS: dict[type[Settings], dict] = {
     PiiCheck: {},
     TrainSpec: {"label": "y"},
     PrivacySpec: {"noise_multiplier": 1.0},
+    RepresentationConfig: {
+        "reference": Reference(population="p", source="s", columns={"g": {"a": 0.5, "b": 0.5}})
+    },
 }
 
 #: The one bound of each field that several configs share.

@@ -43,6 +43,10 @@ PLAIN_TERMS = [
     "Pareto",
     "degenerate",
     "small group",
+    "representation ratio",
+    "base rate",
+    "chi-square",
+    "exact multinomial test",
 ]
 # Two or more capitals (PGD, LiRA, Clopper–Pearson, SHA-256) or a Greek letter (ε, δ, σ).
 TECHNICAL = re.compile(r"[\w∞–-]*(?:[A-Z][\w∞–-]*[A-Z]|[α-ω])[\w∞–-]*")
