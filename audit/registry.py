@@ -7,7 +7,16 @@ line here (or :func:`register_assessment` from your own code; no edit of raikit 
 
 from __future__ import annotations
 
-from raikit.audit import explain, fairness, mitigation, performance, pii, privacy, robustness
+from raikit.audit import (
+    explain,
+    fairness,
+    mitigation,
+    performance,
+    pii,
+    privacy,
+    robustness,
+    slices,
+)
 from raikit.audit.assessment import Assessment
 from raikit.audit.evidence import Section
 from raikit.models.errors import ConfigError, close_matches_hint
@@ -94,6 +103,7 @@ def assessments() -> list[Assessment]:
 for _builtin in (
     performance.ASSESSMENT,
     fairness.ASSESSMENT,
+    slices.ASSESSMENT,
     mitigation.ASSESSMENT,
     pii.ASSESSMENT,
     privacy.ASSESSMENT,

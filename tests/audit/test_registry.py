@@ -25,6 +25,7 @@ from raikit.audit.privacy import MembershipConfig
 from raikit.audit.registry import assessment, assessments
 from raikit.audit.robustness import RobustnessConfig
 from raikit.audit.runner import AuditConfig, run_audit
+from raikit.audit.slices import SliceConfig
 from raikit.models.errors import ConfigError
 from tests.audit.toy_assessment import TOY, registered_toy
 
@@ -36,6 +37,7 @@ def contract_checks(out_dir: Path) -> dict:
     return {
         "performance": None,
         "fairness": None,
+        "slices": SliceConfig(columns=("employed", "citizen"), max_slices=5),
         "mitigation": SweepRun(
             config=MitigationConfig(
                 method="reweighing",
