@@ -105,6 +105,27 @@ TERMS: dict[str, str] = {
     "EU AI Act risk tier": "high-risk systems (Annex III areas such as employment, credit or "
     "justice) must meet Articles 9-15 before use",
     "NIST AI RMF": "the US NIST AI Risk Management Framework: Govern, Map, Measure and Manage",
+    "Slice": "a subgroup defined by up to three conditions such as sex=Female & age=55-64, "
+    "over the sensitive and other descriptive columns, found by searching all of them",
+    "False discovery rate (FDR)": "expected share of wrongly reported findings among all "
+    "reported ones; keeping it at 0.05 over thousands of slices tested is what makes a "
+    "reported slice credible",
+    "Benjamini–Hochberg (BH), Benjamini–Yekutieli (BY)": "procedures that keep the false "
+    "discovery rate at a chosen level when many slices are tested; BY also holds under any "
+    "dependence between the tests and reports fewer slices",
+    "p-value, q-value": "p-value: the chance of a gap at least this large if the slice were "
+    "treated like the rest; q-value: the p-value adjusted for the number of slices tested, "
+    "compared with the false discovery rate",
+    "Support bound": "the smallest p-value a slice of its size could reach; slices that "
+    "cannot reach the level are not tested, so they do not dilute the others",
+    "Fisher's exact test": "test of whether a slice's rate is higher than the rest's from the "
+    "exact counts, valid for small slices",
+    "Welch's z test": "test of whether a slice's mean error is higher than the rest's, "
+    "allowing each its own spread",
+    "Newcombe interval": "confidence interval for the difference of two rates built from "
+    "their Wilson intervals (Newcombe 1998); honest for small slices and rare errors",
+    "Folded slice": "a narrower slice no worse than the rest of a reported slice it "
+    "refines: it repeats that slice and is counted in it rather than listed",
     "Policy gate": "automatic pass/fail check of the evidence against the thresholds in "
     "policy.yaml, for CI",
 }

@@ -386,7 +386,7 @@ def _findings(result: dict) -> list[Finding]:
             _finding(
                 "warning",
                 "slices_untestable",
-                f"no slice of at least {result['min_slice_size']} rows could show a {metric} "
+                f"no slice of at least {result['min_slice_size']} rows could show its {metric} "
                 f"significantly worse than the rest at a false discovery rate of "
                 f"{result['fdr_level']:g} ({result['n_rows']} rows): the search cannot "
                 "conclude that no subgroup is treated worse",
@@ -399,10 +399,14 @@ def _findings(result: dict) -> list[Finding]:
     )
     worst = result["slices"][0] if result["slices"] else None
     if worst is None:
-        return [_finding("info", "no_worse_slice", f"no slice has a worse {metric}: {searched}")]
+        return [
+            _finding(
+                "info", "no_worse_slice", f"no slice is worse than the rest in {metric}: {searched}"
+            )
+        ]
     kept = result["n_discovered"] - result["n_folded"]
     message = (
-        f"{kept} slice(s) have a worse {metric} than the rest ({searched}); worst: "
+        f"{kept} slice(s) are worse than the rest in {metric} ({searched}); worst: "
         f"'{worst.label}' ({worst.size} rows), {metric} {worst.metric.value:.3f} "
         f"[{worst.metric.lower:.3f}, {worst.metric.upper:.3f}] against {worst.rest.value:.3f} "
         f"for the rest, worse by {worst.gap.value:.3f} [{worst.gap.lower:.3f}, "
@@ -470,8 +474,8 @@ def _risks(result: SliceResult, limits: Limits) -> list[MeasuredRisk]:
         return [MeasuredRisk("bias", title, None, basis, from_decisions=True)]
     if worst is None:
         basis = (
-            f"measured: no slice of {result.n_tested} tested has a {metric} worse than the "
-            f"rest (false discovery rate {result.fdr_level:g})"
+            f"measured: no slice of {result.n_tested} tested is worse than the rest in "
+            f"{metric} (false discovery rate {result.fdr_level:g})"
         )
         return [MeasuredRisk("bias", title, 1, basis, from_decisions=True)]
     gap = worst.gap
@@ -484,8 +488,8 @@ def _risks(result: SliceResult, limits: Limits) -> list[MeasuredRisk]:
     else:
         likelihood, how = 2, "below"
     basis = (
-        f"measured: slice '{worst.label}' ({worst.size} rows) has a {metric} worse than the "
-        f"rest by {gap.value:.3f} [{gap.lower:.3f}, {gap.upper:.3f}] (q = {worst.q_value:.2g}), "
+        f"measured: slice '{worst.label}' ({worst.size} rows) is worse than the rest in "
+        f"{metric} by {gap.value:.3f} [{gap.lower:.3f}, {gap.upper:.3f}] (q = {worst.q_value:.2g}), "
         f"{how} the threshold {limit:g}"
     )
     return [MeasuredRisk("bias", title, likelihood, basis, from_decisions=True)]
