@@ -489,8 +489,8 @@ def _risks(result: SliceResult, limits: Limits) -> list[MeasuredRisk]:
         likelihood, how = 2, "below"
     basis = (
         f"measured: slice '{worst.label}' ({worst.size} rows) is worse than the rest in "
-        f"{metric} by {gap.value:.3f} [{gap.lower:.3f}, {gap.upper:.3f}] (q = {worst.q_value:.2g}), "
-        f"{how} the threshold {limit:g}"
+        f"{metric} by {gap.value:.3f} [{gap.lower:.3f}, {gap.upper:.3f}] "
+        f"(q = {worst.q_value:.2g}), {how} the threshold {limit:g}"
     )
     return [MeasuredRisk("bias", title, likelihood, basis, from_decisions=True)]
 
