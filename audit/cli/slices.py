@@ -12,7 +12,6 @@ from raikit.audit.cli._app import (
     SensitiveOption,
     handle_errors,
     refuse_overwrite,
-    say,
     write_outputs,
 )
 from raikit.models.errors import ConfigError
@@ -101,7 +100,6 @@ def slices(
         threshold=threshold,
         title=f"Subgroups of {predictor.path if predictor else table.source}",
     )
-    say(f"searching slices of {table.source}")
     evidence = run_audit(table, settings, predictor, {"slices": config}, progress=True)
     result = evidence.result("slices")
     if result is not None:
