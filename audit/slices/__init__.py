@@ -237,7 +237,11 @@ def assess_slices(
     rows, harm = _harm(config.metric, y_true, y_pred)
     encoded = [column.encode(features[column.column][rows]) for column in grouping.columns]
     codes = [codes for codes, _ in encoded]
-    names = [grouping.names[i] for i in range(len(encoded))]
+    names = grouping.names
+    values = [
+        _shown(column.kind, labels)
+        for column, (_, labels) in zip(grouping.columns, encoded, strict=True)
+    ]
     kind: _search.Kind = "mean" if config.metric == "absolute_error" else "rate"
     higher_is_worse = config.metric != "selection_rate"
     found = _search.count_slices(
@@ -286,7 +290,7 @@ def assess_slices(
     kept, folded_into = _fold(keys, order, size, harmed, square, kind, config.fdr_level)
     slices = []
     for position in [i for i in order if i in kept][: config.max_slices]:
-        conditions = {names[column]: encoded[column][1][value] for column, value in keys[position]}
+        conditions = {names[column]: values[column][value] for column, value in keys[position]}
         slices.append(
             Slice(
                 conditions=conditions,
@@ -321,6 +325,16 @@ def assess_slices(
         slices=slices,
     )
     return SliceResult(**result, findings=_findings(result))
+
+
+def _shown(kind: str, labels: list[str]) -> list[str]:
+    """Group labels as the report may show them: a value that looks like personal data (an
+    e-mail address, five digits or more) is masked by the explanations' disclosure rule."""
+    from raikit.audit.explain._disclosure import _looks_personal, _mask
+
+    if kind != "values":  # bands and quartiles: raikit's own labels
+        return labels
+    return [label if _looks_personal(label) is None else _mask(label) for label in labels]
 
 
 def _interval(parts: tuple, position: int | None = None) -> Interval:

@@ -115,6 +115,15 @@ def test_a_slice_repeating_a_more_general_one_is_folded_into_it():
     assert result.n_folded >= top.folded
 
 
+def test_a_value_that_looks_like_personal_data_is_masked():
+    frame, inside, errors = planted()
+    frame["b"] = np.where(frame.b == 2, "jane.doe@example.org", frame.b.astype(str))
+    top = assess_slices(frame, np.zeros(len(frame), int), errors.astype(int)).worst()
+    assert top.conditions["a"] == "1"
+    assert "jane" not in top.label and "example" not in top.label
+    assert top.size == int(inside.sum())
+
+
 def test_a_lower_selection_rate_is_worse_and_its_gap_positive():
     frame, inside, _ = planted(seed=3)
     rng = np.random.default_rng(3)
