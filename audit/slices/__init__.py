@@ -219,7 +219,7 @@ def assess_slices(
     >>> frame = pd.DataFrame({"sex": ["F", "M"] * 500, "age": [30, 30, 70, 70] * 250})
     >>> y_pred = np.where((frame.sex == "F") & (frame.age == 70), 1, 0)
     >>> assess_slices(frame, np.zeros(1000, int), y_pred).worst().label
-    'sex=F & age=65+'
+    'sex=F & age=70'
     """
     from raikit.audit.groups import fit_groups
     from raikit.audit.stats import newcombe_interval, two_sided_z
