@@ -174,7 +174,8 @@ def _rate(harmed, n, confidence_level: float, higher_is_worse: bool) -> tuple:
     from raikit.audit.stats import wilson_interval
 
     lower, upper = wilson_interval(harmed, n, confidence_level)
-    value = np.asarray(harmed, dtype=np.float64) / np.asarray(n, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):  # no rows: NaN, then undefined
+        value = np.asarray(harmed, dtype=np.float64) / np.asarray(n, dtype=np.float64)
     if higher_is_worse:
         return value, lower, upper
     return 1 - value, 1 - upper, 1 - lower

@@ -53,6 +53,12 @@ class Candidates:
     min_testable_size: np.ndarray
 
 
+def _columns(harm: np.ndarray) -> np.ndarray:
+    """The harm as a (rows, sets) array of floats."""
+    harm = np.asarray(harm, dtype=np.float64)
+    return harm[:, None] if harm.ndim == 1 else harm
+
+
 def min_attainable_p(size: np.ndarray, n_rows: int, n_harmed: int) -> np.ndarray:
     """Smallest one-sided Fisher p-value a slice of ``size`` rows can reach (all rows harmed)."""
     size = np.asarray(size)
@@ -117,9 +123,10 @@ def count_slices(
     -------
     Candidates
     """
-    harm = np.asarray(harm, dtype=np.float64).reshape(len(harm), -1)
+    harm = _columns(harm)
     n_rows, n_sets = harm.shape
-    low, high = np.full(n_sets, min_size), np.full(n_sets, n_rows)
+    # A slice of every row has no rest to be compared with.
+    low, high = np.full(n_sets, min_size), np.full(n_sets, n_rows - 1)
     if kind == "rate":
         for j, n_harmed in enumerate(harm.sum(axis=0)):
             low[j], high[j] = _testable_sizes(n_rows, int(round(n_harmed)), min_size, level)
@@ -201,7 +208,7 @@ def discover(
     """
     from scipy.stats import false_discovery_control
 
-    harm = np.asarray(harm, dtype=np.float64).reshape(len(harm), -1)
+    harm = _columns(harm)
     size = candidates.size[:, None]
     p = one_sided_p(
         size,

@@ -159,9 +159,16 @@ def test_benjamini_yekutieli_reports_no_more_than_benjamini_hochberg():
     assert by.n_tested == bh.n_tested
 
 
-def test_too_few_rows_cannot_conclude():
-    frame = pd.DataFrame({"g": ["a", "b"] * 10})
-    result = assess_slices(frame, np.zeros(20, int), np.zeros(20, int))
+@pytest.mark.parametrize(
+    ("rows", "metric"),
+    # 20 rows: none of 30; every row an actual negative: no false negative rate at all.
+    [(20, "error_rate"), (400, "false_negative_rate")],
+)
+def test_too_few_rows_cannot_conclude(rows, metric):
+    frame = pd.DataFrame({"g": ["a", "b"] * (rows // 2)})
+    y_pred = np.random.default_rng(0).integers(0, 2, rows)
+    config = SliceConfig(metric=metric)
+    result = assess_slices(frame, np.zeros(rows, int), y_pred, config=config)
     assert result.n_tested == 0 and result.slices == []
     assert result.findings[0].code == "slices_untestable"
 
