@@ -438,15 +438,17 @@ def _run(context: AuditContext, config: SliceConfig) -> SliceResult:
             "no_slice_column",
             "slice discovery is not applicable: no sensitive or other column was given to slice by",
         )
+    from raikit.audit.runner import PREDICTION_COLUMNS
+
     frame = context.table.frame
     for column in columns:
         if column not in frame.columns:
             hint = close_matches_hint(column, [str(c) for c in frame.columns])
             raise DataError(f"column '{column}' not found in {context.table.source}{hint}")
-        if column == context.label:
+        if column == context.label or (context.predictor is None and column in PREDICTION_COLUMNS):
             raise ConfigError(
-                f"column '{column}' is the label: slicing by it would find the errors "
-                "themselves; name the columns that describe the rows"
+                f"column '{column}' is the label or a prediction: slicing by it would find the "
+                "errors themselves; name the columns that describe the rows"
             )
     scores = context.scores
     binary_only = config.metric in _BINARY_METRICS

@@ -120,7 +120,8 @@ def test_rai_audit_slices_adds_the_section(arrests_model, tmp_path):
     ("args", "message"),
     [
         (["--column", "plann"], "column 'plann' not found"),
-        (["--column", "y_true"], "is the label"),
+        (["--column", "y_true"], "is the label or a prediction"),
+        (["--column", "y_pred"], "is the label or a prediction"),
         (["--column", "plan", "--depth", "4"], "depth"),
         (["--column", "plan", "--fdr-method", "holm"], "fdr_method"),
         ([], "--sensitive or --column"),
