@@ -19,7 +19,6 @@ In the audit: the ``slices`` assessment (:data:`ASSESSMENT`), measuring the ``bi
 
 from __future__ import annotations
 
-import itertools
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import numpy as np
@@ -34,7 +33,8 @@ from raikit.audit.assessment import (
     ReportSection,
 )
 from raikit.audit.slices import _search
-from raikit.audit.types import Finding, Frozen, Interval
+from raikit.audit.slices.result import Slice, SliceResult
+from raikit.audit.types import Finding, Interval
 from raikit.models.errors import ConfigError, DataError, close_matches_hint
 from raikit.models.settings import ConfidenceLevel, Fraction, MinGroupSize, PositiveInt, Settings
 
@@ -99,52 +99,6 @@ class SliceConfig(Settings):
     fdr_method: Literal["bh", "by"] = "bh"
     max_slices: PositiveInt = 20
     confidence_level: ConfidenceLevel = 0.95
-
-
-class Slice(Frozen):
-    """One slice worse than the rest, at the false discovery rate of the search."""
-
-    conditions: dict[str, str]
-    label: str
-    size: int
-    metric: Interval
-    rest: Interval
-    #: How much worse than the rest (slice minus rest, or rest minus slice when lower is worse).
-    gap: Interval
-    p_value: float
-    #: The p-value adjusted for the search (Benjamini-Hochberg or -Yekutieli): reported at <= level.
-    q_value: float
-    #: Narrower reported slices folded into this one (not worse than the rest of it).
-    folded: int
-
-
-class SliceResult(Frozen):
-    """Slices of the audited rows where the model does worse than on the rest."""
-
-    metric: str
-    higher_is_worse: bool
-    columns: list[str]
-    binning: dict[str, str]
-    depth: int
-    min_slice_size: int
-    fdr_level: float
-    fdr_method: str
-    confidence_level: float
-    n_rows: int
-    overall: Interval
-    #: Slices with at least ``min_slice_size`` rows, and those among them the support bound
-    #: lets reach the level (the tested family, the ``m`` of the false discovery rate).
-    n_candidates: int
-    n_tested: int
-    min_testable_size: int
-    n_discovered: int
-    n_folded: int
-    slices: list[Slice]
-    findings: list[Finding]
-
-    def worst(self) -> Slice | None:
-        """The reported slice whose gap's lower bound is largest, or ``None``."""
-        return self.slices[0] if self.slices else None
 
 
 def _finding(severity: str, code: str, message: str) -> Finding:
@@ -288,7 +242,7 @@ def assess_slices(
         )
         for i in discovered
     ]
-    kept, folded_into = _fold(keys, order, size, harmed, square, kind, config.fdr_level)
+    kept, folded_into = _search.fold(keys, order, size, harmed, square, kind, config.fdr_level)
     slices = []
     for position in [i for i in order if i in kept][: config.max_slices]:
         conditions = {names[column]: values[column][value] for column, value in keys[position]}
@@ -343,55 +297,6 @@ def _interval(parts: tuple, position: int | None = None) -> Interval:
     if position is not None:
         parts = tuple(part[position] for part in parts)
     return Interval(value=parts[0], lower=parts[1], upper=parts[2])
-
-
-def _fold(
-    keys: list[tuple], order: np.ndarray, size, harmed, square, kind, level: float
-) -> tuple[set[int], dict[int, int]]:
-    """Which discovered slices are kept, and how many narrower ones each absorbed.
-
-    Most general first, a slice is folded into a kept slice it refines unless, within that
-    slice, it is worse than the rest of it: the same one-sided test, at ``level`` divided by the
-    number of discovered slices refining it (Bonferroni, or chance alone keeps a few of many).
-    """
-    index = {key: i for i, key in enumerate(keys)}
-    ancestors = [
-        [
-            index[sub]
-            for length in range(1, len(key))
-            for sub in itertools.combinations(key, length)
-            if sub in index
-        ]
-        for key in keys
-    ]
-    pairs = np.asarray([(i, a) for i, found in enumerate(ancestors) for a in found], dtype=int)
-    pairs = pairs.reshape(-1, 2)
-    refinements = np.bincount(pairs[:, 1], minlength=len(keys)).astype(np.float64)
-    # Every (slice, ancestor) test at once; the loop below only reads them.
-    child, parent = pairs[:, 0], pairs[:, 1]
-    p = _search.one_sided_p(
-        size[child],
-        harmed[child],
-        square[child],
-        size[parent],
-        harmed[parent],
-        square[parent],
-        kind,
-    )
-    folds = {
-        (int(i), int(a)): bool(value > level / refinements[a])
-        for i, a, value in zip(child, parent, p, strict=True)
-    }
-    kept: set[int] = set()
-    folded: dict[int, int] = {}
-    rank = {int(i): r for r, i in enumerate(order)}
-    for i in sorted(range(len(keys)), key=lambda i: (len(keys[i]), rank[i])):
-        into = next((a for a in ancestors[i] if a in kept and folds[i, a]), None)
-        if into is None:
-            kept.add(i)
-        else:
-            folded[into] = folded.get(into, 0) + 1
-    return kept, folded
 
 
 def _findings(result: dict) -> list[Finding]:

@@ -17,10 +17,14 @@ Statistics (both one-sided, "worse than the rest"):
   slice too small to be testable has no testable refinement either.
 * ``kind="mean"`` (a real-valued harm, e.g. an absolute error): Welch's z statistic of the
   slice's mean against the rest's; no support bound, the minimum size alone prunes.
+
+:func:`discover` tests every candidate and adjusts for the false discovery rate; :func:`fold`
+folds a discovered slice into a broader discovered slice it only repeats.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -280,3 +284,56 @@ def mean_difference_interval(
     half = z * np.sqrt(variance_a / np.asarray(n_a, float) + variance_b / np.asarray(n_b, float))
     difference = mean_a - mean_b
     return difference, difference - half, difference + half
+
+
+def fold(
+    keys: list[tuple], order: np.ndarray, size, harmed, square, kind, level: float
+) -> tuple[set[int], dict[int, int]]:
+    """Which discovered slices are kept, and how many narrower ones each absorbed.
+
+    Most general first, a slice is folded into a kept slice it refines unless, within that
+    slice, it is worse than the rest of it: the same one-sided test, at ``level`` divided by the
+    number of discovered slices refining it (Bonferroni, or chance alone keeps a few of many).
+
+    ``keys[i]`` is discovered slice ``i``'s conditions, ``((column, value), ...)`` in column
+    order; ``order`` ranks them (worst first); ``size``, ``harmed`` and ``square`` are their
+    rows, harm and squared harm.
+    """
+    index = {key: i for i, key in enumerate(keys)}
+    ancestors = [
+        [
+            index[sub]
+            for length in range(1, len(key))
+            for sub in itertools.combinations(key, length)
+            if sub in index
+        ]
+        for key in keys
+    ]
+    pairs = np.asarray([(i, a) for i, found in enumerate(ancestors) for a in found], dtype=int)
+    pairs = pairs.reshape(-1, 2)
+    refinements = np.bincount(pairs[:, 1], minlength=len(keys)).astype(np.float64)
+    # Every (slice, ancestor) test at once; the loop below only reads them.
+    child, parent = pairs[:, 0], pairs[:, 1]
+    p = one_sided_p(
+        size[child],
+        harmed[child],
+        square[child],
+        size[parent],
+        harmed[parent],
+        square[parent],
+        kind,
+    )
+    folds = {
+        (int(i), int(a)): bool(value > level / refinements[a])
+        for i, a, value in zip(child, parent, p, strict=True)
+    }
+    kept: set[int] = set()
+    folded: dict[int, int] = {}
+    rank = {int(i): r for r, i in enumerate(order)}
+    for i in sorted(range(len(keys)), key=lambda i: (len(keys[i]), rank[i])):
+        into = next((a for a in ancestors[i] if a in kept and folds[i, a]), None)
+        if into is None:
+            kept.add(i)
+        else:
+            folded[into] = folded.get(into, 0) + 1
+    return kept, folded
