@@ -199,10 +199,11 @@ def assess_slices(
     ]
     kind: _search.Kind = "mean" if config.metric == "absolute_error" else "rate"
     higher_is_worse = config.metric != "selection_rate"
+    depth = min(config.depth, len(codes))  # no more conditions than columns
     found = _search.count_slices(
         codes,
         harm,
-        depth=min(config.depth, len(codes)),
+        depth=depth,
         min_size=config.min_slice_size,
         kind=kind,
         level=config.fdr_level,
@@ -265,7 +266,7 @@ def assess_slices(
         higher_is_worse=higher_is_worse,
         columns=names,
         binning=grouping.binning,
-        depth=config.depth,
+        depth=depth,
         min_slice_size=config.min_slice_size,
         fdr_level=config.fdr_level,
         fdr_method=config.fdr_method,
