@@ -32,7 +32,7 @@ def slice_chart(result: SliceResult | None, level: str = "95%") -> Chart | None:
     overall = result.overall.value
     with rc_context(_RC):
         lines = 2 + max(s.label.count(" & ") for s in slices)
-        figure = Figure(figsize=(6.4, 0.9 + len(slices) * max(0.34, 0.15 * lines)))
+        figure = Figure(figsize=(6.4, 0.9 + len(slices) * max(0.34, 0.17 * lines)))
         axes = figure.add_subplot()
         positions = list(range(len(slices)))[::-1]  # the worst at the top, as in the table
         values = [s.metric.value for s in slices]
