@@ -191,3 +191,14 @@ def test_binary_metrics_refuse_other_labels():
     frame = pd.DataFrame({"g": ["a", "b"] * 10})
     with pytest.raises(DataError, match="0/1"):
         assess_slices(frame, [2] * 20, [0] * 20, config=SliceConfig(metric="false_positive_rate"))
+
+
+def test_shuffling_the_rows_changes_nothing():
+    frame, _, errors = planted()
+    y_true = np.zeros(len(frame), int)
+    order = np.random.default_rng(6).permutation(len(frame))
+    before = assess_slices(frame, y_true, errors.astype(int))
+    after = assess_slices(
+        frame.iloc[order].reset_index(drop=True), y_true, errors[order].astype(int)
+    )
+    assert before.slices and before.model_dump() == after.model_dump()
