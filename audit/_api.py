@@ -75,9 +75,10 @@ def audit(
         Sensitive columns; groups are formed from them (and their intersection).
     checks : names, or mapping of name to config, optional
         Registered checks (:func:`raikit.audit.registry.assessments`): ``performance``,
-        ``fairness``, ``pii``, ``explanations``, ``robustness``, ``membership_inference``,
-        ``mitigation``. A check given without config gets its defaults with this call's
-        ``seed``, ``n_bootstrap``, ``confidence_level``, ``min_group_size`` and ``threshold``.
+        ``fairness``, ``slices``, ``pii``, ``explanations``, ``robustness``,
+        ``membership_inference``, ``mitigation``. A check given without config gets its
+        defaults with this call's ``seed``, ``n_bootstrap``, ``confidence_level``,
+        ``min_group_size`` and ``threshold``.
         Default: ``performance``, and ``fairness`` when ``sensitive`` is given.
     policy : Policy or path of a policy.yaml, optional
         Limits for findings and risk levels; the evidence then carries the gate's result.

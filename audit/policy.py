@@ -60,8 +60,9 @@ class Threshold(_PolicyPart):
     ``metric`` is any figure a registered assessment measures (:func:`known_metrics`): a
     fairness disparity (``demographic_parity_difference``, ...; checked on ``attribute``, or on
     every attribute when it is left out), a performance metric (``accuracy``, ``roc_auc``, ...),
-    ``membership_auc``, ``counterfactual_flip_rate``, ``robust_accuracy`` (its ``attribute`` is
-    the attack and radius, e.g. ``pgd_linf at epsilon 0.1``), ``representation_ratio`` (its
+    ``membership_auc``, ``slice_gap`` (how much worse the worst discovered slice is than the
+    rest; 0 when none is), ``counterfactual_flip_rate``, ``robust_accuracy`` (its ``attribute``
+    is the attack and radius, e.g. ``pgd_linf at epsilon 0.1``), ``representation_ratio`` (its
     ``attribute`` is a group, e.g. ``sex=Female``; its ``min`` is the limit below which a
     group is under-represented). ``use: upper`` compares the upper
     end of the interval instead of the point estimate (a stricter gate that accounts for
@@ -182,6 +183,8 @@ class Limits:
     max_epsilon: float = 8.0
     max_membership_auc: float = 0.6
     max_calibration_error: float = 0.1
+    # How much worse (a difference of rates) a discovered slice may be than the rest.
+    max_slice_gap: float = 0.1
     forbidden_pii: tuple[str, ...] = ()
     max_counterfactual_flip_rate: float = 0.02
     # Robust accuracy may fall this far below clean accuracy under the gentlest PGD L-inf
@@ -215,6 +218,7 @@ def limits_from(policy: Policy | None) -> Limits:
         max_demographic_parity_difference=smallest_max(
             "demographic_parity_difference", DEFAULT_LIMITS.max_demographic_parity_difference
         ),
+        max_slice_gap=smallest_max("slice_gap", DEFAULT_LIMITS.max_slice_gap),
         max_epsilon=policy.privacy.max_epsilon or DEFAULT_LIMITS.max_epsilon,
         max_membership_auc=policy.privacy.max_membership_auc or DEFAULT_LIMITS.max_membership_auc,
         forbidden_pii=tuple(policy.privacy.forbidden_pii),

@@ -17,6 +17,7 @@ from raikit.audit import (
     privacy,
     representation,
     robustness,
+    slices,
 )
 from raikit.audit.assessment import Assessment
 from raikit.audit.evidence import Section
@@ -105,6 +106,7 @@ for _builtin in (
     performance.ASSESSMENT,
     fairness.ASSESSMENT,
     representation.ASSESSMENT,
+    slices.ASSESSMENT,
     mitigation.ASSESSMENT,
     pii.ASSESSMENT,
     privacy.ASSESSMENT,

@@ -34,8 +34,6 @@ TERMS: dict[str, str] = {
     "Exact multinomial test": "goodness-of-fit test for small expected counts: the chance, "
     "under the reference shares, of counts no likelier than those seen; raikit estimates it "
     "from seeded random draws",
-    "P-value": "chance of data at least this far from the reference if the data were a random "
-    "sample of it; small means the difference is not chance, not that it is large",
     "Small group": "group with too few rows for its figures to support any conclusion",
     "Differential privacy (DP; ε, δ)": "a guarantee that the trained model reveals little "
     "about any one person in the training data; ε is its privacy budget (see Epsilon), δ the "
@@ -119,6 +117,29 @@ TERMS: dict[str, str] = {
     "EU AI Act risk tier": "high-risk systems (Annex III areas such as employment, credit or "
     "justice) must meet Articles 9-15 before use",
     "NIST AI RMF": "the US NIST AI Risk Management Framework: Govern, Map, Measure and Manage",
+    "Slice": "a subgroup defined by up to three conditions such as sex=Female & age=55-64, "
+    "over the sensitive and other descriptive columns, found by searching all of them",
+    "False discovery rate (FDR)": "expected share of wrongly reported findings among all "
+    "reported ones; keeping it at 0.05 over thousands of slices tested is what makes a "
+    "reported slice credible",
+    "Benjamini–Hochberg (BH), Benjamini–Yekutieli (BY)": "procedures that keep the false "
+    "discovery rate at a chosen level when many slices are tested; BY also holds under any "
+    "dependence between the tests and reports fewer slices",
+    "P-value, q-value": "p-value: the chance of a difference at least this large if only chance "
+    "were at work (the data a random sample of the reference population; the slice treated "
+    "like the rest); small means the difference is not chance, not that it is large. q-value: "
+    "the p-value adjusted for the number of slices tested, compared with the false discovery "
+    "rate",
+    "Support bound": "the smallest p-value a slice of its size could reach; slices that "
+    "cannot reach the level are not tested, so they do not dilute the others",
+    "Fisher's exact test": "test of whether a slice's rate is higher than the rest's from the "
+    "exact counts, valid for small slices",
+    "Welch's z test": "test of whether a slice's mean error is higher than the rest's, "
+    "allowing each its own spread",
+    "Newcombe interval": "confidence interval for the difference of two rates built from "
+    "their Wilson intervals (Newcombe 1998); honest for small slices and rare errors",
+    "Folded slice": "a narrower slice no worse than the rest of a reported slice it "
+    "refines: it repeats that slice and is counted in it rather than listed",
     "Policy gate": "automatic pass/fail check of the evidence against the thresholds in "
     "policy.yaml, for CI",
 }

@@ -32,6 +32,7 @@ from raikit.reports._glossary import glossary
 from raikit.reports._membership_chart import membership_view
 from raikit.reports._mitigation_chart import tradeoff_chart
 from raikit.reports._robustness_chart import robustness_charts
+from raikit.reports._slices_chart import slice_chart
 from raikit.reports._summary import SummaryItem, summarise
 
 if TYPE_CHECKING:
@@ -194,6 +195,7 @@ def context(evidence: Evidence, charts_on: bool = True) -> dict[str, Any]:
         "explanation_views": (
             explanation_views(evidence.result("explanations")) if charts_on else None
         ),
+        "slices_chart": slice_chart(evidence.result("slices"), level) if charts_on else None,
         "robustness_charts": robustness_charts(
             evidence.result("robustness") if charts_on else None, level
         ),

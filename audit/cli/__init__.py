@@ -20,6 +20,7 @@ from raikit.audit.cli import (
     pii,
     reproduce,
     robustness,
+    slices,
     train,
 )
 from raikit.audit.cli._app import app
@@ -41,6 +42,7 @@ COMMANDS = (
     attack.attack,
     explain.explain,
     robustness.robustness,
+    slices.slices,
 )
 # Command groups (`rai impact init`).
 GROUPS = (impact.impact_app,)

@@ -97,6 +97,14 @@ def audit(
             "should represent: also measure each group's representation against them."
         ),
     ] = None,
+    slices: Annotated[
+        bool,
+        typer.Option(help="Also search the subgroups treated worse than the rest (`rai slices`)."),
+    ] = False,
+    slice_column: Annotated[
+        list[str],
+        typer.Option("--slice-column", help="With --slices: another column to slice by (repeat)."),
+    ] = [],  # noqa: B006
 ) -> None:
     """Audit a model (or a predictions file): evidence.json + report.html."""
     from raikit.audit.impact import load_impact
@@ -157,6 +165,12 @@ def audit(
         checks["explanations"] = ExplainConfig(
             n_rows=explain_rows, method=explain_method, seed=seed
         )
+    if slices:
+        from raikit.audit.slices import SliceConfig
+
+        checks["slices"] = SliceConfig(columns=tuple(slice_column), min_slice_size=min_group_size)
+    elif slice_column:
+        raise ConfigError("--slice-column needs --slices")
     if robustness:
         from raikit.audit.robustness import RobustnessConfig
 

@@ -91,6 +91,15 @@ BASE = {
         " --epsilon 0.1 --n-bootstrap 100 --out {fresh}",
         {"--model": "model", "--data": "table", "--lexicon": "yaml", "--out": "out_dir"},
     ),
+    "slices": (
+        "slices --model {model} --data {table} --label released --sensitive colour"
+        " --column employed --out {fresh}",
+        {"--model": "model", "--data": "table", "--out": "out_dir"},
+    ),
+    "slices --predictions": (
+        "slices --predictions {predictions} --sensitive g --out {fresh}",
+        {"--predictions": "table"},
+    ),
     "impact init": ("impact init --no-interactive --out {fresh}", {"--out": "out_file"}),
     "reproduce": (
         "reproduce {evidence} --out {fresh}",

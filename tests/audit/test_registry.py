@@ -27,6 +27,7 @@ from raikit.audit.registry import assessment, assessments
 from raikit.audit.representation import Reference, RepresentationConfig
 from raikit.audit.robustness import RobustnessConfig
 from raikit.audit.runner import AuditConfig, run_audit
+from raikit.audit.slices import SliceConfig
 from raikit.models.errors import ConfigError
 from tests.audit.toy_assessment import TOY, registered_toy
 
@@ -49,6 +50,7 @@ def contract_checks(out_dir: Path, baseline: Path | None = None) -> dict:
                 columns={"colour": {"Black": 0.5, "White": 0.5}},
             )
         ),
+        "slices": SliceConfig(columns=("employed", "citizen"), max_slices=5),
         "mitigation": SweepRun(
             config=MitigationConfig(
                 method="reweighing",

@@ -65,6 +65,22 @@ def test_wilson_interval_is_elementwise_and_undefined_without_trials():
     assert np.isnan(lower[1, 1]) and np.isnan(upper[1, 1])
 
 
+@pytest.mark.parametrize(
+    ("a", "n_a", "b", "n_b", "lower", "upper"),
+    # Newcombe (1998), Statistics in Medicine 17:873-890, Table II, method 10 (hybrid score).
+    [
+        (56, 70, 48, 80, 0.0524, 0.3339),
+        (9, 10, 3, 10, 0.1705, 0.8090),
+        (5, 56, 0, 29, -0.0381, 0.1926),
+    ],
+)
+def test_newcombe_interval_matches_published_values(a, n_a, b, n_b, lower, upper):
+    difference, low, high = stats.newcombe_interval(a, n_a, b, n_b, 0.95)
+    assert float(difference) == pytest.approx(a / n_a - b / n_b, abs=1e-12)
+    assert float(low) == pytest.approx(lower, abs=1e-4)
+    assert float(high) == pytest.approx(upper, abs=1e-4)
+
+
 @pytest.mark.parametrize("confidence_level", LEVELS)
 @pytest.mark.parametrize(("successes", "trials"), COUNTS)
 def test_clopper_pearson_interval_matches_scipy(successes, trials, confidence_level):
@@ -252,3 +268,13 @@ def test_percentile_bootstrap_of_a_mean_covers_the_normal_interval():
     half = norm.ppf(0.975) * data.std(ddof=1) / math.sqrt(len(data))
     assert lower == pytest.approx(data.mean() - half, abs=0.1 * half)
     assert upper == pytest.approx(data.mean() + half, abs=0.1 * half)
+
+
+@pytest.mark.parametrize("drawn", [1, 7, 400])
+def test_hypergeometric_sf_matches_scipy(drawn):
+    from scipy.stats import hypergeom
+
+    k = np.arange(-1, drawn + 2)
+    expected = hypergeom.sf(k - 1, 5_000, 700, drawn)
+    got = stats.hypergeometric_sf(k, 5_000, 700, drawn)
+    assert got == pytest.approx(expected, rel=1e-8, abs=1e-300)

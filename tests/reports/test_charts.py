@@ -63,3 +63,27 @@ def test_reliability_chart_and_empty_calibration(evidence):
         ],
     )
     assert charts.reliability_chart(empty) is None
+
+
+def test_slice_chart_draws_the_worst_slices_against_all_rows():
+    import numpy as np
+    import pandas as pd
+
+    from raikit.audit.slices import assess_slices
+    from raikit.reports._slices_chart import slice_chart
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {"g": rng.choice(["<b>a</b>", "b"], 2_000), "h": rng.choice(["x", "y"], 2_000)}
+    )
+    errors = rng.random(2_000) < np.where((frame.g == "<b>a</b>") & (frame.h == "x"), 0.4, 0.1)
+    result = assess_slices(frame, np.zeros(2_000, int), errors.astype(int))
+    chart = slice_chart(result)
+    svg = svg_of(chart)
+    assert "<b>" not in svg  # a value from the data is text, never markup
+    top = result.worst()
+    assert f"n={top.size:,}" in " ".join(texts(svg))
+    assert f"{top.label} (n={top.size:,}): {top.metric.value:.3f}" in chart.alt
+    assert f"against {result.overall.value:.3f} over all rows" in chart.alt
+    assert chart == slice_chart(result)
+    assert slice_chart(result.model_copy(update={"slices": []})) is None
