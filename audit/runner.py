@@ -438,7 +438,38 @@ def _model_findings(model: ModelInfo) -> list[Finding]:
                 "deploying",
             )
         )
-    return findings + _privacy_findings(model)
+    return findings + _privacy_findings(model) + _one_run_findings(model)
+
+
+def _one_run_findings(model: ModelInfo) -> list[Finding]:
+    """What the one-run audit of training (``rai train --audit-canaries``) says, if it ran."""
+    privacy = model.training.privacy if model.training is not None else None
+    audit = privacy.one_run_audit if privacy is not None else None
+    if audit is None:
+        return []
+    proven = (
+        f"the one-run audit proves epsilon >= {audit.epsilon_lower_bound:.2f} "
+        f"({audit.confidence:.0%} confidence, {audit.canaries:,} canaries)"
+    )
+    if audit.verdict == "inconsistent":
+        severity, code = "critical", "dp_guarantee_violated_one_run"
+        message = (
+            f"{proven}, more than the claimed epsilon {audit.claimed_epsilon:g}: the DP "
+            "guarantee does not hold (a bug in training or in its accounting)"
+        )
+    elif audit.verdict == "inconclusive":
+        severity, code = "info", "one_run_audit_inconclusive"
+        message = (
+            f"the one-run audit cannot test the claimed epsilon {audit.claimed_epsilon:g}: "
+            f"its {audit.canaries:,} canaries can show at most epsilon "
+            f"{audit.largest_detectable_epsilon:.2f} (insert more canaries)"
+        )
+    elif audit.verdict == "no_guarantee":
+        severity, code = "info", "one_run_audit_without_dp"
+        message = f"{proven} for a training run without differential privacy"
+    else:
+        return []
+    return [Finding(concern="privacy", severity=severity, code=code, message=message)]
 
 
 def _privacy_findings(model: ModelInfo) -> list[Finding]:
