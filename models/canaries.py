@@ -196,7 +196,8 @@ def audit_record(
     for share in GUESS_SHARES:
         r, v = guess_counts(scores, included, max(1, math.floor(share * m / 2)))
         tests.append((one_run_epsilon_bound(m, r, v, delta, significance), r, v))
-    bound, guesses, correct = max(tests, key=lambda test: test[0])  # the first of equals
+    # The strongest test; among equal bounds (none proven, say) the one with the most guesses.
+    bound, guesses, correct = max(tests, key=lambda test: (test[0], test[1]))
     # What all guesses right would prove: below the claim, the audit cannot refute it.
     largest_possible = max(one_run_epsilon_bound(m, r, r, delta, significance) for _, r, _ in tests)
     if claimed_epsilon is None:

@@ -153,7 +153,7 @@ def test_a_dp_run_never_proves_more_than_its_epsilon(tmp_path, seed):
     assert audit["largest_detectable_epsilon"] > dp["epsilon"]
     assert audit["epsilon_lower_bound"] <= dp["epsilon"]
     assert audit["verdict"] == "consistent" and audit["claimed_epsilon"] == dp["epsilon"]
-    assert audit["delta"] == dp["delta"]
+    assert audit["delta"] == dp["delta"] and dp["engine"] == "raikit-bookkeeping"
     # The accountant counts every row trained on, the included canaries among them.
     split_train = record["split"]["sizes"]["train"]
     assert dp["n_train_rows"] == split_train + audit["canaries_included"]
