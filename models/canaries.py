@@ -173,6 +173,30 @@ def guess_counts(scores: np.ndarray, included: np.ndarray, k: int) -> tuple[int,
     return 2 * k, correct
 
 
+def guesses_per_side(m: int) -> list[int]:
+    """The ``k`` of each test: ``GUESS_SHARES`` of ``m`` canaries, half "in" and half "out"."""
+    return [max(1, math.floor(share * m / 2)) for share in GUESS_SHARES]
+
+
+def largest_detectable_epsilon(m: int, delta: float, confidence: float) -> float:
+    """The bound ``m`` canaries give when every guess is right: the most they can show."""
+    significance = (1 - confidence) / len(GUESS_SHARES)
+    return max(
+        one_run_epsilon_bound(m, 2 * k, 2 * k, delta, significance) for k in guesses_per_side(m)
+    )
+
+
+def one_run_verdict(bound: float, largest: float, claimed_epsilon: float | None) -> str:
+    """``inconsistent`` when the bound exceeds the claimed ε (the guarantee is violated),
+    ``inconclusive`` when even all guesses right (``largest``) could not have, ``consistent``
+    otherwise, ``no_guarantee`` without a claim."""
+    if claimed_epsilon is None:
+        return "no_guarantee"
+    if bound > claimed_epsilon:
+        return "inconsistent"
+    return "inconclusive" if largest <= claimed_epsilon else "consistent"
+
+
 def audit_record(
     scores: np.ndarray,
     included: np.ndarray,
@@ -183,31 +207,18 @@ def audit_record(
     confidence: float,
     claimed_epsilon: float | None,
 ) -> dict[str, Any]:
-    """The ``one_run_audit`` entry of the training record: guesses, bound and verdict.
-
-    The verdict compares the bound with the claimed ε: ``inconsistent`` when the bound exceeds
-    it (the guarantee is violated), ``inconclusive`` when even all guesses right could not have
-    exceeded it (too few canaries to test the claim), ``consistent`` otherwise, and
-    ``no_guarantee`` for a run without DP.
-    """
+    """The ``one_run_audit`` entry of the training record: guesses, bound and verdict
+    (:func:`one_run_verdict`)."""
     m = len(scores)
     significance = (1 - confidence) / len(GUESS_SHARES)
     tests = []
-    for share in GUESS_SHARES:
-        r, v = guess_counts(scores, included, max(1, math.floor(share * m / 2)))
+    for k in guesses_per_side(m):
+        r, v = guess_counts(scores, included, k)
         tests.append((one_run_epsilon_bound(m, r, v, delta, significance), r, v))
     # The strongest test; among equal bounds (none proven, say) the one with the most guesses.
     bound, guesses, correct = max(tests, key=lambda test: (test[0], test[1]))
-    # What all guesses right would prove: below the claim, the audit cannot refute it.
-    largest_possible = max(one_run_epsilon_bound(m, r, r, delta, significance) for _, r, _ in tests)
-    if claimed_epsilon is None:
-        verdict = "no_guarantee"
-    elif bound > claimed_epsilon:
-        verdict = "inconsistent"
-    elif largest_possible <= claimed_epsilon:
-        verdict = "inconclusive"
-    else:
-        verdict = "consistent"
+    largest_possible = largest_detectable_epsilon(m, delta, confidence)
+    verdict = one_run_verdict(bound, largest_possible, claimed_epsilon)
     return {
         "method": "one training run with canaries (Steinke, Nasr & Jagielski 2023)",
         "canaries": m,
