@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ConfigDict, SerializeAsAny, ValidationError, model_validator
 
@@ -33,6 +33,7 @@ __all__ = [
     "Interval",
     "MitigationRecord",
     "ModelInfo",
+    "OneRunAudit",
     "PrivacyRecord",
     "Provenance",
     "Reproduction",
@@ -79,6 +80,32 @@ class DataInfo(Frozen):
     sensitive: list[str]
 
 
+class OneRunAudit(Frozen):
+    """The one-run privacy audit of training (``rai train --audit-canaries``), as recorded.
+
+    ``epsilon_lower_bound`` holds with ``confidence`` at ``delta``; ``verdict`` compares it
+    with ``claimed_epsilon`` (``inconclusive``: even all guesses right could not have exceeded
+    the claim, ``largest_detectable_epsilon`` being the most these canaries can show).
+    """
+
+    method: str
+    canaries: int
+    canaries_included: int
+    canary_kind: str
+    seed: int
+    score: str
+    guesses: int
+    correct_guesses: int
+    guess_shares: list[float]
+    confidence: float
+    delta: float
+    epsilon_lower_bound: float
+    largest_detectable_epsilon: float
+    claimed_epsilon: float | None
+    verdict: Literal["consistent", "inconsistent", "inconclusive", "no_guarantee"]
+    note: str
+
+
 class PrivacyRecord(Frozen):
     """The training record's privacy section: whether DP-SGD ran, and the guarantee it gives.
 
@@ -110,6 +137,7 @@ class PrivacyRecord(Frozen):
     module_changes: list[str] = []
     history: list[tuple[float, float, int]] = []
     epsilon_recomputed: float | None = None
+    one_run_audit: OneRunAudit | None = None
 
     def epsilon_matches(self) -> bool | None:
         """Whether the recorded ε is the one its mechanism gives (``None``: not recomputed)."""

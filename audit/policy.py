@@ -87,10 +87,12 @@ class Threshold(_PolicyPart):
 
 
 class PrivacyPolicy(_PolicyPart):
-    """Privacy gates: DP budget, membership-attack AUC, forbidden PII types."""
+    """Privacy gates: DP budget, the one-run audit of training, membership-attack AUC,
+    forbidden PII types."""
 
     max_epsilon: float | None = Field(default=None, gt=0)
     require_dp: bool = False
+    require_one_run_audit_consistent: bool = False
     max_membership_auc: float | None = Field(default=None, ge=0.5, le=1)
     forbidden_pii: list[str] = []
 
@@ -382,6 +384,29 @@ def _privacy_checks(evidence: Evidence, policy: Policy, missing: CheckStatus) ->
                 f"{epsilon:.3g}",
                 status,
                 f"epsilon is {epsilon:.3g}; required {requirement}",
+            )
+    if privacy.require_one_run_audit_consistent:
+        training = evidence.model.training
+        audit = training.privacy.one_run_audit if training is not None else None
+        requirement = "one-run lower bound <= claimed epsilon"
+        if audit is None or audit.verdict in ("inconclusive", "no_guarantee"):
+            why = {
+                None: "the model was trained without a one-run audit (--audit-canaries)",
+                "inconclusive": "the one-run audit had too few canaries to test the claimed "
+                "epsilon",
+                "no_guarantee": "the model has no DP guarantee for the one-run audit to test",
+            }[audit.verdict if audit is not None else None]
+            add("require_one_run_audit_consistent", requirement, "not tested", missing, why)
+        else:
+            ok = audit.verdict == "consistent"
+            observed = f"{audit.epsilon_lower_bound:.3g} vs {audit.claimed_epsilon:.3g}"
+            add(
+                "require_one_run_audit_consistent",
+                requirement,
+                observed,
+                "pass" if ok else "fail",
+                f"the one-run audit proves epsilon >= {audit.epsilon_lower_bound:.3g}; claimed "
+                f"{audit.claimed_epsilon:.3g}",
             )
     if privacy.max_membership_auc is not None:
         requirement = f"AUC <= {privacy.max_membership_auc:g}"

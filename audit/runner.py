@@ -16,6 +16,7 @@ from raikit.audit.evidence import (
     Evidence,
     MitigationRecord,
     ModelInfo,
+    OneRunAudit,
     PrivacyRecord,
     Provenance,
     TrainingRecord,
@@ -443,7 +444,68 @@ def _model_findings(model: ModelInfo) -> list[Finding]:
                 "deploying",
             )
         )
-    return findings + _privacy_findings(model)
+    return findings + _privacy_findings(model) + _one_run_findings(model)
+
+
+def _one_run_findings(model: ModelInfo) -> list[Finding]:
+    """What the one-run audit of training (``rai train --audit-canaries``) says, if it ran."""
+    privacy = model.training.privacy if model.training is not None else None
+    audit = privacy.one_run_audit if privacy is not None else None
+    if audit is None:
+        return []
+    tampered = _recompute_one_run(audit)
+    if tampered is not None:
+        return [tampered]
+    proven = (
+        f"the one-run audit proves epsilon >= {audit.epsilon_lower_bound:.2f} "
+        f"({audit.confidence:.0%} confidence, {audit.canaries:,} canaries)"
+    )
+    if audit.verdict == "inconsistent":
+        severity, code = "critical", "dp_guarantee_violated_one_run"
+        message = (
+            f"{proven}, more than the claimed epsilon {audit.claimed_epsilon:g}: the DP "
+            "guarantee does not hold (a bug in training or in its accounting)"
+        )
+    elif audit.verdict == "inconclusive":
+        severity, code = "info", "one_run_audit_inconclusive"
+        message = (
+            f"the one-run audit cannot test the claimed epsilon {audit.claimed_epsilon:g}: "
+            f"its {audit.canaries:,} canaries can show at most epsilon "
+            f"{audit.largest_detectable_epsilon:.2f} (insert more canaries)"
+        )
+    elif audit.verdict == "no_guarantee":
+        severity, code = "info", "one_run_audit_without_dp"
+        message = f"{proven} for a training run without differential privacy"
+    else:
+        return []
+    return [Finding(concern="privacy", severity=severity, code=code, message=message)]
+
+
+def _recompute_one_run(audit: OneRunAudit) -> Finding | None:
+    """A critical finding when the recorded bound or verdict is not what its counts give."""
+    from raikit.models.canaries import (
+        GUESS_SHARES,
+        largest_detectable_epsilon,
+        one_run_epsilon_bound,
+        one_run_verdict,
+    )
+
+    m, r, v = audit.canaries, audit.guesses, audit.correct_guesses
+    if 0 <= v <= r <= m and audit.guess_shares == list(GUESS_SHARES):
+        significance = (1 - audit.confidence) / len(GUESS_SHARES)
+        bound = one_run_epsilon_bound(m, r, v, audit.delta, significance)
+        largest = largest_detectable_epsilon(m, audit.delta, audit.confidence)
+        verdict = one_run_verdict(bound, largest, audit.claimed_epsilon)
+        if abs(bound - audit.epsilon_lower_bound) <= 1e-5 and verdict == audit.verdict:
+            return None
+    return Finding(
+        concern="privacy",
+        severity="critical",
+        code="one_run_record_inconsistent",
+        message=f"the training record's one-run audit ({v} of {r} guesses right on {m} "
+        f"canaries) does not give its recorded bound {audit.epsilon_lower_bound:.3g} and "
+        f"verdict '{audit.verdict}': the record is wrong or was edited",
+    )
 
 
 def _privacy_findings(model: ModelInfo) -> list[Finding]:

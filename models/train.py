@@ -35,6 +35,8 @@ from raikit.models.privacy import PrivacySpec
 from raikit.models.provenance import package_versions
 from raikit.models.schema import Schema, binarize_labels, label_text, validate_frame
 from raikit.models.settings import (
+    ConfidenceLevel,
+    Count,
     Device,
     Fraction,
     NonNegativeFloat,
@@ -52,6 +54,9 @@ if TYPE_CHECKING:
 #: Input kind of each data kind ``train`` handles (the ``rnn`` arch reads words for text,
 #: numbers otherwise); other data kinds (``mlm``) are trained by ``rai pretrain``.
 INPUT_KINDS = {"tabular": "tabular", "image": "image", "text": "words", "hf-text": "hf-tokenizer"}
+
+#: Fewest canaries of a one-run audit (fewer can prove next to nothing).
+MIN_CANARIES = 10
 
 
 class TrainSpec(Settings):
@@ -109,6 +114,10 @@ class TrainSpec(Settings):
     # TensorBoard logs of the per-epoch figures: in the checkpoint's `tensorboard/` (True),
     # in this directory, or none (False). Where logs go is not part of the recipe.
     tensorboard: StrictBool | Path = True
+    # A one-run privacy audit (raikit.models.canaries): this many canaries, each trained on
+    # with probability 1/2, and the confidence of the epsilon lower bound they give.
+    audit_canaries: Count = 0
+    audit_confidence: ConfidenceLevel = 0.95
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -130,6 +139,22 @@ class TrainSpec(Settings):
                 "sample weights and the fairness penalty cannot be combined with DP-SGD "
                 "(they mix rows within a batch, which the accountant does not cover); "
                 "drop one or the other"
+            )
+        if 0 < self.audit_canaries < MIN_CANARIES:
+            raise ConfigError(
+                f"--audit-canaries must be 0 (no audit) or at least {MIN_CANARIES}; got "
+                f"{self.audit_canaries} instead"
+            )
+        if self.audit_canaries and self.resume is not None:
+            raise ConfigError(
+                "--audit-canaries cannot be combined with --resume: canaries go in from the "
+                "first step"
+            )
+        if self.audit_canaries and (
+            self.sample_weight_column is not None or self.fairness_penalty > 0
+        ):
+            raise ConfigError(
+                "--audit-canaries cannot be combined with sample weights or a fairness penalty"
             )
         return self
 
@@ -238,7 +263,12 @@ def train(
         target_dtype = torch.float32 if regression else torch.int64
         targets = torch.tensor(np.array(labels), dtype=target_dtype)
         part = {k: torch.tensor(v, dtype=torch.int64) for k, v in split.items()}
-        module, privacy, dp_fixed = _private_training(spec, module, len(split["train"]), previous)
+        trained = tuple(t[part["train"]] for t in (*encoded, targets))
+        canaries = None
+        if spec.audit_canaries:
+            canaries = _canaries(spec, regression, trained, n_out, inputs, staging)
+            trained = canaries.appended_to(trained)
+        module, privacy, dp_fixed = _private_training(spec, module, len(trained[-1]), previous)
         if privacy is not None:
             notes += [
                 f"changed for DP-SGD by ModuleValidator.fix: {c}" for c in privacy.module_changes
@@ -253,7 +283,7 @@ def train(
         with tensorboard_log(logs, first_epoch) as write_log:
             result = run_epochs(
                 module,
-                tuple(t[part["train"]] for t in (*encoded, targets)),
+                trained,
                 tuple(t[part["validation"]] for t in (*encoded, targets)),
                 regression=regression,
                 epochs=spec.epochs,
@@ -293,6 +323,15 @@ def train(
             inputs=inputs,
             dp_fixed=dp_fixed,
         )
+        privacy_record = (
+            privacy.record(len(history), result.stopped_for_budget)
+            if privacy
+            else {"differentially_private": False}
+        )
+        if canaries is not None:
+            privacy_record["one_run_audit"] = _one_run_audit(
+                spec, module, canaries, inputs["kind"], privacy, privacy_record, len(trained[-1])
+            )
         record = {
             **record_header(
                 table,
@@ -307,9 +346,7 @@ def train(
             "best_epoch": result.best_epoch,
             "model_selection": "last epoch (DP)" if privacy else "best validation loss",
             "test": test,
-            "privacy": privacy.record(len(history), result.stopped_for_budget)
-            if privacy
-            else {"differentially_private": False},
+            "privacy": privacy_record,
             "device": device,
             "distributed": {"world_size": dist.world_size} if dist else None,
             "resumed_from": str(spec.resume) if spec.resume else None,
@@ -454,6 +491,31 @@ def _private_training(
     privacy = PrivateTraining(spec.privacy, n_train, spec.batch_size, spec.epochs, state=state)
     privacy.module_changes = changes
     return module, privacy, dp_fixed or bool(changes)
+
+
+def _canaries(spec: TrainSpec, regression: bool, trained: tuple, n_out: int, inputs, out_dir):
+    """The run's canaries (:mod:`raikit.models.canaries`), made from ``spec.seed``."""
+    from raikit.models.canaries import make_canaries
+
+    if regression:
+        raise ConfigError("--audit-canaries needs a classifier (canaries get random labels)")
+    return make_canaries(spec.audit_canaries, spec.seed, trained[:-1], n_out, inputs, out_dir)
+
+
+def _one_run_audit(spec, module, canaries, kind, privacy, privacy_record, n_trained) -> dict:
+    """The one-run audit of the trained ``module``, at the run's δ (``1/(10 n)`` without DP)."""
+    from raikit.models.canaries import audit_record, canary_scores
+    from raikit.models.privacy import resolve_delta
+
+    return audit_record(
+        canary_scores(module, canaries),
+        canaries.included,
+        seed=spec.seed,
+        kind=kind,
+        delta=privacy.delta if privacy else resolve_delta(None, n_trained),
+        confidence=spec.audit_confidence,
+        claimed_epsilon=privacy_record.get("epsilon"),
+    )
 
 
 def _create_model(

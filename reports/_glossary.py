@@ -47,6 +47,10 @@ TERMS: dict[str, str] = {
     "Empirical ε lower bound": "the privacy budget ε the attacks prove at least: with the "
     "stated confidence, no training with a smaller ε lets attacks succeed this well. It can "
     "refute a claimed guarantee; it gives none",
+    "One-run lower bound": "the privacy budget ε proven at least by the training run itself: "
+    "random canaries, each trained on with probability 1/2, are guessed in or out from the "
+    "final model (Steinke, Nasr and Jagielski 2023). Above the claimed ε, the guarantee does "
+    "not hold; it needs enough canaries to say anything about a large ε",
     "Noise multiplier σ, sampling rate q, clipping norm C": "settings of differentially "
     "private training (DP-SGD): each step uses a random sample of rows, each drawn with "
     "probability q, clips each row's gradient to length C and adds Gaussian noise of σ × C; "

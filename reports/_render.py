@@ -31,6 +31,7 @@ from raikit.reports._format import (
 from raikit.reports._glossary import glossary
 from raikit.reports._membership_chart import membership_view
 from raikit.reports._mitigation_chart import tradeoff_chart
+from raikit.reports._privacy_summary import privacy_summary
 from raikit.reports._robustness_chart import robustness_charts
 from raikit.reports._slices_chart import slice_chart
 from raikit.reports._summary import SummaryItem, summarise
@@ -192,6 +193,7 @@ def context(evidence: Evidence, charts_on: bool = True) -> dict[str, Any]:
         **impact_context(evidence),
         "mitigation_chart": tradeoff_chart(evidence.result("mitigation")),
         "membership": membership_view(evidence, charts_on),
+        "privacy_summary": privacy_summary(evidence),
         "explanation_views": (
             explanation_views(evidence.result("explanations")) if charts_on else None
         ),

@@ -134,6 +134,13 @@ def train(
     ] = None,
     tensorboard: TensorBoardOption = None,
     no_tensorboard: NoTensorBoardOption = False,
+    audit_canaries: Annotated[
+        int,
+        typer.Option(help="One-run privacy audit: insert M canaries, each with probability 1/2."),
+    ] = 0,
+    audit_confidence: Annotated[
+        float, typer.Option(help="Confidence of the one-run epsilon lower bound.")
+    ] = 0.95,
 ) -> None:
     """Train a model (mlp, cnn, rnn, transformer, encoder), optionally with DP-SGD."""
     from raikit.models.data import load_table
@@ -180,6 +187,8 @@ def train(
         freeze_embeddings=freeze_embeddings,
         train_layers=train_layers,
         tensorboard=_tensorboard_setting(tensorboard, no_tensorboard),
+        audit_canaries=audit_canaries,
+        audit_confidence=audit_confidence,
     )
     table = load_image_table(Path(data)) if is_image_source(Path(data)) else load_table(data)
     checkpoint = train_model(table, spec, out, force=force, progress=not quiet)
@@ -192,6 +201,8 @@ def train(
     privacy_record = record["privacy"]
     if privacy_record.get("differentially_private"):
         _say_privacy(privacy_record)
+    if "one_run_audit" in privacy_record:
+        _say_one_run_audit(privacy_record["one_run_audit"])
     for note in record.get("notes", []):
         say(note)
     typer.echo(f"model: {checkpoint.path}")
@@ -283,3 +294,23 @@ def _say_privacy(privacy: dict) -> None:
     )
     if privacy.get("engine_fallback_reason"):
         say(f"raikit's fast DP engine not used: {privacy['engine_fallback_reason']}")
+
+
+#: What each verdict of the one-run audit means, in one clause.
+ONE_RUN_VERDICTS = {
+    "consistent": "consistent with the claimed epsilon",
+    "inconsistent": "ABOVE the claimed epsilon: the DP guarantee is violated",
+    "inconclusive": "too few canaries to test the claimed epsilon (even all guesses right "
+    "could not exceed it)",
+    "no_guarantee": "no DP guarantee to compare with",
+}
+
+
+def _say_one_run_audit(audit: dict) -> None:
+    """The one-run audit's bound and verdict in one line."""
+    say(
+        f"one-run audit: epsilon >= {audit['epsilon_lower_bound']:.3f} "
+        f"({audit['confidence']:.0%} confidence; {audit['correct_guesses']} of "
+        f"{audit['guesses']} guesses right on {audit['canaries']} canaries, "
+        f"{audit['canaries_included']} trained on): {ONE_RUN_VERDICTS[audit['verdict']]}"
+    )

@@ -57,6 +57,14 @@ def _training_record(evidence: Evidence, limits: Limits) -> list[MeasuredRisk]:
 
     dp = evidence.model.dp
     epsilon = dp.epsilon_bound() if dp is not None else None
+    audit = dp.one_run_audit if dp is not None else None
+    if audit is not None and audit.verdict == "inconsistent":
+        basis = (
+            f"measured: the one-run audit of training proves epsilon >= "
+            f"{audit.epsilon_lower_bound:.2f}, above the claimed {audit.claimed_epsilon:.3g}: "
+            "the DP guarantee does not hold"
+        )
+        return [MeasuredRisk("privacy", LEAK_RISK, 5, basis, LEAK_KINDS)]
     if dp is not None and dp.epsilon_matches() is False:
         basis = (
             f"measured: the training record claims epsilon {dp.epsilon:g} but its mechanism "
@@ -80,7 +88,9 @@ def measured_risks(evidence: Evidence, limits: Limits) -> list[MeasuredRisk]:
     """What every result says about its concern's risks, in registry order.
 
     The training record speaks to a risk only when no result measured that risk itself (a
-    membership attack supersedes the claim of the DP guarantee).
+    membership attack supersedes the claim of the DP guarantee), unless the record proves the
+    risk certain (likelihood 5: a guarantee the one-run audit refutes, or a wrong ε), which no
+    attack on the final model can lower.
     """
     from raikit.audit.registry import registered
 
@@ -93,7 +103,11 @@ def measured_risks(evidence: Evidence, limits: Limits) -> list[MeasuredRisk]:
     from raikit.audit.reproduce import reproduction_risks
 
     titles = {risk.title for risk in measured}
-    record = [r for r in _training_record(evidence, limits) if r.title not in titles]
+    record = [
+        r for r in _training_record(evidence, limits) if r.title not in titles or r.likelihood == 5
+    ]
+    proven = {r.title for r in record if r.likelihood == 5}
+    measured = [risk for risk in measured if risk.title not in proven]
     return measured + record + reproduction_risks(evidence)
 
 

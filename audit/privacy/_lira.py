@@ -83,7 +83,8 @@ def recipe_from_record(record: dict) -> TrainSpec:
     # The record is JSON (lists, a privacy dict); TrainSpec validates it back into its types.
     values = {k: v for k, v in recorded.items() if k in TrainSpec.model_fields}
     # The target accepted its columns on all of its rows; a shadow on half of them keeps them.
-    values |= {"resume": None, "distributed": False, "accept_free_text": True}
+    # A shadow is a plain retraining: no canaries of a one-run audit.
+    values |= {"resume": None, "distributed": False, "accept_free_text": True, "audit_canaries": 0}
     return TrainSpec(**values)
 
 

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from raikit.audit.cli import app
 from raikit.audit.predictor import load_predictor
+from raikit.models.data import load_table
 
 runner = CliRunner()
 
@@ -410,3 +411,37 @@ def test_audit_with_a_full_disk_writes_neither_file(predictions_file, tmp_path, 
         f"error: cannot write '{out / 'report.html'}': No space left on device"
     ]
     assert list(out.iterdir()) == []
+
+
+def test_one_run_audit_from_training_to_report_and_gate(tmp_path):
+    """`rai train --dp --audit-canaries` records the bound; `rai audit` carries it into the
+    evidence, the report's privacy summary and the policy gate."""
+    data = tmp_path / "digits.csv"
+    frame = load_table("digits").frame.sample(300, random_state=0)
+    frame.to_csv(data, index=False)
+    train = rai(
+        *("train", "--data", data, "--label", "digit", "--out", tmp_path / "m"),
+        *("--dp", "--noise-multiplier", 1.5, "--accountant", "rdp", "--batch-size", 32),
+        *("--epochs", 1, "--audit-canaries", 10, "--no-tensorboard", "--quiet"),
+    )
+    assert train.exit_code == 0, train.output
+    record = json.loads((tmp_path / "m" / "training.json").read_text())
+    audit = record["privacy"]["one_run_audit"]
+    assert audit["canaries"] == 10 and audit["claimed_epsilon"] == record["privacy"]["epsilon"]
+    assert f"one-run audit: epsilon >= {audit['epsilon_lower_bound']:.3f}" in train.output
+    # 10 canaries, all 10 guesses right: P = q^10 + (delta term) <= 0.05 / 4 needs
+    # q >= 0.645, epsilon about 0.6 at most, below the ~1.1 claimed.
+    assert audit["largest_detectable_epsilon"] < 0.7 and audit["verdict"] == "inconclusive"
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("privacy:\n  require_one_run_audit_consistent: true\n")
+    audited = rai(
+        *("audit", "--model", tmp_path / "m", "--data", data, "--label", "digit"),
+        *("--n-bootstrap", 100),
+        *("--policy", policy, "--out", tmp_path / "a"),
+    )
+    assert audited.exit_code == 1, audited.output  # an untested claim does not pass the gate
+    evidence = json.loads((tmp_path / "a" / "evidence.json").read_text())
+    codes = {f["code"] for f in evidence["findings"]}
+    assert "one_run_audit_inconclusive" in codes
+    html = (tmp_path / "a" / "report.html").read_text()
+    assert "One-run lower bound" in html and f"{audit['epsilon_lower_bound']:.2f}" in html

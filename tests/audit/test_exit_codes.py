@@ -37,6 +37,11 @@ BASE = {
         " --out {fresh}",
         {"--data": "table", "--out": "out_dir", "--resume": "model", "--init": "model"},
     ),
+    "train --audit-canaries": (
+        "train --data {table} --label released --epochs 1 --hidden 4 --quiet --dp"
+        " --noise-multiplier 1 --audit-canaries 10 --out {fresh}",
+        {"--data": "table", "--out": "out_dir"},
+    ),
     "pretrain": (
         "pretrain --data {texts} --text text --epochs 1 --vocab-size 50 --quiet --out {fresh}",
         {"--data": "table", "--out": "out_dir"},
@@ -335,6 +340,14 @@ def test_bad_input_is_one_line_and_exit_2(workspace, tmp_path, key, option, kind
         (
             "train --data {table} --label released --arch mlp --init {model} --out {fresh}",
             "--init applies to --arch encoder; got --arch mlp instead",
+        ),
+        (
+            "train --data {table} --label released --audit-canaries 3 --out {fresh}",
+            "--audit-canaries must be 0 (no audit) or at least 10; got 3 instead",
+        ),
+        (
+            "train --data {table} --label released --audit-confidence 1 --out {fresh}",
+            "audit_confidence must be in [0.5, 1); got 1.0 instead",
         ),
         (
             "pretrain --data {texts} --text text --max-length 0 --out {fresh}",

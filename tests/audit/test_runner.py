@@ -146,6 +146,25 @@ def test_a_private_checkpoint_is_audited_on_its_test_split_with_its_guarantee(tm
     assert risk.likelihood == 5 and "cannot be trusted" in risk.basis
 
 
+def test_an_edited_one_run_audit_is_caught(tmp_path):
+    """The audit recomputes the one-run bound and verdict from the recorded guesses."""
+    table = load_table("arrests")
+    small = LoadedTable(table.frame.iloc[:300], table.source, "sha-of-300-rows", table.spec)
+    spec = TrainSpec(label="released", epochs=1, batch_size=32, audit_canaries=40)
+    train(small, spec, tmp_path / "m", progress=False)
+    config = AuditConfig(label="released", n_bootstrap=100)
+    codes = {f.code for f in run_audit(small, config, load_predictor(tmp_path / "m")).findings}
+    assert "one_run_audit_without_dp" in codes and "one_run_record_inconsistent" not in codes
+    path = tmp_path / "m" / "training.json"
+    edited = json.loads(path.read_text())
+    audit = edited["privacy"]["one_run_audit"]
+    audit["correct_guesses"] = audit["guesses"]  # every guess right, bound left as it was
+    path.write_text(json.dumps(edited))
+    evidence = run_audit(small, config, load_predictor(tmp_path / "m"))
+    [finding] = [f for f in evidence.findings if f.code == "one_run_record_inconsistent"]
+    assert finding.severity == "critical" and "was edited" in finding.message
+
+
 def test_checks_that_re_score_the_model_refuse_a_predictions_file():
     from raikit.audit.robustness import RobustnessConfig
 

@@ -320,3 +320,33 @@ def build_full_evidence(
 @pytest.fixture(scope="session")
 def full_evidence() -> Evidence:
     return build_full_evidence()
+
+
+def with_one_run_audit(evidence: Evidence, bound: float, verdict: str) -> Evidence:
+    """``evidence`` whose model was trained with 1,000 canaries giving this bound and verdict."""
+    from raikit.audit.evidence import OneRunAudit
+
+    training = evidence.model.training
+    audit = OneRunAudit(
+        method="one training run with canaries (Steinke, Nasr & Jagielski 2023)",
+        canaries=1000,
+        canaries_included=497,
+        canary_kind="random inputs with random labels",
+        seed=0,
+        score="minus the loss of the canary's own label",
+        guesses=500,
+        correct_guesses=410,
+        guess_shares=[0.1, 0.2, 0.5, 1.0],
+        confidence=0.95,
+        delta=1e-05,
+        epsilon_lower_bound=bound,
+        largest_detectable_epsilon=5.37,
+        claimed_epsilon=training.privacy.epsilon,
+        verdict=verdict,
+        note="canaries are not rows of the data",
+    )
+    privacy = training.privacy.model_copy(update={"one_run_audit": audit})
+    model = evidence.model.model_copy(
+        update={"training": training.model_copy(update={"privacy": privacy})}
+    )
+    return with_verdicts(evidence.model_copy(update={"model": model}))
