@@ -149,6 +149,11 @@ def scan_pii(
         frame = pd.DataFrame({"text": pd.Series(documents, dtype=object)})
         table = LoadedTable(frame, str(corpus), sha256_file(corpus))
         kind, columns = "corpus", ["text"]
+    hierarchies = None
+    if hierarchy is not None:
+        from raikit.audit.pii.mondrian import load_hierarchies
+
+        hierarchies = load_hierarchies(hierarchy)
     check = PiiCheck(
         scan=scan,
         columns=tuple(columns) or None,
@@ -160,9 +165,13 @@ def scan_pii(
         k=k,
         l_diversity=l_diversity,
         max_suppression=max_suppression,
-        hierarchy=hierarchy,
+        hierarchies=hierarchies,
         force=force,
     )
+    if k is not None:  # before the scan: a target no generalisation reaches is refused now
+        from raikit.audit.pii.mondrian import check_target
+
+        check_target(table.frame, k, l_diversity=l_diversity, sensitive=list(sensitive))
     say(f"scanning {len(table.frame):,} rows of {table.source} ({scan.model or 'no NER'})")
     settings = AuditConfig(label="", sensitive=(), title=f"Personal data in {table.source}")
     evidence = run_audit(table, settings, None, {"pii": check}, progress=True)

@@ -442,8 +442,9 @@ class PiiCheck(Settings):
         rows (Mondrian, :mod:`raikit.audit.pii.mondrian`), and ``l_diversity`` distinct values
         of each ``sensitive`` column when given; outlying rows may be suppressed, up to
         ``max_suppression`` of the table.
-    hierarchy : Path, optional
-        YAML category hierarchies for quasi-identifiers (see ``load_hierarchies``).
+    hierarchies : dict, optional
+        Category hierarchies of quasi-identifiers: column to each value's path of node names
+        from the top (:func:`raikit.audit.pii.mondrian.load_hierarchies` reads them from YAML).
     force : bool
         Replace an existing ``anonymized_copy`` (otherwise it is refused).
     """
@@ -458,12 +459,12 @@ class PiiCheck(Settings):
     k: Annotated[int, Field(ge=2)] | None = None
     l_diversity: Annotated[int, Field(ge=2)] | None = None
     max_suppression: Annotated[float, Field(ge=0, lt=1)] = 0.05
-    hierarchy: Path | None = None
+    hierarchies: dict[str, dict[str, tuple[str, ...]]] | None = None
     force: bool = False
 
     @model_validator(mode="after")
     def _generalisation_needs(self) -> Self:
-        if self.k is None and (self.l_diversity is not None or self.hierarchy is not None):
+        if self.k is None and (self.l_diversity is not None or self.hierarchies):
             raise ConfigError("l-diversity and hierarchies need a target k (--k)")
         if self.k is not None and (self.anonymized_copy is None or self.kind != "table"):
             raise ConfigError("--k generalises the de-identified copy: give --anonymize OUT")
@@ -517,7 +518,7 @@ def _generalise(
         l_diversity=check.l_diversity,
         sensitive=list(check.sensitive or ()),
         max_suppression=check.max_suppression,
-        hierarchy=check.hierarchy,
+        hierarchies=check.hierarchies or {},
     )
 
 

@@ -185,7 +185,7 @@ def generalise_copy(
     l_diversity: int | None = None,
     sensitive: list[str] | None = None,
     max_suppression: float = 0.05,
-    hierarchy: Path | None = None,
+    hierarchies: Mapping[str, Mapping[str, tuple[str, ...]]] | None = None,
 ) -> tuple[pd.DataFrame, DeidentificationResult]:
     """Make the de-identified ``copy`` k-anonymous (and l-diverse) on ``quasi_identifiers``.
 
@@ -201,15 +201,14 @@ def generalise_copy(
     (pandas.DataFrame, DeidentificationResult)
         The copy to write and what it reached.
     """
-    from raikit.audit.pii.mondrian import DeidentificationResult, generalise, load_hierarchies
+    from raikit.audit.pii.mondrian import DeidentificationResult, generalise
     from raikit.audit.pii.reidentification import assess_reidentification
 
-    hierarchies = load_hierarchies(hierarchy) if hierarchy is not None else {}
+    hierarchies = hierarchies or {}
     unknown = sorted(set(hierarchies) - set(quasi_identifiers))
     if unknown:
         raise ConfigError(
-            f"hierarchy file '{hierarchy}' names {unknown}, not among the quasi-identifiers "
-            f"{quasi_identifiers}"
+            f"the hierarchies name {unknown}, not among the quasi-identifiers {quasi_identifiers}"
         )
     source = copy.copy()
     source[quasi_identifiers] = frame[quasi_identifiers]

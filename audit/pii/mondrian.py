@@ -36,13 +36,19 @@ from pydantic import RootModel
 
 from raikit.audit.pii.reidentification import ReidentificationResult
 from raikit.audit.types import Finding, Frozen
-from raikit.models.errors import ConfigError, DataError
+from raikit.models.errors import ConfigError, DataError, close_matches_hint
 
 POSTCODE_NAME = re.compile(r"(^|_)(zip\w*|post\w*code|postal\w*)($|_)", re.IGNORECASE)
 ANY = "*"
 _MISSING = "\x00<missing>"
 
-__all__ = ["DeidentificationResult", "Generalised", "generalise", "load_hierarchies"]
+__all__ = [
+    "DeidentificationResult",
+    "Generalised",
+    "check_target",
+    "generalise",
+    "load_hierarchies",
+]
 
 
 class DeidentificationResult(Frozen):
@@ -196,9 +202,9 @@ class _Tree:
             text = self.node_labels[p[0, -1]]
             return (np.nan if text == _MISSING else text), 0.0
         if self.listed:
-            names = sorted(self.node_labels[c] for c in np.unique(p[:, -1]))
-            shown = ", ".join("missing" if n == _MISSING else n for n in names)
-            return "{" + shown + "}", self.span(rows)
+            names = {self.node_labels[c] for c in np.unique(p[:, -1])}
+            shown = sorted(names - {_MISSING}) + (["missing"] if _MISSING in names else [])
+            return "{" + ", ".join(shown) + "}", self.span(rows)
         return self.node_labels[p[0, level - 1]], self.span(rows)
 
 
@@ -277,16 +283,31 @@ class Generalised:
     findings: list[Finding]
 
 
-def _refusal(n: int, k: int, l_diversity: int | None, diversity: dict[str, int]) -> str | None:
-    if n < k:
-        return f"cannot reach k={k}: the table has {n:,} row(s), fewer than one class needs"
-    for column, distinct in diversity.items():
+def check_target(
+    frame: pd.DataFrame, k: int, *, l_diversity: int | None = None, sensitive: list[str] = ()
+) -> None:
+    """Refuse a target that even the whole table, as one class, misses: no suppression helps.
+
+    Raises
+    ------
+    DataError
+        Fewer than ``k`` rows, or a sensitive column with fewer than ``l_diversity`` distinct
+        values (missing counts as one).
+    """
+    if len(frame) < k:
+        raise DataError(
+            f"cannot reach k={k}: the table has {len(frame):,} row(s), fewer than one class needs"
+        )
+    for column in sensitive:
+        if column not in frame.columns:
+            hint = close_matches_hint(column, frame.columns)
+            raise ConfigError(f"sensitive column '{column}' not found{hint}")
+        distinct = frame[column].nunique(dropna=False)
         if l_diversity is not None and distinct < l_diversity:
-            return (
+            raise DataError(
                 f"cannot reach l={l_diversity}: column '{column}' holds {distinct} distinct "
                 "value(s) in the whole table, and suppressing rows cannot add any"
             )
-    return None
 
 
 def generalise(
@@ -354,11 +375,8 @@ def generalise(
                     "they generalise straight to '*'",
                 )
             )
+    check_target(frame, k, l_diversity=l_diversity, sensitive=sensitive)
     codes = [pd.factorize(frame[c].astype("string").fillna(_MISSING))[0] for c in sensitive]
-    diversity = {c: int(s.max() + 1) if n else 0 for c, s in zip(sensitive, codes, strict=True)}
-    refusal = _refusal(n, k, l_diversity, diversity)
-    if refusal:
-        raise DataError(refusal)
 
     def valid(rows: np.ndarray) -> bool:
         return len(rows) >= k and all(len(np.unique(s[rows])) >= (l_diversity or 1) for s in codes)
