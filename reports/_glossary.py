@@ -103,7 +103,7 @@ TERMS: dict[str, str] = {
     "singles out their row nor reveals the sensitive value",
     "Mondrian generalisation": "de-identification that splits the rows, again and again, on "
     "one quasi-identifier at its median while every part keeps k rows (LeFevre et al. 2006), "
-    "then shows each part's range (ages 30-39, postcode 123*, month or year) instead of the "
+    "then shows each part's range (ages [30, 39], postcode 123*, month or year) instead of the "
     "values",
     "Information loss (NCP)": "normalised certainty penalty: per value, how much of the "
     "column's range or categories its generalised value covers, averaged; 0 keeps every value, "
