@@ -68,11 +68,11 @@ class DeidentificationResult(Frozen):
     findings: list[Finding] = []
 
 
-class _Tree(RootModel[dict[str, "_Tree | list[str | int | float]"]]):
+class _Node(RootModel[dict[str, "_Node | list[str | int | float]"]]):
     """A category hierarchy: a node's name maps to its children (nodes or a list of values)."""
 
 
-class Hierarchies(RootModel[dict[str, _Tree]]):
+class Hierarchies(RootModel[dict[str, _Node]]):
     """``hierarchies.yaml``: column name to its tree, e.g. ``education: {School: [9th, ...]}``."""
 
 
@@ -91,7 +91,7 @@ def load_hierarchies(path: Path) -> dict[str, dict[str, tuple[str, ...]]]:
     out: dict[str, dict[str, tuple[str, ...]]] = {}
     for column, tree in document.root.items():
         paths: dict[str, tuple[str, ...]] = {}
-        stack: list[tuple[tuple[str, ...], _Tree | list]] = [((), tree)]
+        stack: list[tuple[tuple[str, ...], _Node | list]] = [((), tree)]
         while stack:
             above, node = stack.pop()
             if isinstance(node, list):
@@ -173,39 +173,49 @@ class _Tree:
     leaves_under: np.ndarray
     listed: bool
 
-    def _lowest_common(self, rows: np.ndarray) -> tuple[np.ndarray, int]:
-        p = self.paths[self.codes[rows]]
-        same = (p == p[0]).all(axis=0)
-        return p, (len(same) if same.all() else int(np.argmin(same)))
+    def _present(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """The values present (codes), their row counts, and the depth where they part."""
+        counts = np.bincount(self.codes[rows], minlength=len(self.paths))
+        present = np.flatnonzero(counts)
+        same = (self.paths[present] == self.paths[present[0]]).all(axis=0)
+        return present, counts[present], (len(same) if same.all() else int(np.argmin(same)))
+
+    def _share(self, present: np.ndarray, level: int) -> float:
+        if level == self.paths.shape[1]:
+            return 0.0
+        covered = (
+            len(present) if self.listed else self.leaves_under[self.paths[present[0], level - 1]]
+        )
+        return float(covered) / len(self.paths)
 
     def span(self, rows: np.ndarray) -> float:
-        p, level = self._lowest_common(rows)
-        if level == p.shape[1]:
-            return 0.0
-        if self.listed:
-            return len(np.unique(p[:, -1])) / len(self.paths)
-        return float(self.leaves_under[p[0, level - 1]]) / len(self.paths)
+        present, _, level = self._present(rows)
+        return self._share(present, level)
 
     def split(self, rows: np.ndarray) -> np.ndarray | None:
-        p, level = self._lowest_common(rows)
-        if level == p.shape[1]:
+        present, counts, level = self._present(rows)
+        if level == self.paths.shape[1]:
             return None
         # The children present under the lowest common node, cut where the rows halve.
-        child = p[:, level]
-        ids, counts = np.unique(child, return_counts=True)
-        cut = int(np.argmin(np.abs(np.cumsum(counts)[:-1] - len(rows) / 2)))
-        return np.isin(child, ids[: cut + 1])
+        child = self.paths[present, level]
+        ids = np.unique(child)
+        per_child = np.array([counts[child == i].sum() for i in ids])
+        cut = int(np.argmin(np.abs(np.cumsum(per_child)[:-1] - len(rows) / 2)))
+        on_left = np.zeros(len(self.paths), dtype=bool)
+        on_left[present[child <= ids[cut]]] = True
+        return on_left[self.codes[rows]]
 
     def label(self, rows: np.ndarray) -> tuple[object, float]:
-        p, level = self._lowest_common(rows)
-        if level == p.shape[1]:
-            text = self.node_labels[p[0, -1]]
+        present, _, level = self._present(rows)
+        share = self._share(present, level)
+        if level == self.paths.shape[1]:
+            text = self.node_labels[self.paths[present[0], -1]]
             return (np.nan if text == _MISSING else text), 0.0
         if self.listed:
-            names = {self.node_labels[c] for c in np.unique(p[:, -1])}
+            names = {self.node_labels[self.paths[c, -1]] for c in present}
             shown = sorted(names - {_MISSING}) + (["missing"] if _MISSING in names else [])
-            return "{" + ", ".join(shown) + "}", self.span(rows)
-        return self.node_labels[p[0, level - 1]], self.span(rows)
+            return "{" + ", ".join(shown) + "}", share
+        return self.node_labels[self.paths[present[0], level - 1]], share
 
 
 def _tree(values: list[str], path_of) -> _Tree:
@@ -239,9 +249,9 @@ def _encode(
     series: pd.Series, hierarchy: Mapping[str, tuple[str, ...]] | None
 ) -> tuple[_Range | _Tree, str, int]:
     """Encode one column; also say how it is generalised and how many values a hierarchy lacks."""
-    text = series.map(lambda v: _MISSING if pd.isna(v) else str(v))
+    text = series.astype("string").fillna(_MISSING).astype(object)
     if hierarchy is not None:
-        lacking = int(series.dropna().map(str).map(lambda v: v not in hierarchy).sum())
+        lacking = int((~series.dropna().astype(str).isin(list(hierarchy))).sum())
         tree = _tree(list(text), lambda v: hierarchy.get(v, (v,))[:-1])
         return tree, "hierarchy", lacking
     if POSTCODE_NAME.search(str(series.name)):
@@ -263,7 +273,9 @@ def _encode(
 
 def _iso_dates(series: pd.Series) -> pd.Series | None:
     values = series.dropna()
-    if not len(values) or not values.map(lambda v: isinstance(v, str)).all():
+    if not len(values) or not re.match(r"\d{4}-\d{2}-\d{2}", str(values.iloc[0])):
+        return None
+    if not values.map(lambda v: isinstance(v, str)).all():
         return None
     if not values.astype(str).str.match(r"\d{4}-\d{2}-\d{2}").all():
         return None
@@ -379,7 +391,9 @@ def generalise(
     codes = [pd.factorize(frame[c].astype("string").fillna(_MISSING))[0] for c in sensitive]
 
     def valid(rows: np.ndarray) -> bool:
-        return len(rows) >= k and all(len(np.unique(s[rows])) >= (l_diversity or 1) for s in codes)
+        return len(rows) >= k and all(
+            np.count_nonzero(np.bincount(s[rows])) >= (l_diversity or 1) for s in codes
+        )
 
     budget = int(max_suppression * n)
     pending, final, dropped = [np.arange(n)], [], []
