@@ -372,6 +372,12 @@ def generalise(
     """
     sensitive = list(sensitive or [])
     hierarchies = hierarchies or {}
+    if not quasi_identifiers:
+        raise ConfigError("at least one quasi-identifier column is needed")
+    for column in quasi_identifiers:
+        if column not in frame.columns:
+            hint = close_matches_hint(column, frame.columns)
+            raise ConfigError(f"quasi-identifier column '{column}' not found{hint}")
     n = len(frame)
     encoded, findings, how = [], [], {}
     for column in quasi_identifiers:

@@ -142,6 +142,8 @@ def test_refuses_what_no_generalisation_reaches():
         generalise(frame, ["age"], k=5)
     with pytest.raises(DataError, match="cannot reach l=3: column 'dx' holds 2 distinct"):
         generalise(frame, ["age"], k=2, l_diversity=3, sensitive=["dx"])
+    with pytest.raises(ConfigError, match="column 'aeg' not found; did you mean 'age'"):
+        generalise(frame, ["aeg"], k=2)
 
 
 def test_hierarchy_file_errors_are_one_line(tmp_path):
@@ -217,3 +219,28 @@ def test_cli_k_needs_a_copy(patients_csv, tmp_path):
     args = ["scan-pii", "--data", str(patients_csv), "--no-ner", "--out", str(tmp_path / "s")]
     result = CliRunner().invoke(app, [*args, "--k", "5"])
     assert result.exit_code == 2 and "--anonymize" in result.output
+
+
+def test_cli_copy_never_shows_the_pii_found_in_a_quasi_identifier(tmp_path, spacy_analyzer):
+    # Cities are LOCATION hits: a class of one city must not show it, nor a set of cities.
+    cities = ["Boston", "Chicago", "Denver", "Seattle"]
+    frame = pd.DataFrame(
+        {
+            "city": [c for c in cities for _ in range(6)],
+            "age": list(range(30, 54)),
+            "diagnosis": ["flu", "asthma"] * 12,
+        }
+    )
+    data, anon = tmp_path / "people.csv", tmp_path / "deid.csv"
+    frame.to_csv(data, index=False)
+    args = ["scan-pii", "--data", str(data), "--processes", "1", "--quasi", "city"]
+    args += ["--quasi", "age", "--anonymize", str(anon), "--k", "3", "--out", str(tmp_path / "s")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    pii = load_evidence(tmp_path / "s" / "evidence.json").result("pii")
+    found = {e.entity_type for c in pii.columns if c.column == "city" for e in c.entities}
+    assert "LOCATION" in found
+    written = anon.read_text()
+    assert not [city for city in cities if city in written]
+    copy = pd.read_csv(anon, dtype=str)
+    assert anonymity.k_anonymity(copy, ["city", "age"]) >= 3
