@@ -519,6 +519,7 @@ def _generalise(
         sensitive=list(check.sensitive or ()),
         max_suppression=check.max_suppression,
         hierarchies=check.hierarchies or {},
+        direct_identifiers=direct_identifier_types(result.columns),
     )
 
 

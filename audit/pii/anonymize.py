@@ -11,7 +11,7 @@ writes the copy where it chooses.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -186,11 +186,13 @@ def generalise_copy(
     sensitive: list[str] | None = None,
     max_suppression: float = 0.05,
     hierarchies: Mapping[str, Mapping[str, tuple[str, ...]]] | None = None,
+    direct_identifiers: Collection[str] = (),
 ) -> tuple[pd.DataFrame, DeidentificationResult]:
     """Make the de-identified ``copy`` k-anonymous (and l-diverse) on ``quasi_identifiers``.
 
     The quasi-identifiers are generalised from their values in ``frame`` (a date is
-    generalised to its month, not to ``<DATE_TIME>``) with
+    generalised to its month, not to ``<DATE_TIME>``), except ``direct_identifiers``, whose
+    values stay replaced whole (the scan misses some of them), with
     :func:`raikit.audit.pii.mondrian.generalise`; every other column, the sensitive ones
     included, keeps its de-identified value from ``copy``. A generalised value that still shows
     a piece of personal data the scan found becomes ``*``. k and l are then measured again on
@@ -211,7 +213,8 @@ def generalise_copy(
             f"the hierarchies name {unknown}, not among the quasi-identifiers {quasi_identifiers}"
         )
     source = copy.copy()
-    source[quasi_identifiers] = frame[quasi_identifiers]
+    restored = [c for c in quasi_identifiers if c not in direct_identifiers]
+    source[restored] = frame[restored]
     done = generalise(
         source,
         quasi_identifiers,

@@ -134,8 +134,8 @@ class _Range:
         present = ~np.isnan(v)
         if not present.all():  # missing values apart first
             return present if present.any() else None
-        below = v < np.median(v)
-        left = below if below.any() else v <= np.median(v)
+        median = np.median(v)
+        left = v < median if (v < median).any() else v <= median
         return None if left.all() else left
 
     def label(self, rows: np.ndarray) -> tuple[object, float]:
