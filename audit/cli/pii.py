@@ -78,6 +78,25 @@ def scan_pii(
     operator: Annotated[
         list[str], typer.Option(help="ENTITY=replace|mask|hash|redact (repeat).")
     ] = [],  # noqa: B006
+    k: Annotated[
+        int | None,
+        typer.Option(
+            "--k",
+            help="With --anonymize: generalise the quasi-identifiers (Mondrian) until every "
+            "combination of them is shared by at least K rows.",
+        ),
+    ] = None,
+    l_diversity: Annotated[
+        int | None,
+        typer.Option("--l", help="With --k: and at least L distinct values of each --sensitive."),
+    ] = None,
+    max_suppression: Annotated[
+        float, typer.Option(help="With --k: share of rows that may be suppressed as outliers.")
+    ] = 0.05,
+    hierarchy: Annotated[
+        Path | None,
+        typer.Option(help="With --k: YAML category hierarchies, column -> {node: [values]}."),
+    ] = None,
     encoding: Annotated[str | None, typer.Option(help="Text encoding of the table.")] = None,
     force: ForceOption = False,
 ) -> None:
@@ -85,7 +104,8 @@ def scan_pii(
 
     With --anonymize, a column classed as a direct identifier has every value replaced (by the
     operator of its dominant type), found or not; free-text columns have their detected spans
-    replaced and keep their other words.
+    replaced and keep their other words. With --k (and --l), the quasi-identifiers of the copy
+    are generalised until it is k-anonymous (and l-diverse), or the command refuses.
     """
     import pandas as pd
 
@@ -129,6 +149,11 @@ def scan_pii(
         frame = pd.DataFrame({"text": pd.Series(documents, dtype=object)})
         table = LoadedTable(frame, str(corpus), sha256_file(corpus))
         kind, columns = "corpus", ["text"]
+    hierarchies = None
+    if hierarchy is not None:
+        from raikit.audit.pii.mondrian import load_hierarchies
+
+        hierarchies = load_hierarchies(hierarchy)
     check = PiiCheck(
         scan=scan,
         columns=tuple(columns) or None,
@@ -137,8 +162,16 @@ def scan_pii(
         kind=kind,
         anonymized_copy=anonymize,
         operators=operators,
+        k=k,
+        l_diversity=l_diversity,
+        max_suppression=max_suppression,
+        hierarchies=hierarchies,
         force=force,
     )
+    if k is not None:  # before the scan: a target no generalisation reaches is refused now
+        from raikit.audit.pii.mondrian import check_target
+
+        check_target(table.frame, k, l_diversity=l_diversity, sensitive=list(sensitive))
     say(f"scanning {len(table.frame):,} rows of {table.source} ({scan.model or 'no NER'})")
     settings = AuditConfig(label="", sensitive=(), title=f"Personal data in {table.source}")
     evidence = run_audit(table, settings, None, {"pii": check}, progress=True)
@@ -164,3 +197,14 @@ def scan_pii(
         if whole:
             typer.echo(f"  every value replaced in direct-identifier column(s): {', '.join(whole)}")
         typer.echo("  detected spans replaced in the other columns; their other words kept")
+        deid = result.deidentification
+        if deid is not None:
+            after = deid.after
+            reached = f"k-anonymity {after.k_anonymity}" + "".join(
+                f", l-diversity {value} in {column}" for column, value in after.l_diversity.items()
+            )
+            typer.echo(
+                f"  {', '.join(deid.quasi_identifiers)} generalised: {reached}; "
+                f"{deid.rows_suppressed:,} of {deid.n_rows:,} row(s) suppressed; "
+                f"information loss (NCP) {deid.information_loss:.3f}"
+            )

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, model_validator
+from typing_extensions import Self
 
 from raikit.audit.assessment import Assessment, AuditContext, MeasuredRisk, ReportSection
 from raikit.audit.pii._mask import mask_value
@@ -33,8 +34,10 @@ from raikit.audit.pii._scan import (
     TableHits,
     analyze_table,
 )
+from raikit.audit.pii.mondrian import DeidentificationResult
 from raikit.audit.pii.reidentification import ReidentificationResult, assess_reidentification
 from raikit.audit.types import Finding, Frozen
+from raikit.models.errors import ConfigError
 from raikit.models.settings import Settings
 
 if TYPE_CHECKING:
@@ -117,6 +120,7 @@ class PiiResult(Frozen):
     n_locations: int
     locations: list[PiiLocation]
     reidentification: ReidentificationResult | None = None
+    deidentification: DeidentificationResult | None = None
     findings: list[Finding] = []
 
     def rows_by_entity_type(self) -> dict[str, int]:
@@ -132,9 +136,11 @@ class PiiResult(Frozen):
         return sorted(name for name, rows in self.rows_by_entity_type().items() if rows)
 
     def all_findings(self) -> list[Finding]:
-        """Findings of the scan and of the re-identification assessment."""
-        extra = self.reidentification.findings if self.reidentification else []
-        return list(self.findings) + list(extra)
+        """Findings of the scan, the re-identification assessment and the generalisation."""
+        extra = list(self.reidentification.findings) if self.reidentification else []
+        if self.deidentification is not None:
+            extra += self.deidentification.findings + self.deidentification.after.findings
+        return list(self.findings) + extra
 
 
 def _entity_stats(col: ColumnHits, config: ScanConfig) -> tuple[list[EntityStat], int]:
@@ -431,6 +437,14 @@ class PiiCheck(Settings):
         every value of a direct-identifier column replaced by the operator of its dominant
         type, every detected span of the other columns replaced by its own (``operators``,
         see :func:`anonymize.parse_operators`).
+    k : int, optional
+        Generalise the quasi-identifiers of ``anonymized_copy`` until every class holds ``k``
+        rows (Mondrian, :mod:`raikit.audit.pii.mondrian`), and ``l_diversity`` distinct values
+        of each ``sensitive`` column when given; outlying rows may be suppressed, up to
+        ``max_suppression`` of the table.
+    hierarchies : dict, optional
+        Category hierarchies of quasi-identifiers: column to each value's path of node names
+        from the top (:func:`raikit.audit.pii.mondrian.load_hierarchies` reads them from YAML).
     force : bool
         Replace an existing ``anonymized_copy`` (otherwise it is refused).
     """
@@ -442,7 +456,21 @@ class PiiCheck(Settings):
     kind: Literal["table", "corpus"] = "table"
     anonymized_copy: Path | None = None
     operators: tuple[tuple[str, str], ...] | None = None
+    k: Annotated[int, Field(ge=2)] | None = None
+    l_diversity: Annotated[int, Field(ge=2)] | None = None
+    max_suppression: Annotated[float, Field(ge=0, lt=1)] = 0.05
+    hierarchies: dict[str, dict[str, tuple[str, ...]]] | None = None
     force: bool = False
+
+    @model_validator(mode="after")
+    def _generalisation_needs(self) -> Self:
+        if self.k is None and (self.l_diversity is not None or self.hierarchies):
+            raise ConfigError("l-diversity and hierarchies need a target k (--k)")
+        if self.k is not None and (self.anonymized_copy is None or self.kind != "table"):
+            raise ConfigError("--k generalises the de-identified copy: give --anonymize OUT")
+        if self.l_diversity is not None and not self.sensitive:
+            raise ConfigError("--l needs the column(s) it protects: give --sensitive COLUMN")
+        return self
 
 
 def _run(context: AuditContext, check: PiiCheck) -> PiiResult:
@@ -465,8 +493,34 @@ def _run(context: AuditContext, check: PiiCheck) -> PiiResult:
         copy = anonymize_frame(
             frame, hits, operators, direct_identifiers=direct_identifier_types(result.columns)
         )
+        if check.k is not None:
+            copy, deidentification = _generalise(frame, copy, hits, result, check)
+            result = result.model_copy(update={"deidentification": deidentification})
         write_table(copy, check.anonymized_copy, overwrite=check.force)
     return result
+
+
+def _generalise(
+    frame: pd.DataFrame, copy: pd.DataFrame, hits: TableHits, result: PiiResult, check: PiiCheck
+) -> tuple[pd.DataFrame, DeidentificationResult]:
+    from raikit.audit.pii.anonymize import generalise_copy
+
+    if result.reidentification is None:
+        raise ConfigError(
+            "--k needs quasi-identifiers and none was detected: name them with --quasi"
+        )
+    return generalise_copy(
+        frame,
+        copy,
+        hits,
+        result.reidentification.quasi_identifiers,
+        check.k,
+        l_diversity=check.l_diversity,
+        sensitive=list(check.sensitive or ()),
+        max_suppression=check.max_suppression,
+        hierarchies=check.hierarchies or {},
+        direct_identifiers=direct_identifier_types(result.columns),
+    )
 
 
 def _risks(result: PiiResult, limits: Limits) -> list[MeasuredRisk]:

@@ -11,7 +11,7 @@ writes the copy where it chooses.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,7 @@ from raikit.models.files import write_file
 
 if TYPE_CHECKING:
     from raikit.audit.pii import TableHits
+    from raikit.audit.pii.mondrian import DeidentificationResult
 
 OPERATORS = ("replace", "mask", "hash", "redact")
 # Numbers keep their last four characters (as on a receipt); the rest become a type tag.
@@ -159,3 +160,86 @@ def write_table(frame: pd.DataFrame, path: Path, *, overwrite: bool = False) -> 
     else:
         data = frame.to_json(orient="records", lines=True, force_ascii=False)
     write_file(path, data, overwrite=overwrite)
+
+
+def found_spans(hits: TableHits, columns: list[str]) -> dict[str, list[tuple[str, ...]]]:
+    """Per row of each of ``columns``, the text of every span the scan found there."""
+    out = {}
+    for col in hits.columns:
+        if col.column not in columns or not any(col.hits):
+            continue
+        per_value = [
+            tuple(col.uniques[u][s:e] for _, s, e, _ in found) for u, found in enumerate(col.hits)
+        ]
+        out[col.column] = [per_value[c] if c >= 0 else () for c in col.codes]
+    return out
+
+
+def generalise_copy(
+    frame: pd.DataFrame,
+    copy: pd.DataFrame,
+    hits: TableHits,
+    quasi_identifiers: list[str],
+    k: int,
+    *,
+    l_diversity: int | None = None,
+    sensitive: list[str] | None = None,
+    max_suppression: float = 0.05,
+    hierarchies: Mapping[str, Mapping[str, tuple[str, ...]]] | None = None,
+    direct_identifiers: Collection[str] = (),
+) -> tuple[pd.DataFrame, DeidentificationResult]:
+    """Make the de-identified ``copy`` k-anonymous (and l-diverse) on ``quasi_identifiers``.
+
+    The quasi-identifiers are generalised from their values in ``frame`` (a date is
+    generalised to its month, not to ``<DATE_TIME>``), except ``direct_identifiers``, whose
+    values stay replaced whole (the scan misses some of them), with
+    :func:`raikit.audit.pii.mondrian.generalise`; every other column, the sensitive ones
+    included, keeps its de-identified value from ``copy``. A generalised value that still shows
+    a piece of personal data the scan found becomes ``*``. k and l are then measured again on
+    the result, independently of the partitioning.
+
+    Returns
+    -------
+    (pandas.DataFrame, DeidentificationResult)
+        The copy to write and what it reached.
+    """
+    from raikit.audit.pii.mondrian import DeidentificationResult, generalise
+    from raikit.audit.pii.reidentification import assess_reidentification
+
+    hierarchies = hierarchies or {}
+    unknown = sorted(set(hierarchies) - set(quasi_identifiers))
+    if unknown:
+        raise ConfigError(
+            f"the hierarchies name {unknown}, not among the quasi-identifiers {quasi_identifiers}"
+        )
+    source = copy.copy()
+    restored = [c for c in quasi_identifiers if c not in direct_identifiers]
+    source[restored] = frame[restored]
+    done = generalise(
+        source,
+        quasi_identifiers,
+        k,
+        l_diversity=l_diversity,
+        sensitive=sensitive,
+        max_suppression=max_suppression,
+        hierarchies=hierarchies,
+        found=found_spans(hits, quasi_identifiers),
+    )
+    after = assess_reidentification(done.frame, quasi_identifiers, sensitive, k_threshold=k)
+    result = DeidentificationResult(
+        method="mondrian",
+        target_k=k,
+        target_l=l_diversity,
+        max_suppression=max_suppression,
+        quasi_identifiers=list(quasi_identifiers),
+        generalisation=done.generalisation,
+        n_rows=len(frame),
+        rows_suppressed=done.rows_suppressed,
+        information_loss=round(done.information_loss, 6),
+        information_loss_by_column={
+            c: round(v, 6) for c, v in done.information_loss_by_column.items()
+        },
+        after=after,
+        findings=done.findings,
+    )
+    return done.frame, result

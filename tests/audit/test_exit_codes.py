@@ -79,6 +79,11 @@ BASE = {
         "scan-pii --data {table} --no-ner --out {fresh}",
         {"--data": "table", "--out": "out_dir", "--anonymize": "out_file"},
     ),
+    "scan-pii --k": (
+        "scan-pii --data {table} --no-ner --quasi age --quasi sex --sensitive released --k 5"
+        " --l 2 --anonymize {fresh}.csv --out {fresh}",
+        {"--data": "table", "--hierarchy": "yaml"},
+    ),
     "scan-pii --corpus": (
         "scan-pii --corpus {corpus} --no-ner --out {fresh}",
         {"--corpus": "text"},
