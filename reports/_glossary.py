@@ -46,6 +46,9 @@ TERMS: dict[str, str] = {
     "LiRA (likelihood-ratio attack)": "membership-inference attack (Carlini et al. 2022) "
     "that compares the model's confidence on a row with that of shadow models trained with "
     "(online) and without (offline) the row",
+    "RMIA (robust membership-inference attack)": "membership-inference attack (Zarifzadeh, "
+    "Liu and Shokri 2024) that compares how much more the model trusts a row than shadow models "
+    "trained without it with the same ratio for rows nobody trained on",
     "Shadow model": "a copy of the model trained the same way on a random half of the data, so "
     "an attack learns how the model behaves on rows it did and did not see",
     "TP, FP (true and false positives)": "for an attack: members it flags correctly (TP) and "

@@ -21,8 +21,8 @@ ShadowsOption = Annotated[
     int | None,
     typer.Option(
         "--shadows",
-        help="Shadow models for the LiRA attack (0: threshold attacks only; default 8 on CPU, "
-        "64 with a GPU).",
+        help="Shadow models for the LiRA and RMIA attacks (0: threshold attacks only; default 8 "
+        "on CPU, 64 with a GPU).",
     ),
 ]
 MaxSamplesOption = Annotated[
