@@ -25,6 +25,7 @@ guarantee sets the privacy risk.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
@@ -116,6 +117,9 @@ class MembershipConfig(Settings):
     rmia_offline_a : float
         RMIA's ``a``: how the average confidence of shadows without a row stands in for the
         average over all shadows (1: as it is).
+    canaries : Path, optional
+        A canary file (:func:`~raikit.audit.privacy.exposure.plant_canaries`): the exposure
+        of each secret planted in the training text is measured too.
     """
 
     shadows: int | None = None
@@ -125,6 +129,7 @@ class MembershipConfig(Settings):
     min_group_size: MinGroupSize = 30
     progress: bool = False
     rmia_offline_a: Annotated[float, Field(ge=0, le=1)] = OFFLINE_A
+    canaries: Path | None = None
 
     @model_validator(mode="after")
     def _shadows_pair_up(self) -> Self:
@@ -325,6 +330,12 @@ def assess_membership_inference(
         per_group=per_group,
         findings=[],
     )
+    if config.canaries is not None:
+        from raikit.audit.privacy.exposure import assess_exposure, load_canaries
+
+        result["exposure"] = assess_exposure(
+            predictor, load_canaries(config.canaries), seed=config.seed, limits=limits
+        )
     draft = MembershipInferenceResult(**result)
     return draft.model_copy(update={"findings": _findings(draft, limits)})
 
@@ -536,6 +547,8 @@ def _findings(result: MembershipInferenceResult, limits: Limits) -> list[Finding
                 "the other rows (more shadows make the online attack stronger)",
             )
         )
+    if result.exposure is not None:
+        found.extend(result.exposure.findings)
     overall = result.auc
     for group in result.per_group:
         if (
@@ -580,6 +593,13 @@ def _risks(result: MembershipInferenceResult, limits: Limits) -> list[MeasuredRi
         basis = (
             f"measured: membership attacks prove epsilon >= {result.epsilon_lower_bound:.2f}, "
             f"above the claimed {result.dp.epsilon:.3g}: the DP guarantee does not hold"
+        )
+        return [MeasuredRisk("privacy", LEAK_RISK, 5, basis, LEAK_KINDS)]
+    exposure = result.exposure
+    if exposure is not None and exposure.max_exposure > limits.max_exposure:
+        basis = (
+            f"measured: a secret planted in the training text has exposure "
+            f"{exposure.max_exposure:.1f} bits, above the limit {limits.max_exposure:g}"
         )
         return [MeasuredRisk("privacy", LEAK_RISK, 5, basis, LEAK_KINDS)]
     if result.auc is None:
