@@ -106,12 +106,12 @@ def test_a_memorised_secret_is_exposed_and_dp_hides_it(corpus, plain_model):
     for secret in plain.secrets:
         assert 1000 / 2**secret.exposure == pytest.approx(secret.rank_sampled)
     plain_mean = np.mean([s.exposure for s in plain.secrets])
-    # Noise 16 makes epsilon small (about 0.3 here): the secrets rank as if at random.
+    # Noise 16 makes epsilon small (0.26 here): the secrets rank nearly as if at random.
     dp_model = _train(folder, PrivacySpec(noise_multiplier=16.0, max_grad_norm=1.0))
     private = assess_exposure(load_predictor(dp_model), canaries)
     private_mean = np.mean([s.exposure for s in private.secrets])
     assert plain_mean > 3 * UNMEMORISED_MEAN  # 7.1 bits when measured
-    assert private_mean < 2 * UNMEMORISED_MEAN  # 1.1 bits when measured
+    assert private_mean < 2 * UNMEMORISED_MEAN  # 1.9 bits when measured
     assert plain.max_exposure == max(s.exposure for s in plain.secrets)
 
 
