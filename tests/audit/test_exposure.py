@@ -11,6 +11,7 @@ import pytest
 from scipy.stats import norm
 from typer.testing import CliRunner
 
+from raikit import reports
 from raikit.audit.cli import app
 from raikit.audit.policy import Limits, Policy, check, limits_from
 from raikit.audit.predictor import load_predictor
@@ -147,6 +148,16 @@ def test_the_limit_decides_the_finding_and_the_gate(corpus, plain_model, tmp_pat
         ).findings
     }
     assert "secret_exposed" in codes
+    # ... and so does the privacy risk.
+    from raikit.audit.registry import assessment
+
+    rule = assessment("membership_inference").risks
+    membership = evidence.result("membership_inference")
+    (high,) = rule(membership, Limits(max_exposure=largest - 0.01))
+    assert high.likelihood == 5 and "exposure" in high.basis
+    assert all("exposure" not in r.basis for r in rule(membership, Limits(max_exposure=largest)))
+    markdown = reports.render(evidence, "md")
+    assert "| Canary | Label |" in markdown and not any(s in markdown for s in SECRETS)
 
 
 def test_no_exposure_in_the_evidence_is_a_missing_gate(corpus, plain_model):
