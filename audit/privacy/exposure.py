@@ -10,7 +10,7 @@ that text with that label; candidates are ranked by the same order on the logit 
 ``φ = log p − log(1 − p)``. When ``|R|`` is small the rank is exact; otherwise candidates are
 sampled and a skew-normal fitted to their ``φ`` extrapolates the rank (the paper's section
 4.3, there on log-perplexities: a classifier's loss is bounded below by 0, its ``φ`` is not and
-is close to normal, as LiRA uses it).
+is close to normal, as LiRA uses it); the exposure reported is never below the sampled rank's.
 
 Secrets are spaced digits by default so that each digit is a word of the vocabulary and the
 vocabulary (fitted outside DP-SGD) does not hold the secret itself.
@@ -253,7 +253,10 @@ def assess_exposure(
         # Ties count against the secret: the exposure is never overstated.
         rank = 1 + int((phi[1:] >= phi[0]).sum())
         sampled = exposure_from_rank(rank, len(candidates) + 1)
-        exposure = sampled if exact else extrapolated_exposure(phi[0], phi[1:], n_space)
+        # The fitted tail extends the sampled rank's reach; it never reports less than it.
+        exposure = (
+            sampled if exact else max(sampled, extrapolated_exposure(phi[0], phi[1:], n_space))
+        )
         secrets.append(
             SecretExposure(
                 canary=number,
@@ -277,6 +280,17 @@ def assess_exposure(
                 message=f"canary {worst.canary} has exposure {worst.exposure:.1f} bits, above "
                 f"the limit {limits.max_exposure:g}: the model has memorised a secret written "
                 f"{worst.insertions} times into its training text",
+            )
+        )
+    if math.log2(n_space) <= limits.max_exposure:
+        findings.append(
+            Finding(
+                concern="privacy",
+                severity="warning",
+                code="exposure_limit_unreachable",
+                message=f"'{canaries.format}' has {n_space:,} fills ({math.log2(n_space):.1f} "
+                f"bits): no exposure can exceed the limit {limits.max_exposure:g}, so the test "
+                "cannot conclude; plant secrets of a longer format",
             )
         )
     if not exact:

@@ -53,6 +53,50 @@ def test_extrapolation_reads_the_tail_of_the_fitted_distribution():
     assert extrapolated_exposure(5.0, candidates, 10**6) == pytest.approx(math.log2(10**6))
 
 
+class DigitsModel:
+    """A stand-in classifier: p('pos') = expit(10 (0.d1d2... - 1/2)), the digits as a fraction."""
+
+    classes = ("neg", "pos")
+
+    def predict_proba(self, frame):
+        from scipy.special import expit
+
+        digits = frame["text"].str.replace(r"\D", "", regex=True)
+        fraction = digits.astype(float).to_numpy() / 10.0 ** digits.str.len().to_numpy()
+        p = expit(10 * (fraction - 0.5))
+        return np.column_stack([1 - p, p])
+
+
+def test_exact_rank_by_hand():
+    # "# #" has 100 fills; the secret 42 is beaten or tied by 43..99 (57 fills): rank 58.
+    canaries = CanarySet(
+        format="n # #",
+        text_column="text",
+        label_column="label",
+        canaries=[Canary(text="n 4 2", label="pos", insertions=1)],
+    )
+    result = assess_exposure(DigitsModel(), canaries)
+    (secret,) = result.secrets
+    assert result.method == "exact" and secret.rank_sampled == 58
+    assert secret.exposure == pytest.approx(math.log2(100) - math.log2(58))
+
+
+def test_extrapolation_never_reports_less_than_the_sampled_rank():
+    # Six digits: 10^6 fills, 5,000 sampled; 999999 beats every one of them.
+    canaries = CanarySet(
+        format="n # # # # # #",
+        text_column="text",
+        label_column="label",
+        canaries=[Canary(text="n 9 9 9 9 9 9", label="pos", insertions=1)],
+    )
+    result = assess_exposure(DigitsModel(), canaries)
+    (secret,) = result.secrets
+    assert result.method == "skew-normal extrapolation" and secret.rank_sampled == 1
+    assert secret.exposure_sampled == pytest.approx(math.log2(5001))
+    assert secret.exposure_sampled <= secret.exposure <= math.log2(10**6)
+    assert "exposure_extrapolated" in {f.code for f in result.findings}
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory, one_torch_thread):
     """PIN sentences, all labelled 'neg' but the secrets' copies ('pos'), as a CSV file."""
@@ -114,6 +158,8 @@ def test_a_memorised_secret_is_exposed_and_dp_hides_it(corpus, plain_model):
     assert plain_mean > 3 * UNMEMORISED_MEAN  # 7.1 bits when measured
     assert private_mean < 2 * UNMEMORISED_MEAN  # 1.9 bits when measured
     assert plain.max_exposure == max(s.exposure for s in plain.secrets)
+    # 1,000 fills hold 9.97 bits, under the default limit of 10: no verdict either way.
+    assert "exposure_limit_unreachable" in {f.code for f in private.findings}
 
 
 def test_the_limit_decides_the_finding_and_the_gate(corpus, plain_model, tmp_path):
