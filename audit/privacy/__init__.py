@@ -255,10 +255,11 @@ def assess_membership_inference(
         phi_scored = np.empty(len(scored))
         phi_scored[at_attacked] = phi  # the same values where an attacked row is in both
         rest = np.setdiff1d(np.arange(len(scored)), at_attacked)
-        rest_frame = table.frame.iloc[scored[rest]]
-        phi_scored[rest] = logit_confidence(
-            predictor, rest_frame, rest_frame[label].map(label_text).tolist()
-        )
+        if len(rest):  # held-out rows not attacked
+            rest_frame = table.frame.iloc[scored[rest]]
+            phi_scored[rest] = logit_confidence(
+                predictor, rest_frame, rest_frame[label].map(label_text).tolist()
+            )
         lira = lira_scores(phi, shadows.columns(at_attacked))
         if lira.online is not None:
             scores["lira-online"] = lira.online

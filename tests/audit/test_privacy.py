@@ -282,3 +282,15 @@ def test_report_section_escapes_group_names(overfit_result):
         "<script>" not in markdown and r"&lt;script&gt;alert(1)&lt;/script&gt;\|\*x\*" in markdown
     )
     assert "| LiRA offline |" in markdown
+
+
+def test_rmia_population_reaches_past_the_attacked_rows(overfit):
+    # 50 members and 50 non-members attacked; RMIA's population is another draw of 50 of the
+    # 200 held-out rows, so most of it is scored only for RMIA.
+    table, predictor = overfit
+    result = assess_membership_inference(
+        predictor, table, (), MembershipConfig(shadows=2, seed=0, max_samples=50)
+    )
+    rmia = next(a for a in result.attacks if a.name == "rmia")
+    assert result.n_members == result.n_nonmembers == 50
+    assert rmia.auc.value > 0.6  # the overfit model leaks to it here too
