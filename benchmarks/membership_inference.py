@@ -73,6 +73,9 @@ def models(out: Path):
         learning_rate=0.01,
         weight_decay=0.0,
         max_categories=300,
+        # The row id is there to be memorised: kept, and not pooled as a rare category.
+        accept_free_text=True,
+        min_frequency=1,
         validation_fraction=0.25,
         test_fraction=0.25,
     )
