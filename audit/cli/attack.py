@@ -124,9 +124,12 @@ def plant_canaries(
     """Write a copy of a text corpus with random secrets in it, and the list of the secrets."""
     from raikit.audit.privacy.exposure import plant_canaries as plant
     from raikit.models.data import load_table
+    from raikit.models.errors import ConfigError
     from raikit.models.files import write_files
 
     targets = [out / "corpus.csv", out / "canaries.json"]
+    if any(Path(data).resolve() == target.resolve() for target in targets):
+        raise ConfigError(f"--out {out} would write over --data {data}: choose another folder")
     refuse_overwrite(targets, force)
     table = load_table(data)
     given = {"format": format} if format is not None else {}

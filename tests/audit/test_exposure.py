@@ -281,3 +281,10 @@ def test_plant_canaries_command_writes_corpus_and_list(tmp_path):
     assert all((corpus["text"] == c.text).sum() == 3 for c in canaries.canaries)
     again = CliRunner().invoke(app, [*args, "--out", str(out)])
     assert again.exit_code == 2  # nothing is overwritten without --force
+    # ... and the corpus given is never overwritten, even with --force.
+    onto = ["plant-canaries", "--data", str(out / "corpus.csv"), "--text", "text"]
+    onto += ["--label", "label", "--out", str(out), "--force"]
+    written = (out / "corpus.csv").read_bytes()
+    result = CliRunner().invoke(app, onto)
+    assert result.exit_code == 2 and "would write over" in result.output
+    assert (out / "corpus.csv").read_bytes() == written
