@@ -87,13 +87,14 @@ class Threshold(_PolicyPart):
 
 
 class PrivacyPolicy(_PolicyPart):
-    """Privacy gates: DP budget, the one-run audit of training, membership-attack AUC,
-    forbidden PII types."""
+    """Privacy gates: DP budget, the one-run audit of training, membership-attack AUC, secret
+    exposure (bits), forbidden PII types."""
 
     max_epsilon: float | None = Field(default=None, gt=0)
     require_dp: bool = False
     require_one_run_audit_consistent: bool = False
     max_membership_auc: float | None = Field(default=None, ge=0.5, le=1)
+    max_exposure: float | None = Field(default=None, ge=0)
     forbidden_pii: list[str] = []
 
     @field_validator("forbidden_pii")
@@ -184,6 +185,8 @@ class Limits:
     max_demographic_parity_difference: float = 0.1
     max_epsilon: float = 8.0
     max_membership_auc: float = 0.6
+    # A planted secret ranking within the top 2^-10 of its format's fills is memorised.
+    max_exposure: float = 10.0
     max_calibration_error: float = 0.1
     # How much worse (a difference of rates) a discovered slice may be than the rest.
     max_slice_gap: float = 0.1
@@ -223,6 +226,9 @@ def limits_from(policy: Policy | None) -> Limits:
         max_slice_gap=smallest_max("slice_gap", DEFAULT_LIMITS.max_slice_gap),
         max_epsilon=policy.privacy.max_epsilon or DEFAULT_LIMITS.max_epsilon,
         max_membership_auc=policy.privacy.max_membership_auc or DEFAULT_LIMITS.max_membership_auc,
+        max_exposure=DEFAULT_LIMITS.max_exposure
+        if policy.privacy.max_exposure is None
+        else policy.privacy.max_exposure,
         forbidden_pii=tuple(policy.privacy.forbidden_pii),
         max_counterfactual_flip_rate=policy.robustness.max_counterfactual_flip_rate
         or DEFAULT_LIMITS.max_counterfactual_flip_rate,
@@ -428,6 +434,28 @@ def _privacy_checks(evidence: Evidence, policy: Policy, missing: CheckStatus) ->
                 f"{auc:.3f}",
                 status,
                 f"membership-attack AUC is {auc:.3f}; required {requirement}",
+            )
+    if privacy.max_exposure is not None:
+        requirement = f"exposure <= {privacy.max_exposure:g} bits"
+        attack = evidence.result("membership_inference")
+        exposure = attack.exposure if attack is not None else None
+        if exposure is None:
+            add(
+                "max_exposure",
+                requirement,
+                "not measured",
+                missing,
+                "no secret-exposure test is in the evidence",
+            )
+        else:
+            status = "pass" if exposure.max_exposure <= privacy.max_exposure else "fail"
+            add(
+                "max_exposure",
+                requirement,
+                f"{exposure.max_exposure:.1f}",
+                status,
+                f"the largest secret exposure is {exposure.max_exposure:.1f} bits; required "
+                f"{requirement}",
             )
     if privacy.forbidden_pii:
         requirement = "none of " + ", ".join(privacy.forbidden_pii)

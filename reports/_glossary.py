@@ -62,6 +62,13 @@ TERMS: dict[str, str] = {
     "LiRA (likelihood-ratio attack)": "membership-inference attack (Carlini et al. 2022) "
     "that compares the model's confidence on a row with that of shadow models trained with "
     "(online) and without (offline) the row",
+    "RMIA (robust membership-inference attack)": "membership-inference attack (Zarifzadeh, "
+    "Liu and Shokri 2024) that compares how much more the model trusts a row than shadow models "
+    "trained without it with the same ratio for rows nobody trained on",
+    "Secret exposure": "how far a random secret written into the training text (a canary) "
+    "ranks above every other fill of its format by the model's loss, in bits: log2 of the "
+    "number of fills minus log2 of the secret's rank (Carlini et al. 2019); 0 is no better "
+    "than chance",
     "Shadow model": "a copy of the model trained the same way on a random half of the data, so "
     "an attack learns how the model behaves on rows it did and did not see",
     "TP, FP (true and false positives)": "for an attack: members it flags correctly (TP) and "

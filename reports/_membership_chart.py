@@ -20,6 +20,7 @@ ATTACK_COLOURS = {
     "confidence": "#7a9cc0",
     "lira-online": "#c07a2c",
     "lira-offline": "#8a5a2f",
+    "rmia": "#5a8a3c",
 }
 BOUND_COLOUR = "#8a1c1c"
 

@@ -72,14 +72,10 @@ def _claimed(dp: Any) -> str:
 
 
 def _largest_exposure(evidence: Evidence) -> float | None:
-    """The largest secret exposure any result reports (``max_exposure``), if one does."""
-    values = []
-    for result in evidence.results.values():
-        value: Any = getattr(result, "max_exposure", None)
-        value = getattr(value, "value", value)  # a figure with its interval, or a number
-        if isinstance(value, (int, float)):
-            values.append(float(value))
-    return max(values) if values else None
+    """The largest exposure of the secrets planted in the training data, if it was measured."""
+    attack = evidence.result("membership_inference")
+    exposure = getattr(attack, "exposure", None)
+    return exposure.max_exposure if exposure is not None else None
 
 
 def _action(dp: Any, training: Any, one_run: Any, attack: Any) -> str:

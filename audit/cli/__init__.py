@@ -40,6 +40,7 @@ COMMANDS = (
     mitigate.mitigate,
     pii.scan_pii,
     attack.attack,
+    attack.plant_canaries,
     explain.explain,
     robustness.robustness,
     slices.slices,

@@ -7,6 +7,8 @@ Attacks (scores: higher means "member"):
 * ``confidence`` — the model's confidence in its top class, label-free (Salem et al. 2019);
   logit-scaled, ``z_max − logsumexp(z_others)``, so saturated probabilities keep their order.
 * ``lira-online`` / ``lira-offline`` — Carlini et al. (2022), see :mod:`raikit.audit.privacy._lira`.
+* ``rmia`` — Zarifzadeh et al. (2024), offline, on the same shadows; its population rows are a
+  sample of the held-out rows (see :mod:`raikit.audit.privacy._rmia`).
 
 Members are a random sample of the checkpoint's training split; non-members an equally large
 sample of its validation and test splits (held out from training, drawn from the same
@@ -23,6 +25,7 @@ guarantee sets the privacy risk.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
@@ -33,6 +36,7 @@ from typing_extensions import Self
 from raikit.audit.assessment import Assessment, AuditContext, Measure, MeasuredRisk, ReportSection
 from raikit.audit.policy import DEFAULT_LIMITS, Limits
 from raikit.audit.privacy import _stats as stats
+from raikit.audit.privacy._rmia import OFFLINE_A
 from raikit.audit.privacy.result import (
     AttackResult,
     DPGuarantee,
@@ -84,6 +88,11 @@ ATTACK_TITLES = {
         "Carlini et al. 2022: how far the confidence lies above that of shadow models trained "
         "without the row (one-sided test).",
     ),
+    "rmia": (
+        "RMIA offline",
+        "Zarifzadeh et al. 2024: how often the confidence, relative to that of shadow models "
+        "trained without the row, beats the same ratio of held-out population rows.",
+    ),
 }
 
 
@@ -93,8 +102,8 @@ class MembershipConfig(Settings):
     Parameters
     ----------
     shadows : int, optional
-        K shadow models for LiRA; 0 runs the threshold attacks only; ``None``: 8 on CPU, 64 when
-        a CUDA GPU is present.
+        K shadow models for LiRA and RMIA; 0 runs the threshold attacks only; ``None``: 8 on
+        CPU, 64 when a CUDA GPU is present.
     max_samples : int
         At most this many members and as many non-members are attacked (at least 10).
     seed : int
@@ -105,6 +114,12 @@ class MembershipConfig(Settings):
         Groups with fewer members or non-members than this are flagged small.
     progress : bool
         Show a progress bar (stderr) while shadow models train.
+    rmia_offline_a : float
+        RMIA's ``a``: how the average confidence of shadows without a row stands in for the
+        average over all shadows (1: as it is).
+    canaries : Path, optional
+        A canary file (:func:`~raikit.audit.privacy.exposure.plant_canaries`): the exposure
+        of each secret planted in the training text is measured too.
     """
 
     shadows: int | None = None
@@ -113,6 +128,8 @@ class MembershipConfig(Settings):
     confidence_level: ConfidenceLevel = 0.95
     min_group_size: MinGroupSize = 30
     progress: bool = False
+    rmia_offline_a: Annotated[float, Field(ge=0, le=1)] = OFFLINE_A
+    canaries: Path | None = None
 
     @model_validator(mode="after")
     def _shadows_pair_up(self) -> Self:
@@ -216,19 +233,39 @@ def assess_membership_inference(
     lira = None
     if n_shadows >= 2:
         from raikit.audit.privacy._lira import lira_scores, recipe_from_record, train_shadows
+        from raikit.audit.privacy._rmia import rmia_scores
 
+        # RMIA's population: held-out rows (never trained on), scored by the same shadows.
+        population = np.sort(
+            rng.choice(
+                nonmembers_pool, min(len(nonmembers_pool), config.max_samples), replace=False
+            )
+        )
+        scored = np.union1d(attacked, population)
         shadows = train_shadows(
             table,
             recipe_from_record(record),
-            attacked,
+            scored,
             n_shadows,
             seed=config.seed,
             progress=config.progress if progress is None else progress,
         )
-        lira = lira_scores(phi, shadows)
+        at_attacked = np.searchsorted(scored, attacked)
+        at_population = np.searchsorted(scored, population)
+        phi_scored = np.empty(len(scored))
+        phi_scored[at_attacked] = phi  # the same values where an attacked row is in both
+        rest = np.setdiff1d(np.arange(len(scored)), at_attacked)
+        if len(rest):  # held-out rows not attacked
+            rest_frame = table.frame.iloc[scored[rest]]
+            phi_scored[rest] = logit_confidence(
+                predictor, rest_frame, rest_frame[label].map(label_text).tolist()
+            )
+        lira = lira_scores(phi, shadows.columns(at_attacked))
         if lira.online is not None:
             scores["lira-online"] = lira.online
         scores["lira-offline"] = lira.offline
+        rmia = rmia_scores(phi_scored, shadows, at_population, config.rmia_offline_a)
+        scores["rmia"] = rmia[at_attacked]
 
     dp = _dp_guarantee(record)
     n_train = len(members_pool)
@@ -294,6 +331,12 @@ def assess_membership_inference(
         per_group=per_group,
         findings=[],
     )
+    if config.canaries is not None:
+        from raikit.audit.privacy.exposure import assess_exposure, load_canaries
+
+        result["exposure"] = assess_exposure(
+            predictor, load_canaries(config.canaries), seed=config.seed, limits=limits
+        )
     draft = MembershipInferenceResult(**result)
     return draft.model_copy(update={"findings": _findings(draft, limits)})
 
@@ -505,6 +548,8 @@ def _findings(result: MembershipInferenceResult, limits: Limits) -> list[Finding
                 "the other rows (more shadows make the online attack stronger)",
             )
         )
+    if result.exposure is not None:
+        found.extend(result.exposure.findings)
     overall = result.auc
     for group in result.per_group:
         if (
@@ -549,6 +594,13 @@ def _risks(result: MembershipInferenceResult, limits: Limits) -> list[MeasuredRi
         basis = (
             f"measured: membership attacks prove epsilon >= {result.epsilon_lower_bound:.2f}, "
             f"above the claimed {result.dp.epsilon:.3g}: the DP guarantee does not hold"
+        )
+        return [MeasuredRisk("privacy", LEAK_RISK, 5, basis, LEAK_KINDS)]
+    exposure = result.exposure
+    if exposure is not None and exposure.max_exposure > limits.max_exposure:
+        basis = (
+            f"measured: a secret planted in the training text has exposure "
+            f"{exposure.max_exposure:.1f} bits, above the limit {limits.max_exposure:g}"
         )
         return [MeasuredRisk("privacy", LEAK_RISK, 5, basis, LEAK_KINDS)]
     if result.auc is None:

@@ -111,6 +111,10 @@ class ShadowScores:
     phi: np.ndarray
     trained_on: np.ndarray  # phi's shape; True where shadow i's training split held the row
 
+    def columns(self, index: np.ndarray) -> ShadowScores:
+        """The scores of the rows at ``index`` only."""
+        return ShadowScores(phi=self.phi[:, index], trained_on=self.trained_on[:, index])
+
 
 def train_shadows(
     table: LoadedTable,

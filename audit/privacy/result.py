@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from raikit.audit.privacy.exposure import ExposureResult
 from raikit.audit.types import Finding, Frozen, Interval
 
 Verdict = Literal["consistent", "inconsistent", "no_guarantee"]
@@ -90,3 +91,5 @@ class MembershipInferenceResult(Frozen):
     verdict: Verdict
     per_group: list[GroupVulnerability]
     findings: list[Finding]
+    #: Exposure of the secrets planted in the training text, when a canary file was given.
+    exposure: ExposureResult | None = None

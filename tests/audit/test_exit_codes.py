@@ -90,7 +90,11 @@ BASE = {
     ),
     "attack": (
         "attack --model {model} --data {table} --sensitive colour --shadows 0 --out {fresh}",
-        {"--model": "model", "--data": "table", "--out": "out_dir"},
+        {"--model": "model", "--data": "table", "--out": "out_dir", "--canaries": "json"},
+    ),
+    "plant-canaries": (
+        "plant-canaries --data {table} --text colour --label released --out {fresh}",
+        {"--data": "table", "--out": "out_dir"},
     ),
     "explain": (
         "explain --model {model} --data {table} --row 0 --out {fresh}",

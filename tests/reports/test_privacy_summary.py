@@ -48,22 +48,3 @@ def test_an_untested_claim_is_said_so_and_fails_a_strict_gate(verdict, status, s
 def test_without_a_one_run_audit_the_row_says_how_to_get_one():
     text = privacy_part(reports.render(build_evidence(), "md"))
     assert "| One-run lower bound | not run | train with --audit-canaries |" in text
-
-
-def test_exposure_is_shown_when_a_result_reports_it():
-    """Another assessment may report ``max_exposure`` (a number, or a figure with an interval):
-    read when present, never required."""
-    from types import SimpleNamespace
-
-    from raikit.reports._privacy_summary import privacy_summary
-
-    evidence = build_evidence()
-    figure = SimpleNamespace(max_exposure=SimpleNamespace(value=11.3))
-    stub = SimpleNamespace(
-        model=evidence.model,
-        result=lambda name: None,
-        results={"secret_exposure": figure, "other": SimpleNamespace(max_exposure=4.0)},
-    )
-    rows = privacy_summary(stub).rows
-    assert ("Largest secret exposure", "11.3 bits", "inserted secrets") in rows
-    assert all(row[0] != "Largest secret exposure" for row in privacy_summary(evidence).rows)
