@@ -29,6 +29,7 @@ from raikit.models.checkpoint import (
     save_checkpoint,
     save_optimizer_state,
 )
+from raikit.models.distill import Distillation, student_guarantee
 from raikit.models.errors import ConfigError, DataError
 from raikit.models.files import staged_directory
 from raikit.models.privacy import PrivacySpec
@@ -103,12 +104,16 @@ class TrainSpec(Settings):
     init: str | None = None
     pretrained: str | None = None
     cell: str = "lstm"
+    # Width of the CNN's fully connected layer (a narrower student for `rai distill`).
+    cnn_hidden: PositiveInt = 128
     max_length: PositiveInt = 64
     freeze_embeddings: bool = False
     train_layers: int | None = None
     # TensorBoard logs of the per-epoch figures: in the checkpoint's `tensorboard/` (True),
     # in this directory, or none (False). Where logs go is not part of the recipe.
     tensorboard: StrictBool | Path = True
+    # Knowledge distillation from a teacher checkpoint (`rai distill`).
+    distillation: Distillation | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -121,6 +126,12 @@ class TrainSpec(Settings):
             raise ConfigError(f"--init applies to --arch encoder; got --arch {self.arch} instead")
         if self.fairness_penalty > 0 and self.group_column is None:
             raise ConfigError("a fairness penalty needs group_column: a column of group labels")
+        if self.distillation is not None and (
+            self.sample_weight_column is not None or self.fairness_penalty > 0
+        ):
+            raise ConfigError(
+                "distillation cannot be combined with sample weights or the fairness penalty"
+            )
         if self.privacy is not None and (
             self.sample_weight_column is not None or self.fairness_penalty > 0
         ):
@@ -216,6 +227,7 @@ def train(
     features, kind = _columns(table, spec, architecture.data_kind)
     labels, classes, regression = _targets(table, spec)
     row_weight, group_codes = _mitigation_inputs(table.frame, spec, len(classes))
+    teacher, unlabelled = _teacher(table, spec, classes, regression)
     previous = None
     if spec.resume is not None:
         previous = read_checkpoint(Path(spec.resume))
@@ -228,7 +240,7 @@ def train(
     with staged_directory(out_dir, overwrite=force or in_place, create=is_main) as staging:
         if dist is not None:
             torch.distributed.barrier()
-        split = previous.split if previous else _split(labels, spec, regression)
+        split = previous.split if previous else _split(labels, spec, regression, teacher)
         n_out = 1 if regression else len(classes)
         inputs, encoded, module, arch_params, notes = _inputs_and_module(
             table, spec, kind, features, split, n_out, staging, previous
@@ -238,7 +250,21 @@ def train(
         target_dtype = torch.float32 if regression else torch.int64
         targets = torch.tensor(np.array(labels), dtype=target_dtype)
         part = {k: torch.tensor(v, dtype=torch.int64) for k, v in split.items()}
-        module, privacy, dp_fixed = _private_training(spec, module, len(split["train"]), previous)
+        train_tensors = tuple(t[part["train"]] for t in (*encoded, targets))
+        distill = None
+        if teacher is not None:
+            train_tensors, distill = _distill_term(
+                teacher,
+                spec.distillation,
+                table,
+                split["train"],
+                train_tensors,
+                unlabelled,
+                inputs,
+                staging,
+            )
+        n_train = len(train_tensors[-1])
+        module, privacy, dp_fixed = _private_training(spec, module, n_train, previous)
         if privacy is not None:
             notes += [
                 f"changed for DP-SGD by ModuleValidator.fix: {c}" for c in privacy.module_changes
@@ -253,7 +279,7 @@ def train(
         with tensorboard_log(logs, first_epoch) as write_log:
             result = run_epochs(
                 module,
-                tuple(t[part["train"]] for t in (*encoded, targets)),
+                train_tensors,
                 tuple(t[part["validation"]] for t in (*encoded, targets)),
                 regression=regression,
                 epochs=spec.epochs,
@@ -271,6 +297,7 @@ def train(
                 group_codes=None if group_codes is None else group_codes[part["train"]],
                 fairness_penalty=spec.fairness_penalty,
                 fairness_constraint=spec.fairness_constraint,
+                distill=distill,
                 progress=progress,
                 on_epoch=write_log,
             )
@@ -293,6 +320,16 @@ def train(
             inputs=inputs,
             dp_fixed=dp_fixed,
         )
+        privacy_record = (
+            privacy.record(len(history), result.stopped_for_budget)
+            if privacy
+            else {"differentially_private": False}
+        )
+        distillation = None
+        if teacher is not None:
+            distillation = teacher.record(spec.distillation, unlabelled)
+            if privacy is not None:
+                privacy_record["guarantee"] = student_guarantee(distillation["teacher"], n_train)
         record = {
             **record_header(
                 table,
@@ -307,13 +344,12 @@ def train(
             "best_epoch": result.best_epoch,
             "model_selection": "last epoch (DP)" if privacy else "best validation loss",
             "test": test,
-            "privacy": privacy.record(len(history), result.stopped_for_budget)
-            if privacy
-            else {"differentially_private": False},
+            "privacy": privacy_record,
             "device": device,
             "distributed": {"world_size": dist.world_size} if dist else None,
             "resumed_from": str(spec.resume) if spec.resume else None,
             "initialized_from": _initialized_from(spec, previous),
+            "distillation": distillation,
             "notes": notes,
             "packages": package_versions(),
         }
@@ -383,7 +419,11 @@ def _targets(table: LoadedTable, spec: TrainSpec) -> tuple[np.ndarray, list[str]
     return labels, classes, False
 
 
-def _split(labels: np.ndarray, spec: TrainSpec, regression: bool) -> dict[str, list[int]]:
+def _split(labels: np.ndarray, spec: TrainSpec, regression: bool, teacher=None) -> dict:
+    if teacher is not None and teacher.same_data:
+        # The teacher's own held-out rows: the student is never tested on rows it learnt
+        # about from the teacher.
+        return teacher.checkpoint.split
     if not regression:
         return split_indices(labels, spec)
     rng = np.random.default_rng(spec.seed)
@@ -478,6 +518,7 @@ def _create_model(
     elif kind == "image":
         channels, height, width = inputs["shape"]
         params = {"n_classes": n_out, "channels": channels, "height": height, "width": width}
+        params["hidden"] = spec.cnn_hidden
     elif kind == "words":
         params = {"n_classes": n_out, "vocab_size": len(inputs["vocabulary"]) + 2}
         params |= {"cell": spec.cell, "dp": private}
@@ -491,6 +532,50 @@ def _create_model(
         layer = type(module.rnn).__name__
         notes.append(f"recurrent layer: raikit {layer} (per-example gradients for DP-SGD)")
     return module, params, notes
+
+
+def _teacher(table: LoadedTable, spec: TrainSpec, classes: list[str], regression: bool) -> tuple:
+    """The loaded teacher and the unlabelled rows of a distillation (``None`` otherwise)."""
+    if spec.distillation is None:
+        return None, None
+    from raikit.models.data import load_table
+    from raikit.models.distill import load_teacher
+
+    if regression:
+        raise ConfigError("distillation applies to classifiers only")
+    if spec.resume is not None:
+        raise ConfigError("a distilled student cannot be resumed; distil again with more --epochs")
+    teacher = load_teacher(spec.distillation.teacher)
+    teacher.check_fits(table, classes)
+    teacher.same_data = teacher.checkpoint.record["data"]["sha256"] == table.sha256
+    unlabelled = None
+    if spec.distillation.unlabelled is not None:
+        unlabelled = load_table(spec.distillation.unlabelled)
+        teacher.check_fits(unlabelled, classes)
+    return teacher, unlabelled
+
+
+def _distill_term(
+    teacher, distillation, table, train_rows, train_tensors, unlabelled, inputs, model_dir
+) -> tuple:
+    """The training tensors with the unlabelled rows appended (label 0, masked out of the
+    cross-entropy), and the :class:`~raikit.models.distill.DistillTerm` of the loop."""
+    import torch
+
+    from raikit.models.distill import DistillTerm
+    from raikit.models.inputs import encode_inputs
+
+    logits = teacher.logits(table.frame.iloc[train_rows])
+    labelled = torch.ones(len(train_rows), dtype=torch.bool)
+    if unlabelled is not None:
+        extra = encode_inputs(unlabelled.frame, inputs, model_dir)
+        n = len(unlabelled.frame)
+        extra += (torch.zeros(n, dtype=train_tensors[-1].dtype),)
+        train_tensors = tuple(torch.cat(pair) for pair in zip(train_tensors, extra, strict=True))
+        logits = torch.cat([logits, teacher.logits(unlabelled.frame)])
+        labelled = torch.cat([labelled, torch.zeros(n, dtype=torch.bool)])
+    term = DistillTerm(logits, labelled, distillation.temperature, distillation.teacher_weight)
+    return train_tensors, term
 
 
 def _mitigation_inputs(frame: pd.DataFrame, spec: TrainSpec, n_classes: int) -> tuple:
