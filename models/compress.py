@@ -55,6 +55,7 @@ def quantize_int8(module: torch.nn.Module) -> torch.nn.Module:
     with warnings.catch_warnings():
         # torch announces the end of its quantised dtypes; until then this is its int8 path.
         warnings.filterwarnings("ignore", message=".*quantized tensor creation functions")
+        warnings.filterwarnings("ignore", message="torch.ao.quantization is deprecated")
         return torch.ao.quantization.quantize_dynamic(module, {nn.Linear}, dtype=torch.qint8)
 
 
