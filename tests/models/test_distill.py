@@ -157,3 +157,39 @@ def test_a_teacher_of_other_classes_is_refused(arrests_model, arrests_table, tmp
     spec = TrainSpec(label="sex", distillation=Distillation(teacher=str(arrests_model.path)))
     with pytest.raises(ConfigError, match=r"predicts classes \['No', 'Yes'\]"):
         train(arrests_table, spec, tmp_path / "student", progress=False)
+
+
+@pytest.mark.parametrize(
+    ("data", "label", "teacher_fields", "student_fields"),
+    [
+        ("digits", "digit", {"arch": "cnn"}, {"arch": "cnn", "cnn_hidden": 8}),
+        ("identity-text", "sentiment", {"arch": "rnn"}, {"arch": "rnn", "cell": "rnn"}),
+    ],
+    ids=["cnn-to-narrower-cnn", "lstm-to-elman-rnn"],
+)
+def test_other_architecture_pairs_distil_privately(
+    data, label, teacher_fields, student_fields, tmp_path
+):
+    from raikit.models.data import load_table
+    from raikit.models.privacy import PrivacySpec
+
+    table = load_table(data)
+    teacher = train(
+        table, TrainSpec(label=label, epochs=1, **teacher_fields), tmp_path / "t", progress=False
+    )
+    spec = TrainSpec(
+        label=label,
+        epochs=1,
+        batch_size=256,
+        privacy=PrivacySpec(noise_multiplier=1.0),
+        distillation=Distillation(teacher=str(teacher.path)),
+        **student_fields,
+    )
+    student = train(table, spec, tmp_path / "s", progress=False)
+    n_teacher, n_student = (
+        sum(t.numel() for t in load_module(c).state_dict().values()) for c in (teacher, student)
+    )
+    assert n_student < n_teacher
+    assert student.record["privacy"]["engine"] == "raikit-bookkeeping"
+    assert student.record["distillation"]["teacher"]["architecture"] == teacher_fields["arch"]
+    assert load_predictor(student.path).predict_proba(table.frame.head(3)).shape[0] == 3
