@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import html
 import math
 
 import pytest
@@ -151,6 +152,15 @@ def test_a_private_student_says_what_its_guarantee_covers(arrests_table, tmp_pat
     assert f"the student's {n_train} training rows only" in guarantee
     assert f"the teacher '{teacher.path}'" in guarantee
     assert f"epsilon {teacher.record['privacy']['epsilon']}" in guarantee  # quoted
+    # ... and the audit report says it.
+    audited = runner.invoke(
+        RAI,
+        f"audit --model {out} --data arrests --label released --sensitive colour "
+        f"--n-bootstrap 100 --out {tmp_path / 'audit'}",
+    )
+    assert audited.exit_code == 0, audited.output
+    report = html.unescape((tmp_path / "audit" / "report.html").read_text())
+    assert guarantee in report
 
 
 def test_a_teacher_of_other_classes_is_refused(arrests_model, arrests_table, tmp_path):
