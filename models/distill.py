@@ -160,14 +160,52 @@ class Teacher:
         }
 
 
-def load_teacher(path: str | Path) -> Teacher:
-    """Read the teacher checkpoint at ``path``, with its module and weights' sha256."""
+def load_teacher(
+    spec: Distillation, table: LoadedTable, classes: list[str]
+) -> tuple[Teacher, LoadedTable | None]:
+    """The teacher of ``spec`` (checked against the student's data and classes) and the
+    unlabelled rows, if any."""
     from raikit.models.checkpoint import WEIGHTS_FILE
+    from raikit.models.data import load_table
     from raikit.models.inference import load_model
 
-    model = load_model(path)
-    digest = hashlib.sha256((Path(path) / WEIGHTS_FILE).read_bytes()).hexdigest()
-    return Teacher(model.checkpoint, model, digest)
+    model = load_model(spec.teacher)
+    digest = hashlib.sha256((Path(spec.teacher) / WEIGHTS_FILE).read_bytes()).hexdigest()
+    same_data = model.checkpoint.record["data"]["sha256"] == table.sha256
+    teacher = Teacher(model.checkpoint, model, digest, same_data)
+    teacher.check_fits(table, classes)
+    unlabelled = None
+    if spec.unlabelled is not None:
+        unlabelled = load_table(spec.unlabelled)
+        teacher.check_fits(unlabelled, classes)
+    return teacher, unlabelled
+
+
+def distill_term(
+    teacher: Teacher,
+    spec: Distillation,
+    rows: pd.DataFrame,
+    train_tensors: tuple,
+    unlabelled: LoadedTable | None,
+    inputs: dict,
+    model_dir: Path,
+) -> tuple[tuple, DistillTerm]:
+    """The student's training tensors (those of ``rows``) with the unlabelled rows appended
+    (label 0, masked out of the cross-entropy), and the :class:`DistillTerm` of the loop."""
+    import torch
+
+    from raikit.models.inputs import encode_inputs
+
+    logits = teacher.logits(rows)
+    labelled = torch.ones(len(rows), dtype=torch.bool)
+    if unlabelled is not None:
+        extra = encode_inputs(unlabelled.frame, inputs, model_dir)
+        n = len(unlabelled.frame)
+        extra += (torch.zeros(n, dtype=train_tensors[-1].dtype),)
+        train_tensors = tuple(torch.cat(pair) for pair in zip(train_tensors, extra, strict=True))
+        logits = torch.cat([logits, teacher.logits(unlabelled.frame)])
+        labelled = torch.cat([labelled, torch.zeros(n, dtype=torch.bool)])
+    return train_tensors, DistillTerm(logits, labelled, spec.temperature, spec.teacher_weight)
 
 
 def student_guarantee(teacher: dict, n_rows: int) -> str:

@@ -29,7 +29,7 @@ from raikit.models.checkpoint import (
     save_checkpoint,
     save_optimizer_state,
 )
-from raikit.models.distill import Distillation, student_guarantee
+from raikit.models.distill import Distillation, distill_term, load_teacher, student_guarantee
 from raikit.models.errors import ConfigError, DataError
 from raikit.models.files import staged_directory
 from raikit.models.privacy import PrivacySpec
@@ -227,7 +227,11 @@ def train(
     features, kind = _columns(table, spec, architecture.data_kind)
     labels, classes, regression = _targets(table, spec)
     row_weight, group_codes = _mitigation_inputs(table.frame, spec, len(classes))
-    teacher, unlabelled = _teacher(table, spec, classes, regression)
+    teacher = unlabelled = None
+    if spec.distillation is not None:
+        if regression or spec.resume is not None:
+            raise ConfigError("distillation trains a fresh classifier: no regression, no --resume")
+        teacher, unlabelled = load_teacher(spec.distillation, table, classes)
     previous = None
     if spec.resume is not None:
         previous = read_checkpoint(Path(spec.resume))
@@ -253,15 +257,9 @@ def train(
         train_tensors = tuple(t[part["train"]] for t in (*encoded, targets))
         distill = None
         if teacher is not None:
-            train_tensors, distill = _distill_term(
-                teacher,
-                spec.distillation,
-                table,
-                split["train"],
-                train_tensors,
-                unlabelled,
-                inputs,
-                staging,
+            rows = table.frame.iloc[split["train"]]
+            train_tensors, distill = distill_term(
+                teacher, spec.distillation, rows, train_tensors, unlabelled, inputs, staging
             )
         n_train = len(train_tensors[-1])
         module, privacy, dp_fixed = _private_training(spec, module, n_train, previous)
@@ -532,50 +530,6 @@ def _create_model(
         layer = type(module.rnn).__name__
         notes.append(f"recurrent layer: raikit {layer} (per-example gradients for DP-SGD)")
     return module, params, notes
-
-
-def _teacher(table: LoadedTable, spec: TrainSpec, classes: list[str], regression: bool) -> tuple:
-    """The loaded teacher and the unlabelled rows of a distillation (``None`` otherwise)."""
-    if spec.distillation is None:
-        return None, None
-    from raikit.models.data import load_table
-    from raikit.models.distill import load_teacher
-
-    if regression:
-        raise ConfigError("distillation applies to classifiers only")
-    if spec.resume is not None:
-        raise ConfigError("a distilled student cannot be resumed; distil again with more --epochs")
-    teacher = load_teacher(spec.distillation.teacher)
-    teacher.check_fits(table, classes)
-    teacher.same_data = teacher.checkpoint.record["data"]["sha256"] == table.sha256
-    unlabelled = None
-    if spec.distillation.unlabelled is not None:
-        unlabelled = load_table(spec.distillation.unlabelled)
-        teacher.check_fits(unlabelled, classes)
-    return teacher, unlabelled
-
-
-def _distill_term(
-    teacher, distillation, table, train_rows, train_tensors, unlabelled, inputs, model_dir
-) -> tuple:
-    """The training tensors with the unlabelled rows appended (label 0, masked out of the
-    cross-entropy), and the :class:`~raikit.models.distill.DistillTerm` of the loop."""
-    import torch
-
-    from raikit.models.distill import DistillTerm
-    from raikit.models.inputs import encode_inputs
-
-    logits = teacher.logits(table.frame.iloc[train_rows])
-    labelled = torch.ones(len(train_rows), dtype=torch.bool)
-    if unlabelled is not None:
-        extra = encode_inputs(unlabelled.frame, inputs, model_dir)
-        n = len(unlabelled.frame)
-        extra += (torch.zeros(n, dtype=train_tensors[-1].dtype),)
-        train_tensors = tuple(torch.cat(pair) for pair in zip(train_tensors, extra, strict=True))
-        logits = torch.cat([logits, teacher.logits(unlabelled.frame)])
-        labelled = torch.cat([labelled, torch.zeros(n, dtype=torch.bool)])
-    term = DistillTerm(logits, labelled, distillation.temperature, distillation.teacher_weight)
-    return train_tensors, term
 
 
 def _mitigation_inputs(frame: pd.DataFrame, spec: TrainSpec, n_classes: int) -> tuple:

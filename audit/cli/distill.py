@@ -78,6 +78,7 @@ def distill(
     from raikit.models.checkpoint import read_checkpoint
     from raikit.models.data import load_table
     from raikit.models.distill import Distillation
+    from raikit.models.images import is_image_source, load_image_table
     from raikit.models.train import TrainSpec
     from raikit.models.train import train as train_model
 
@@ -116,7 +117,8 @@ def distill(
             unlabelled=unlabelled,
         ),
     )
-    table = load_table(data if data is not None else _teacher_data(teacher))
+    source = data if data is not None else _teacher_data(teacher)
+    table = load_image_table(Path(source)) if is_image_source(Path(source)) else load_table(source)
     checkpoint = train_model(table, spec, out, force=force, progress=not quiet)
     record = checkpoint.record
     say(
