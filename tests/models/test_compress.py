@@ -118,3 +118,24 @@ def test_bad_compress_options_exit_2(arrests_model, tmp_path, options, message):
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
     assert read_checkpoint(arrests_model.path).config["compression"] is None
+
+
+def test_the_planted_pruning_case_hurts_only_the_small_group(tmp_path):
+    """The fixture of `_planted_pruning` does what it claims (for the model comparison)."""
+    from raikit.models.inference import load_model
+
+    from ._planted_pruning import planted_frame, planted_model
+
+    model, sparsity = planted_model(tmp_path)
+    pruned = compress(model, tmp_path / "pruned", sparsity=sparsity)
+    frame = planted_frame()
+    small = frame["group"] == "small"
+    truth = (frame["label"] == "yes").to_numpy()
+    accuracy = {}
+    for name, path in (("original", model), ("pruned", pruned.path)):
+        decided = load_model(path).outputs(frame)[:, 1] > 0.5
+        accuracy[name] = {g: float((decided == truth)[mask].mean()) for g, mask in
+                          (("small", small), ("large", ~small))}  # fmt: skip
+    assert accuracy["original"]["small"] == 1.0 and accuracy["original"]["large"] > 0.95
+    assert accuracy["pruned"]["small"] < 0.7  # a coin, near 0.5
+    assert abs(accuracy["pruned"]["large"] - accuracy["original"]["large"]) < 0.01
