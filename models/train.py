@@ -237,6 +237,10 @@ def train(
         previous = read_checkpoint(Path(spec.resume))
         if previous.record["data"]["sha256"] != table.sha256:
             raise DataError(f"--resume {spec.resume} was trained on other data (sha256 differs)")
+        if previous.config.get("compression"):
+            raise ConfigError(
+                f"--resume {spec.resume} was made by `rai compress`; resume the model it came from"
+            )
     in_place = previous is not None and previous.path.resolve() == out_dir.resolve()
     is_main = dist is None or dist.is_main
     # Built in a staging directory and swapped in whole: a failed save (or an in-place resume

@@ -72,6 +72,14 @@ def test_int8_checkpoint_stores_int8_weights_and_loads(arrests_model, arrests_ta
     before = load_predictor(arrests_model.path).predict_proba(rows)
     after = load_predictor(out).predict_proba(rows)
     assert abs(after - before).max() < 0.05
+    # No gradients: explanations fall back to model-agnostic methods; no further training.
+    explained = runner.invoke(RAI, f"explain --model {out} --data arrests --row 0")
+    assert explained.exit_code == 0, explained.output
+    resumed = runner.invoke(
+        RAI, f"train --data arrests --label released --resume {out} --out {tmp_path / 'r'}"
+    )
+    assert resumed.exit_code == 2
+    assert "was made by `rai compress`; resume the model it came from" in resumed.stderr
 
 
 def test_pruning_zeroes_exactly_the_share_asked(arrests_model, tmp_path):
