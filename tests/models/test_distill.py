@@ -139,14 +139,16 @@ def test_a_private_student_says_what_its_guarantee_covers(arrests_table, tmp_pat
         progress=False,
     )
     out = tmp_path / "student"
+    unlabelled = tmp_path / "unlabelled.csv"
+    arrests_table.frame.drop(columns="released").tail(200).to_csv(unlabelled, index=False)
     result = runner.invoke(
         RAI,
         f"distill --teacher {teacher.path} --hidden 4 --epochs 1 --quiet --dp "
-        f"--noise-multiplier 1.0 --out {out}",
+        f"--noise-multiplier 1.0 --unlabelled {unlabelled} --out {out}",
     )
     assert result.exit_code == 0, result.output
     privacy = read_checkpoint(out).record["privacy"]
-    n_train = len(teacher.split["train"])
+    n_train = len(teacher.split["train"]) + 200  # the unlabelled rows are protected too
     assert privacy["n_train_rows"] == n_train
     guarantee = privacy["guarantee"]
     assert f"the student's {n_train} training rows only" in guarantee
