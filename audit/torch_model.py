@@ -6,8 +6,8 @@ layer. :func:`torch_model` gives one :class:`TorchModel` for every raikit checkp
 its architecture, and for any other predictor that offers one through its ``torch_model()``
 method (a ``torch.nn.Module`` or a Hugging Face model audited from memory, see
 :mod:`raikit.audit.adapters`); a predictor with no torch module behind it (a predictions file,
-a scikit-learn model, a post-processed mitigated model) gives ``None`` and the checks fall back
-to model-agnostic methods or say they could not run.
+a scikit-learn model, a post-processed mitigated model) or with no gradients (an int8 model)
+gives ``None`` and the checks fall back to model-agnostic methods or say they could not run.
 """
 
 from __future__ import annotations
@@ -125,6 +125,8 @@ def torch_model(predictor: Predictor) -> TorchModel | None:
         return offered()
     if not isinstance(predictor, ModelPredictor) or predictor.model.config["task"] == "regression":
         return None
+    if (predictor.model.config.get("compression") or {}).get("method") == "int8-dynamic":
+        return None  # int8 layers (rai compress) have no gradients
     inputs = predictor.model.config["inputs"]
     module = predictor.model.module
     module.eval()

@@ -49,6 +49,7 @@ CONFIG_KEYS = (
     "features",
     "inputs",
     "dp_fixed",
+    "compression",
 )
 
 
@@ -71,6 +72,7 @@ def model_config(
     classes: list[str],
     inputs: dict,
     dp_fixed: bool = False,
+    compression: dict | None = None,
 ) -> dict:
     """The ``config.json`` of a checkpoint: how to rebuild the module and encode its inputs.
 
@@ -92,6 +94,9 @@ def model_config(
         are the raw columns the model reads.
     dp_fixed : bool
         Whether Opacus' ``ModuleValidator.fix`` changed the module before training.
+    compression : dict, optional
+        How ``rai compress`` made it (:mod:`raikit.models.compress`): its ``method``
+        (``int8-dynamic`` weights load into a quantised module) and settings.
     """
     config = {
         "format": FORMAT,
@@ -105,6 +110,7 @@ def model_config(
         "features": list(inputs["features"]),
         "inputs": inputs,
         "dp_fixed": dp_fixed,
+        "compression": compression,
     }
     return {key: config[key] for key in CONFIG_KEYS}
 
@@ -119,28 +125,39 @@ def prepare_output_dir(path: Path, *, force: bool = False) -> None:
     path.mkdir(parents=True, exist_ok=True)
 
 
-def save_checkpoint(
-    path: Path, model: torch.nn.Module, config: dict, record: dict, split: dict[str, list[int]]
-) -> Checkpoint:
-    """Write the four checkpoint files into ``path``: all of them, or none.
-
-    ``config`` is a :func:`model_config`; ``record`` the training record. A whole directory
-    is replaced atomically by writing it inside :func:`raikit.models.files.staged_directory`.
-    """
+def weights_bytes(tensors: dict[str, torch.Tensor]) -> bytes:
+    """The ``model.safetensors`` content of a state dict (what its size on disk is)."""
     from safetensors.torch import save
 
-    path = Path(path)
     state, seen = {}, set()
-    for name, tensor in model.state_dict().items():
+    for name, tensor in tensors.items():
         # Some modules (Opacus' DPLSTM) expose one parameter under two names; safetensors
         # refuses shared storage, so the second name gets its own copy.
         key = (tensor.data_ptr(), tensor.shape, tensor.dtype)
         tensor = tensor.detach().contiguous().cpu()
         state[name] = tensor.clone() if tensor.numel() and key in seen else tensor
         seen.add(key)
+    return save(state, metadata={"format": FORMAT})
+
+
+def save_checkpoint(
+    path: Path,
+    model: torch.nn.Module | dict[str, torch.Tensor],
+    config: dict,
+    record: dict,
+    split: dict[str, list[int]],
+) -> Checkpoint:
+    """Write the four checkpoint files into ``path``: all of them, or none.
+
+    ``model`` is the module, or the tensors to store (an int8 checkpoint's); ``config`` a
+    :func:`model_config`; ``record`` the training record. A whole directory is replaced
+    atomically by writing it inside :func:`raikit.models.files.staged_directory`.
+    """
+    path = Path(path)
+    state = model if isinstance(model, dict) else model.state_dict()
     write_files(
         {
-            path / WEIGHTS_FILE: save(state, metadata={"format": FORMAT}),
+            path / WEIGHTS_FILE: weights_bytes(state),
             path / CONFIG_FILE: _json_text(config),
             path / RECORD_FILE: _json_text(record),
             path / SPLIT_FILE: _json_text(split),
@@ -236,11 +253,20 @@ def load_module(checkpoint: Checkpoint) -> torch.nn.Module:
     """
     from raikit.models.architectures import build_from_config
 
+    int8 = (checkpoint.config.get("compression") or {}).get("method") == "int8-dynamic"
+    signature = None
+    if int8:
+        from raikit.models.compress import int8_signature as signature
     module = build_to_fit(
         lambda: build_from_config(checkpoint.config),
         _declared_tensors(checkpoint.path / WEIGHTS_FILE),
         config_file=checkpoint.path / CONFIG_FILE,
+        signature=signature,
     )
+    if int8:
+        from raikit.models.compress import load_int8
+
+        return load_int8(checkpoint, _weights(checkpoint))
     return load_weights(checkpoint, module)
 
 
@@ -249,9 +275,11 @@ def build_to_fit(
     declared: dict[str, tuple[tuple[int, ...], str]],
     *,
     config_file: Path,
+    signature: Callable[[torch.nn.Module], dict] | None = None,
 ) -> torch.nn.Module:
     """``build()`` once on the ``meta`` device (no memory), and for real only if every tensor
     matches ``declared`` (name -> shape, dtype of the stored weights); else one ``ModelError``.
+    ``signature`` gives the tensors a module is stored as (default: its own state dict).
     """
     import torch
 
@@ -260,7 +288,11 @@ def build_to_fit(
             skeleton = build()
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise ModelError(f"'{config_file}' is incomplete or invalid: {_first_line(exc)}") from None
-    expected = {name: tensor_signature(t) for name, t in skeleton.state_dict().items()}
+    expected = (
+        signature(skeleton)
+        if signature is not None
+        else {name: tensor_signature(t) for name, t in skeleton.state_dict().items()}
+    )
     for name in sorted(expected.keys() | declared.keys()):
         if declared.get(name) != expected.get(name):
             found = "missing" if name not in declared else "shape {} {}".format(*declared[name])
@@ -314,18 +346,26 @@ def _first_line(exc: BaseException) -> str:
 
 def load_weights(checkpoint: Checkpoint, model: torch.nn.Module) -> torch.nn.Module:
     """Load the safetensors weights of ``checkpoint`` into ``model`` (strict) and return it."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     try:
-        state = load_file(str(checkpoint.path / WEIGHTS_FILE))
-        model.load_state_dict(state, strict=True)
-    except (SafetensorError, RuntimeError, OSError) as exc:
+        model.load_state_dict(_weights(checkpoint), strict=True)
+    except RuntimeError as exc:
         raise ModelError(
             f"cannot load weights from '{checkpoint.path}': {_first_line(exc)}"
         ) from None
     model.eval()
     return model
+
+
+def _weights(checkpoint: Checkpoint) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(checkpoint.path / WEIGHTS_FILE))
+    except (SafetensorError, RuntimeError, OSError) as exc:
+        raise ModelError(
+            f"cannot load weights from '{checkpoint.path}': {_first_line(exc)}"
+        ) from None
 
 
 def save_optimizer_state(path: Path, state: dict) -> None:

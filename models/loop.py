@@ -97,6 +97,7 @@ def run_epochs(
     group_codes: Any = None,
     fairness_penalty: float = 0.0,
     fairness_constraint: str = "demographic_parity",
+    distill: Any = None,
     progress: bool = True,
     on_epoch: Callable[[dict], None] | None = None,
 ) -> LoopResult:
@@ -121,6 +122,9 @@ def run_epochs(
     fairness_penalty : float
         Weight of :func:`raikit.models.fair_training.fairness_penalty` (under
         ``fairness_constraint``) added to each batch's loss; needs ``group_codes``.
+    distill : DistillTerm, optional
+        Knowledge distillation (:mod:`raikit.models.distill`): the teacher's logits and the
+        labelled mask of each training row, and the loss that mixes them with the labels.
     on_epoch : callable, optional
         Called with each epoch's history entry once it is complete (a TensorBoard log).
     """
@@ -147,6 +151,8 @@ def run_epochs(
         _restore(base_optimizer, optimizer_state, learning_rate, weight_decay)
     # Weights and group codes travel with their rows through shuffling, sampling and sharding.
     row_extras = [t for t in (sample_weight, group_codes) if t is not None]
+    if distill is not None:
+        row_extras += [distill.teacher_logits, distill.labelled]
     dataset = TensorDataset(*train_tensors, *row_extras)
     generator = torch.Generator().manual_seed(seed)
     sampler = None
@@ -185,12 +191,16 @@ def run_epochs(
     def loss_of(outputs, targets):
         return loss_fn(outputs.squeeze(-1), targets) if regression else loss_fn(outputs, targets)
 
-    training_loss = _training_loss(
-        loss_of,
-        regression=regression,
-        weighted=sample_weight is not None,
-        fairness_penalty=fairness_penalty if group_codes is not None else 0.0,
-        fairness_constraint=fairness_constraint,
+    training_loss = (
+        distill.loss
+        if distill is not None
+        else _training_loss(
+            loss_of,
+            regression=regression,
+            weighted=sample_weight is not None,
+            fairness_penalty=fairness_penalty if group_codes is not None else 0.0,
+            fairness_constraint=fairness_constraint,
+        )
     )
     n_inputs = len(train_tensors) - 1
 

@@ -29,6 +29,7 @@ from raikit.models.checkpoint import (
     save_checkpoint,
     save_optimizer_state,
 )
+from raikit.models.distill import Distillation, distill_term, load_teacher, student_guarantee
 from raikit.models.errors import ConfigError, DataError
 from raikit.models.files import staged_directory
 from raikit.models.privacy import PrivacySpec
@@ -108,6 +109,8 @@ class TrainSpec(Settings):
     init: str | None = None
     pretrained: str | None = None
     cell: str = "lstm"
+    # Width of the CNN's fully connected layer (a narrower student for `rai distill`).
+    cnn_hidden: PositiveInt = 128
     max_length: PositiveInt = 64
     freeze_embeddings: bool = False
     train_layers: int | None = None
@@ -118,6 +121,8 @@ class TrainSpec(Settings):
     # with probability 1/2, and the confidence of the epsilon lower bound they give.
     audit_canaries: Count = 0
     audit_confidence: ConfidenceLevel = 0.95
+    # Knowledge distillation from a teacher checkpoint (`rai distill`).
+    distillation: Distillation | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -130,6 +135,12 @@ class TrainSpec(Settings):
             raise ConfigError(f"--init applies to --arch encoder; got --arch {self.arch} instead")
         if self.fairness_penalty > 0 and self.group_column is None:
             raise ConfigError("a fairness penalty needs group_column: a column of group labels")
+        if self.distillation is not None and (
+            self.sample_weight_column is not None or self.fairness_penalty > 0
+        ):
+            raise ConfigError(
+                "distillation cannot be combined with sample weights or the fairness penalty"
+            )
         if self.privacy is not None and (
             self.sample_weight_column is not None or self.fairness_penalty > 0
         ):
@@ -156,6 +167,8 @@ class TrainSpec(Settings):
             raise ConfigError(
                 "--audit-canaries cannot be combined with sample weights or a fairness penalty"
             )
+        if self.audit_canaries and self.distillation is not None:
+            raise ConfigError("--audit-canaries cannot be combined with distillation")
         return self
 
 
@@ -241,11 +254,20 @@ def train(
     features, kind = _columns(table, spec, architecture.data_kind)
     labels, classes, regression = _targets(table, spec)
     row_weight, group_codes = _mitigation_inputs(table.frame, spec, len(classes))
+    teacher = unlabelled = None
+    if spec.distillation is not None:
+        if regression or spec.resume is not None:
+            raise ConfigError("distillation trains a fresh classifier: no regression, no --resume")
+        teacher, unlabelled = load_teacher(spec.distillation, table, classes)
     previous = None
     if spec.resume is not None:
         previous = read_checkpoint(Path(spec.resume))
         if previous.record["data"]["sha256"] != table.sha256:
             raise DataError(f"--resume {spec.resume} was trained on other data (sha256 differs)")
+        if previous.config.get("compression"):
+            raise ConfigError(
+                f"--resume {spec.resume} was made by `rai compress`; resume the model it came from"
+            )
     in_place = previous is not None and previous.path.resolve() == out_dir.resolve()
     is_main = dist is None or dist.is_main
     # Built in a staging directory and swapped in whole: a failed save (or an in-place resume
@@ -253,7 +275,7 @@ def train(
     with staged_directory(out_dir, overwrite=force or in_place, create=is_main) as staging:
         if dist is not None:
             torch.distributed.barrier()
-        split = previous.split if previous else _split(labels, spec, regression)
+        split = previous.split if previous else _split(labels, spec, regression, teacher)
         n_out = 1 if regression else len(classes)
         inputs, encoded, module, arch_params, notes = _inputs_and_module(
             table, spec, kind, features, split, n_out, staging, previous
@@ -263,12 +285,18 @@ def train(
         target_dtype = torch.float32 if regression else torch.int64
         targets = torch.tensor(np.array(labels), dtype=target_dtype)
         part = {k: torch.tensor(v, dtype=torch.int64) for k, v in split.items()}
-        trained = tuple(t[part["train"]] for t in (*encoded, targets))
-        canaries = None
+        train_tensors = tuple(t[part["train"]] for t in (*encoded, targets))
+        distill = canaries = None
+        if teacher is not None:
+            rows = table.frame.iloc[split["train"]]
+            train_tensors, distill = distill_term(
+                teacher, spec.distillation, rows, train_tensors, unlabelled, inputs, staging
+            )
         if spec.audit_canaries:
-            canaries = _canaries(spec, regression, trained, n_out, inputs, staging)
-            trained = canaries.appended_to(trained)
-        module, privacy, dp_fixed = _private_training(spec, module, len(trained[-1]), previous)
+            canaries = _canaries(spec, regression, train_tensors, n_out, inputs, staging)
+            train_tensors = canaries.appended_to(train_tensors)
+        n_train = len(train_tensors[-1])
+        module, privacy, dp_fixed = _private_training(spec, module, n_train, previous)
         if privacy is not None:
             notes += [
                 f"changed for DP-SGD by ModuleValidator.fix: {c}" for c in privacy.module_changes
@@ -283,7 +311,7 @@ def train(
         with tensorboard_log(logs, first_epoch) as write_log:
             result = run_epochs(
                 module,
-                trained,
+                train_tensors,
                 tuple(t[part["validation"]] for t in (*encoded, targets)),
                 regression=regression,
                 epochs=spec.epochs,
@@ -301,6 +329,7 @@ def train(
                 group_codes=None if group_codes is None else group_codes[part["train"]],
                 fairness_penalty=spec.fairness_penalty,
                 fairness_constraint=spec.fairness_constraint,
+                distill=distill,
                 progress=progress,
                 on_epoch=write_log,
             )
@@ -330,8 +359,13 @@ def train(
         )
         if canaries is not None:
             privacy_record["one_run_audit"] = _one_run_audit(
-                spec, module, canaries, inputs["kind"], privacy, privacy_record, len(trained[-1])
+                spec, module, canaries, inputs["kind"], privacy, privacy_record, n_train
             )
+        distillation = None
+        if teacher is not None:
+            distillation = teacher.record(spec.distillation, unlabelled)
+            if privacy is not None:
+                privacy_record["guarantee"] = student_guarantee(distillation["teacher"], n_train)
         record = {
             **record_header(
                 table,
@@ -351,6 +385,7 @@ def train(
             "distributed": {"world_size": dist.world_size} if dist else None,
             "resumed_from": str(spec.resume) if spec.resume else None,
             "initialized_from": _initialized_from(spec, previous),
+            "distillation": distillation,
             "notes": notes,
             "packages": package_versions(),
         }
@@ -420,7 +455,11 @@ def _targets(table: LoadedTable, spec: TrainSpec) -> tuple[np.ndarray, list[str]
     return labels, classes, False
 
 
-def _split(labels: np.ndarray, spec: TrainSpec, regression: bool) -> dict[str, list[int]]:
+def _split(labels: np.ndarray, spec: TrainSpec, regression: bool, teacher=None) -> dict:
+    if teacher is not None and teacher.same_data:
+        # The teacher's own held-out rows: the student is never tested on rows it learnt
+        # about from the teacher.
+        return teacher.checkpoint.split
     if not regression:
         return split_indices(labels, spec)
     rng = np.random.default_rng(spec.seed)
@@ -540,6 +579,7 @@ def _create_model(
     elif kind == "image":
         channels, height, width = inputs["shape"]
         params = {"n_classes": n_out, "channels": channels, "height": height, "width": width}
+        params["hidden"] = spec.cnn_hidden
     elif kind == "words":
         params = {"n_classes": n_out, "vocab_size": len(inputs["vocabulary"]) + 2}
         params |= {"cell": spec.cell, "dp": private}

@@ -33,7 +33,7 @@ except ImportError:  # pragma: no cover
 ROOT = Path(__file__).resolve().parents[1]
 #: Options (by parameter name) whose value is a file or folder a command reads.
 INPUTS = {"data", "model", "predictions", "corpus", "policy", "impact", "resume", "init"}
-INPUTS |= {"evidence", "lexicon", "pretrained", "hierarchy", "canaries"}
+INPUTS |= {"evidence", "lexicon", "pretrained", "hierarchy", "canaries", "teacher", "unlabelled"}
 #: ... and those it writes.
 OUTPUTS = {"out", "junit", "anonymize"}
 #: Options that need something a fresh clone does not have (a running Dask scheduler).

@@ -13,6 +13,7 @@ from raikit.audit.cli import (
     attack,
     audit,
     demo,
+    distill,
     explain,
     gate,
     impact,
@@ -30,6 +31,8 @@ __all__ = ["COMMANDS", "GROUPS", "app", "main"]
 COMMANDS = (
     train.train,
     train.pretrain,
+    distill.distill,
+    distill.compress,
     audit.audit,
     audit.report,
     reproduce.reproduce,

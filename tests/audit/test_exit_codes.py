@@ -46,6 +46,14 @@ BASE = {
         "pretrain --data {texts} --text text --epochs 1 --vocab-size 50 --quiet --out {fresh}",
         {"--data": "table", "--out": "out_dir"},
     ),
+    "distill": (
+        "distill --teacher {model} --data {table} --epochs 1 --hidden 4 --quiet --out {fresh}",
+        {"--teacher": "model", "--data": "table", "--unlabelled": "table", "--out": "out_dir"},
+    ),
+    "compress": (
+        "compress {model} --int8 --data {table} --out {fresh}",
+        {"model": "model", "--data": "table", "--out": "out_dir"},
+    ),
     "audit": (
         "audit --model {model} --data {table} --label released --sensitive colour"
         " --n-bootstrap 100 --out {fresh}",
@@ -153,7 +161,7 @@ CLASSES = {
 UNUSABLE = {"missing", "directory", "empty", "garbage", "nested", "file", "empty_dir"}
 # Content classes that make sense only where the rows are fitted on.
 FITTED_ONLY = {"one_class", "group_of_one"}
-FITTING = {"train", "mitigate"}
+FITTING = {"train", "mitigate", "distill"}
 
 
 def command_names() -> set[str]:
@@ -322,8 +330,8 @@ def test_bad_input_is_one_line_and_exit_2(workspace, tmp_path, key, option, kind
     before = bad.read_bytes() if bad.is_file() else None
     paths = {**workspace, "fresh": tmp_path / "fresh"}
     tokens = template.split()
-    if option == "evidence":
-        tokens[tokens.index("{evidence}")] = str(bad)
+    if option in ("evidence", "model"):  # positional arguments
+        tokens[tokens.index(f"{{{option}}}")] = str(bad)
     elif option in tokens:
         tokens[tokens.index(option) + 1] = str(bad)
     else:

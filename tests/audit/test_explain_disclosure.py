@@ -242,6 +242,24 @@ def test_no_canary_reaches_any_output(planted, tmp_path):
         tmp_path / "scan",
     )
     assert scanned.exit_code == 0, scanned.output
+    # A student (the audited rows, with the planted values, as unlabelled rows) and int8.
+    distilled = rai(
+        "distill",
+        "--teacher",
+        model,
+        "--data",
+        planted / "training.csv",
+        "--unlabelled",
+        planted / "audited.csv",
+        "--epochs",
+        1,
+        "--quiet",
+        "--out",
+        tmp_path / "student",
+    )
+    assert distilled.exit_code == 0, distilled.output
+    compressed = rai("compress", model, "--int8", "--out", tmp_path / "int8")
+    assert compressed.exit_code == 0, compressed.output
 
     assert _walk(tmp_path) == {}
     assert _leaks(deidentified.read_text()) == []

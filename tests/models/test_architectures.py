@@ -43,6 +43,7 @@ RECORD_KEYS = [
     "distributed",
     "resumed_from",
     "initialized_from",
+    "distillation",
     "notes",
     "packages",
 ]
@@ -58,6 +59,7 @@ CONFIG_LAYOUT = [
     "features",
     "inputs",
     "dp_fixed",
+    "compression",
 ]
 
 
