@@ -31,6 +31,10 @@ from _timing import markdown_table, preamble  # noqa: E402
 
 LATENCY_ROWS, LATENCY_ROUNDS, SPARSITY = 64, 5, 0.5
 LABELS = {"adult": "income_per_year", "mnist-5k": "digit", "tweets": "sentiment"}
+#: The groups each model is compared with the teacher on: adult's sex and race (and their
+#: intersection); for digits and tweets, which have no demographic column, the classes
+#: (where compression hurts rare examples first).
+GROUPS = {"adult": ("sex", "race"), "mnist-5k": ("digit",), "tweets": ("sentiment",)}
 # workload -> (dataset, teacher fields, student fields, distillation fields)
 WORKLOADS = {
     "adult": (
@@ -104,6 +108,46 @@ def _latency(models: dict, frame) -> dict[str, float]:
     return {name: statistics.median(times) for name, times in rounds.items()}
 
 
+def _worst_groups(checkpoints: dict, frame, label: str, columns: tuple[str, ...]) -> dict:
+    """Each model against the teacher on the same test rows (the comparison of
+    ``rai audit --baseline``): the group, among those of at least 30 rows, whose accuracy
+    changed most for the worse, with its paired 95% bootstrap interval."""
+    from raikit.audit.comparison import compare_decisions
+    from raikit.audit.groups import fit_groups
+    from raikit.audit.predictor import load_predictor
+    from raikit.audit.runner import decide
+    from raikit.models.schema import label_text
+
+    classes = None
+    decisions = {}
+    for name, checkpoint in checkpoints.items():
+        predictor = load_predictor(checkpoint.path)
+        classes = list(predictor.classes)
+        decisions[name] = decide(predictor.predict_proba(frame), 0.5)
+    index = {c: i for i, c in enumerate(classes)}
+    y_true = frame[label].map(label_text).map(index).to_numpy()
+    groups = frame[list(columns)].astype(str).reset_index(drop=True)
+    attributes = fit_groups(groups).attributes(groups, intersections=True, min_groups=0)
+    worst = {}
+    for name in checkpoints:
+        if name == "teacher":
+            continue
+        _, compared, _ = compare_decisions(
+            y_true, decisions["teacher"], decisions[name], attributes, n_classes=len(classes)
+        )
+        candidates = [g for a in compared for g in a.groups if g.compared]
+        group = min(candidates, key=lambda g: g.metrics["accuracy"].change.value)
+        change = group.metrics["accuracy"].change
+        worst[name] = {
+            "group": group.label,
+            "rows": group.count,
+            "change": round(change.value, 4),
+            "lower": round(change.lower, 4),
+            "upper": round(change.upper, 4),
+        }
+    return worst
+
+
 def run(workload: str, args, where: Path) -> list[dict]:
     import torch
 
@@ -139,6 +183,7 @@ def run(workload: str, args, where: Path) -> list[dict]:
     models = {name: load_model(c.path) for name, c in checkpoints.items()}
     test_rows = table.frame.iloc[teacher.split["test"]]
     latency = _latency(models, test_rows)
+    worst = _worst_groups(checkpoints, test_rows, label, GROUPS[workload])
     results = []
     for name, checkpoint in checkpoints.items():
         state = models[name].module.state_dict()
@@ -157,6 +202,7 @@ def run(workload: str, args, where: Path) -> list[dict]:
                 "size_bytes": (checkpoint.path / "model.safetensors").stat().st_size,
                 "latency_ms_per_row": round(latency[name], 4),
                 "test_accuracy": checkpoint.record["test"]["accuracy"],
+                "worst_group": worst.get(name),
                 "train_seconds": round(
                     {"teacher": teacher_seconds, "student": student_seconds}.get(name, 0), 1
                 ),
@@ -175,6 +221,7 @@ def table(results: list[dict]) -> str:
         "ms per row (CPU, 1 thread)",
         "test accuracy",
         "share of teacher's accuracy",
+        "worst group's accuracy change vs the teacher [95%]",
     ]
     teacher = {r["workload"]: r for r in results if r["model"] == "teacher"}
     rows = []
@@ -193,9 +240,19 @@ def table(results: list[dict]) -> str:
                 f"{r['latency_ms_per_row']:.3f}",
                 f"{r['test_accuracy']:.4f}",
                 f"{r['test_accuracy'] / t['test_accuracy']:.3f}",
+                _worst_text(r["worst_group"]),
             ]
         )
     return markdown_table(header, rows)
+
+
+def _worst_text(worst: dict | None) -> str:
+    if worst is None:
+        return ""
+    return (
+        f"{worst['group']} (n={worst['rows']:,}): {worst['change']:+.3f} "
+        f"[{worst['lower']:+.3f}, {worst['upper']:+.3f}]"
+    )
 
 
 def main() -> None:
