@@ -144,3 +144,30 @@ def test_a_baseline_with_other_classes_or_without_a_model_is_refused(arrests_mod
         app, [*args, "--baseline", str(arrests_model.path), "--out", str(tmp_path / "a")]
     )
     assert result.exit_code == 2 and "--baseline needs --model" in result.output
+
+
+def test_rai_compress_then_audit_against_the_original_flags_only_the_small_group(tmp_path):
+    """The planted case end to end: ``rai compress --prune`` removes the one feature a 5% group
+    depends on; ``rai audit --baseline`` flags that group, and a gate fails for it alone."""
+    from tests.models._planted_pruning import planted_model
+
+    model, sparsity = planted_model(tmp_path)
+    runner = CliRunner()
+    pruned = tmp_path / "pruned"
+    done = runner.invoke(
+        app, ["compress", str(model), "--prune", str(sparsity), "--out", str(pruned)]
+    )
+    assert done.exit_code == 0, done.output
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("thresholds:\n  - {metric: group_accuracy_drop, max: 0.1}\n")
+    args = ["audit", "--model", str(pruned), "--baseline", str(model), "--data"]
+    args += [str(tmp_path / "planted.csv"), "--label", "label", "--sensitive", "group"]
+    args += ["--rows", "all", "--policy", str(policy), "--out", str(tmp_path / "audit")]
+    result = runner.invoke(app, [*args, "--n-bootstrap", "200"])
+    assert result.exit_code == 1, result.output  # the gate fails
+    evidence = json.loads((tmp_path / "audit" / "evidence.json").read_text())
+    comparison = evidence["results"]["comparison"]
+    flagged = [f["message"] for f in comparison["findings"] if f["code"] == "group_loses_more"]
+    assert len(flagged) == 1 and "'group=small'" in flagged[0]
+    gate = {c["subject"]: c["status"] for c in evidence["gate"]["checks"]}
+    assert gate == {"group=small": "fail", "group=large": "pass"}
