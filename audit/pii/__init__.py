@@ -24,7 +24,7 @@ from pydantic import Field
 
 from raikit.audit.assessment import Assessment, AuditContext, MeasuredRisk, ReportSection
 from raikit.audit.pii._mask import mask_value
-from raikit.audit.pii._recognizers import NER_ENTITIES
+from raikit.audit.pii._recognizers import NER_ONLY_ENTITIES
 from raikit.audit.pii._scan import (
     DEFAULT_ENTITIES,
     MAX_CELL_CHARS,
@@ -295,14 +295,15 @@ def _scan_findings(columns: list[ColumnPii], hits: TableHits, config: ScanConfig
             )
         )
     if config.model is None:
-        lost = ", ".join(sorted(NER_ENTITIES & set(config.entities)))
+        lost = ", ".join(sorted(NER_ONLY_ENTITIES & set(config.entities))) or "nothing"
         findings.append(
             Finding(
                 concern="privacy",
                 severity="info",
                 code="pii_no_ner",
-                message=f"scanned without NER (--no-ner): {lost} cannot be "
-                "found and context words do not raise scores",
+                message=f"scanned without NER (--no-ner): {lost} cannot be found, names "
+                "only by the first-name list, places only as addresses and postcodes, and "
+                "context words do not raise scores",
             )
         )
     if hits.truncated_cells:

