@@ -422,10 +422,32 @@ def quiet_presidio() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+# spaCy components presidio does not need: NER reads its own tok2vec listener, and context
+# words are matched as substrings of lower-case tokens (see ``_lower_lemmas``).
+_UNUSED_COMPONENTS = ["parser", "tagger", "attribute_ruler", "lemmatizer", "senter"]
+
+
+def _lower_lemmas(doc):
+    """Give each token its lower-case text as lemma (presidio's context words match inside it)."""
+    for token in doc:
+        token.lemma_ = token.lower_
+    return doc
+
+
+@functools.cache
+def _register_lower_lemmas() -> str:
+    from spacy.language import Language
+
+    Language.component("raikit_lower_lemmas", func=_lower_lemmas)
+    return "raikit_lower_lemmas"
+
+
 def load_spacy_model(model: str):
     """Load an installed spaCy pipeline by package name, through its module's ``load()``.
 
-    The parser is disabled: presidio needs tokens, lemmas and entities, not dependencies.
+    Only tokens, entities and lemmas are needed: the parser, tagger and lemmatizer are left
+    out and each lemma is the token's lower-case text (presidio matches context words as
+    substrings of lemmas, so "phones" still holds "phone"); about a quarter of spaCy's time.
     """
     import importlib
 
@@ -435,13 +457,14 @@ def load_spacy_model(model: str):
 
     try:
         module = importlib.import_module(model)
-        loader = getattr(module, "load", None)
-        nlp = loader(exclude=["parser"]) if loader else spacy.load(model, exclude=["parser"])
+        loader = getattr(module, "load", None) or functools.partial(spacy.load, model)
+        nlp = loader(exclude=_UNUSED_COMPONENTS)
     except (ImportError, OSError) as exc:
         raise ConfigError(
             f"spaCy model '{model}' is not installed ({type(exc).__name__}); install a model "
             f"package (raikit uses '{DEFAULT_MODEL}' from PyPI) or pass --no-ner"
         ) from None
+    nlp.add_pipe(_register_lower_lemmas())
     return nlp
 
 
