@@ -23,6 +23,7 @@ import pandas as pd
 from pydantic import Field
 
 from raikit.audit.assessment import Assessment, AuditContext, MeasuredRisk, ReportSection
+from raikit.audit.pii._accuracy import accuracy_statement
 from raikit.audit.pii._mask import mask_value
 from raikit.audit.pii._recognizers import NER_ONLY_ENTITIES
 from raikit.audit.pii._scan import (
@@ -118,6 +119,8 @@ class PiiResult(Frozen):
     locations: list[PiiLocation]
     reidentification: ReidentificationResult | None = None
     findings: list[Finding] = []
+    # The scanner's measured accuracy and the corpus it comes from (None in older evidence).
+    detection_accuracy: str | None = None
 
     def rows_by_entity_type(self) -> dict[str, int]:
         """Rows with a hit of each entity type found, summed over columns."""
@@ -246,6 +249,7 @@ def summarise_hits(
         ],
         reidentification=reid,
         findings=findings,
+        detection_accuracy=accuracy_statement(config.model),
     )
 
 
