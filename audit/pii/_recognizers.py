@@ -36,6 +36,7 @@ from raikit.audit.pii._forms import (
     find_addresses,
     find_names,
     looks_like_date,
+    name_lists,
     national_phone_region,
     postcode_patterns,
     unescape,
@@ -336,6 +337,9 @@ def _recognizer_classes() -> tuple[type, ...]:
             )
 
     class RaikitNameRecognizer(RaikitAddressRecognizer):
+        def load(self) -> None:
+            name_lists()  # read Faker's lists now, before a pool forks from this engine
+
         def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
             return [self._result("PERSON", s, e, score) for s, e, score in find_names(text)]
 
