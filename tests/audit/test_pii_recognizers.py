@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from raikit.audit.pii._forms import national_phone_region, unescape
+from raikit.audit.pii._forms import looks_like_date, national_phone_region, unescape
 from raikit.audit.pii._mask import mask_value
 from raikit.audit.pii._recognizers import (
     EngineSpec,
     analyze_texts,
     build_analyzer,
     iban_valid,
-    looks_like_date,
     luhn_valid,
     ssn_valid,
 )
