@@ -167,10 +167,12 @@ _NAME_LOCALES = (
 
 
 @functools.cache
-def name_lists() -> tuple[frozenset[str], frozenset[str]]:
-    """Lower-case first names and surnames in Latin script from Faker's person providers."""
+def name_lists() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """Lower-case first names and surnames in Latin script (Faker's person providers), and
+    common English words (Faker's English word list) that are no one's surname."""
     import importlib
 
+    from faker.providers.lorem.en_US import Provider as EnglishWords
     from spacy.lang.en.stop_words import STOP_WORDS
 
     first: set[str] = set()
@@ -187,14 +189,16 @@ def name_lists() -> tuple[frozenset[str], frozenset[str]]:
         ):
             into.update(n.lower() for n in getattr(provider, attr, ()) if n.isascii())
     # A first name that is also a common word ("will", "may") starts no name on its own.
-    return frozenset(first - STOP_WORDS), frozenset(last - STOP_WORDS)
+    common = frozenset(w.lower() for w in EnglishWords.word_list) - last
+    return frozenset(first - STOP_WORDS), frozenset(last - STOP_WORDS), common
 
 
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 
 
 def find_names(text: str) -> list[tuple[int, int, float]]:
-    """``(start, end, score)`` of "First Last" pairs whose first word is a known first name.
+    """``(start, end, score)`` of "First Last" pairs whose first word is a known first name
+    and whose second is not a common English word (unless it is a known surname).
 
     In mixed-case text the surname must be capitalised (0.5, or 0.7 when it is also a known
     surname); in all-lower or all-upper text case says nothing, so only known pairs score
@@ -202,7 +206,7 @@ def find_names(text: str) -> list[tuple[int, int, float]]:
     """
     from spacy.lang.en.stop_words import STOP_WORDS
 
-    first, last = name_lists()
+    first, last, common = name_lists()
     single_case = text.islower() or text.isupper()
     words = list(_WORD.finditer(text))
     found = []
@@ -211,8 +215,8 @@ def find_names(text: str) -> list[tuple[int, int, float]]:
         if given.split("-")[0] not in first or text[left.end() : right.start()] != " ":
             continue
         surname = right.group()
-        if surname.lower() in STOP_WORDS or len(surname) < 2:
-            continue
+        if surname.lower() in STOP_WORDS or surname.lower() in common or len(surname) < 2:
+            continue  # "Junior College"
         known = surname.lower() in last
         if single_case:
             score = 0.5 if known else 0.3

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from raikit.audit.pii._forms import looks_like_date, national_phone_region, unescape
+from raikit.audit.pii._forms import find_names, looks_like_date, national_phone_region, unescape
 from raikit.audit.pii._mask import mask_value
 from raikit.audit.pii._recognizers import (
     EngineSpec,
@@ -324,3 +324,17 @@ def test_national_phone_region(candidate, region):
 def test_unescape_keeps_offsets():
     text = "a\\nb\\tc"
     assert unescape(text) == "a \nb \nc" and len(unescape(text)) == len(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("Maria Garcia", ["Maria Garcia"]),
+        ("Rose Hill called", ["Rose Hill"]),  # a common word that is also a surname
+        ("Junior College", []),  # a first name, then a common word
+        ("Will you call", []),  # a first name that is a stop word
+        ("dear maria garcia", ["maria garcia"]),
+    ],
+)
+def test_find_names(text, names):
+    assert [text[s:e] for s, e, _ in find_names(text)] == names
