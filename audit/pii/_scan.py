@@ -25,6 +25,7 @@ DEFAULT_ENTITIES = (
     "LOCATION",
     "DATE_TIME",
     "URL",
+    "ORGANIZATION",
     "NRP",
     "US_PASSPORT",
     "US_DRIVER_LICENSE",
@@ -71,7 +72,7 @@ class ScanConfig(Settings):
 
     @model_validator(mode="after")
     def _known_entities(self) -> Self:
-        unknown = sorted(set(self.entities) - set(DEFAULT_ENTITIES) - {"ORGANIZATION"})
+        unknown = sorted(set(self.entities) - set(DEFAULT_ENTITIES))
         if unknown:
             raise ConfigError(
                 f"unknown entity type(s) {unknown}; choose from {sorted(DEFAULT_ENTITIES)}"

@@ -221,18 +221,22 @@ class Score:
 
 
 def score_spans(
-    docs: list[LabelledText], predicted: list[list[tuple[str, int, int]]]
+    docs: list[LabelledText],
+    predicted: list[list[tuple[str, int, int]]],
+    entity_types: tuple[str, ...] = ENTITY_TYPES,
 ) -> dict[str, Score]:
     """Score predicted ``(entity_type, start, end)`` spans against the planted ones.
 
     A planted span is found when a prediction of the same type overlaps it; a prediction
-    of one of :data:`ENTITY_TYPES` that overlaps no planted span of its type is a false
-    positive. Other predicted types are ignored.
+    of one of ``entity_types`` that overlaps no planted span of its type is a false
+    positive. Other predicted and planted types are ignored.
     """
-    counts = {t: [0, 0, 0] for t in ENTITY_TYPES}
+    counts = {t: [0, 0, 0] for t in entity_types}
     for doc, found in zip(docs, predicted, strict=True):
         found = [f for f in found if f[0] in counts]
         for span in doc.spans:
+            if span.entity_type not in counts:
+                continue
             hit = any(
                 t == span.entity_type and s < span.end and span.start < e for t, s, e in found
             )

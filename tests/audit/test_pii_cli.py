@@ -67,6 +67,9 @@ def test_scan_pii_leaks_nothing(canary_csv, tmp_path, spacy_analyzer, caplog):
     assert "direct identifier" in result.output
     assert "<script>alert" not in report
     assert "S**" in evidence  # masked samples are there instead
+    # The report says which corpus its accuracy figures come from, and that it is not this data.
+    assert "held-out corpus (benchmarks/pii_corpora.py" in report
+    assert "not on this data" in report
 
 
 def test_audit_scan_pii_leaks_nothing(canary_csv, tmp_path, spacy_analyzer, caplog):
@@ -115,7 +118,7 @@ def test_bad_options_are_one_line_errors(canary_csv, tmp_path):
 
 # Values the scan misses on their own (checked below): a name spaCy does not tag, one it tags
 # as an organisation, and local phone formats no recognizer reads.
-MISSED_NAMES = ["Thandiwe Mbeki", "Quinn Hale"]
+MISSED_NAMES = ["Ulani Makoa", "Iolana Kahale"]
 MISSED_PHONES = ["555-0199", "555 0142", "5550188"]
 FOUND_NAMES = ["Alice Walker", "Bob Stone", "Maria Garcia", "Oluwaseun Adeyemi"]
 FOUND_PHONES = ["212-555-0199", "(415) 555-0142", "+1 646 555 0187", "646.555.0117"]

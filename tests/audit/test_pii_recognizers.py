@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from raikit.audit.pii._forms import find_names, looks_like_date, national_phone_region, unescape
 from raikit.audit.pii._mask import mask_value
 from raikit.audit.pii._recognizers import (
     EngineSpec,
     analyze_texts,
     build_analyzer,
     iban_valid,
-    looks_like_date,
     luhn_valid,
     ssn_valid,
 )
@@ -57,6 +57,9 @@ def test_pattern_recall_floor(pattern_analyzer, docs, entity):
 
 
 def test_beats_presidio_defaults_on_cards_iban_phone(pattern_analyzer, docs):
+    # One generator template ends "... today, thanks." with "today" unlabelled; raikit reports
+    # relative dates as DATE_TIME (as presidio-evaluator labels them), so it is left out here.
+    docs = [d for d in docs if " today, " not in d.text]
     ours = _scores(pattern_analyzer, docs)
     theirs = _scores(build_analyzer(EngineSpec(model=None, recognizers="presidio")), docs, False)
     assert theirs["CREDIT_CARD"].recall < 0.9 <= 0.95 <= ours["CREDIT_CARD"].recall
@@ -67,7 +70,7 @@ def test_beats_presidio_defaults_on_cards_iban_phone(pattern_analyzer, docs):
 
 
 def test_spacy_date_time_precision_and_names(spacy_analyzer, docs):
-    scores = _scores(spacy_analyzer, docs[:200])
+    scores = _scores(spacy_analyzer, [d for d in docs[:200] if " today, " not in d.text])
     assert scores["DATE_TIME"].precision >= 0.9
     assert scores["DATE_TIME"].recall >= 0.9
     assert scores["PERSON"].recall >= 0.8
@@ -113,9 +116,13 @@ def test_checksums():
         ("2021-03-03", True),
         ("14:30", True),
         ("1994", True),
+        ("last Tuesday", True),
+        ("two weeks ago", True),
+        ("tomorrow morning", True),
         ("4111 1111 1111 1111", False),
         ("3583396947751591", False),
-        ("today", False),
+        ("30 days", False),
+        ("4411", False),
         ("460-648-7647", False),
     ],
 )
@@ -233,3 +240,101 @@ def test_every_zero_area_ssn_is_an_ssn(pattern_analyzer):
 )
 def test_ssn_valid(candidate, valid):
     assert ssn_valid(candidate) is valid
+
+
+# Forms the recognizers generalise to (issue: international phones, a number after a literal
+# "\\n", addresses, postcodes, weekday/relative dates, timestamps, names, organisations).
+# Each case: the text and every (type, value) that must be found in it.
+FORM_CASES = [
+    ("Ticket 12\\n+44 20 7946 0958\\nclosed", [("PHONE_NUMBER", "+44 20 7946 0958")]),
+    ("call 0161 496 0750 (Manchester office)", [("PHONE_NUMBER", "0161 496 0750")]),
+    ("Rufnummer: 030 901820 (Berlin).", [("PHONE_NUMBER", "030 901820")]),
+    ("WhatsApp +91 98765 43210 after six", [("PHONE_NUMBER", "+91 98765 43210")]),
+    ("left at 500 E Main St Apt 12, Boise, ID 83702 today",
+     [("LOCATION", "500 E Main St Apt 12, Boise, ID 83702"), ("DATE_TIME", "today")]),
+    ("Mail it to Hauptstrasse 5, 10115 Berlin", [("LOCATION", "Hauptstrasse 5, 10115 Berlin")]),
+    ("zip code 94105", [("LOCATION", "94105")]),
+    ("postcode EC1A 1BB", [("LOCATION", "EC1A 1BB")]),
+    ("[2024-05-17T09:42:11.532Z] login ok", [("DATE_TIME", "2024-05-17T09:42:11.532Z")]),
+    ("THE CONTRACT ENDS NEXT FRIDAY", [("DATE_TIME", "NEXT FRIDAY")]),
+    ("the line was busy two weeks ago", [("DATE_TIME", "two weeks ago")]),
+    ("customer: priya raghunathan called", [("PERSON", "priya raghunathan")]),
+    ("Our contact is Thandiwe Nkosi.", [("PERSON", "Thandiwe Nkosi")]),
+]  # fmt: skip
+# Numbers and words that are none of the types above.
+NOT_PII = [
+    "Order 77120 shipped in 3 boxes weighing 12.5 kg each.",
+    "Invoice total 1,240.50 EUR, VAT 21%, due in 30 days.",
+    "Version 4.12.3 fixes the crash seen on build 20231104.",
+    "Please charge the card ending in 4411 for 2 licences at $149.00.",
+    "CAN YOU REACH US AT THE DESK? THE LINE WAS BUSY.",
+]
+FORM_TYPES = ["PERSON", "PHONE_NUMBER", "LOCATION", "DATE_TIME", "ORGANIZATION"]
+
+
+@pytest.mark.parametrize(("text", "expected"), FORM_CASES)
+def test_forms_found(spacy_analyzer, text, expected):
+    (found,) = analyze_texts(spacy_analyzer, [text], entities=FORM_TYPES, score_threshold=0.35)
+    values = {(t, text[s:e]) for t, s, e, _ in found}
+    assert set(expected) <= values
+
+
+@pytest.mark.parametrize("text", NOT_PII)
+def test_no_pii_in_counts_versions_and_amounts(spacy_analyzer, text):
+    (found,) = analyze_texts(spacy_analyzer, [text], entities=FORM_TYPES, score_threshold=0.35)
+    assert [(t, text[s:e]) for t, s, e, _ in found] == []
+
+
+def test_presidio_defaults_miss_these_forms():
+    # The reference for FORM_CASES: presidio's defaults on the same spaCy model.
+    presidio = build_analyzer(EngineSpec(recognizers="presidio"))
+    texts = [text for text, _ in FORM_CASES]
+    hits = analyze_texts(presidio, texts, entities=FORM_TYPES, score_threshold=0.35, refine=False)
+    missed = [
+        (t, v)
+        for (text, expected), found in zip(FORM_CASES, hits, strict=True)
+        for t, v in expected
+        if (t, v) not in {(ft, text[s:e]) for ft, s, e, _ in found}
+    ]
+    assert {
+        ("LOCATION", "500 E Main St Apt 12, Boise, ID 83702"),
+        ("LOCATION", "94105"),
+        ("LOCATION", "EC1A 1BB"),
+        ("DATE_TIME", "NEXT FRIDAY"),
+        ("PERSON", "priya raghunathan"),
+    } <= set(missed)
+
+
+@pytest.mark.parametrize(
+    ("candidate", "region"),
+    [
+        ("020 7946 0958", "GB"),
+        ("030 901820", "DE"),
+        ("(415) 555-0132", "US"),
+        ("2023-11-02", None),
+        ("60614-2301", None),
+        ("20231104", None),
+        ("12", None),
+    ],
+)
+def test_national_phone_region(candidate, region):
+    assert national_phone_region(candidate) == region
+
+
+def test_unescape_keeps_offsets():
+    text = "a\\nb\\tc"
+    assert unescape(text) == "a \nb \nc" and len(unescape(text)) == len(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("Maria Garcia", ["Maria Garcia"]),
+        ("Rose Hill called", ["Rose Hill"]),  # a common word that is also a surname
+        ("Junior College", []),  # a first name, then a common word
+        ("Will you call", []),  # a first name that is a stop word
+        ("dear maria garcia", ["maria garcia"]),
+    ],
+)
+def test_find_names(text, names):
+    assert [text[s:e] for s, e, _ in find_names(text)] == names

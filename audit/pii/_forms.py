@@ -1,0 +1,239 @@
+"""Recognizers for personal data whose written form varies: phones, places, dates and names.
+
+Presidio's defaults find these by NER alone or by North-American patterns (measured in
+``benchmarks/pii_accuracy.py`` on hand-written text, ``benchmarks/pii_corpora.py``):
+
+* phone numbers: python-phonenumbers in more regions (presidio's list names ``UK``, which is
+  no region, so British national numbers were never matched);
+* street addresses: pyap (US, British) for numbered streets, a pattern for continental
+  ``Hauptstrasse 5`` / ``12 Rue de la Paix`` forms; ZIP codes and postcodes by shape, with
+  context words for the shapes that are also plain numbers;
+* dates: ISO timestamps (fractional seconds, offsets), weekday names and relative dates,
+  which spaCy misses in upper- or lower-case text;
+* names: a first-name list (Faker's, many locales) followed by a surname-shaped word.
+
+Literal escapes (``\\n`` in text exported from JSON or logs) are read as whitespace first
+(:func:`unescape`), so a number or name right after one is found.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+# python-phonenumbers regions tried, in turn, for numbers written without a country code.
+PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN", "AU", "BR", "ES", "IT", "JP", "ZA", "MX", "NL")
+# Digit groups (optionally in brackets) with single separators: a national number's shape.
+PHONE_CANDIDATE = re.compile(
+    r"(?<![\w+./-])\(?\d{1,5}\)?(?:[ .-]?\(?\d{1,5}\)?){1,5}(?![\w/-]|[.-]\d)"
+)
+
+
+# Dates (2023-11-02, 11/02/2023), ZIP+4 codes and the SSN's 3-2-4 grouping (any separators)
+# have national numbers' digit counts.
+_NOT_A_PHONE = re.compile(
+    r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?: \d{1,2})?|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{5}-\d{4}"
+    r"|\d{3}[-. ]\d{2}[-. ]\d{4}"
+)
+
+
+def national_phone_region(candidate: str, regions: tuple[str, ...] = PHONE_REGIONS) -> str | None:
+    """Return the first of ``regions`` where ``candidate`` is a valid number, else None.
+
+    One python-phonenumbers parse per region on one candidate instead of one
+    ``PhoneNumberMatcher`` pass per region over the whole text.
+    """
+    import phonenumbers
+
+    digits = sum(c.isdigit() for c in candidate)
+    if not 8 <= digits <= 13 or _NOT_A_PHONE.fullmatch(candidate):  # 7: a local number
+        return None
+    if candidate[0] not in "0(" and candidate.isdigit():  # an unformatted run: an ID, a date
+        return None
+    for region in regions:
+        try:
+            number = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return region
+    return None
+
+
+_ESCAPE = re.compile(r"\\[nrt]")
+
+
+def unescape(text: str) -> str:
+    """Read literal ``\\n``, ``\\r`` and ``\\t`` as whitespace; offsets are unchanged."""
+    return _ESCAPE.sub(" \n", text) if "\\" in text else text
+
+
+_STREET_TYPES = (
+    r"street|st|road|rd|avenue|ave|drive|dr|lane|ln|boulevard|blvd|way|court|ct|place|pl|"
+    r"terrace|parkway|pkwy|highway|hwy|square|sq|crescent|close|circle|trail"
+)
+# A number, then within a few words a street type: the only texts pyap is run on.
+_STREET_HINT = re.compile(
+    rf"\b\d{{1,5}}[A-Za-z]?\s+(?:[\w.'-]+\s+){{0,5}}(?:{_STREET_TYPES})\b", re.IGNORECASE
+)
+_CONTINENTAL_STREET = re.compile(
+    r"\b[A-ZÄÖÜ][\w'-]*(?:strasse|straße|str\.|weg|gasse|platz|allee|straat|laan|gatan|vej)"
+    r"\s\d{1,4}[a-z]?(?:,\s*\d{4,5}\s[A-ZÄÖÜ][\w-]+)?"
+    r"|\b\d{1,4}(?:,)?\s(?:rue|avenue|boulevard|via|viale|piazza|calle|avenida|rua|place)"
+    r"(?:\s[\w'-]+){1,4}?(?:,\s*\d{4,5}\s[A-Z][\w-]+)",
+    re.IGNORECASE,
+)
+
+WEEKDAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day"
+MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
+RELATIVE_DAY = r"(?:today|tomorrow|yesterday|tonight)"
+_NUMBER_WORD = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|few|several)"
+_UNIT = r"(?:days?|weeks?|months?|years?|hours?|minutes?)"
+
+# Date words (case-insensitive) that make a spaCy DATE_TIME a date rather than a count.
+DATE_WORDS = re.compile(
+    rf"\b(?:{MONTH}\.?|{WEEKDAY}|{RELATIVE_DAY}|ago|weekend|morning|afternoon|evening|"
+    r"noon|midnight|[ap]\.?m\.?|week|month|year|decade|century|quarter)\b",
+    re.IGNORECASE,
+)
+# Digit forms of a date or time: y-m-d / d.m.y, a clock time, a year 1800-2099 (or decade).
+DATE_DIGITS = re.compile(
+    r"\b\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\b|\b\d{1,2}:\d{2}\b|\b(?:1[89]|20)\d{2}s?\b"
+)
+
+
+def looks_like_date(text: str) -> bool:
+    """Return True when ``text`` has a date's form: a date word or a date/time/year shape.
+
+    spaCy also tags counts ("30 days"), order and card numbers and postcodes as dates; these
+    carry neither a date word nor a date shape.
+    """
+    return bool(DATE_WORDS.search(text) or DATE_DIGITS.search(text))
+
+
+def date_patterns() -> list:
+    """presidio ``Pattern``s for date forms spaCy misses, scored by how clearly each is a date."""
+    from presidio_analyzer import Pattern
+
+    i = "(?i)"
+    return [
+        Pattern(
+            "iso-timestamp",
+            r"\b\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])[T ]\d{2}:\d{2}"
+            r"(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?(?![\w:])",
+            0.85,
+        ),
+        Pattern("weekday", rf"{i}\b(?:(?:next|last|this)\s+)?{WEEKDAY}\b", 0.6),
+        Pattern(
+            "relative-day",
+            rf"{i}\b{RELATIVE_DAY}(?:\s+(?:morning|afternoon|evening|night))?\b",
+            0.6,
+        ),
+        Pattern("relative-period", rf"{i}\b(?:next|last|this)\s+(?:week|month|year)\b", 0.5),
+        Pattern("ago", rf"{i}\b{_NUMBER_WORD}\s+{_UNIT}\s+ago\b", 0.6),
+        Pattern(
+            "month-day",
+            rf"{i}\b{MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?\b"
+            rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{MONTH}\.?(?:,?\s+\d{{4}})?\b",
+            0.6,
+        ),
+    ]
+
+
+def postcode_patterns() -> list:
+    """ZIP codes and postcodes; the shapes that are also plain numbers need a context word."""
+    from presidio_analyzer import Pattern
+
+    return [
+        Pattern("uk-postcode", r"(?i)\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[ABD-HJLNP-UW-Z]{2}\b", 0.4),
+        Pattern("ca-postcode", r"(?i)\b[A-Z]\d[A-Z]\s?\d[A-Z]\d\b", 0.3),
+        Pattern("us-zip", r"(?<![\w.,:/-])\d{5}(?:-\d{4})?(?![\w.,:/-])", 0.1),
+        Pattern("four-digit", r"(?<![\w.,:/-])\d{4}(?![\w.,:/-])", 0.05),
+    ]
+
+
+POSTCODE_CONTEXT = ["zip", "zipcode", "postcode", "postal", "post", "address", "mailing"]
+NAME_CONTEXT = ["name", "customer", "caller", "contact", "attn", "mr", "mrs", "ms", "dr", "patient"]
+
+_NAME_LOCALES = (
+    *("en_US", "en_GB", "en_IE", "en_IN", "en_NG", "de_DE", "fr_FR", "es_ES", "es_MX"),
+    *("it_IT", "pt_BR", "nl_NL", "sv_SE", "pl_PL", "tr_TR", "ja_JP", "zh_CN", "vi_VN"),
+    *("yo_NG", "zu_ZA", "ar_AA", "ko_KR", "id_ID", "hi_IN", "ta_IN", "sw", "fa_IR"),
+    *("he_IL", "el_GR", "cs_CZ", "da_DK", "fi_FI", "no_NO", "uk_UA", "th_TH", "ga_IE"),
+)
+
+
+@functools.cache
+def name_lists() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """Lower-case first names and surnames in Latin script (Faker's person providers), and
+    common English words (Faker's English word list) that are no one's surname."""
+    import importlib
+
+    from faker.providers.lorem.en_US import Provider as EnglishWords
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    first: set[str] = set()
+    last: set[str] = set()
+    for locale in _NAME_LOCALES:
+        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        for attr, into in (
+            ("first_names", first),
+            ("first_names_male", first),
+            ("first_names_female", first),
+            ("first_romanized_names", first),
+            ("last_names", last),
+            ("last_romanized_names", last),
+        ):
+            into.update(n.lower() for n in getattr(provider, attr, ()) if n.isascii())
+    # A first name that is also a common word ("will", "may") starts no name on its own.
+    common = frozenset(w.lower() for w in EnglishWords.word_list) - last
+    return frozenset(first - STOP_WORDS), frozenset(last - STOP_WORDS), common
+
+
+_WORD = re.compile(r"[^\W\d_][\w'’-]*")
+
+
+def find_names(text: str) -> list[tuple[int, int, float]]:
+    """``(start, end, score)`` of "First Last" pairs whose first word is a known first name
+    and whose second is not a common English word (unless it is a known surname).
+
+    In mixed-case text the surname must be capitalised (0.5, or 0.7 when it is also a known
+    surname); in all-lower or all-upper text case says nothing, so only known pairs score
+    0.5 and a first name alone before a word scores 0.3 (a context word can raise it).
+    """
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    first, last, common = name_lists()
+    single_case = text.islower() or text.isupper()
+    words = list(_WORD.finditer(text))
+    found = []
+    for left, right in zip(words, words[1:], strict=False):
+        given = left.group().lower()
+        if given.split("-")[0] not in first or text[left.end() : right.start()] != " ":
+            continue
+        surname = right.group()
+        if surname.lower() in STOP_WORDS or surname.lower() in common or len(surname) < 2:
+            continue  # "Junior College"
+        known = surname.lower() in last
+        if single_case:
+            score = 0.5 if known else 0.3
+        elif left.group()[0].isupper() and surname[0].isupper():
+            score = 0.7 if known else 0.5
+        else:
+            continue
+        found.append((left.start(), right.end(), score))
+    return found
+
+
+def find_addresses(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of street addresses: pyap (US, British) and continental forms."""
+    import pyap
+
+    spans = [(m.start(), m.end()) for m in _CONTINENTAL_STREET.finditer(text)]
+    if _STREET_HINT.search(text):
+        for country in ("US", "GB"):
+            spans.extend((a.match_start, a.match_end) for a in pyap.parse(text, country=country))
+    return spans

@@ -1,0 +1,104 @@
+"""Dropping the false positives presidio and spaCy are known to make (see ``_recognizers``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from raikit.audit.pii._forms import DATE_WORDS, looks_like_date
+
+if TYPE_CHECKING:
+    from presidio_analyzer import RecognizerResult
+
+NER_ENTITIES = frozenset({"PERSON", "LOCATION", "NRP", "ORGANIZATION"})
+
+
+def _overlaps(a: RecognizerResult, b: RecognizerResult) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+def _source(result: RecognizerResult) -> str:
+    return (result.recognition_metadata or {}).get("recognizer_name", "")
+
+
+def _organization_unlikely(text: str, result: RecognizerResult) -> bool:
+    """spaCy's ORG on a lone word that is not Title-case ("EUR", "LEAK"), a text's first word,
+    or a span holding digits, ``=``, ``@`` or a line break (log fields) is rarely an organisation.
+    """
+    span = text[result.start : result.end]
+    if any(c.isdigit() or c in "=@\n" for c in span):
+        return True
+    if " " in span.strip():
+        return False
+    title = span[:1].isupper() and any(c.islower() for c in span[1:])
+    return not title or not text[: result.start].strip(" \"'([")
+
+
+def refine_results(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """Drop the false positives raikit knows presidio and spaCy make; merge repeated spans.
+
+    A ``DATE_TIME`` without a date's form (a count, an order, card or phone number, a ZIP
+    code inside a found address), any ``DATE_TIME`` overlapping a card, IBAN, SSN, IP address
+    or phone number, a ``PHONE_NUMBER`` overlapping one of the others (presidio's phone
+    matcher reads IPv4 addresses, SSNs and card digits as numbers), anything inside a
+    checksum-valid IBAN (its digit groups pass for card numbers), a ``URL`` inside an e-mail
+    address. NER spans (person, place, organisation) on an e-mail address, URL or number,
+    a person or organisation inside a street address, an organisation on a listed first
+    name, and an ``ORGANIZATION`` failing :func:`_organization_unlikely` are dropped too.
+    Overlapping hits of one type keep the longest.
+    """
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    strong = [
+        r
+        for r in results
+        if r.entity_type in {"CREDIT_CARD", "IBAN_CODE", "US_SSN", "PHONE_NUMBER", "IP_ADDRESS"}
+        and r.score >= (0.4 if r.entity_type == "PHONE_NUMBER" else 0.5)
+    ]
+    web = [r for r in results if r.entity_type in {"EMAIL_ADDRESS", "URL"}]
+    places = [r for r in results if r.entity_type == "LOCATION" and _source(r).startswith("Raikit")]
+    addresses = [r for r in places if _source(r) == "RaikitAddressRecognizer"]
+    names = [r for r in results if _source(r) == "RaikitNameRecognizer"]
+    kept = []
+    for result in results:
+        span = text[result.start : result.end]
+        entity = result.entity_type
+        if entity == "DATE_TIME" and (
+            not looks_like_date(span)
+            or any(_overlaps(result, s) for s in strong)
+            or (not DATE_WORDS.search(span) and any(_overlaps(result, p) for p in places))
+        ):
+            continue
+        if entity == "URL" and any(_overlaps(result, e) for e in web if e.entity_type != "URL"):
+            continue
+        if entity != "IBAN_CODE" and any(
+            _overlaps(result, s) for s in strong if s.entity_type == "IBAN_CODE"
+        ):
+            continue
+        if entity == "PHONE_NUMBER" and any(
+            _overlaps(result, s) for s in strong if s.entity_type != "PHONE_NUMBER"
+        ):
+            continue
+        if entity in NER_ENTITIES and _source(result) == "SpacyRecognizer":
+            if span.strip().lower() in STOP_WORDS or any(
+                _overlaps(result, r) for r in strong + web
+            ):
+                continue
+            if entity in {"PERSON", "ORGANIZATION"} and any(
+                _overlaps(result, a) for a in addresses
+            ):
+                continue
+            if entity == "ORGANIZATION" and (
+                _organization_unlikely(text, result) or any(_overlaps(result, n) for n in names)
+            ):
+                continue
+        kept.append(result)
+    return _longest_per_type(kept)
+
+
+def _longest_per_type(results: list[RecognizerResult]) -> list[RecognizerResult]:
+    ordered = sorted(results, key=lambda r: (r.start - r.end, -r.score))
+    merged: list[RecognizerResult] = []
+    for result in ordered:
+        if not any(m.entity_type == result.entity_type and _overlaps(m, result) for m in merged):
+            merged.append(result)
+    return merged
