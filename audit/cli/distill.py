@@ -18,6 +18,7 @@ from raikit.audit.cli.train import (
     TargetEpsilonOption,
     _privacy_spec,
     _say_privacy,
+    hidden_layer_sizes,
 )
 from raikit.models.errors import ConfigError
 
@@ -82,10 +83,7 @@ def distill(
     from raikit.models.train import TrainSpec
     from raikit.models.train import train as train_model
 
-    try:
-        hidden_sizes = tuple(int(size) for size in hidden.split(",") if size.strip())
-    except ValueError:
-        raise ConfigError(f"--hidden must be comma-separated integers; got '{hidden}'") from None
+    hidden_sizes = hidden_layer_sizes(hidden)
     recipe = read_checkpoint(teacher).record.get("hyperparameters") or {}
     if "label" not in recipe:
         raise ConfigError(f"teacher '{teacher}' has no recorded recipe (label, columns)")

@@ -75,6 +75,14 @@ def datasets() -> None:
         )
 
 
+def hidden_layer_sizes(hidden: str) -> tuple[int, ...]:
+    """``--hidden "64,32"`` as layer sizes; an empty string is no hidden layer."""
+    try:
+        return tuple(int(size) for size in hidden.split(",") if size.strip())
+    except ValueError:
+        raise ConfigError(f"--hidden must be comma-separated integers; got '{hidden}'") from None
+
+
 @handle_errors
 def train(
     data: DataOption,
@@ -148,10 +156,7 @@ def train(
     from raikit.models.train import TrainSpec
     from raikit.models.train import train as train_model
 
-    try:
-        hidden_sizes = tuple(int(size) for size in hidden.split(",") if size.strip())
-    except ValueError:
-        raise ConfigError(f"--hidden must be comma-separated integers; got '{hidden}'") from None
+    hidden_sizes = hidden_layer_sizes(hidden)
     privacy = _privacy_spec(
         dp,
         target_epsilon=target_epsilon,
