@@ -28,9 +28,10 @@ def demo(
 ) -> None:
     """Train on carData/Arrests, audit it by colour and sex, and write the report.
 
-    The audit runs every check a model allows: performance, group fairness, explanations,
-    robustness (counterfactual, perturbation, adversarial) and a membership-inference attack
-    with 4 shadow models. A gate that fails is reported, not turned into an exit code: the demo
+    The audit runs every check a model allows: performance, group fairness, subgroups (slices
+    by colour, sex, age, employment and citizenship), explanations, robustness
+    (counterfactual, perturbation, adversarial) and a membership-inference attack with 4
+    shadow models. A gate that fails is reported, not turned into an exit code: the demo
     shows the gate at work.
     """
     from raikit.audit.explain import ExplainConfig
@@ -40,6 +41,7 @@ def demo(
     from raikit.audit.privacy import MembershipConfig
     from raikit.audit.robustness import RobustnessConfig
     from raikit.audit.runner import AuditConfig, run_audit
+    from raikit.audit.slices import SliceConfig
     from raikit.models.data import load_table
     from raikit.models.train import TrainSpec
     from raikit.models.train import train as train_model
@@ -70,10 +72,11 @@ def demo(
         seed=0,
         title="Demo audit: release decisions in carData::Arrests",
     )
-    say("demo: auditing (fairness, explanations, robustness, membership inference)")
+    say("demo: auditing (fairness, subgroups, explanations, robustness, membership inference)")
     checks = {
         "performance": None,
         "fairness": None,
+        "slices": SliceConfig(columns=("age", "employed", "citizen")),
         "explanations": ExplainConfig(seed=0),
         "robustness": RobustnessConfig(seed=0),
         "membership_inference": MembershipConfig(shadows=4, seed=0),

@@ -22,11 +22,18 @@ def test_demo_writes_model_evidence_and_report(tmp_path):
     ]
     assert evidence["data"]["source"] == "builtin:arrests"
     # Every check a tabular model allows ran, and the report shows each section.
+    assert evidence["results"]["slices"]["columns"] == [
+        "colour",
+        "sex",
+        "age",
+        "employed",
+        "citizen",
+    ]
     assert evidence["results"]["explanations"]["reliance"]
     assert evidence["results"]["robustness"]["counterfactual"]
     assert evidence["results"]["membership_inference"]["n_shadows"] == 4
     report = (out / "report.html").read_text()
-    for heading in ("Explanations", "Robustness", "Membership"):
+    for heading in ("Subgroups", "Explanations", "Robustness", "Membership"):
         assert heading in report
     assert (out / "model" / "model.safetensors").is_file()
     # As `make demo` runs it: the report shows the EU AI Act tier and the gate, and the audit
