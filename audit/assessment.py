@@ -196,6 +196,9 @@ class Assessment:
         See the module docstring.
     report : ReportSection
         How the report shows it.
+    on_request : bool
+        Measured only when the audit is given what it compares with (the comparison: a
+        baseline model), so its absence leaves no gap in its concern's coverage.
     """
 
     name: str
@@ -209,3 +212,4 @@ class Assessment:
     measures: Callable[[Any], list[Measure]] = _no_measures
     risks: Callable[[Any, Limits], list[MeasuredRisk]] = _no_risks
     report: ReportSection = field(default_factory=ReportSection)
+    on_request: bool = False

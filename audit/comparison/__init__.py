@@ -501,4 +501,5 @@ ASSESSMENT = Assessment(
     measures=_measures,
     risks=_risks,
     report=ReportSection(html=("_comparison.html.j2",), markdown=("_comparison.md.j2",)),
+    on_request=True,
 )

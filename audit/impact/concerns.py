@@ -174,6 +174,14 @@ def evidence_item(evidence: Evidence, name: str) -> Any:
     return evidence.result(name)
 
 
+def _on_request(name: str) -> bool:
+    """Whether the assessment ``name`` runs only when asked for (no gap when absent)."""
+    from raikit.audit.registry import registered
+
+    item = registered(name)
+    return item is not None and item.on_request
+
+
 def concern_status(evidence: Evidence, concern: Concern) -> ConcernStatus:
     """Classify ``concern`` for ``evidence``: measured beats assessed beats not assessed."""
     names = [n for n, (owner, _) in evidence_items(evidence).items() if owner == concern.name]
@@ -185,7 +193,7 @@ def concern_status(evidence: Evidence, concern: Concern) -> ConcernStatus:
         concern=concern,
         status=status,
         measured_by=measured,
-        missing_measures=[n for n in names if n not in measured],
+        missing_measures=[n for n in names if n not in measured and not _on_request(n)],
         assessed_by=assessed,
         missing_assessments=[f for f in concern.impact if f not in assessed],
     )
