@@ -195,7 +195,8 @@ def compare_decisions(
     total = np.bincount(cells, minlength=8)[None]
     replicates = resample_counts(total, n_bootstrap, rng)
     options = dict(masks=masks, metrics=metrics, level=confidence_level)
-    overall = _groups(total, replicates, [{}], ["all rows"], **options, min_group_size=0)[0]
+    point, again, _ = _figures(total, replicates, masks, metrics)
+    overall = _groups(total, point, again, [{}], ["all rows"], **options, min_group_size=0)[0]
     findings: list[Finding] = []
     compared = []
     for attribute in attributes:
@@ -204,20 +205,21 @@ def compare_decisions(
             n_groups, 8
         )
         boot = resample_counts(counts, n_bootstrap, rng)
+        point, again, rows = _figures(counts, boot, masks, metrics)
+        # Each group's accuracy change against the change over all rows, replicate by replicate.
+        everyone, everyone_again, _ = _figures(counts.sum(0), boot.sum(1), masks, ("accuracy",))
+        point["relative"] = point["change:accuracy"] - everyone["change:accuracy"]
+        again["relative"] = again["change:accuracy"] - everyone_again["change:accuracy"][:, None]
         labels = [
             " & ".join(f"{column}={value}" for column, value in group.items())
             for group in attribute.groups
         ]
         groups = _groups(
-            counts,
-            boot,
-            attribute.groups,
-            labels,
-            **options,
-            min_group_size=min_group_size,
-            totals=(counts.sum(0), boot.sum(1)),
+            counts, point, again, attribute.groups, labels, **options, min_group_size=min_group_size
         )
-        disparities = _disparities(counts, boot, masks, binary, min_group_size, confidence_level)
+        disparities = (
+            _disparities(point, again, rows, min_group_size, confidence_level) if binary else {}
+        )
         compared.append(
             AttributeComparison(
                 attribute=attribute.name,
@@ -230,26 +232,22 @@ def compare_decisions(
     return overall, compared, findings
 
 
-def _groups(counts, boot, groups, labels, *, masks, metrics, level, min_group_size, totals=None):
-    """One :class:`GroupComparison` per row of the cell counts ``counts`` (replicates ``boot``).
-
-    ``totals``: the counts over all rows and their replicates, for each group's accuracy change
-    relative to the change over all rows (``None`` for the all-rows comparison itself).
-    """
-    point, again = _ratios(counts, masks)[0], _ratios(boot, masks)[0]
+def _figures(counts, boot, masks, metrics) -> tuple[dict, dict, dict]:
+    """Every figure of the cell counts ``counts`` and of their replicates ``boot``, with each
+    metric's change (candidate minus baseline), and the rows in each figure's denominator."""
+    point, rows = _ratios(counts, masks)
+    again, _ = _ratios(boot, masks)
     for figures in (point, again):
         for metric in metrics:
             figures[f"change:{metric}"] = (
                 figures[f"candidate:{metric}"] - figures[f"baseline:{metric}"]
             )
-    if totals is not None:
-        everyone, everyone_again = (_ratios(t, masks)[0] for t in totals)
+    return point, again, rows
 
-        def accuracy_change(values):
-            return values["candidate:accuracy"] - values["baseline:accuracy"]
 
-        point["relative"] = point["change:accuracy"] - accuracy_change(everyone)
-        again["relative"] = again["change:accuracy"] - accuracy_change(everyone_again)[:, None]
+def _groups(counts, point, again, groups, labels, *, masks, metrics, level, min_group_size):
+    """One :class:`GroupComparison` per row of the cell counts ``counts``, from its figures
+    (:func:`_figures`) and, when given (``relative``), its change against all rows."""
     out = []
     for index, (group, label) in enumerate(zip(groups, labels, strict=True)):
         interval = {
@@ -279,40 +277,29 @@ def _groups(counts, boot, groups, labels, *, masks, metrics, level, min_group_si
     return out
 
 
-def _disparities(counts, boot, masks, binary, min_group_size, level) -> dict[str, Change]:
+def _disparities(point, again, rows, min_group_size, level) -> dict[str, Change]:
     """Each model's between-group disparities over the groups large enough for each rate."""
-    if not binary:
-        return {}
-    point, rows = _ratios(counts, masks)
-    again, _ = _ratios(boot, masks)
     rates = ("selection_rate", "true_positive_rate", "false_positive_rate")
-    by_model = {}
-    for model in MODELS:
+
+    def disparities(values: dict, model: str) -> dict[str, np.ndarray]:
         comparable = {
             rate: np.where(
-                rows[f"{model}:{rate}"] >= min_group_size, point[f"{model}:{rate}"], np.nan
+                rows[f"{model}:{rate}"] >= min_group_size, values[f"{model}:{rate}"], np.nan
             )
             for rate in rates
         }
-        comparable_boot = {
-            rate: np.where(
-                rows[f"{model}:{rate}"] >= min_group_size, again[f"{model}:{rate}"], np.nan
-            )
-            for rate in rates
-        }
-        by_model[model] = (
-            _counts.disparities_from_rates(comparable),
-            _counts.disparities_from_rates(comparable_boot),
-        )
-    out = {}
-    for name in ("demographic_parity_difference", "equalized_odds_difference"):
-        (base, base_boot), (cand, cand_boot) = by_model["baseline"], by_model["candidate"]
-        out[name] = Change(
+        return _counts.disparities_from_rates(comparable)
+
+    base, base_boot = disparities(point, "baseline"), disparities(again, "baseline")
+    cand, cand_boot = disparities(point, "candidate"), disparities(again, "candidate")
+    return {
+        name: Change(
             baseline=_interval(base[name], base_boot[name], level),
             candidate=_interval(cand[name], cand_boot[name], level),
             change=_interval(cand[name] - base[name], cand_boot[name] - base_boot[name], level),
         )
-    return out
+        for name in ("demographic_parity_difference", "equalized_odds_difference")
+    }
 
 
 def _change_text(interval: Interval) -> str:
