@@ -108,20 +108,20 @@ def _latency(models: dict, frame) -> dict[str, float]:
     return {name: statistics.median(times) for name, times in rounds.items()}
 
 
-def _worst_groups(checkpoints: dict, frame, label: str, columns: tuple[str, ...]) -> dict:
+def _worst_groups(models: dict, frame, label: str, columns: tuple[str, ...]) -> dict:
     """Each model against the teacher on the same test rows (the comparison of
     ``rai audit --baseline``): the group, among those of at least 30 rows, whose accuracy
     changed most for the worse, with its paired 95% bootstrap interval."""
     from raikit.audit.comparison import compare_decisions
     from raikit.audit.groups import fit_groups
-    from raikit.audit.predictor import load_predictor
+    from raikit.audit.predictor import ModelPredictor
     from raikit.audit.runner import decide
     from raikit.models.schema import label_text
 
     classes = None
     decisions = {}
-    for name, checkpoint in checkpoints.items():
-        predictor = load_predictor(checkpoint.path)
+    for name, model in models.items():
+        predictor = ModelPredictor(model.checkpoint.path, model, model.config["classes"])
         classes = list(predictor.classes)
         decisions[name] = decide(predictor.predict_proba(frame), 0.5)
     index = {c: i for i, c in enumerate(classes)}
@@ -129,7 +129,7 @@ def _worst_groups(checkpoints: dict, frame, label: str, columns: tuple[str, ...]
     groups = frame[list(columns)].astype(str).reset_index(drop=True)
     attributes = fit_groups(groups).attributes(groups, intersections=True, min_groups=0)
     worst = {}
-    for name in checkpoints:
+    for name in models:
         if name == "teacher":
             continue
         _, compared, _ = compare_decisions(
@@ -183,7 +183,7 @@ def run(workload: str, args, where: Path) -> list[dict]:
     models = {name: load_model(c.path) for name, c in checkpoints.items()}
     test_rows = table.frame.iloc[teacher.split["test"]]
     latency = _latency(models, test_rows)
-    worst = _worst_groups(checkpoints, test_rows, label, GROUPS[workload])
+    worst = _worst_groups(models, test_rows, label, GROUPS[workload])
     results = []
     for name, checkpoint in checkpoints.items():
         state = models[name].module.state_dict()
