@@ -377,9 +377,9 @@ def _overlap_finding(context: AuditContext, baseline) -> list[Finding]:
     record = getattr(checkpoint, "record", None) or {}
     if record.get("data", {}).get("sha256") != context.table.sha256:
         return []
-    trained = set((getattr(checkpoint, "split", None) or {}).get("train", []))
+    trained = (getattr(checkpoint, "split", None) or {}).get("train", [])
     positions = context.table.frame.index.get_indexer(context.audited.index)
-    seen = int(np.isin(positions, list(trained)).sum()) if trained else 0
+    seen = int(np.isin(positions, trained).sum())
     if not seen:
         return []
     return [
