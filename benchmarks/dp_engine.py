@@ -1,10 +1,13 @@
 """Samples/s of one DP-SGD step per clipping engine, for raikit's MLP, CNN, LSTM and MiniLM.
 
 Engines: the non-private step, Opacus hooks, Opacus ghost clipping and raikit's book-keeping
-engine, on the same fixed batch; repetitions are interleaved (engine order rotates each round)
-and the median is reported, with each engine's peak memory. On CUDA that is the peak GPU
-memory allocated; on CPU it is the peak resident memory of a fresh process that builds the
-model and engine and runs two steps, above that process after its imports (Linux ``VmHWM``).
+engine, on the same fixed batch and the same initial weights. Each engine runs in its own
+process, as it would in training, so that one engine's memory traffic does not change the
+allocator state another is timed in; the processes take turns, one step timing at a time
+(engine order rotates each round), and the median is reported, with each engine's peak
+memory. On CUDA that is the peak GPU memory allocated; on CPU it is the peak resident memory
+of the engine's process while it builds the model and engine and runs two warm-up steps,
+above that process after its imports (Linux ``VmHWM``).
 The LSTM runs as ``rai train`` builds it: ``nn.LSTM`` when not private, raikit's private layer
 for raikit, and Opacus' ``DPLSTM`` (the layer Opacus' hooks need) for Opacus; ghost clipping
 has no LSTM rule.
@@ -15,9 +18,8 @@ Usage: python benchmarks/dp_engine.py [--rounds 7] [--threads 1] [--device cpu|c
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import statistics
-import subprocess
-import sys
 import time
 import warnings
 
@@ -140,28 +142,41 @@ def _step_function(engine: str, model: nn.Module, x, y: torch.Tensor):
     return step
 
 
-def _peak_rss_mib(workload: str, engine: str, threads: int) -> float:
-    """Peak resident MiB of a fresh process building ``workload`` for ``engine`` and running two
-    steps, above that process after its imports (CPU memory has no resettable peak counter)."""
-    command = [sys.executable, __file__, "--rss-of", workload, engine, "--threads", str(threads)]
-    return float(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
-
-
-def _print_rss(workload: str, engine: str) -> None:
-    """The child of :func:`_peak_rss_mib`: imports first (a model on the meta device loads
-    the modules it needs), then the measured build and two steps."""
+def _engine_process(conn, workload: str, engine: str, threads: int, device: str) -> None:
+    """One engine's process: build, warm up (reporting peak memory, or None when the engine
+    has no rule for this model), then time one round of steps per request until told to stop."""
     import opacus  # noqa: F401
 
     import raikit.models.fast_dp  # noqa: F401
 
-    _, build, x, y = _workloads()[workload]
-    with torch.device("meta"):
-        build(engine)
+    torch.set_num_threads(threads)
+    warnings.filterwarnings("ignore")
+    n_steps, build, x, y = _workloads()[workload]
+    with torch.device("meta"):  # the imports building a model needs, before the baseline
+        if build(engine) is None:
+            conn.send(None)
+            return
+    cuda = device == "cuda"
+    n_steps *= 20 if cuda else 1  # a GPU step is short: time enough of them
     before = _peak_rss_kib()
-    step = _step_function(engine, build(engine).train(), x, y)
+    torch.manual_seed(0)
+    step = _step_function(engine, build(engine).to(device).train(), _on(device, x), y.to(device))
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
     step()
     step()
-    print((_peak_rss_kib() - before) / 2**10)
+    if cuda:
+        torch.cuda.synchronize()
+        conn.send(torch.cuda.max_memory_allocated() / 2**20)
+    else:
+        conn.send((_peak_rss_kib() - before) / 2**10)
+    while conn.recv():
+        start = time.perf_counter()
+        for _ in range(n_steps):
+            step()
+        if cuda:
+            torch.cuda.synchronize()
+        conn.send(n_steps * len(y) / (time.perf_counter() - start))
 
 
 def _peak_rss_kib() -> int:
@@ -181,54 +196,41 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--only", nargs="*", help="workloads whose name starts with these")
-    parser.add_argument("--rss-of", nargs=2, help=argparse.SUPPRESS)  # WORKLOAD ENGINE
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    warnings.filterwarnings("ignore")
-    if args.rss_of:
-        return _print_rss(*args.rss_of)
-    cuda = args.device == "cuda"
-    if cuda and not torch.cuda.is_available():
+    if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("error: --device cuda, but torch sees no GPU")
+    cuda = args.device == "cuda"
     where = torch.cuda.get_device_name() if cuda else f"{args.threads} CPU thread(s)"
     print(f"torch {torch.__version__}, {where}, {args.rounds} rounds")
-    memory = (
-        "peak GPU memory allocated" if cuda else "peak RSS of a fresh process above its imports"
-    )
-    print(f"memory: {memory}; ratios to the non-private step")
-    for name, (n_steps, build, x, y) in _workloads().items():
+    memory = "peak GPU memory allocated" if cuda else "peak RSS above the process's imports"
+    print(f"each engine in its own process; memory: {memory}; ratios to the non-private step")
+    context = multiprocessing.get_context("spawn")
+    for name in _workloads():
         if args.only and not name.startswith(tuple(args.only)):
             continue
-        n_steps *= 20 if cuda else 1  # a GPU step is short: time enough of them
-        x, y = _on(args.device, x), y.to(args.device)
-        torch.manual_seed(0)
-        models = {engine: build(engine) for engine in ENGINES}
-        engines = tuple(engine for engine in ENGINES if models[engine] is not None)
-        steps = {
-            engine: _step_function(engine, models[engine].to(args.device).train(), x, y)
-            for engine in engines
-        }
-        peak = {}
-        for engine, step in steps.items():  # warm up, and the peak memory of one step
-            if cuda:
-                torch.cuda.synchronize()
-                torch.cuda.reset_peak_memory_stats()
-            step()
-            if cuda:
-                torch.cuda.synchronize()
-                peak[engine] = torch.cuda.max_memory_allocated() / 2**20
+        workers, peak = {}, {}
+        for engine in ENGINES:
+            conn, child = context.Pipe()
+            process = context.Process(
+                target=_engine_process, args=(child, name, engine, args.threads, args.device)
+            )
+            process.start()
+            peak[engine] = conn.recv()
+            if peak[engine] is None:
+                process.join()
             else:
-                peak[engine] = _peak_rss_mib(name, engine, args.threads)
+                workers[engine] = (conn, process)
+        engines = tuple(workers)
         rates: dict[str, list[float]] = {engine: [] for engine in engines}
         for round_ in range(args.rounds):
             order = engines[round_ % len(engines) :] + engines[: round_ % len(engines)]
             for engine in order:
-                start = time.perf_counter()
-                for _ in range(n_steps):
-                    steps[engine]()
-                if cuda:
-                    torch.cuda.synchronize()
-                rates[engine].append(n_steps * len(y) / (time.perf_counter() - start))
+                conn = workers[engine][0]
+                conn.send(True)
+                rates[engine].append(conn.recv())
+        for conn, process in workers.values():
+            conn.send(False)
+            process.join()
         base = statistics.median(rates["non-private"])
         print(f"\n{name}")
         for engine in ENGINES:
@@ -239,7 +241,8 @@ def main() -> None:
             memory = f"peak {peak[engine]:7.1f} MiB"
             if peak["non-private"] >= 1:  # below that, page granularity makes ratios noise
                 memory += f" {peak[engine] / peak['non-private']:5.2f}x"
-            print(f"  {engine:13s} {median:9.0f} samples/s  {median / base:5.2f}x  {memory}")
+            rate = f"{median:9.{1 if median < 100 else 0}f}"
+            print(f"  {engine:13s} {rate} samples/s  {median / base:5.2f}x  {memory}")
 
 
 if __name__ == "__main__":

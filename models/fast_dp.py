@@ -6,11 +6,12 @@ gradient norms follow from ``a`` and ``b`` alone (ghost norms, Li et al. 2022) a
 sum ``sum_i c_i g_i`` is one weighted product per layer. For a Linear layer with input
 ``(B, d)`` the norm is ``||a_i|| ||b_i||``; with a sequence ``(B, T, d)`` it is
 ``<a_i a_i^T, b_i b_i^T>`` (the ``T x T`` Gram trick) or the materialised ``b_i^T a_i``,
-whichever is cheaper. A convolution's per-example gradients come from one grouped
-convolution backward, an Embedding compares token indices, and LayerNorm/GroupNorm form their
-small per-example gradients directly. A layer called several times in one forward is exact:
-its calls add up as one longer sequence. The training forward keeps the parameters out of
-autograd's graph, so the backward computes no unclipped parameter gradient.
+whichever is cheaper; layers that read one input (attention's query, key and value) share
+its Gram matrix and its clip-weighted copy. A convolution's per-example gradients come from
+one grouped convolution backward, an Embedding compares token indices, and LayerNorm/GroupNorm
+form their small per-example gradients directly. A layer called several times in one forward
+is exact: its calls add up as one longer sequence. The training forward keeps the parameters
+out of autograd's graph, so the backward computes no unclipped parameter gradient.
 
 Clipping, noise and scaling follow Opacus' ``DPOptimizer`` (clip factor
 ``min(1, C / (norm + 1e-6))``, noise ``N(0, sigma^2 C^2)`` on the clipped sum, division by the
@@ -110,11 +111,11 @@ class BookkeepingHooks:
     def _prepared(self) -> tuple[list[tuple[nn.Module, torch.Tensor, Callable]], int]:
         """``(layer, squared norms, clipped sums)`` of each layer that saw examples, from the
         unscaled output gradients, and the factor the loss reduction scales gradients by."""
-        prepared, batch = [], 0
+        prepared, batch, shared = [], 0, {}
         for layer in self.layers:
             pairs = [(a, b) for a, b in self.records[layer] if b is not None and len(b)]
             if pairs:
-                prepared.append((layer, *_LAYERS[type(layer)].prepare(layer, pairs)))
+                prepared.append((layer, *_LAYERS[type(layer)].prepare(layer, pairs, shared)))
                 batch = len(pairs[0][1])
         # A mean loss gives example i the gradient g_i / B: Opacus' hooks multiply by B.
         return prepared, (batch if self.loss_reduction == "mean" else 1)
@@ -129,14 +130,15 @@ class BookkeepingHooks:
         """The norm of each example's whole gradient, shape ``(B,)``."""
         return self._norms(*self._prepared())
 
-    def accumulate_clipped(self, max_grad_norm: float) -> torch.Tensor:
-        """Add ``sum_i c_i g_i`` to each parameter's ``summed_grad`` in place; return the norms.
+    def accumulate_clipped(self, max_grad_norm: float, scale: float = 1.0) -> torch.Tensor:
+        """Add ``scale * sum_i c_i g_i`` to each parameter's ``summed_grad`` in place; return
+        the norms.
 
         A parameter without ``summed_grad`` starts from zeros; one that took no part in the
         forward keeps what it had (the noise still covers it).
         """
-        prepared, scale = self._prepared()
-        norms = self._norms(prepared, scale)
+        prepared, reduction = self._prepared()
+        norms = self._norms(prepared, reduction)
         factors = (max_grad_norm / (norms + 1e-6)).clamp(max=1.0)
         for layer in self.layers:
             for p in layer.parameters(recurse=False):
@@ -148,7 +150,7 @@ class BookkeepingHooks:
                 for name, p in layer.named_parameters(recurse=False)
                 if p.requires_grad
             }
-            add_clipped_sums(factors * scale, sums)
+            add_clipped_sums(factors * (reduction * scale), sums)
         self.clear()
         return norms
 
@@ -161,7 +163,8 @@ class BookkeepingOptimizer(DPOptimizer):
     mode), drawn once per logical batch into buffers kept from step to step, to which the
     clipped sums are then added in place: fresh model-sized tensors each step cost more in
     page faults than the arithmetic. After a step ``p.grad`` is that buffer, so ``zero_grad``
-    always sets it to ``None`` rather than zeroing it.
+    always sets it to ``None`` rather than zeroing it. The division by the expected batch size
+    is folded into the noise's deviation and the clip factors, sparing a pass over the model.
     """
 
     def __init__(
@@ -189,10 +192,17 @@ class BookkeepingOptimizer(DPOptimizer):
     def clip_and_accumulate(self) -> None:
         if any(getattr(p, "summed_grad", None) is None for p in self.params):
             self._draw_noise()  # a new logical batch: its sums start from the noise
-        self.last_norms = self.hooks.accumulate_clipped(self.max_grad_norm)
+        self.last_norms = self.hooks.accumulate_clipped(self.max_grad_norm, self._grad_scale())
+
+    def _grad_scale(self) -> float:
+        """What Opacus' ``scale_grad`` multiplies the noisy sum by."""
+        return 1 / self.expected_batch_size if self.loss_reduction == "mean" else 1.0
+
+    def scale_grad(self) -> None:
+        """Nothing left to do: the noise and the clipped sums arrive scaled."""
 
     def _draw_noise(self) -> None:
-        std = self.noise_multiplier * self.max_grad_norm
+        std = self.noise_multiplier * self.max_grad_norm * self._grad_scale()
         for p, noise in zip(self.params, self._noise, strict=True):
             if self.rank != 0:  # one process adds the batch's noise; the others add none
                 noise.zero_()
@@ -265,29 +275,46 @@ class BookkeepingModule(nn.Module):
 
 # --- per-layer rules ---------------------------------------------------------------------
 #
-# ``prepare(layer, pairs)`` turns the recorded (input, output gradient) pairs of one layer into
-# each example's squared gradient norm ``(B,)`` and a function ``(factors, sums)`` that adds
-# ``sum_i c_i g_i`` in place to ``sums[name]`` for each of the layer's trainable parameters,
-# sharing the work the two need.
+# ``prepare(layer, pairs, shared)`` turns the recorded (input, output gradient) pairs of one
+# layer into each example's squared gradient norm ``(B,)`` and a function ``(factors, sums)``
+# that adds ``sum_i c_i g_i`` in place to ``sums[name]`` for each of the layer's trainable
+# parameters, sharing the work the two need. ``shared`` lives for one step: layers that read
+# the same input (attention's query, key and value) reuse what was derived from it.
 
 
 class _Rule:
     def refuse(self, layer: nn.Module) -> str | None:
         return None
 
-    def prepare(self, layer: nn.Module, pairs: list) -> tuple[torch.Tensor, Callable]:
+    def prepare(
+        self, layer: nn.Module, pairs: list, shared: dict
+    ) -> tuple[torch.Tensor, Callable]:
         raise NotImplementedError
 
 
 def _from_per_example(grads: dict[str, torch.Tensor]) -> tuple[torch.Tensor, Callable]:
     """Norms and clipped sums of materialised per-example gradients ``{name: (B, ...)}``."""
-    squares = sum(g.reshape(len(g), -1).pow(2).sum(1) for g in grads.values())
+    flat = {name: g.reshape(len(g), -1) for name, g in grads.items()}
+    squares = sum(torch.linalg.vector_norm(g, dim=1).square() for g in flat.values())
 
     def add_clipped_sums(factors: torch.Tensor, sums: dict) -> None:
-        for name, g in grads.items():
-            sums[name].add_(torch.einsum("b,b...->...", factors, g))
+        for name, g in flat.items():
+            sums[name].view(-1).addmv_(g.T, factors)
 
     return squares, add_clipped_sums
+
+
+def _reuse(shared: dict, kind: str, parts: list[torch.Tensor], make: Callable) -> torch.Tensor:
+    """``make()``, or what it gave the layer before if that layer read the same input ``parts``.
+
+    One entry per kind, so nothing is held past the next layer; the version counter tells an
+    input changed in place from the one recorded.
+    """
+    key = tuple((t.data_ptr(), t.shape, t.stride(), t._version) for t in parts)
+    held = shared.get(kind)
+    if held is None or held[0] != key:
+        held = shared[kind] = (key, make())
+    return held[1]
 
 
 def _trainable(layer: nn.Module, name: str) -> bool:
@@ -302,8 +329,11 @@ class _LinearRule(_Rule):
     matrices, or the materialised ``b_i^T a_i``, whichever costs least.
     """
 
-    def prepare(self, layer: nn.Module, pairs: list) -> tuple[torch.Tensor, Callable]:
-        a = _cat([a.reshape(a.shape[0], -1, a.shape[-1]) for a, _ in pairs])
+    def prepare(
+        self, layer: nn.Module, pairs: list, shared: dict
+    ) -> tuple[torch.Tensor, Callable]:
+        inputs = [a for a, _ in pairs]
+        a = _cat([a.reshape(a.shape[0], -1, a.shape[-1]) for a in inputs])
         b = _cat([b.reshape(b.shape[0], -1, b.shape[-1]) for _, b in pairs])
         length, d, p = a.shape[1], a.shape[2], b.shape[2]
         weight, bias = _trainable(layer, "weight"), _trainable(layer, "bias")
@@ -314,17 +344,21 @@ class _LinearRule(_Rule):
             if bias:
                 grads["bias"] = b.sum(1)
             return _from_per_example(grads)
-        squares = b.sum(1).pow(2).sum(1) if bias else 0.0
+        b_sums = b.sum(1) if bias else None
+        squares = b_sums.square().sum(1) if bias else 0.0
         if weight:
-            gram = torch.bmm(a, a.transpose(1, 2)) * torch.bmm(b, b.transpose(1, 2))
-            squares = squares + gram.sum((1, 2))
+            a_gram = _reuse(shared, "gram", inputs, lambda: torch.bmm(a, a.transpose(1, 2)))
+            squares = squares + (a_gram * torch.bmm(b, b.transpose(1, 2))).sum((1, 2))
 
         def add_clipped_sums(factors: torch.Tensor, sums: dict) -> None:
-            weighted = b * factors.view(-1, 1, 1)
-            if weight:
+            if weight and d <= p:  # weigh the narrower side: the input, once for its readers
+                weighted = _reuse(shared, "weighted", inputs, lambda: a * factors.view(-1, 1, 1))
+                sums["weight"].addmm_(b.reshape(-1, p).T, weighted.reshape(-1, d))
+            elif weight:
+                weighted = b * factors.view(-1, 1, 1)
                 sums["weight"].addmm_(weighted.reshape(-1, p).T, a.reshape(-1, d))
             if bias:
-                sums["bias"].add_(weighted.sum((0, 1)))
+                sums["bias"].addmv_(b_sums.T, factors)
 
         return squares, add_clipped_sums
 
@@ -360,7 +394,9 @@ class _ConvRule(_Rule):
             return "only numeric zero padding has a fast rule"
         return None
 
-    def prepare(self, layer: nn.Module, pairs: list) -> tuple[torch.Tensor, Callable]:
+    def prepare(
+        self, layer: nn.Module, pairs: list, shared: dict
+    ) -> tuple[torch.Tensor, Callable]:
         grads: dict[str, torch.Tensor] = {}
         for a, b in pairs:
             parts = {}
@@ -401,7 +437,9 @@ class _EmbeddingRule(_Rule):
             return "max_norm, scale_grad_by_freq and sparse embeddings have no fast rule"
         return None
 
-    def prepare(self, layer: nn.Module, pairs: list) -> tuple[torch.Tensor, Callable]:
+    def prepare(
+        self, layer: nn.Module, pairs: list, shared: dict
+    ) -> tuple[torch.Tensor, Callable]:
         # Indices shared by the batch (position ids of shape (1, T)) belong to every example.
         x = _cat([a.expand(len(b), *a.shape[1:]).reshape(len(b), -1) for a, b in pairs])
         b = _cat([b.reshape(b.shape[0], -1, b.shape[-1]) for _, b in pairs])
@@ -420,7 +458,9 @@ class _EmbeddingRule(_Rule):
 class _NormRule(_Rule):
     """LayerNorm/GroupNorm: per-example gradients of the affine parameters are small; form them."""
 
-    def prepare(self, layer: nn.Module, pairs: list) -> tuple[torch.Tensor, Callable]:
+    def prepare(
+        self, layer: nn.Module, pairs: list, shared: dict
+    ) -> tuple[torch.Tensor, Callable]:
         grads: dict[str, torch.Tensor] = {}
         for a, b in pairs:
             if isinstance(layer, nn.LayerNorm):

@@ -76,7 +76,21 @@ def assert_same_as_opacus(model, inputs, max_grad_norm=1.0):
     return norms
 
 
+class _ThreeReaders(nn.Module):
+    """Query, key and value read one input (the Gram route, d <= p for ``v``); the output
+    layer then reads an input of the same shape that is another tensor."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.q, self.k, self.v = nn.Linear(16, 16), nn.Linear(16, 16), nn.Linear(16, 32)
+        self.out = nn.Linear(16, 16)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.q(x) * self.k(x) + self.v(x)[..., :16])
+
+
 LAYERS = {
+    "linear-3d-shared-input": (_ThreeReaders, lambda: torch.randn(8, 3, 16)),
     "linear-2d": (lambda: nn.Linear(5, 3), lambda: torch.randn(8, 5)),
     # 4 x (5 + 3) > 5 x 3: the per-example gradients are materialised.
     "linear-3d": (lambda: nn.Linear(5, 3), lambda: torch.randn(8, 4, 5)),
