@@ -286,9 +286,7 @@ class _Rule:
     def refuse(self, layer: nn.Module) -> str | None:
         return None
 
-    def prepare(
-        self, layer: nn.Module, pairs: list, shared: dict
-    ) -> tuple[torch.Tensor, Callable]:
+    def prepare(self, layer: nn.Module, pairs: list, shared: dict) -> tuple[torch.Tensor, Callable]:
         raise NotImplementedError
 
 
@@ -329,9 +327,7 @@ class _LinearRule(_Rule):
     matrices, or the materialised ``b_i^T a_i``, whichever costs least.
     """
 
-    def prepare(
-        self, layer: nn.Module, pairs: list, shared: dict
-    ) -> tuple[torch.Tensor, Callable]:
+    def prepare(self, layer: nn.Module, pairs: list, shared: dict) -> tuple[torch.Tensor, Callable]:
         inputs = [a for a, _ in pairs]
         a = _cat([a.reshape(a.shape[0], -1, a.shape[-1]) for a in inputs])
         b = _cat([b.reshape(b.shape[0], -1, b.shape[-1]) for _, b in pairs])
@@ -394,9 +390,7 @@ class _ConvRule(_Rule):
             return "only numeric zero padding has a fast rule"
         return None
 
-    def prepare(
-        self, layer: nn.Module, pairs: list, shared: dict
-    ) -> tuple[torch.Tensor, Callable]:
+    def prepare(self, layer: nn.Module, pairs: list, shared: dict) -> tuple[torch.Tensor, Callable]:
         grads: dict[str, torch.Tensor] = {}
         for a, b in pairs:
             parts = {}
@@ -437,9 +431,7 @@ class _EmbeddingRule(_Rule):
             return "max_norm, scale_grad_by_freq and sparse embeddings have no fast rule"
         return None
 
-    def prepare(
-        self, layer: nn.Module, pairs: list, shared: dict
-    ) -> tuple[torch.Tensor, Callable]:
+    def prepare(self, layer: nn.Module, pairs: list, shared: dict) -> tuple[torch.Tensor, Callable]:
         # Indices shared by the batch (position ids of shape (1, T)) belong to every example.
         x = _cat([a.expand(len(b), *a.shape[1:]).reshape(len(b), -1) for a, b in pairs])
         b = _cat([b.reshape(b.shape[0], -1, b.shape[-1]) for _, b in pairs])
@@ -458,9 +450,7 @@ class _EmbeddingRule(_Rule):
 class _NormRule(_Rule):
     """LayerNorm/GroupNorm: per-example gradients of the affine parameters are small; form them."""
 
-    def prepare(
-        self, layer: nn.Module, pairs: list, shared: dict
-    ) -> tuple[torch.Tensor, Callable]:
+    def prepare(self, layer: nn.Module, pairs: list, shared: dict) -> tuple[torch.Tensor, Callable]:
         grads: dict[str, torch.Tensor] = {}
         for a, b in pairs:
             if isinstance(layer, nn.LayerNorm):
