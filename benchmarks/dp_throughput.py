@@ -152,6 +152,7 @@ def _engine_process(conn, workload: str, engine: str, threads: int, device: str)
 
     torch.set_num_threads(threads)
     warnings.filterwarnings("ignore")
+    torch.manual_seed(0)  # the same batch in every engine's process
     n_steps, build, x, y = _workloads()[workload]
     with torch.device("meta"):  # the imports building a model needs, before the baseline
         if build(engine) is None:
@@ -160,7 +161,7 @@ def _engine_process(conn, workload: str, engine: str, threads: int, device: str)
     cuda = device == "cuda"
     n_steps *= 20 if cuda else 1  # a GPU step is short: time enough of them
     before = _peak_rss_kib()
-    torch.manual_seed(0)
+    torch.manual_seed(0)  # and the same initial weights
     step = _step_function(engine, build(engine).to(device).train(), _on(device, x), y.to(device))
     if cuda:
         torch.cuda.reset_peak_memory_stats()
