@@ -414,49 +414,49 @@ def _privacy_checks(evidence: Evidence, policy: Policy, missing: CheckStatus) ->
                 f"the one-run audit proves epsilon >= {audit.epsilon_lower_bound:.3g}; claimed "
                 f"{audit.claimed_epsilon:.3g}",
             )
+
+    def at_most(
+        gate: str,
+        limit: float,
+        value: float | None,
+        requirement: str,
+        *,
+        spec: str,
+        finding: str,
+        absent: str,
+    ) -> None:
+        """A measured figure against its upper limit: shown with format ``spec``, stated by
+        ``finding`` (``{}`` for the figure); ``absent`` says why nothing was measured."""
+        if value is None:
+            add(gate, requirement, "not measured", missing, absent)
+            return
+        shown = format(value, spec)
+        status: CheckStatus = "pass" if value <= limit else "fail"
+        add(gate, requirement, shown, status, f"{finding.format(shown)}; required {requirement}")
+
     if privacy.max_membership_auc is not None:
-        requirement = f"AUC <= {privacy.max_membership_auc:g}"
         attack = evidence.result("membership_inference")
-        auc = attack.auc if attack is not None else None
-        if auc is None:
-            add(
-                "max_membership_auc",
-                requirement,
-                "not measured",
-                missing,
-                "no membership-inference attack is in the evidence",
-            )
-        else:
-            status = "pass" if auc <= privacy.max_membership_auc else "fail"
-            add(
-                "max_membership_auc",
-                requirement,
-                f"{auc:.3f}",
-                status,
-                f"membership-attack AUC is {auc:.3f}; required {requirement}",
-            )
+        at_most(
+            "max_membership_auc",
+            privacy.max_membership_auc,
+            attack.auc if attack is not None else None,
+            f"AUC <= {privacy.max_membership_auc:g}",
+            spec=".3f",
+            finding="membership-attack AUC is {}",
+            absent="no membership-inference attack is in the evidence",
+        )
     if privacy.max_exposure is not None:
-        requirement = f"exposure <= {privacy.max_exposure:g} bits"
         attack = evidence.result("membership_inference")
         exposure = attack.exposure if attack is not None else None
-        if exposure is None:
-            add(
-                "max_exposure",
-                requirement,
-                "not measured",
-                missing,
-                "no secret-exposure test is in the evidence",
-            )
-        else:
-            status = "pass" if exposure.max_exposure <= privacy.max_exposure else "fail"
-            add(
-                "max_exposure",
-                requirement,
-                f"{exposure.max_exposure:.1f}",
-                status,
-                f"the largest secret exposure is {exposure.max_exposure:.1f} bits; required "
-                f"{requirement}",
-            )
+        at_most(
+            "max_exposure",
+            privacy.max_exposure,
+            exposure.max_exposure if exposure is not None else None,
+            f"exposure <= {privacy.max_exposure:g} bits",
+            spec=".1f",
+            finding="the largest secret exposure is {} bits",
+            absent="no secret-exposure test is in the evidence",
+        )
     if privacy.forbidden_pii:
         requirement = "none of " + ", ".join(privacy.forbidden_pii)
         scan = evidence.result("pii")

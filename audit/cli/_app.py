@@ -94,6 +94,7 @@ SensitiveOption = Annotated[
     list[str], typer.Option("--sensitive", help="Sensitive column (repeat for several).")
 ]
 SeedOption = Annotated[int, typer.Option(help="Random seed (splits, bootstrap).")]
+OutOption = Annotated[Path, typer.Option(help="Directory for evidence.json and report.html.")]
 ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite existing outputs.")]
 
 

@@ -11,6 +11,7 @@ import typer
 from raikit.audit.cli._app import (
     DataOption,
     ForceOption,
+    OutOption,
     SeedOption,
     SensitiveOption,
     handle_errors,
@@ -42,7 +43,7 @@ CanariesOption = Annotated[
 def attack(
     model: Annotated[Path, typer.Option(help="Model directory (from `rai train`).")],
     data: DataOption,
-    out: Annotated[Path, typer.Option(help="Directory for evidence.json and report.html.")],
+    out: OutOption,
     shadows: ShadowsOption = None,
     sensitive: SensitiveOption = [],  # noqa: B006
     max_samples: MaxSamplesOption = 5000,

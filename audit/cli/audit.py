@@ -9,6 +9,7 @@ import typer
 
 from raikit.audit.cli._app import (
     ForceOption,
+    OutOption,
     SeedOption,
     SensitiveOption,
     handle_errors,
@@ -25,7 +26,7 @@ FORMAT_SUFFIXES = {"html": ".html", "md": ".md", "pdf": ".pdf"}
 
 @handle_errors
 def audit(
-    out: Annotated[Path, typer.Option(help="Directory for evidence.json and report.html.")],
+    out: OutOption,
     sensitive: SensitiveOption = [],  # noqa: B006
     model: Annotated[Path | None, typer.Option(help="Model directory (from `rai train`).")] = None,
     data: Annotated[

@@ -8,7 +8,14 @@ from typing import Annotated
 
 import typer
 
-from raikit.audit.cli._app import ForceOption, handle_errors, refuse_overwrite, say, write_outputs
+from raikit.audit.cli._app import (
+    ForceOption,
+    OutOption,
+    handle_errors,
+    refuse_overwrite,
+    say,
+    write_outputs,
+)
 from raikit.models.errors import ConfigError, DataError, OutputError
 
 CORPUS_SUFFIXES = (".txt", ".jsonl", ".ndjson")
@@ -35,7 +42,7 @@ def _read_corpus(path: Path, text_field: str) -> list[str | None]:
 
 @handle_errors
 def scan_pii(
-    out: Annotated[Path, typer.Option(help="Directory for evidence.json and report.html.")],
+    out: OutOption,
     data: Annotated[
         str | None, typer.Option(help="Table to scan: CSV/Parquet/JSONL file or built-in name.")
     ] = None,

@@ -10,6 +10,7 @@ import typer
 from raikit.audit.cli._app import (
     DataOption,
     ForceOption,
+    OutOption,
     SeedOption,
     SensitiveOption,
     handle_errors,
@@ -23,7 +24,7 @@ from raikit.audit.cli._app import (
 def robustness(
     model: Annotated[Path, typer.Option(help="Model directory (from `rai train`).")],
     data: DataOption,
-    out: Annotated[Path, typer.Option(help="Directory for evidence.json and report.html.")],
+    out: OutOption,
     sensitive: SensitiveOption = [],  # noqa: B006
     label: Annotated[
         str | None, typer.Option(help="Label column (default: the built-in dataset's label).")

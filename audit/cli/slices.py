@@ -9,6 +9,7 @@ import typer
 
 from raikit.audit.cli._app import (
     ForceOption,
+    OutOption,
     SensitiveOption,
     handle_errors,
     refuse_overwrite,
@@ -27,7 +28,7 @@ SliceColumnOption = Annotated[
 
 @handle_errors
 def slices(
-    out: Annotated[Path, typer.Option(help="Directory for evidence.json and report.html.")],
+    out: OutOption,
     sensitive: SensitiveOption = [],  # noqa: B006
     column: SliceColumnOption = [],  # noqa: B006
     model: Annotated[Path | None, typer.Option(help="Model directory (from `rai train`).")] = None,
