@@ -252,8 +252,7 @@ def _parameters(tensors: dict) -> int:
 
 def _measurement_rows(source: Checkpoint, data: str | None) -> tuple[str, Any, Any]:
     """Which rows are measured (described), the frame of those rows, and their class indices."""
-    from raikit.models.data import load_table
-    from raikit.models.images import is_image_source, load_image_table
+    from raikit.models.images import load_table_or_images
     from raikit.models.schema import label_text
 
     given = data if data is not None else (source.record.get("data") or {}).get("source")
@@ -261,7 +260,7 @@ def _measurement_rows(source: Checkpoint, data: str | None) -> tuple[str, Any, A
         raise DataError(f"'{source.path}' does not record its data; pass --data")
     if source.config["task"] != "classification":
         raise ConfigError("compression measures accuracy: it applies to classifiers only")
-    table = load_image_table(Path(given)) if is_image_source(Path(given)) else load_table(given)
+    table = load_table_or_images(given)
     frame = table.frame
     if table.sha256 == source.record["data"].get("sha256"):
         frame, rows = frame.iloc[source.split["test"]], f"the test split of {table.source}"

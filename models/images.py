@@ -99,6 +99,14 @@ def load_image_table(path: Path):
     return LoadedTable(frame=frame, source=str(path), sha256=sha256, spec=None)
 
 
+def load_table_or_images(source: str):
+    """``source`` as a :class:`raikit.models.data.LoadedTable`: an image source
+    (:func:`is_image_source`) or anything :func:`raikit.models.data.load_table` reads."""
+    from raikit.models.data import load_table
+
+    return load_image_table(Path(source)) if is_image_source(Path(source)) else load_table(source)
+
+
 def infer_image_shape(frame: pd.DataFrame, n_pixels: int) -> list[int]:
     """``[C, H, W]``: from ``frame.attrs``, else a square single-channel image."""
     shape = frame.attrs.get("image_shape")

@@ -77,9 +77,8 @@ def distill(
 ) -> None:
     """Distil a teacher into a smaller student (Hinton et al. 2015), optionally with DP-SGD."""
     from raikit.models.checkpoint import read_checkpoint
-    from raikit.models.data import load_table
     from raikit.models.distill import Distillation
-    from raikit.models.images import is_image_source, load_image_table
+    from raikit.models.images import load_table_or_images
     from raikit.models.train import TrainSpec
     from raikit.models.train import train as train_model
 
@@ -116,7 +115,7 @@ def distill(
         ),
     )
     source = data if data is not None else _teacher_data(teacher)
-    table = load_image_table(Path(source)) if is_image_source(Path(source)) else load_table(source)
+    table = load_table_or_images(source)
     checkpoint = train_model(table, spec, out, force=force, progress=not quiet)
     record = checkpoint.record
     say(

@@ -151,8 +151,7 @@ def train(
     ] = 0.95,
 ) -> None:
     """Train a model (mlp, cnn, rnn, transformer, encoder), optionally with DP-SGD."""
-    from raikit.models.data import load_table
-    from raikit.models.images import is_image_source, load_image_table
+    from raikit.models.images import load_table_or_images
     from raikit.models.train import TrainSpec
     from raikit.models.train import train as train_model
 
@@ -195,7 +194,7 @@ def train(
         audit_canaries=audit_canaries,
         audit_confidence=audit_confidence,
     )
-    table = load_image_table(Path(data)) if is_image_source(Path(data)) else load_table(data)
+    table = load_table_or_images(data)
     checkpoint = train_model(table, spec, out, force=force, progress=not quiet)
     if os.environ.get("RANK", "0") != "0":
         return  # under torchrun only rank 0 reports (and writes the checkpoint)
