@@ -14,15 +14,15 @@ from raikit.audit.stats import roc_auc
 GAP = 2.0  # IN confidences sit GAP above OUT ones, both with unit variance
 
 
-def planted(n_shadows: int, n_rows: int = 4000, seed: int = 0):
-    """Rows with their own difficulty (mean spread 3) and a fixed IN/OUT gap.
+def planted(n_shadows: int, n_rows: int = 4000, seed: int = 0, mean: float = 0.0):
+    """Rows with their own difficulty (``mu ~ N(mean, 3^2)``) and a fixed IN/OUT gap.
 
     For one row, telling N(mu + GAP, 1) from N(mu, 1) by its likelihood ratio has AUC
     Phi(GAP / sqrt(2)) = 0.9214; thresholding the raw confidence across rows instead mixes
     the rows' difficulties: AUC Phi(GAP / sqrt(2 (1 + 9))) = 0.6726.
     """
     rng = np.random.default_rng(seed)
-    mu = rng.normal(0, 3, n_rows)
+    mu = rng.normal(mean, 3, n_rows)
     trained = np.zeros((n_shadows, n_rows), dtype=bool)
     for row in range(n_rows):
         trained[rng.permutation(n_shadows)[: n_shadows // 2], row] = True

@@ -12,28 +12,20 @@ from scipy.stats import norm
 from raikit.audit.privacy._lira import ShadowScores
 from raikit.audit.privacy._rmia import rmia_scores
 from raikit.audit.stats import roc_auc
+from tests.audit.test_lira import GAP, planted
 
-GAP = 2.0
 
+def planted_rmia(n_shadows: int = 64):
+    """LiRA's planted world (:func:`tests.audit.test_lira.planted`) with ``mu ~ N(-20, 3^2)``.
 
-def planted(n_shadows: int = 64, n_rows: int = 4000, seed: int = 0):
-    """Each row's probability is ``exp(mu + GAP * member + noise)``, ``mu ~ N(-20, 3^2)``.
-
-    So small a probability equals its logit's exponential to 1e-8, and the row's own scale
-    ``exp(mu)`` cancels in ``Pr(x|θ) / Pr_OUT(x)`` (``a = 1``): what is left is
-    ``GAP * member + noise - 1/2``, the likelihood ratio of the row, AUC
-    ``Phi(GAP / sqrt(2)) = 0.9214``. With ``a = 0``, ``Pr(x)`` is about 1/2 for every row and
-    the score ranks raw probabilities: AUC ``Phi(GAP / sqrt(2 (1 + 9))) = 0.6726``.
+    Each row's probability is ``exp(mu + GAP * member + noise)``. So small a probability equals
+    its logit's exponential to 1e-8, and the row's own scale ``exp(mu)`` cancels in
+    ``Pr(x|θ) / Pr_OUT(x)`` (``a = 1``): what is left is ``GAP * member + noise - 1/2``, the
+    likelihood ratio of the row, AUC ``Phi(GAP / sqrt(2)) = 0.9214``. With ``a = 0``, ``Pr(x)``
+    is about 1/2 for every row and the score ranks raw probabilities: AUC
+    ``Phi(GAP / sqrt(2 (1 + 9))) = 0.6726``.
     """
-    rng = np.random.default_rng(seed)
-    mu = rng.normal(-20, 3, n_rows)
-    trained = np.zeros((n_shadows, n_rows), dtype=bool)
-    for row in range(n_rows):
-        trained[rng.permutation(n_shadows)[: n_shadows // 2], row] = True
-    phi = mu + GAP * trained + rng.normal(size=(n_shadows, n_rows))
-    is_member = np.arange(n_rows) < n_rows // 2
-    target = mu + GAP * is_member + rng.normal(size=n_rows)
-    return target, ShadowScores(phi=phi, trained_on=trained), is_member
+    return planted(n_shadows, mean=-20.0)
 
 
 @pytest.mark.parametrize(
@@ -45,7 +37,7 @@ def planted(n_shadows: int = 64, n_rows: int = 4000, seed: int = 0):
     ids=["a=1", "a=0"],
 )
 def test_rmia_reaches_the_closed_form_auc(a, expected, low, high):
-    target, shadows, is_member = planted()
+    target, shadows, is_member = planted_rmia()
     # The non-members are the population, each compared with the others only.
     scores = rmia_scores(target, shadows, np.flatnonzero(~is_member), a)
     # 2,000 + 2,000 rows: standard error of the AUC about 0.004; 32 OUT shadows cost a little.
