@@ -21,8 +21,10 @@ from raikit.models.errors import ConfigError
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine
 
-# Below this many distinct texts, starting processes (each loads spaCy) costs more than it saves.
-MIN_TEXTS_PER_POOL = 1000
+# Below this many distinct texts, starting processes costs more than it saves: forked ones
+# inherit the loaded engine (two take 100 texts in 0.22 s against one's 0.29 s), spawned ones
+# load spaCy again (seconds).
+MIN_TEXTS_PER_POOL = {"fork": 100, "spawn": 1000}
 
 
 def _analyze_chunk(
@@ -75,17 +77,16 @@ def run_analysis(
         return _run_dask(texts, spec, entities, score_threshold, n_process, scheduler)
     if engine != "local":
         raise ConfigError(f"engine must be 'local' or 'dask'; got '{engine}'")
-    if n_process <= 1 or len(texts) < MIN_TEXTS_PER_POOL:
+    forks = "fork" in multiprocessing.get_all_start_methods() and sys.platform == "linux"
+    start = "fork" if forks else "spawn"
+    if n_process <= 1 or len(texts) < MIN_TEXTS_PER_POOL[start]:
         active = analyzer if analyzer is not None else get_analyzer(spec)
         return analyze_texts(active, texts, entities=entities, score_threshold=score_threshold)
+    if forks:
+        get_analyzer(spec)  # forked workers inherit this process's loaded engine
+    context = multiprocessing.get_context(start)
     chunks = _chunks(texts, n_process * 4)
     out: list[list[Hit]] = [[] for _ in texts]
-    if "fork" in multiprocessing.get_all_start_methods() and sys.platform == "linux":
-        # Forked workers inherit this process's loaded engine instead of loading their own.
-        get_analyzer(spec)
-        context = multiprocessing.get_context("fork")
-    else:
-        context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=n_process, mp_context=context) as pool:
         futures = [
             pool.submit(_analyze_chunk, spec, [texts[i] for i in c], entities, score_threshold)

@@ -165,7 +165,7 @@ def test_anonymize_replaces_every_hit_and_keeps_input(planted, spacy_analyzer):
 
 
 def test_process_pool_matches_local(pattern_analyzer, monkeypatch):
-    monkeypatch.setattr("raikit.audit.pii._exec.MIN_TEXTS_PER_POOL", 10)
+    monkeypatch.setattr("raikit.audit.pii._exec.MIN_TEXTS_PER_POOL", {"fork": 10, "spawn": 10})
     docs = generate_labelled_texts(100, seed=2)
     frame = pd.DataFrame({"comment": [d.text for d in docs]})
     local = scan_table(frame, ScanConfig(model=None), analyzer=pattern_analyzer)

@@ -285,11 +285,12 @@ def test_no_pii_in_counts_versions_and_amounts(spacy_analyzer, text):
     assert [(t, text[s:e]) for t, s, e, _ in found] == []
 
 
-def test_presidio_defaults_miss_these_forms():
+def test_presidio_defaults_miss_these_forms(presidio_analyzer):
     # The reference for FORM_CASES: presidio's defaults on the same spaCy model.
-    presidio = build_analyzer(EngineSpec(recognizers="presidio"))
     texts = [text for text, _ in FORM_CASES]
-    hits = analyze_texts(presidio, texts, entities=FORM_TYPES, score_threshold=0.35, refine=False)
+    hits = analyze_texts(
+        presidio_analyzer, texts, entities=FORM_TYPES, score_threshold=0.35, refine=False
+    )
     missed = [
         (t, v)
         for (text, expected), found in zip(FORM_CASES, hits, strict=True)
@@ -338,3 +339,74 @@ def test_unescape_keeps_offsets():
 )
 def test_find_names(text, names):
     assert [text[s:e] for s, e, _ in find_names(text)] == names
+
+
+# Texts where a gated recognizer (URL, IP, date, e-mail) finds something, or nearly does.
+GATE_TEXTS = [
+    "See https://example.org/a?b=1 or www.shop.co.uk, not file.txt",
+    "Mirror at EXAMPLE.COM:8080/path",
+    "hosts 10.0.0.1, ::1, fe80::1ff:fe23:4567:890a and ::ffff:192.168.1.10",
+    "Born 03/04/1990, moved 2001-07-15T10:20:30Z, back 5-JAN-21 and 12.11.85",
+    "Due JAN-2024; renew 7/2025",
+    "Write to ana.lopez+news@mail.example.de today",
+    "No digits, no at sign and no dotted host here",
+]
+
+
+@pytest.mark.parametrize("engine", ["spacy_analyzer", "presidio_analyzer", "pattern_analyzer"])
+def test_batch_pass_equals_presidio_analyze(request, docs, engine):
+    # analyze_texts runs presidio's steps once per batch and skips gated recognizers; every
+    # text must get what presidio's own analyze gives it, for all entities and for some.
+    from raikit.audit.pii._recognizers import refine_results
+
+    analyzer = request.getfixturevalue(engine)
+    texts = GATE_TEXTS + [d.text for d in docs[:150]]
+    for entities in (None, ["URL", "IP_ADDRESS", "DATE_TIME", "PERSON"]):
+        batch = analyze_texts(analyzer, texts, entities=entities, score_threshold=0.35)
+        one_by_one = []
+        for text in texts:
+            text = unescape(text)
+            found = analyzer.analyze(
+                text=text, language="en", entities=entities, score_threshold=0.35
+            )
+            one_by_one.append(
+                sorted(
+                    (r.entity_type, r.start, r.end, round(float(r.score), 4))
+                    for r in refine_results(text, found)
+                )
+            )
+        assert batch == one_by_one
+    assert any(hit[0] == "URL" for hit in batch[0])  # the gated recognizers did run
+
+
+def test_no_recognizer_has_its_own_context_step(spacy_analyzer, presidio_analyzer):
+    # The batch pass leaves out presidio's per-recognizer context step: nothing overrides it.
+    from presidio_analyzer import EntityRecognizer
+
+    for analyzer in (spacy_analyzer, presidio_analyzer):
+        for recognizer in analyzer.registry.recognizers:
+            assert (
+                type(recognizer).enhance_using_context is EntityRecognizer.enhance_using_context
+            ), recognizer.name
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_every_match_of_a_gated_recognizer_holds_its_gate(index):
+    # The gate of each recognizer, checked on strings generated from its own patterns.
+    import re
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from raikit.audit.pii._recognizers import _gates
+
+    cls, gate = _gates()[index]
+    for pattern in cls.PATTERNS:
+        compiled = re.compile(pattern.regex, re.IGNORECASE | re.DOTALL | re.MULTILINE)
+
+        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(st.from_regex(compiled, fullmatch=True))
+        def holds(match, name=pattern.name):
+            assert gate.search(match), (name, match)
+
+        holds()
