@@ -390,23 +390,27 @@ def test_no_recognizer_has_its_own_context_step(spacy_analyzer, presidio_analyze
             ), recognizer.name
 
 
-@pytest.mark.parametrize("index", range(4))
-def test_every_match_of_a_gated_recognizer_holds_its_gate(index):
-    # The gate of each recognizer, checked on strings generated from its own patterns.
+def _gate_holds(pattern, gate):
     import re
 
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
+    compiled = re.compile(pattern.regex, re.IGNORECASE | re.DOTALL | re.MULTILINE)
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.from_regex(compiled, fullmatch=True))
+    def holds(match):
+        assert gate.search(match), (pattern.name, match)
+
+    holds()
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_every_match_of_a_gated_recognizer_holds_its_gate(index):
+    # The gate of each recognizer, checked on strings generated from its own patterns.
     from raikit.audit.pii._recognizers import _gates
 
     cls, gate = _gates()[index]
     for pattern in cls.PATTERNS:
-        compiled = re.compile(pattern.regex, re.IGNORECASE | re.DOTALL | re.MULTILINE)
-
-        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-        @given(st.from_regex(compiled, fullmatch=True))
-        def holds(match, name=pattern.name):
-            assert gate.search(match), (name, match)
-
-        holds()
+        _gate_holds(pattern, gate)
