@@ -19,7 +19,7 @@ Compared on the same table, over the same columns: the ones raikit analyses (it 
 booleans, dates and numbers too short to be an identifier; the baselines skip them too):
 
 * **raikit**: ``scan_table`` (what ``rai scan-pii`` runs: the scan, the per-column summary and
-  k-anonymity), one process;
+  k-anonymity), in one process and in two (the CLI's default on two cores);
 * **presidio per cell**: ``AnalyzerEngine.analyze`` on every non-missing cell, one by one;
 * **presidio batch**: ``BatchAnalyzerEngine.analyze_iterator`` per column (spaCy ``nlp.pipe``,
   batch 128), every cell.
@@ -114,10 +114,12 @@ def raikit_cells(frame: pd.DataFrame, config: ScanConfig) -> dict:
 def measure(frame: pd.DataFrame, config: ScanConfig, repeats: int) -> tuple[list, str]:
     """One table row for ``frame`` and a line on the findings and columns compared."""
     columns = [c.column for c in scan_table(frame, config).columns if c.scanned]
+    two = config.replace(n_process=2)
 
     def sides(part: pd.DataFrame) -> dict:
         return {
             "raikit": lambda: scan_table(part, config),
+            "raikit 2": lambda: scan_table(part, two),
             "per cell": lambda: per_cell(part, columns, config),
             "batch": lambda: presidio_batch(part, columns, config),
         }
@@ -135,9 +137,11 @@ def measure(frame: pd.DataFrame, config: ScanConfig, repeats: int) -> tuple[list
     )
     row = [
         summary(rate["raikit"], "{:.0f}"),
+        summary(rate["raikit 2"], "{:.0f}"),
         summary(rate["per cell"], "{:.1f}"),
         summary(rate["batch"], "{:.1f}"),
         summary(paired_ratios(rate["raikit"], rate["per cell"]), "{:.1f}", "x"),
+        summary(paired_ratios(rate["raikit 2"], rate["per cell"]), "{:.1f}", "x"),
         summary(paired_ratios(rate["raikit"], rate["batch"]), "{:.1f}", "x"),
     ]
     return row, note
@@ -226,11 +230,13 @@ def main() -> None:
     )
     header = [
         "comment column",
-        "raikit scan_table",
+        "raikit, 1 process",
+        "raikit, 2 processes",
         "presidio per cell",
         "presidio batch",
-        "raikit vs per cell",
-        "raikit vs batch",
+        "raikit 1 vs per cell",
+        "raikit 2 vs per cell",
+        "raikit 1 vs batch",
     ]
     print(markdown_table(header, rows))
     print()

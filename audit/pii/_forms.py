@@ -76,12 +76,27 @@ _STREET_TYPES = (
 _STREET_HINT = re.compile(
     rf"\b\d{{1,5}}[A-Za-z]?\s+(?:[\w.'-]+\s+){{0,5}}(?:{_STREET_TYPES})\b", re.IGNORECASE
 )
+# Street name and number in continental forms: a compound ending in a street word
+# ("Hauptstraße 5", "Kerkkolankatu 46"), a street word then name and number ("Rua Mário de
+# Lima 144", "Trg revolucije 12"), or a number then street word and name ("23 Rue de Fes").
+_SUFFIX_STREETS = (
+    r"strasse|straße|str\.|weg|gasse|platz|allee|straat|laan|gatan|gata|gade|vej|vegen|veien|"
+    r"vägen|stigen|katu|tie|stræti|straeti|utca|ulica|gracht|kade|dreef|plein"
+)
+_PREFIX_STREETS = (
+    r"rue|avenue|av\.|avda\.|boulevard|bd\.|via|viale|piazza|corso|largo|calle|avenida|rua|"
+    r"praça|plaza|place|trg|ulica|ul\.|carrer|strada|chemin|route|camino|rruga|odos|ulitsa"
+)
 _CONTINENTAL_STREET = re.compile(
-    r"\b[A-ZÄÖÜ][\w'-]*(?:strasse|straße|str\.|weg|gasse|platz|allee|straat|laan|gatan|vej)"
-    r"\s\d{1,4}[a-z]?(?:,\s*\d{4,5}\s[A-ZÄÖÜ][\w-]+)?"
-    r"|\b\d{1,4}(?:,)?\s(?:rue|avenue|boulevard|via|viale|piazza|calle|avenida|rua|place)"
-    r"(?:\s[\w'-]+){1,4}?(?:,\s*\d{4,5}\s[A-Z][\w-]+)",
+    rf"\b[^\W\d_][\w'-]*(?:{_SUFFIX_STREETS})\s\d{{1,4}}[a-z]?\b"
+    r"(?:,\s*\d{4,5}\s[^\W\d_][\w-]+)?"
+    rf"|\b(?:{_PREFIX_STREETS})(?:\s[\w'’.-]+){{1,4}}?\s\d{{1,4}}[a-z]?\b"
+    rf"|\b\d{{1,4}},?\s(?:{_PREFIX_STREETS})(?:\s[\w'’-]+){{1,4}}?(?:,\s*\d{{4,5}}\s[A-Z][\w-]+)",
     re.IGNORECASE,
+)
+# The unit line of an address: "Apt. 813", "Suite 385", "Flat 2B".
+_ADDRESS_UNIT = re.compile(
+    r"\b(?:apt|apartment|suite|ste|unit|flat)\.?\s?#?\d{1,5}[a-z]?\b", re.IGNORECASE
 )
 
 WEEKDAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day"
@@ -93,10 +108,14 @@ RELATIVE_DAY = r"(?:today|tomorrow|yesterday|tonight)"
 _NUMBER_WORD = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|few|several)"
 _UNIT = r"(?:days?|weeks?|months?|years?|hours?|minutes?)"
 
-# Date words (case-insensitive) that make a spaCy DATE_TIME a date rather than a count.
+# Date words (case-insensitive) that make a spaCy DATE_TIME a point in time rather than a
+# count, a duration or an age: a month, weekday, relative day, "ago" or a time of day; a
+# period ("week", "year", "morning") only when anchored ("next week", not "a year",
+# "the weekend" or "52-year-old").
 DATE_WORDS = re.compile(
-    rf"\b(?:{MONTH}\.?|{WEEKDAY}|{RELATIVE_DAY}|ago|weekend|morning|afternoon|evening|"
-    r"noon|midnight|[ap]\.?m\.?|week|month|year|decade|century|quarter)\b",
+    rf"\b(?:{MONTH}\.?|{WEEKDAY}|{RELATIVE_DAY}|ago|noon|midnight|[ap]\.?m\.?)\b"
+    r"|\b(?:next|last|this|coming|past|previous)\s+(?:week(?:end)?|month|year|decade|"
+    r"century|quarter|morning|afternoon|evening|night)\b",
     re.IGNORECASE,
 )
 # Digit forms of a date or time: y-m-d / d.m.y, a clock time, a year 1800-2099 (or decade).
@@ -225,14 +244,118 @@ def find_names(text: str) -> list[tuple[int, int, float]]:
         else:
             continue
         found.append((left.start(), right.end(), score))
+    if not single_case:
+        found.extend((s, e, 0.4) for s, e in _lone_first_names(text, words, found))
+    return found
+
+
+_CALENDAR_WORD = re.compile(rf"(?:{MONTH}|{WEEKDAY})", re.IGNORECASE)
+
+
+def _lone_first_names(text: str, words: list, pairs: list) -> list[tuple[int, int]]:
+    """A listed first name alone ("ask Tadanori"): Title-case, not a common word, month or
+    weekday, not a sentence's first word and not next to another capitalised word ("San
+    Francisco", "Colin Kelly Jr St")."""
+    first, _, common = name_lists()
+    taken = [(s, e) for s, e, _ in pairs]
+    found = []
+    for index, word in enumerate(words):
+        given = word.group()
+        if not (given[0].isupper() and given[1:].islower() and given.lower() in first):
+            continue
+        if given.lower() in common or _CALENDAR_WORD.fullmatch(given):
+            continue
+        before = text[: word.start()].rstrip(" \"'(")
+        if not before or before[-1] in ".!?:\n" or any(s <= word.start() < e for s, e in taken):
+            continue
+        neighbours = words[max(index - 1, 0) : index] + words[index + 1 : index + 2]
+        if any(
+            n.group()[0].isupper()
+            and text[min(n.end(), word.end()) : max(n.start(), word.start())].strip() == ""
+            for n in neighbours
+        ):
+            continue
+        found.append((word.start(), word.end()))
+    return found
+
+
+# A company: up to four capitalised words and a legal form ("Accentis NV", "Havells India
+# Ltd", "NIHON KOGYO CO.LTD."); the two-letter forms only in capitals.
+_COMPANY = re.compile(
+    r"\b(?:[A-Z][\w&'+.-]*\s){1,4}(?:(?i:inc\.?|ltd\.?|limited|llc|plc|corp\.?|corporation|"
+    r"co\.?,?\s?ltd\.?|gmbh|holdings|enterprises)|SE|SA|SAS|AG|NV|N\.V\.|BV|B\.V\.|S\.A\.|Group)"
+    r"(?![\w.])"
+)
+
+
+def find_companies(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of company names with a legal form."""
+    return [(m.start(), m.end()) for m in _COMPANY.finditer(text)]
+
+
+@functools.cache
+def _country_names() -> re.Pattern:
+    """Country names as written in English (Faker's list), in title case; names that are also
+    someone's first name or a common English word ("Jordan", "Chad", "Turkey") left out."""
+    from faker.providers.address.en_US import Provider as Addresses
+
+    first, _, common = name_lists()
+    names = [
+        n.split(" (")[0]
+        for n in Addresses.countries
+        if n.split(" (")[0].lower() not in first | common
+    ]
+    names.sort(key=len, reverse=True)
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, names)) + r")\b")
+
+
+def find_countries(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of country names (spaCy's small model misses many)."""
+    return [(m.start(), m.end()) for m in _country_names().finditer(text)]
+
+
+_LINE = re.compile(r"[^\S\n]*(?:>[^\S\n]*)*([^\n]*?)[^\S\n]*(?:\n|$)")
+# The first line of a mailing address: "502 Lungodora Napoli 148", "Parmova 72".
+_STREET_LINE = re.compile(
+    r"\d{1,5}[a-z]?,?\s+[^\W\d_]|[^\W\d_][\w'.-]*(?:\s[\w'.-]+)*\s\d{1,4}[a-z]?$"
+)
+# A later line: a unit, a town, a region, a postcode or a country; short, no phone or e-mail.
+_BLOCK_LINE = re.compile(r"[^\d@:]*(?:\d[^\d@:]*){0,8}")
+_POSTAL_LINE = re.compile(r"\b\d{4,5}\b|\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b")
+
+
+def find_address_blocks(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of mailing-address blocks: a street line, then up to four short lines
+    (unit, town, region), ending on a line with a postcode or a country name."""
+    if "\n" not in text:
+        return []
+    lines = [(m.start(1), m.end(1)) for m in _LINE.finditer(text) if m.end(1) > m.start(1)]
+    found = []
+    for i, (start, end) in enumerate(lines):
+        if found and start < found[-1][1]:
+            continue  # a line of the block just found
+        if len(text[start:end]) > 40 or not _STREET_LINE.match(text, start, end):
+            continue
+        last = None
+        for later_start, later_end in lines[i + 1 : i + 5]:
+            line = text[later_start:later_end]
+            if len(line) > 40 or not _BLOCK_LINE.fullmatch(line):
+                break
+            if _POSTAL_LINE.search(line) or _country_names().search(line):
+                last = later_end
+        if last is not None:
+            found.append((start, last))
     return found
 
 
 def find_addresses(text: str) -> list[tuple[int, int]]:
-    """``(start, end)`` of street addresses: pyap (US, British) and continental forms."""
+    """``(start, end)`` of street addresses: pyap (US, British), continental forms, unit
+    lines and mailing-address blocks."""
     import pyap
 
     spans = [(m.start(), m.end()) for m in _CONTINENTAL_STREET.finditer(text)]
+    spans.extend((m.start(), m.end()) for m in _ADDRESS_UNIT.finditer(text))
+    spans.extend(find_address_blocks(text))
     if _STREET_HINT.search(text):
         for country in ("US", "GB"):
             spans.extend((a.match_start, a.match_end) for a in pyap.parse(text, country=country))

@@ -33,6 +33,8 @@ from raikit.audit.pii._forms import (
     POSTCODE_CONTEXT,
     date_patterns,
     find_addresses,
+    find_companies,
+    find_countries,
     find_names,
     name_lists,
     national_phone_region,
@@ -249,6 +251,14 @@ def _recognizer_classes() -> tuple[type, ...]:
         def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
             return [self._result("PERSON", s, e, score) for s, e, score in find_names(text)]
 
+    class RaikitCountryRecognizer(RaikitAddressRecognizer):
+        def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
+            return [self._result("LOCATION", s, e, 0.6) for s, e in find_countries(text)]
+
+    class RaikitCompanyRecognizer(RaikitAddressRecognizer):
+        def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
+            return [self._result("ORGANIZATION", s, e, 0.6) for s, e in find_companies(text)]
+
     return (
         RaikitEmailRecognizer,
         RaikitCardRecognizer,
@@ -257,6 +267,8 @@ def _recognizer_classes() -> tuple[type, ...]:
         RaikitPhoneRecognizer,
         RaikitAddressRecognizer,
         RaikitNameRecognizer,
+        RaikitCountryRecognizer,
+        RaikitCompanyRecognizer,
     )
 
 
@@ -282,6 +294,8 @@ def _raikit_recognizers() -> list:
         phone_class,
         address_class,
         name_class,
+        country_class,
+        company_class,
     ) = _recognizer_classes()
     card = card_class(
         supported_entity="CREDIT_CARD",
@@ -311,6 +325,8 @@ def _raikit_recognizers() -> list:
         phone_class(name="RaikitPhoneRecognizer", supported_regions=PHONE_REGIONS),
         phone,
         address_class(supported_entities=["LOCATION"], name="RaikitAddressRecognizer"),
+        country_class(supported_entities=["LOCATION"], name="RaikitCountryRecognizer"),
+        company_class(supported_entities=["ORGANIZATION"], name="RaikitCompanyRecognizer"),
         PatternRecognizer(
             supported_entity="LOCATION",
             name="RaikitPostcodeRecognizer",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from raikit.audit.pii._forms import DATE_WORDS, looks_like_date
+from raikit.audit.pii._forms import DATE_WORDS, looks_like_date, name_lists
 
 if TYPE_CHECKING:
     from presidio_analyzer import RecognizerResult
@@ -21,8 +21,9 @@ def _source(result: RecognizerResult) -> str:
 
 
 def _organization_unlikely(text: str, result: RecognizerResult) -> bool:
-    """spaCy's ORG on a lone word that is not Title-case ("EUR", "LEAK"), a text's first word,
-    or a span holding digits, ``=``, ``@`` or a line break (log fields) is rarely an organisation.
+    """spaCy's ORG on a lone word that is not Title-case ("EUR", "LEAK"), a text's first word
+    or a listed first name ("Ilona"), or a span holding digits, ``=``, ``@`` or a line break
+    (log fields) is rarely an organisation.
     """
     span = text[result.start : result.end]
     if any(c.isdigit() or c in "=@\n" for c in span):
@@ -30,7 +31,7 @@ def _organization_unlikely(text: str, result: RecognizerResult) -> bool:
     if " " in span.strip():
         return False
     title = span[:1].isupper() and any(c.islower() for c in span[1:])
-    return not title or not text[: result.start].strip(" \"'([")
+    return not title or not text[: result.start].strip(" \"'([") or span.lower() in name_lists()[0]
 
 
 def refine_results(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
@@ -42,8 +43,9 @@ def refine_results(text: str, results: list[RecognizerResult]) -> list[Recognize
     matcher reads IPv4 addresses, SSNs and card digits as numbers), anything inside a
     checksum-valid IBAN (its digit groups pass for card numbers), a ``URL`` inside an e-mail
     address. NER spans (person, place, organisation) on an e-mail address, URL or number,
-    a person or organisation inside a street address, an organisation on a listed first
-    name, and an ``ORGANIZATION`` failing :func:`_organization_unlikely` are dropped too.
+    a person or organisation inside a street address, a person inside a company name with a
+    legal form, a listed first name that is also a found place, an organisation on a listed
+    first name, and an ``ORGANIZATION`` failing :func:`_organization_unlikely` are dropped too.
     Overlapping hits of one type keep the longest.
     """
     from spacy.lang.en.stop_words import STOP_WORDS
@@ -58,6 +60,7 @@ def refine_results(text: str, results: list[RecognizerResult]) -> list[Recognize
     places = [r for r in results if r.entity_type == "LOCATION" and _source(r).startswith("Raikit")]
     addresses = [r for r in places if _source(r) == "RaikitAddressRecognizer"]
     names = [r for r in results if _source(r) == "RaikitNameRecognizer"]
+    companies = [r for r in results if _source(r) == "RaikitCompanyRecognizer"]
     kept = []
     for result in results:
         span = text[result.start : result.end]
@@ -78,6 +81,10 @@ def refine_results(text: str, results: list[RecognizerResult]) -> list[Recognize
             _overlaps(result, s) for s in strong if s.entity_type != "PHONE_NUMBER"
         ):
             continue
+        if _source(result) == "RaikitNameRecognizer" and any(
+            r.entity_type == "LOCATION" and _overlaps(result, r) for r in results
+        ):
+            continue  # "Austin", "Paris": a town, not the first name
         if entity in NER_ENTITIES and _source(result) == "SpacyRecognizer":
             if span.strip().lower() in STOP_WORDS or any(
                 _overlaps(result, r) for r in strong + web
@@ -86,6 +93,8 @@ def refine_results(text: str, results: list[RecognizerResult]) -> list[Recognize
             if entity in {"PERSON", "ORGANIZATION"} and any(
                 _overlaps(result, a) for a in addresses
             ):
+                continue
+            if entity == "PERSON" and any(_overlaps(result, c) for c in companies):
                 continue
             if entity == "ORGANIZATION" and (
                 _organization_unlikely(text, result) or any(_overlaps(result, n) for n in names)

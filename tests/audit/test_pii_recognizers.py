@@ -124,6 +124,12 @@ def test_checksums():
         ("30 days", False),
         ("4411", False),
         ("460-648-7647", False),
+        ("next week", True),
+        ("this weekend", True),
+        ("a year", False),
+        ("the weekend", False),
+        ("52-year-old", False),
+        ("the following year", False),
     ],
 )
 def test_looks_like_date(text, is_date):
@@ -260,6 +266,16 @@ FORM_CASES = [
     ("the line was busy two weeks ago", [("DATE_TIME", "two weeks ago")]),
     ("customer: priya raghunathan called", [("PERSON", "priya raghunathan")]),
     ("Our contact is Thandiwe Nkosi.", [("PERSON", "Thandiwe Nkosi")]),
+    ("Nansen Christiansen\n\n502 Lungodora Napoli 148\n Apt. 813\n Crespadoro\n\n Italy 36070",
+     [("LOCATION", "502 Lungodora Napoli 148\n Apt. 813\n Crespadoro\n\n Italy 36070")]),
+    ("Ship to Kerkkolankatu 46, NAANTALI", [("LOCATION", "Kerkkolankatu 46")]),
+    ("Sede: Rua Mário de Lima Hornes 144", [("LOCATION", "Rua Mário de Lima Hornes 144")]),
+    ("buzz Suite 385 at the front desk", [("LOCATION", "Suite 385")]),
+    ("We moved here from Slovenia last year", [("LOCATION", "Slovenia")]),
+    ("Shares of Quadrise Fuels International Plc fell",
+     [("ORGANIZATION", "Quadrise Fuels International Plc")]),
+    ("the note from Alena was short", [("PERSON", "Alena")]),
+    ("Flights to Austin and San Francisco are full", [("LOCATION", "Austin")]),
 ]  # fmt: skip
 # Numbers and words that are none of the types above.
 NOT_PII = [
@@ -268,6 +284,8 @@ NOT_PII = [
     "Version 4.12.3 fixes the crash seen on build 20231104.",
     "Please charge the card ending in 4411 for 2 licences at $149.00.",
     "CAN YOU REACH US AT THE DESK? THE LINE WAS BUSY.",
+    "The renewal includes a year of support and a spare part.",
+    "Our 52-year-old boiler was replaced over the weekend.",
 ]
 FORM_TYPES = ["PERSON", "PHONE_NUMBER", "LOCATION", "DATE_TIME", "ORGANIZATION"]
 
