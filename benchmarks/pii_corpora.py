@@ -22,6 +22,7 @@ import csv
 import io
 import random
 import re
+from typing import Literal
 
 from raikit.audit.pii.synth import LabelledText, Span
 
@@ -392,8 +393,14 @@ _PE_TYPES = {
 }
 
 
-def presidio_evaluator(n: int = 600, seed: int = 0) -> list[LabelledText]:
-    """``n`` sentences from presidio-evaluator's templates and fake-people table."""
+def presidio_evaluator(
+    n: int = 600, seed: int = 0, split: Literal["test", "tune"] = "test"
+) -> list[LabelledText]:
+    """``n`` sentences from presidio-evaluator's templates and fake-people table.
+
+    ``tune`` fills the even-numbered templates (the recognizers' address blocks, companies,
+    lone first names and date words were tuned on them), ``test`` the odd-numbered ones.
+    """
     import zipfile
 
     from faker import Faker
@@ -406,6 +413,7 @@ def presidio_evaluator(n: int = 600, seed: int = 0) -> list[LabelledText]:
         templates = [t.strip() for t in read("templates.txt").splitlines() if "{{" in t]
         people = list(csv.DictReader(io.StringIO(read("FakeNameGenerator.com_3000.csv"))))
         orgs = list(csv.DictReader(io.StringIO(read("companies_and_organizations.csv"))))
+    templates = templates[split == "test" :: 2]
     org_names = [next(iter(row.values())) for row in orgs if next(iter(row.values()))]
     rng = random.Random(seed)
     fake = Faker("en_US")

