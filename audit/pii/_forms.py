@@ -306,7 +306,7 @@ def _country_names() -> re.Pattern:
         if n.split(" (")[0].lower() not in first | common
     ]
     names.sort(key=len, reverse=True)
-    return re.compile(r"\b(?:" + "|".join(map(re.escape, names)) + r")\b")
+    return re.compile(r"\b(?=[A-Z])(?:" + "|".join(map(re.escape, names)) + r")\b")
 
 
 def find_countries(text: str) -> list[tuple[int, int]]:

@@ -116,6 +116,35 @@ def iban_valid(candidate: str) -> bool:
     return int(number) % 97 == 1
 
 
+# Country code, check digits, then up to 30 letters/digits in groups of up to four; the
+# country's length decides where an IBAN ends, so a following word is not eaten.
+_IBAN_CANDIDATE = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}")
+
+
+def find_ibans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of checksum-valid IBANs of their country's length."""
+    found = []
+    for match in _IBAN_CANDIDATE.finditer(text):
+        start = match.start()
+        length = IBAN_LENGTHS.get(text[start : start + 2])
+        if length is None:
+            continue
+        kept, end = [], start
+        for index in range(start, match.end()):
+            if text[index] != " ":
+                kept.append(text[index])
+                end = index + 1
+                if len(kept) == length:
+                    break
+        complete = len(kept) == length and not text[end : end + 1].isalnum()
+        if complete and iban_valid("".join(kept)):
+            found.append((start, end))
+    return found
+
+
+# 12 to 19 digits, single spaces or hyphens allowed between them.
+CARD_CANDIDATE = r"(?<![\d-])\d(?:[ -]?\d){11,18}(?![\d]|-\d)"
+_CARD = re.compile(CARD_CANDIDATE)
 # The printed form of an SSN: 3-2-4 digits with one separator used twice.
 SSN_SHAPE = re.compile(r"\d{3}([-. ])\d{2}\1\d{4}")
 
@@ -132,6 +161,30 @@ def ssn_valid(candidate: str) -> bool:
         return False
     area, group, serial = int(digits[:3]), int(digits[3:5]), int(digits[5:])
     return 0 < area < 900 and area != 666 and group > 0 and serial > 0
+
+
+_SSN_ALONE = re.compile(rf"(?<![\d.-]){SSN_SHAPE.pattern}(?![\d.-])")
+_IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
+
+
+def _blank_other_numbers(text: str) -> str:
+    """``text`` with valid card numbers, IBANs, SSNs and IPv4 addresses blanked, offsets kept.
+
+    Their digits are never a phone number (:func:`refine_results` drops a phone overlapping
+    one), and reading them is most of python-phonenumbers' time on records that hold them.
+    """
+    spans = find_ibans(text)
+    for match in _CARD.finditer(text):
+        digits = re.sub(r"\D", "", match.group())
+        if luhn_valid(digits) and card_brand_matches(digits):
+            spans.append(match.span())
+    spans.extend(m.span() for m in _SSN_ALONE.finditer(text) if ssn_valid(m.group()))
+    spans.extend(
+        m.span() for m in _IPV4.finditer(text) if all(int(o) < 256 for o in m.group().split("."))
+    )
+    for start, end in spans:
+        text = text[:start] + " " * (end - start) + text[end:]
+    return text
 
 
 @functools.cache
@@ -168,32 +221,11 @@ def _recognizer_classes() -> tuple[type, ...]:
             return luhn_valid(digits) and card_brand_matches(digits)
 
     class RaikitIbanRecognizer(EntityRecognizer):
-        # Country code, check digits, then up to 30 letters/digits in groups of up to four;
-        # the country's length decides where the IBAN ends, so a following word is not eaten.
-        CANDIDATE = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}")
-
         def load(self) -> None:
             return None
 
         def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
-            found = []
-            for match in self.CANDIDATE.finditer(text):
-                start = match.start()
-                length = IBAN_LENGTHS.get(text[start : start + 2])
-                if length is None:
-                    continue
-                kept, end = [], start
-                for index in range(start, match.end()):
-                    if text[index] != " ":
-                        kept.append(text[index])
-                        end = index + 1
-                        if len(kept) == length:
-                            break
-                candidate = "".join(kept)
-                complete = len(kept) == length and not text[end : end + 1].isalnum()
-                if complete and iban_valid(candidate):
-                    found.append(RecognizerResult("IBAN_CODE", start, end, 1.0))
-            return found
+            return [RecognizerResult("IBAN_CODE", s, e, 1.0) for s, e in find_ibans(text)]
 
     class RaikitSsnRecognizer(UsSsnRecognizer):
         # presidio's patterns and context words; validity by the SSA's rules alone.
@@ -205,14 +237,16 @@ def _recognizer_classes() -> tuple[type, ...]:
         # then national numbers of the other regions one candidate at a time.
         # python-phonenumbers reads 0xx-xx-xxxx as a German or British number; no region
         # prints its numbers in the SSN's 3-2-4 grouping, so that shape is left to US_SSN.
+        # Valid cards, IBANs, SSNs and IPv4 addresses are blanked first.
         def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
-            if len(_PHONE_DIGITS.findall(text)) < 7:  # no region's number is shorter
+            readable = _blank_other_numbers(text)
+            if len(_PHONE_DIGITS.findall(readable)) < 7:  # no region's number is shorter
                 return []
             spans = [
                 (m.start, m.end)
-                for m in phonenumbers.PhoneNumberMatcher(text, "US", leniency=self.leniency)
+                for m in phonenumbers.PhoneNumberMatcher(readable, "US", leniency=self.leniency)
             ]
-            for match in PHONE_CANDIDATE.finditer(text):
+            for match in PHONE_CANDIDATE.finditer(readable):
                 start, end = match.span()
                 if not any(s < end and start < e for s, e in spans) and national_phone_region(
                     match.group(), self.supported_regions[1:]
@@ -301,7 +335,7 @@ def _raikit_recognizers() -> list:
     card = card_class(
         supported_entity="CREDIT_CARD",
         name="RaikitCreditCardRecognizer",
-        patterns=[Pattern("card", r"(?<![\d-])\d(?:[ -]?\d){11,18}(?![\d]|-\d)", 0.3)],
+        patterns=[Pattern("card", CARD_CANDIDATE, 0.3)],
         context=["card", "credit", "visa", "mastercard", "amex", "payment"],
     )
     phone = PatternRecognizer(
