@@ -94,6 +94,14 @@ _CONTINENTAL_STREET = re.compile(
     rf"|\b\d{{1,4}},?\s(?:{_PREFIX_STREETS})(?:\s[\w'’-]+){{1,4}}?(?:,\s*\d{{4,5}}\s[A-Z][\w-]+)",
     re.IGNORECASE,
 )
+# A street named without a number: "Ivy Lane", "York St", "Vicolo Calcirelli", "Rúa de San
+# Pedro"; capitalised words and a capitalised street word (not "Dr": also a doctor).
+_STREET_NAME = re.compile(
+    r"\b(?:[A-Z][\w'-]+\s){1,3}(?:Street|St|Road|Rd|Avenue|Ave|Drive|Lane|Ln|Boulevard|Blvd|"
+    r"Court|Ct|Terrace|Parkway|Pkwy|Highway|Hwy|Crescent|Close|Allee|Gasse)\b\.?"
+    r"|\b(?:Rue|Rua|Rúa|Via|Vicolo|Viale|Calle|Avenida|Piazza|Corso|Strada|Trg|Ulica)"
+    r"\s(?:(?:de|del|da|do|di|la|le|des|du|dos|das)\s)?[A-Z][\w'-]+(?:\s[A-Z][\w'-]+)?"
+)
 # The unit line of an address: "Apt. 813", "Suite 385", "Flat 2B".
 _ADDRESS_UNIT = re.compile(
     r"\b(?:apt|apartment|suite|ste|unit|flat)\.?\s?#?\d{1,5}[a-z]?\b", re.IGNORECASE
@@ -246,7 +254,19 @@ def find_names(text: str) -> list[tuple[int, int, float]]:
         found.append((left.start(), right.end(), score))
     if not single_case:
         found.extend((s, e, 0.4) for s, e in _lone_first_names(text, words, found))
+    found.extend(
+        (m.start(1), m.end(1), 0.6)
+        for m in _INTRODUCED_NAME.finditer(text)
+        if not any(s <= m.start(1) < e for s, e, _ in found)
+    )
     return found
+
+
+# A name introduced as one: "my name is Estrid", "everyone calls me Brynjólfur", "was called
+# Wijtze Boelens"; the name is one or two capitalised words.
+_INTRODUCED_NAME = re.compile(
+    r"\b(?i:my name is|name's|calls? me|called|named)\s+([A-Z][^\W\d_]+(?:\s[A-Z][^\W\d_]+)?)"
+)
 
 
 _CALENDAR_WORD = re.compile(rf"(?:{MONTH}|{WEEKDAY})", re.IGNORECASE)
@@ -265,10 +285,14 @@ def _lone_first_names(text: str, words: list, pairs: list) -> list[tuple[int, in
             continue
         if given.lower() in common or _CALENDAR_WORD.fullmatch(given):
             continue
-        before = text[: word.start()].rstrip(" \"'(")
-        if not before or before[-1] in ".!?:\n" or any(s <= word.start() < e for s, e in taken):
+        before = text[: word.start()].rstrip(" \"'(>")
+        after = words[index + 1 : index + 2]
+        opens = not before or before[-1] in ".!?:\n"
+        if opens and not (after and after[0].group().islower()):
+            continue  # a sentence's first word only before a lower-case one ("Alain is")
+        if any(s <= word.start() < e for s, e in taken):
             continue
-        neighbours = words[max(index - 1, 0) : index] + words[index + 1 : index + 2]
+        neighbours = words[max(index - 1, 0) : index] + after
         if any(
             n.group()[0].isupper()
             and text[min(n.end(), word.end()) : max(n.start(), word.start())].strip() == ""
@@ -355,6 +379,7 @@ def find_addresses(text: str) -> list[tuple[int, int]]:
 
     spans = [(m.start(), m.end()) for m in _CONTINENTAL_STREET.finditer(text)]
     spans.extend((m.start(), m.end()) for m in _ADDRESS_UNIT.finditer(text))
+    spans.extend((m.start(), m.end()) for m in _STREET_NAME.finditer(text))
     spans.extend(find_address_blocks(text))
     if _STREET_HINT.search(text):
         for country in ("US", "GB"):

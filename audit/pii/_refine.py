@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from raikit.audit.pii._forms import DATE_WORDS, looks_like_date, name_lists
@@ -101,7 +102,39 @@ def refine_results(text: str, results: list[RecognizerResult]) -> list[Recognize
             ):
                 continue
         kept.append(result)
-    return _longest_per_type(kept)
+    return _repeat_names(text, _longest_per_type(kept))
+
+
+def _repeat_names(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """Add the other mentions of each person found: the same name, or the last word of a
+    full name ("Sylwia Zielinska ... Zielinska was"), where nothing else was found or spaCy
+    tagged that very span as a place or organisation."""
+    from presidio_analyzer import RecognizerResult
+
+    names = {text[r.start : r.end]: r.score for r in results if r.entity_type == "PERSON"}
+    for name, score in list(names.items()):
+        surname = name.split()[-1]
+        if " " in name and len(surname) > 2 and surname[0].isupper():
+            names.setdefault(surname, score)
+    added = []
+    for name, score in names.items():
+        for match in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", text):
+            mention = RecognizerResult(
+                "PERSON",
+                match.start(),
+                match.end(),
+                score,
+                recognition_metadata={"recognizer_name": "RaikitNameRepeat"},
+            )
+            same_span = [
+                r
+                for r in results
+                if (r.start, r.end) == match.span() and _source(r) == "SpacyRecognizer"
+            ]
+            if not any(_overlaps(mention, r) for r in results + added if r not in same_span):
+                results = [r for r in results if r not in same_span]
+                added.append(mention)
+    return results + added
 
 
 def _longest_per_type(results: list[RecognizerResult]) -> list[RecognizerResult]:

@@ -179,7 +179,28 @@ SSN_OR_PHONE_CASES = [
     ("ref 123-45-0000", []),
     ("ref 123-45 6789", []),
     ("ref 900-70-1234", [("US_ITIN", 4, 15)]),
+    # An SSN's shape inside a longer number is no SSN: the phone is read whole.
+    ("call me on +357 25 223299?", [("PHONE_NUMBER", 11, 25)]),
 ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "server 45.169.111.129 is down",
+        "card 4111 1111 1111 1111 on file",
+        "IBAN DE89 3704 0044 0532 0130 00 please",
+        "ssn 078-05-1120",
+    ],
+)
+def test_numbers_of_other_types_are_never_phones_even_when_only_phones_are_asked(
+    spacy_analyzer, text
+):
+    # With only PHONE_NUMBER asked, no IP, card, IBAN or SSN hit is there to overrule a phone.
+    (found,) = analyze_texts(
+        spacy_analyzer, [text], entities=["PHONE_NUMBER"], score_threshold=0.35
+    )
+    assert found == []
 
 
 def _number_hits(analyzer, text, entities=None, threshold=0.35):
@@ -275,6 +296,11 @@ FORM_CASES = [
     ("Shares of Quadrise Fuels International Plc fell",
      [("ORGANIZATION", "Quadrise Fuels International Plc")]),
     ("the note from Alena was short", [("PERSON", "Alena")]),
+    ("Maybe it is under my name, everyone calls me Brynjólfur", [("PERSON", "Brynjólfur")]),
+    ("It was sung by Sylwia Zielinska in 1996; Zielinska wrote it too",
+     [("PERSON", "Sylwia Zielinska"), ("PERSON", "Zielinska")]),
+    ("Alain is from the Lyon office", [("PERSON", "Alain")]),
+    ("The shop on Ivy Lane closed", [("LOCATION", "Ivy Lane")]),
     ("Flights to Austin and San Francisco are full", [("LOCATION", "Austin")]),
 ]  # fmt: skip
 # Numbers and words that are none of the types above.
