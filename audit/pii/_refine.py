@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from raikit.audit.pii._forms import DATE_WORDS, looks_like_date, name_lists
@@ -105,6 +104,18 @@ def refine_results(text: str, results: list[RecognizerResult]) -> list[Recognize
     return _repeat_names(text, _longest_per_type(kept))
 
 
+def _mentions(text: str, word: str) -> list[tuple[int, int]]:
+    """Where ``word`` stands in ``text`` as a whole word (a str search: names are many, and
+    compiling a pattern for each would crowd out the regex cache)."""
+    spans, start = [], text.find(word)
+    while start >= 0:
+        end = start + len(word)
+        if not (text[start - 1 : start].isalnum() or text[end : end + 1].isalnum()):
+            spans.append((start, end))
+        start = text.find(word, start + 1)
+    return spans
+
+
 def _repeat_names(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
     """Add the other mentions of each person found: the same name, or the last word of a
     full name ("Sylwia Zielinska ... Zielinska was"), where nothing else was found or spaCy
@@ -118,18 +129,18 @@ def _repeat_names(text: str, results: list[RecognizerResult]) -> list[Recognizer
             names.setdefault(surname, score)
     added = []
     for name, score in names.items():
-        for match in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", text):
+        for start, end in _mentions(text, name):
             mention = RecognizerResult(
                 "PERSON",
-                match.start(),
-                match.end(),
+                start,
+                end,
                 score,
                 recognition_metadata={"recognizer_name": "RaikitNameRepeat"},
             )
             same_span = [
                 r
                 for r in results
-                if (r.start, r.end) == match.span() and _source(r) == "SpacyRecognizer"
+                if (r.start, r.end) == (start, end) and _source(r) == "SpacyRecognizer"
             ]
             if not any(_overlaps(mention, r) for r in results + added if r not in same_span):
                 results = [r for r in results if r not in same_span]
