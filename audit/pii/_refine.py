@@ -104,13 +104,17 @@ def refine_results(text: str, results: list[RecognizerResult]) -> list[Recognize
     return _repeat_names(text, _longest_per_type(kept))
 
 
+def _word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
 def _mentions(text: str, word: str) -> list[tuple[int, int]]:
     """Where ``word`` stands in ``text`` as a whole word (a str search: names are many, and
     compiling a pattern for each would crowd out the regex cache)."""
     spans, start = [], text.find(word)
     while start >= 0:
         end = start + len(word)
-        if not (text[start - 1 : start].isalnum() or text[end : end + 1].isalnum()):
+        if not (_word_char(text[start - 1 : start]) or _word_char(text[end : end + 1])):
             spans.append((start, end))
         start = text.find(word, start + 1)
     return spans
