@@ -84,11 +84,14 @@ _SUFFIX_STREETS = (
     r"vägen|stigen|katu|tie|stræti|straeti|utca|ulica|gracht|kade|dreef|plein"
 )
 _PREFIX_STREETS = (
-    r"rue|avenue|av\.|avda\.|boulevard|bd\.|via|viale|piazza|corso|largo|calle|avenida|rua|"
+    r"rue|avenue|av\.|avda\.|boulevard|bd\.|via|viale|piazza|corso|largo|calle|ctra\.|avenida|"
+    r"rua|"
     r"praça|plaza|place|trg|ulica|ul\.|carrer|strada|chemin|route|camino|rruga|odos|ulitsa"
 )
+# Street words that also stand apart from the name: "Ufnau Strasse 11", "Bem rakpart 36".
+_SPACED_STREETS = r"strasse|straße|str\.|gasse|platz|allee|straat|laan|weg|rakpart|utca|út|tér"
 _CONTINENTAL_STREET = re.compile(
-    rf"\b[^\W\d_][\w'-]*(?:{_SUFFIX_STREETS})\s\d{{1,4}}[a-z]?\b"
+    rf"\b[^\W\d_][\w'-]*(?:{_SUFFIX_STREETS}|\s(?:{_SPACED_STREETS}))\s\d{{1,4}}[a-z]?\b"
     r"(?:,\s*\d{4,5}\s[^\W\d_][\w-]+)?"
     rf"|\b(?:{_PREFIX_STREETS})(?:\s[\w'’.-]+){{1,4}}?\s\d{{1,4}}[a-z]?\b"
     rf"|\b\d{{1,4}},?\s(?:{_PREFIX_STREETS})(?:\s[\w'’-]+){{1,4}}?(?:,\s*\d{{4,5}}\s[A-Z][\w-]+)",
@@ -102,9 +105,11 @@ _STREET_NAME = re.compile(
     r"|\b(?:Rue|Rua|Rúa|Via|Vicolo|Viale|Calle|Avenida|Piazza|Corso|Strada|Trg|Ulica)"
     r"\s(?:(?:de|del|da|do|di|la|le|des|du|dos|das)\s)?[A-Z][\w'-]+(?:\s[A-Z][\w'-]+)?"
 )
-# The unit line of an address: "Apt. 813", "Suite 385", "Flat 2B".
+# The unit line of an address ("Apt. 813", "Suite 385", "Flat 2B") or a post-office box.
 _ADDRESS_UNIT = re.compile(
-    r"\b(?:apt|apartment|suite|ste|unit|flat)\.?\s?#?\d{1,5}[a-z]?\b", re.IGNORECASE
+    r"\b(?:apt|apartment|suite|ste|unit|flat|p\.?\s?o\.?\s?box|postbox|postfach|apartado)"
+    r"\.?\s?#?\d{1,5}[a-z]?\b",
+    re.IGNORECASE,
 )
 
 WEEKDAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day"

@@ -121,16 +121,17 @@ def _mentions(text: str, word: str) -> list[tuple[int, int]]:
 
 
 def _repeat_names(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
-    """Add the other mentions of each person found: the same name, or the last word of a
-    full name ("Sylwia Zielinska ... Zielinska was"), where nothing else was found or spaCy
+    """Add the other mentions of each person found: the same name, or the first or last word
+    of a full name ("Sylwia Zielinska ... Zielinska was"), where nothing else was found or spaCy
     tagged that very span as a place or organisation."""
     from presidio_analyzer import RecognizerResult
 
     names = {text[r.start : r.end]: r.score for r in results if r.entity_type == "PERSON"}
     for name, score in list(names.items()):
-        surname = name.split()[-1]
-        if " " in name and len(surname) > 2 and surname[0].isupper():
-            names.setdefault(surname, score)
+        words = name.split()
+        for part in (words[0], words[-1]) if len(words) > 1 else ():
+            if len(part) > 2 and part[0].isupper():
+                names.setdefault(part, score)
     added = []
     for name, score in names.items():
         for start, end in _mentions(text, name):

@@ -301,6 +301,8 @@ FORM_CASES = [
      [("PERSON", "Sylwia Zielinska"), ("PERSON", "Zielinska")]),
     ("Alain is from the Lyon office", [("PERSON", "Alain")]),
     ("The shop on Ivy Lane closed", [("LOCATION", "Ivy Lane")]),
+    ("Post to P.O. Box 255, Kangerlussuaq", [("LOCATION", "P.O. Box 255")]),
+    ("Office: Ufnau Strasse 11, Zürich", [("LOCATION", "Ufnau Strasse 11")]),
     ("Flights to Austin and San Francisco are full", [("LOCATION", "Austin")]),
 ]  # fmt: skip
 # Numbers and words that are none of the types above.
