@@ -46,7 +46,8 @@ def refine_results(text: str, results: list[RecognizerResult]) -> list[Recognize
     a person or organisation inside a street address, a person inside a company name with a
     legal form, a listed first name that is also a found place, an organisation on a listed
     first name, and an ``ORGANIZATION`` failing :func:`_organization_unlikely` are dropped too.
-    Overlapping hits of one type keep the longest.
+    Overlapping hits of one type keep the longest, and the other mentions of each person
+    found are added (:func:`_repeat_names`).
     """
     from spacy.lang.en.stop_words import STOP_WORDS
 
