@@ -84,9 +84,9 @@ _SUFFIX_STREETS = (
     r"vägen|stigen|katu|tie|stræti|straeti|utca|ulica|gracht|kade|dreef|plein"
 )
 _PREFIX_STREETS = (
-    r"rue|avenue|av\.|avda\.|boulevard|bd\.|via|viale|piazza|corso|largo|calle|ctra\.|avenida|"
-    r"rua|"
-    r"praça|plaza|place|trg|ulica|ul\.|carrer|strada|chemin|route|camino|rruga|odos|ulitsa"
+    r"rue|avenue|av\.|avda\.|boulevard|bd\.|via|viale|piazza|corso|largo|calle|ctra\.|"
+    r"avenida|rua|praça|plaza|place|trg|ulica|ul\.|carrer|strada|chemin|route|camino|rruga|"
+    r"odos|ulitsa"
 )
 # Street words that also stand apart from the name: "Ufnau Strasse 11", "Bem rakpart 36".
 _SPACED_STREETS = r"strasse|straße|str\.|gasse|platz|allee|straat|laan|weg|rakpart|utca|út|tér"
@@ -278,9 +278,9 @@ _CALENDAR_WORD = re.compile(rf"(?:{MONTH}|{WEEKDAY})", re.IGNORECASE)
 
 
 def _lone_first_names(text: str, words: list, pairs: list) -> list[tuple[int, int]]:
-    """A listed first name alone ("ask Tadanori"): Title-case, not a common word, month or
-    weekday, not a sentence's first word and not next to another capitalised word ("San
-    Francisco", "Colin Kelly Jr St")."""
+    """A listed first name alone ("the note from Alena"): Title-case, not a common word,
+    month or weekday, a sentence's first word only before a lower-case word ("Alain is"),
+    and not next to another capitalised word ("San Francisco", "Colin Kelly Jr St")."""
     first, _, common = name_lists()
     taken = [(s, e) for s, e, _ in pairs]
     found = []
@@ -378,8 +378,8 @@ def find_address_blocks(text: str) -> list[tuple[int, int]]:
 
 
 def find_addresses(text: str) -> list[tuple[int, int]]:
-    """``(start, end)`` of street addresses: pyap (US, British), continental forms, unit
-    lines and mailing-address blocks."""
+    """``(start, end)`` of street addresses: pyap (US, British), continental forms, streets
+    named without a number, unit lines, post-office boxes and mailing-address blocks."""
     import pyap
 
     spans = [(m.start(), m.end()) for m in _CONTINENTAL_STREET.finditer(text)]

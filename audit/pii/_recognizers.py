@@ -408,9 +408,9 @@ def load_spacy_model(model: str):
     """Load an installed spaCy pipeline by package name, through its module's ``load()``.
 
     Only tokens, entities and lemmas are needed: the parser, tagger, lemmatizer and an
-    unused shared ``tok2vec`` are left out (half of spaCy's time; the entities do not change)
-    and each lemma is the token's lower-case text (presidio matches context words as
-    substrings of lemmas, so "phones" still holds "phone").
+    unused shared ``tok2vec`` are left out (the last was about a quarter of spaCy's time;
+    the entities do not change), and each lemma is the token's lower-case text (presidio
+    matches context words as substrings of lemmas, so "phones" still holds "phone").
     """
     import importlib
 
