@@ -126,14 +126,17 @@ _UNIT = r"(?:days?|weeks?|months?|years?|hours?|minutes?)"
 # period ("week", "year", "morning") only when anchored ("next week", not "a year",
 # "the weekend" or "52-year-old").
 DATE_WORDS = re.compile(
-    rf"\b(?:{MONTH}\.?|{WEEKDAY}|{RELATIVE_DAY}|ago|noon|midnight|[ap]\.?m\.?)\b"
+    rf"\b(?:{MONTH}\.?|{WEEKDAY}|{RELATIVE_DAY}|ago|noon|midnight|[ap]\.?m\.?|o'clock|"
+    r"christmas|easter|thanksgiving|new year's)\b"
     r"|\b(?:next|last|this|coming|past|previous)\s+(?:week(?:end)?|month|year|decade|"
-    r"century|quarter|morning|afternoon|evening|night)\b",
+    r"century|quarter|morning|afternoon|evening|night)\b"
+    rf"|\bin\s+{_NUMBER_WORD}\s+{_UNIT}\b",
     re.IGNORECASE,
 )
 # Digit forms of a date or time: y-m-d / d.m.y, a clock time, a year 1800-2099 (or decade).
 DATE_DIGITS = re.compile(
     r"\b\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\b|\b\d{1,2}:\d{2}\b|\b(?:1[89]|20)\d{2}s?\b"
+    r"|\bthe\s+\d{1,2}(?:st|nd|rd|th)\b"
 )
 
 

@@ -130,6 +130,10 @@ def test_checksums():
         ("the weekend", False),
         ("52-year-old", False),
         ("the following year", False),
+        ("in two weeks", True),
+        ("the 14th", True),
+        ("8 o'clock", True),
+        ("Christmas Eve", True),
     ],
 )
 def test_looks_like_date(text, is_date):
