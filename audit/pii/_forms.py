@@ -193,18 +193,19 @@ def postcode_patterns() -> list:
 POSTCODE_CONTEXT = ["zip", "zipcode", "postcode", "postal", "post", "address", "mailing"]
 NAME_CONTEXT = ["name", "customer", "caller", "contact", "attn", "mr", "mrs", "ms", "dr", "patient"]
 
-_NAME_LOCALES = (
-    *("en_US", "en_GB", "en_IE", "en_IN", "en_NG", "de_DE", "fr_FR", "es_ES", "es_MX"),
-    *("it_IT", "pt_BR", "nl_NL", "sv_SE", "pl_PL", "tr_TR", "ja_JP", "zh_CN", "vi_VN"),
-    *("yo_NG", "zu_ZA", "ar_AA", "ko_KR", "id_ID", "hi_IN", "ta_IN", "sw", "fa_IR"),
-    *("he_IL", "el_GR", "cs_CZ", "da_DK", "fi_FI", "no_NO", "uk_UA", "th_TH", "ga_IE"),
-)
+
+def _latin(name: str) -> bool:
+    """Return True for a name in Latin script ("Ástríður", "Lukáš"), accents allowed."""
+    import unicodedata
+
+    return all(c in " '-" or unicodedata.name(c, "").startswith("LATIN") for c in name)
 
 
 @functools.cache
 def name_lists() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
-    """Lower-case first names and surnames in Latin script (Faker's person providers), and
-    common English words (Faker's English word list) that are no one's surname."""
+    """Lower-case first names and surnames in Latin script, accents kept (Faker's person
+    providers, every locale), and common English words (Faker's English word list) that are
+    no one's surname."""
     import importlib
 
     from faker.providers.lorem.en_US import Provider as EnglishWords
@@ -212,7 +213,11 @@ def name_lists() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
 
     first: set[str] = set()
     last: set[str] = set()
-    for locale in _NAME_LOCALES:
+    import pkgutil
+
+    import faker.providers.person as person_providers
+
+    for locale in (m.name for m in pkgutil.iter_modules(person_providers.__path__)):
         provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
         for attr, into in (
             ("first_names", first),
@@ -222,7 +227,9 @@ def name_lists() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
             ("last_names", last),
             ("last_romanized_names", last),
         ):
-            into.update(n.lower() for n in getattr(provider, attr, ()) if n.isascii())
+            names = getattr(provider, attr, ())
+            if isinstance(names, tuple | list | dict):  # some locales weight names in a dict
+                into.update(n.lower() for n in names if _latin(n))
     # A first name that is also a common word ("will", "may") starts no name on its own.
     common = frozenset(w.lower() for w in EnglishWords.word_list) - last
     return frozenset(first - STOP_WORDS), frozenset(last - STOP_WORDS), common
