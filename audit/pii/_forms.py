@@ -193,19 +193,18 @@ def postcode_patterns() -> list:
 POSTCODE_CONTEXT = ["zip", "zipcode", "postcode", "postal", "post", "address", "mailing"]
 NAME_CONTEXT = ["name", "customer", "caller", "contact", "attn", "mr", "mrs", "ms", "dr", "patient"]
 
-
-def _latin(name: str) -> bool:
-    """Return True for a name in Latin script ("Ástríður", "Lukáš"), accents allowed."""
-    import unicodedata
-
-    return all(c in " '-" or unicodedata.name(c, "").startswith("LATIN") for c in name)
+_NAME_LOCALES = (
+    *("en_US", "en_GB", "en_IE", "en_IN", "en_NG", "de_DE", "fr_FR", "es_ES", "es_MX"),
+    *("it_IT", "pt_BR", "nl_NL", "sv_SE", "pl_PL", "tr_TR", "ja_JP", "zh_CN", "vi_VN"),
+    *("yo_NG", "zu_ZA", "ar_AA", "ko_KR", "id_ID", "hi_IN", "ta_IN", "sw", "fa_IR"),
+    *("he_IL", "el_GR", "cs_CZ", "da_DK", "fi_FI", "no_NO", "uk_UA", "th_TH", "ga_IE"),
+)
 
 
 @functools.cache
 def name_lists() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
-    """Lower-case first names and surnames in Latin script, accents kept (Faker's person
-    providers, every locale), and common English words (Faker's English word list) that are
-    no one's surname."""
+    """Lower-case first names and surnames in Latin script (Faker's person providers), and
+    common English words (Faker's English word list) that are no one's surname."""
     import importlib
 
     from faker.providers.lorem.en_US import Provider as EnglishWords
@@ -213,11 +212,7 @@ def name_lists() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
 
     first: set[str] = set()
     last: set[str] = set()
-    import pkgutil
-
-    import faker.providers.person as person_providers
-
-    for locale in (m.name for m in pkgutil.iter_modules(person_providers.__path__)):
+    for locale in _NAME_LOCALES:
         provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
         for attr, into in (
             ("first_names", first),
@@ -227,9 +222,7 @@ def name_lists() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
             ("last_names", last),
             ("last_romanized_names", last),
         ):
-            names = getattr(provider, attr, ())
-            if isinstance(names, tuple | list | dict):  # some locales weight names in a dict
-                into.update(n.lower() for n in names if _latin(n))
+            into.update(n.lower() for n in getattr(provider, attr, ()) if n.isascii())
     # A first name that is also a common word ("will", "may") starts no name on its own.
     common = frozenset(w.lower() for w in EnglishWords.word_list) - last
     return frozenset(first - STOP_WORDS), frozenset(last - STOP_WORDS), common
