@@ -434,8 +434,8 @@ def _privacy_checks(evidence: Evidence, policy: Policy, missing: CheckStatus) ->
         status: CheckStatus = "pass" if value <= limit else "fail"
         add(gate, requirement, shown, status, f"{finding.format(shown)}; required {requirement}")
 
+    attack = evidence.result("membership_inference")
     if privacy.max_membership_auc is not None:
-        attack = evidence.result("membership_inference")
         at_most(
             "max_membership_auc",
             privacy.max_membership_auc,
@@ -446,7 +446,6 @@ def _privacy_checks(evidence: Evidence, policy: Policy, missing: CheckStatus) ->
             absent="no membership-inference attack is in the evidence",
         )
     if privacy.max_exposure is not None:
-        attack = evidence.result("membership_inference")
         exposure = attack.exposure if attack is not None else None
         at_most(
             "max_exposure",

@@ -107,6 +107,12 @@ def card_brand_matches(digits: str) -> bool:
     return False
 
 
+def card_valid(candidate: str) -> bool:
+    """Return True when the digits of ``candidate`` pass Luhn in a known brand's range."""
+    digits = re.sub(r"\D", "", candidate)
+    return luhn_valid(digits) and card_brand_matches(digits)
+
+
 def iban_valid(candidate: str) -> bool:
     """Return True for an IBAN (no spaces) of its country's length with a valid mod-97 check."""
     if IBAN_LENGTHS.get(candidate[:2]) != len(candidate):
@@ -174,10 +180,7 @@ def _blank_other_numbers(text: str) -> str:
     one), and reading them is most of python-phonenumbers' time on records that hold them.
     """
     spans = find_ibans(text)
-    for match in _CARD.finditer(text):
-        digits = re.sub(r"\D", "", match.group())
-        if luhn_valid(digits) and card_brand_matches(digits):
-            spans.append(match.span())
+    spans.extend(m.span() for m in _CARD.finditer(text) if card_valid(m.group()))
     spans.extend(m.span() for m in _SSN_ALONE.finditer(text) if ssn_valid(m.group()))
     spans.extend(
         m.span() for m in _IPV4.finditer(text) if all(int(o) < 256 for o in m.group().split("."))
@@ -217,8 +220,7 @@ def _recognizer_classes() -> tuple[type, ...]:
 
     class RaikitCardRecognizer(PatternRecognizer):
         def validate_result(self, pattern_text: str) -> bool:
-            digits = re.sub(r"\D", "", pattern_text)
-            return luhn_valid(digits) and card_brand_matches(digits)
+            return card_valid(pattern_text)
 
     class RaikitIbanRecognizer(EntityRecognizer):
         def load(self) -> None:
