@@ -7,6 +7,7 @@ import pytest
 from raikit.audit.pii._forms import find_names, looks_like_date, national_phone_region, unescape
 from raikit.audit.pii._mask import mask_value
 from raikit.audit.pii._recognizers import (
+    DEFAULT_MODEL,
     EngineSpec,
     analyze_texts,
     build_analyzer,
@@ -427,6 +428,26 @@ def test_batch_pass_equals_presidio_analyze(request, docs, engine):
             )
         assert batch == one_by_one
     assert any(hit[0] == "URL" for hit in batch[0])  # the gated recognizers did run
+
+
+def test_trimmed_pipeline_finds_what_spacys_own_finds(spacy_analyzer, docs):
+    # raikit's pipeline drops components and multiplies on NumPy's BLAS; the model as spaCy
+    # loads it, on thinc's default backend, must tag the same entities.
+    import spacy
+    from thinc.api import NumpyOps
+
+    trimmed = spacy_analyzer.nlp_engine.nlp["en"]
+    assert trimmed.get_pipe("ner").model.ops.name == "raikit_numpy_blas"
+    reference = spacy.load(DEFAULT_MODEL)
+    assert type(reference.get_pipe("ner").model.ops) is NumpyOps
+    texts = [d.text for d in docs]
+
+    def ents(nlp):
+        return [[(e.start_char, e.end_char, e.label_) for e in d.ents] for d in nlp.pipe(texts)]
+
+    expected = ents(reference)
+    assert sum(map(len, expected)) > 300
+    assert ents(trimmed) == expected
 
 
 def test_no_recognizer_has_its_own_context_step(spacy_analyzer, presidio_analyzer):
