@@ -23,9 +23,14 @@ import re
 
 # python-phonenumbers regions tried, in turn, for numbers written without a country code.
 PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN", "AU", "BR", "ES", "IT", "JP", "ZA", "MX", "NL")
-# Digit groups (optionally in brackets) with single separators: a national number's shape.
+# Where a number ends: not inside a word, a path or a longer number; a label may follow
+# after a hyphen ("06-11146669-Office").
+_PHONE_END = r"(?![\w/]|[.-]\d|-(?![^\W\d_]))"
+# A digit group, bare or in brackets ("(020)"; never one bracket alone: "2021-05-06)").
+_PHONE_GROUP = r"(?:\(\d{1,5}\)|\d{1,5})"
+# Digit groups with single separators: a national number's shape.
 PHONE_CANDIDATE = re.compile(
-    r"(?<![\w+./-])\(?\d{1,5}\)?(?:[ .-]?\(?\d{1,5}\)?){1,5}(?![\w/-]|[.-]\d)"
+    rf"(?<![\w+./-]){_PHONE_GROUP}(?:[ .-]?{_PHONE_GROUP}){{1,5}}{_PHONE_END}"
 )
 
 
@@ -58,6 +63,24 @@ def national_phone_region(candidate: str, regions: tuple[str, ...] = PHONE_REGIO
         if phonenumbers.is_valid_number(number):
             return region
     return None
+
+
+# A number written with its country code: "+354 417 4336", "+49 (30) 1234567".
+INTERNATIONAL_CANDIDATE = re.compile(
+    rf"(?<![\w+])\+\d{{1,3}}(?:[ .-]?{_PHONE_GROUP}){{1,5}}{_PHONE_END}"
+)
+
+
+def possible_international_number(candidate: str) -> bool:
+    """Whether ``candidate`` (``+``, a country code, digits) has a length its country's numbers
+    can have: the international form says phone; a valid-number check would drop the many
+    numbers outside python-phonenumbers' ranges (``+354 417 4336``)."""
+    import phonenumbers
+
+    try:
+        return phonenumbers.is_possible_number(phonenumbers.parse(candidate, None))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 _ESCAPE = re.compile(r"\\[nrt]")

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from raikit.audit.pii._forms import (
+    INTERNATIONAL_CANDIDATE,
     NAME_CONTEXT,
     PHONE_CANDIDATE,
     PHONE_REGIONS,
@@ -39,6 +40,7 @@ from raikit.audit.pii._forms import (
     find_names,
     name_lists,
     national_phone_region,
+    possible_international_number,
     postcode_patterns,
     unescape,
 )
@@ -249,6 +251,12 @@ def _recognizer_classes() -> tuple[type, ...]:
                 (m.start, m.end)
                 for m in phonenumbers.PhoneNumberMatcher(readable, "US", leniency=self.leniency)
             ]
+            for match in INTERNATIONAL_CANDIDATE.finditer(readable):
+                start, end = match.span()
+                if not any(s < end and start < e for s, e in spans) and (
+                    possible_international_number(match.group())
+                ):
+                    spans.append((start, end))
             for match in PHONE_CANDIDATE.finditer(readable):
                 start, end = match.span()
                 if not any(s < end and start < e for s, e in spans) and national_phone_region(

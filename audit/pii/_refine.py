@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from raikit.audit.pii._forms import DATE_WORDS, looks_like_date, name_lists
@@ -34,23 +35,69 @@ def _organization_unlikely(text: str, result: RecognizerResult) -> bool:
     return not title or not text[: result.start].strip(" \"'([") or span.lower() in name_lists()[0]
 
 
+_LINK_WORDS = r"(?:before|after|on|since|until|till|by|from|at|to|and|or|between|around)"
+_DATE_EDGES = re.compile(rf"^(?:[\W_]|{_LINK_WORDS}\b)+|(?:[\W_]|\b{_LINK_WORDS})+$", re.I)
+
+
+def _date_beside(
+    text: str, result: RecognizerResult, numbers: list[RecognizerResult]
+) -> RecognizerResult | None:
+    """The longest stretch of a ``DATE_TIME`` outside the card or phone ``numbers`` it
+    overlaps, without the words linking it to them, when that stretch has a date's form:
+    spaCy reads "+33 1 42 68 53 00 before March 3rd" as the date "53 00 before March 3rd"."""
+    from presidio_analyzer import RecognizerResult
+
+    cuts = sorted((max(n.start, result.start), min(n.end, result.end)) for n in numbers)
+    pieces, start = [], result.start
+    for cut_start, cut_end in cuts:
+        pieces.append((start, cut_start))
+        start = max(start, cut_end)
+    pieces.append((start, result.end))
+    dates = []
+    for start, end in pieces:
+        piece = text[start:end]
+        lead = _DATE_EDGES.match(piece)
+        start += lead.end() if lead else 0
+        trail = _DATE_EDGES.search(text[start:end])
+        end = start + trail.start() if trail else end
+        if end > start and looks_like_date(text[start:end]):
+            dates.append((start, end))
+    if not dates:
+        return None
+    start, end = max(dates, key=lambda d: d[1] - d[0])
+    return RecognizerResult(
+        "DATE_TIME",
+        start,
+        end,
+        result.score,
+        result.analysis_explanation,
+        result.recognition_metadata,
+    )
+
+
 def refine_results(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
     """Drop the false positives raikit knows presidio and spaCy make; merge repeated spans.
 
     A ``DATE_TIME`` without a date's form (a count, an order, card or phone number, a ZIP
-    code inside a found address), any ``DATE_TIME`` overlapping a card, IBAN, SSN, IP address
-    or phone number, a ``PHONE_NUMBER`` overlapping one of the others (presidio's phone
-    matcher reads IPv4 addresses, SSNs and card digits as numbers), anything inside a
+    code inside a found address) or whose only date is inside a card, IBAN, SSN, IP address
+    or phone number (:func:`_date_beside` keeps a date's part outside the number), a
+    ``PHONE_NUMBER`` overlapping one of the others (presidio's phone matcher reads IPv4
+    addresses, SSNs and card digits as numbers), anything inside a
     checksum-valid IBAN (its digit groups pass for card numbers), a ``URL`` inside an e-mail
     address. NER spans (person, place, organisation) on an e-mail address, URL or number,
     a person or organisation inside a street address, a person inside a company name with a
     legal form, a listed first name that is also a found place, an organisation on a listed
     first name, and an ``ORGANIZATION`` failing :func:`_organization_unlikely` are dropped too.
-    Overlapping hits of one type keep the longest, and the other mentions of each person
-    found are added (:func:`_repeat_names`).
+    Spans lose the whitespace at their edges, overlapping hits of one type keep the longest,
+    and the other mentions of each person found are added (:func:`_repeat_names`).
     """
     from spacy.lang.en.stop_words import STOP_WORDS
 
+    for result in results:  # spaCy's entities may end on a line break: "Romilda Heus\n"
+        span = text[result.start : result.end]
+        result.start += len(span) - len(span.lstrip())
+        result.end -= len(span) - len(span.rstrip())
+    results = [r for r in results if r.end > r.start]
     strong = [
         r
         for r in results
@@ -66,12 +113,17 @@ def refine_results(text: str, results: list[RecognizerResult]) -> list[Recognize
     for result in results:
         span = text[result.start : result.end]
         entity = result.entity_type
-        if entity == "DATE_TIME" and (
-            not looks_like_date(span)
-            or any(_overlaps(result, s) for s in strong)
-            or (not DATE_WORDS.search(span) and any(_overlaps(result, p) for p in places))
-        ):
-            continue
+        if entity == "DATE_TIME":
+            numbers = [s for s in strong if _overlaps(result, s)]
+            if numbers and looks_like_date(span):
+                result = _date_beside(text, result, numbers)
+                if result is None:
+                    continue
+                span = text[result.start : result.end]
+            if not looks_like_date(span) or (
+                not DATE_WORDS.search(span) and any(_overlaps(result, p) for p in places)
+            ):
+                continue
         if entity == "URL" and any(_overlaps(result, e) for e in web if e.entity_type != "URL"):
             continue
         if entity != "IBAN_CODE" and any(

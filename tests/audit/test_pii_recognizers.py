@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from raikit.audit.pii._forms import find_names, looks_like_date, national_phone_region, unescape
+from raikit.audit.pii._forms import (
+    find_names,
+    looks_like_date,
+    national_phone_region,
+    possible_international_number,
+    unescape,
+)
 from raikit.audit.pii._mask import mask_value
 from raikit.audit.pii._recognizers import (
     DEFAULT_MODEL,
@@ -186,7 +192,25 @@ SSN_OR_PHONE_CASES = [
     ("ref 900-70-1234", [("US_ITIN", 4, 15)]),
     # An SSN's shape inside a longer number is no SSN: the phone is read whole.
     ("call me on +357 25 223299?", [("PHONE_NUMBER", 11, 25)]),
+    # International form outside python-phonenumbers' valid ranges; a label after a hyphen;
+    # too short for its country; a hyphen and a digit continue the number.
+    ("call +354 417 4336 office", [("PHONE_NUMBER", 5, 18)]),
+    ("06-11146669-Office", [("PHONE_NUMBER", 0, 11)]),
+    ("ref +354 41", []),
+    ("part 020 7946 0958-2", []),
+    # A bracket closing a date is no phone's bracket; a country code keeps its number whole.
+    ("(updated 2021-05-06)", []),
+    ("+61 2 9374 4000 03/04/2022", [("PHONE_NUMBER", 0, 15)]),
 ]  # fmt: skip
+
+
+def test_international_form_needs_a_possible_length_not_a_valid_range():
+    import phonenumbers
+
+    assert not phonenumbers.is_valid_number(phonenumbers.parse("+354 417 4336"))
+    assert possible_international_number("+354 417 4336")
+    assert not possible_international_number("+354 41")
+    assert not possible_international_number("+999 417 4336")  # no such country code
 
 
 @pytest.mark.parametrize(
@@ -328,6 +352,30 @@ def test_forms_found(spacy_analyzer, text, expected):
     (found,) = analyze_texts(spacy_analyzer, [text], entities=FORM_TYPES, score_threshold=0.35)
     values = {(t, text[s:e]) for t, s, e, _ in found}
     assert set(expected) <= values
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # spaCy's DATE here is "53 00 before March 3rd", "457 1881": only what lies outside
+        # the number, without the linking word, is a date.
+        (
+            "Reach me at +33 1 42 68 53 00 before March 3rd please.",
+            {("PHONE_NUMBER", "+33 1 42 68 53 00"), ("DATE_TIME", "March 3rd")},
+        ),
+        (
+            "Romilda Heus\\n+354 457 1881 office",
+            {("PERSON", "Romilda Heus"), ("PHONE_NUMBER", "+354 457 1881")},
+        ),
+        (
+            "Phone +81 3-3224-9999 (updated 2021-05-06)",
+            {("PHONE_NUMBER", "+81 3-3224-9999"), ("DATE_TIME", "2021-05-06")},
+        ),
+    ],
+)
+def test_a_date_keeps_only_its_part_outside_a_number(spacy_analyzer, text, expected):
+    (found,) = analyze_texts(spacy_analyzer, [text], entities=FORM_TYPES, score_threshold=0.35)
+    assert {(t, text[s:e]) for t, s, e, _ in found} == expected
 
 
 @pytest.mark.parametrize("text", NOT_PII)
