@@ -83,11 +83,12 @@ def possible_international_number(candidate: str) -> bool:
         return False
 
 
-_ESCAPE = re.compile(r"\\[nrt]")
+# Upper-cased exports write them as "\\N".
+_ESCAPE = re.compile(r"\\[nrt]", re.IGNORECASE)
 
 
 def unescape(text: str) -> str:
-    """Read literal ``\\n``, ``\\r`` and ``\\t`` as whitespace; offsets are unchanged."""
+    """Read literal ``\\n``, ``\\r`` and ``\\t`` (any case) as whitespace; offsets are unchanged."""
     return _ESCAPE.sub(" \n", text) if "\\" in text else text
 
 

@@ -306,6 +306,8 @@ FORM_CASES = [
     ("call 0161 496 0750 (Manchester office)", [("PHONE_NUMBER", "0161 496 0750")]),
     ("Rufnummer: 030 901820 (Berlin).", [("PHONE_NUMBER", "030 901820")]),
     ("WhatsApp +91 98765 43210 after six", [("PHONE_NUMBER", "+91 98765 43210")]),
+    ("Standard : +33(0)1 42 68 53 00", [("PHONE_NUMBER", "+33(0)1 42 68 53 00")]),
+    ("CALLBACK LIST:\\N+49 30 9018 2255", [("PHONE_NUMBER", "+49 30 9018 2255")]),
     ("left at 500 E Main St Apt 12, Boise, ID 83702 today",
      [("LOCATION", "500 E Main St Apt 12, Boise, ID 83702"), ("DATE_TIME", "today")]),
     ("Mail it to Hauptstrasse 5, 10115 Berlin", [("LOCATION", "Hauptstrasse 5, 10115 Berlin")]),
@@ -422,8 +424,8 @@ def test_national_phone_region(candidate, region):
 
 
 def test_unescape_keeps_offsets():
-    text = "a\\nb\\tc"
-    assert unescape(text) == "a \nb \nc" and len(unescape(text)) == len(text)
+    text = "a\\nb\\tc\\N"
+    assert unescape(text) == "a \nb \nc \n" and len(unescape(text)) == len(text)
 
 
 @pytest.mark.parametrize(
