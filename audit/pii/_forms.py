@@ -53,8 +53,8 @@ def national_phone_region(candidate: str, regions: tuple[str, ...] = PHONE_REGIO
     digits = sum(c.isdigit() for c in candidate)
     if not 8 <= digits <= 13 or _NOT_A_PHONE.fullmatch(candidate):  # 7: a local number
         return None
-    if candidate[0] not in "0(" and candidate.isdigit():  # an unformatted run: an ID, a date
-        return None
+    if candidate[0] not in "0(" and candidate.isdigit():  # an unformatted run: an ID, a date,
+        regions = ("US",) if "US" in regions and digits in (10, 11) else ()  # or a US number
     for region in regions:
         try:
             number = phonenumbers.parse(candidate, region)
@@ -67,7 +67,7 @@ def national_phone_region(candidate: str, regions: tuple[str, ...] = PHONE_REGIO
 
 # A number written with its country code: "+354 417 4336", "+49 (30) 1234567".
 INTERNATIONAL_CANDIDATE = re.compile(
-    rf"(?<![\w+])\+\d{{1,3}}(?:[ .-]?{_PHONE_GROUP}){{1,5}}{_PHONE_END}"
+    rf"(?<![\w+])\+\d{{1,3}}(?: ?\(0\))?(?:[ .-]?{_PHONE_GROUP}){{1,5}}{_PHONE_END}"
 )
 
 

@@ -202,7 +202,6 @@ def _recognizer_classes() -> tuple[type, ...]:
     Presidio finds recognizer classes by walking ``__subclasses__()`` and matching names, so
     each class is created once and named so that it cannot shadow one of presidio's.
     """
-    import phonenumbers
     import tldextract
     from presidio_analyzer import (
         AnalysisExplanation,
@@ -240,8 +239,9 @@ def _recognizer_classes() -> tuple[type, ...]:
             return not ssn_valid(pattern_text)
 
     class RaikitPhoneRecognizer(PhoneRecognizer):
-        # One PhoneNumberMatcher pass (numbers with a country code, North-American ones),
-        # then national numbers of the other regions one candidate at a time.
+        # Candidates by shape, each parsed by python-phonenumbers: a number with its country
+        # code when it has a possible length, a national one when valid in one of the
+        # regions (a PhoneNumberMatcher pass over the text found the same numbers, slower).
         # python-phonenumbers reads 0xx-xx-xxxx as a German or British number; no region
         # prints its numbers in the SSN's 3-2-4 grouping, so that shape is left to US_SSN.
         # Valid cards, IBANs, SSNs and IPv4 addresses are blanked first.
@@ -249,10 +249,7 @@ def _recognizer_classes() -> tuple[type, ...]:
             readable = _blank_other_numbers(text)
             if len(_PHONE_DIGITS.findall(readable)) < 7:  # no region's number is shorter
                 return []
-            spans = [
-                (m.start, m.end)
-                for m in phonenumbers.PhoneNumberMatcher(readable, "US", leniency=self.leniency)
-            ]
+            spans = []
             for match in INTERNATIONAL_CANDIDATE.finditer(readable):
                 start, end = match.span()
                 if not any(s < end and start < e for s, e in spans) and (
@@ -262,7 +259,7 @@ def _recognizer_classes() -> tuple[type, ...]:
             for match in PHONE_CANDIDATE.finditer(readable):
                 start, end = match.span()
                 if not any(s < end and start < e for s, e in spans) and national_phone_region(
-                    match.group(), self.supported_regions[1:]
+                    match.group(), self.supported_regions
                 ):
                     spans.append((start, end))
             return [

@@ -307,6 +307,9 @@ FORM_CASES = [
     ("Rufnummer: 030 901820 (Berlin).", [("PHONE_NUMBER", "030 901820")]),
     ("WhatsApp +91 98765 43210 after six", [("PHONE_NUMBER", "+91 98765 43210")]),
     ("Standard : +33(0)1 42 68 53 00", [("PHONE_NUMBER", "+33(0)1 42 68 53 00")]),
+    ("ring +44 (0) 20 7946 0958 or 2125550199", [
+        ("PHONE_NUMBER", "+44 (0) 20 7946 0958"), ("PHONE_NUMBER", "2125550199")
+    ]),
     ("CALLBACK LIST:\\N+49 30 9018 2255", [("PHONE_NUMBER", "+49 30 9018 2255")]),
     ("left at 500 E Main St Apt 12, Boise, ID 83702 today",
      [("LOCATION", "500 E Main St Apt 12, Boise, ID 83702"), ("DATE_TIME", "today")]),
@@ -417,10 +420,16 @@ def test_presidio_defaults_miss_these_forms(presidio_analyzer):
         ("60614-2301", None),
         ("20231104", None),
         ("12", None),
+        # An unformatted run is a US number only: "5182604759", "1 518..." but not "4930901820".
+        ("5182604759", "US"),
+        ("15182604759", "US"),
+        ("4930901820", None),
     ],
 )
 def test_national_phone_region(candidate, region):
     assert national_phone_region(candidate) == region
+    if region == "US" and candidate.isdigit():  # "5182604759" is a valid German number too
+        assert national_phone_region(candidate, ("GB", "DE")) is None
 
 
 def test_unescape_keeps_offsets():
