@@ -15,7 +15,13 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING
 
-from raikit.audit.pii._recognizers import EngineSpec, Hit, analyze_texts, get_analyzer
+from raikit.audit.pii._recognizers import (
+    EngineSpec,
+    Hit,
+    analyze_texts,
+    get_analyzer,
+    one_blas_thread,
+)
 from raikit.models.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -87,7 +93,8 @@ def run_analysis(
     context = multiprocessing.get_context(start)
     chunks = _chunks(texts, n_process * 4)
     out: list[list[Hit]] = [[] for _ in texts]
-    with ProcessPoolExecutor(max_workers=n_process, mp_context=context) as pool:
+    # Forked inside one_blas_thread(), the workers start on one BLAS thread, as they run.
+    with one_blas_thread(), ProcessPoolExecutor(n_process, context) as pool:
         futures = [
             pool.submit(_analyze_chunk, spec, [texts[i] for i in c], entities, score_threshold)
             for c in chunks

@@ -563,12 +563,31 @@ def analyze_texts(
     Each hit is ``(entity_type, start, end, score)``; with ``refine`` literal ``\\n`` escapes
     are read as line breaks (:func:`~raikit.audit.pii._forms.unescape`, offsets unchanged) and
     raikit's :func:`refine_results` drops presidio's known false positives. spaCy multiplies
-    on one BLAS thread: more only spin on matrices this small (as fast, twice the CPU).
+    on one BLAS thread (:func:`one_blas_thread`).
     """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1, user_api="blas"):
+    with one_blas_thread():
         return _analyze_batch(analyzer, texts, entities, score_threshold, refine, batch_size)
+
+
+@functools.cache
+def _blas_libraries():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController().select(user_api="blas")
+
+
+def one_blas_thread() -> contextlib.AbstractContextManager:
+    """A context in which the BLAS libraries loaded (NumPy's OpenBLAS) run on one thread.
+
+    More only spin on matrices as small as spaCy's (as fast, twice the CPU). Where every
+    library already runs on one thread (a process forked inside this context), nothing is
+    set: setting a thread count in a forked OpenBLAS starts its threads again, and they spin
+    for a tenth of a second of CPU.
+    """
+    libraries = _blas_libraries()
+    if all(library.num_threads == 1 for library in libraries.lib_controllers):
+        return contextlib.nullcontext()
+    return libraries.limit(limits=1)
 
 
 def _analyze_batch(

@@ -173,6 +173,28 @@ def test_process_pool_matches_local(pattern_analyzer, monkeypatch):
     assert pooled == local
 
 
+def test_one_blas_thread_limits_once_and_leaves_a_limited_process_alone(monkeypatch):
+    # A forked worker inherits the limit; setting it again would restart OpenBLAS's threads.
+    from threadpoolctl import threadpool_info
+
+    from raikit.audit.pii._recognizers import _blas_libraries, one_blas_thread
+
+    def blas_threads():
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    before = blas_threads()
+    with one_blas_thread():
+        assert blas_threads() == {1}
+        calls = []
+        with monkeypatch.context() as patch:
+            for library in _blas_libraries().lib_controllers:
+                patch.setattr(library, "set_num_threads", calls.append)
+            with one_blas_thread():
+                assert blas_threads() == {1}
+        assert calls == []
+    assert blas_threads() == before
+
+
 def test_dask_local_cluster_matches_local(spacy_analyzer):
     distributed = pytest.importorskip("dask.distributed")
     docs = generate_labelled_texts(80, seed=3)
