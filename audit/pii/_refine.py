@@ -154,7 +154,47 @@ def refine_results(text: str, results: list[RecognizerResult]) -> list[Recognize
             ):
                 continue
         kept.append(result)
+    kept.extend(_addressees(text, kept, addresses))
     return _repeat_names(text, _longest_per_type(kept))
+
+
+# A line of two or three Title-case words, after an optional label: "Billing address: Ann Lee".
+_ADDRESSEE_LINE = re.compile(
+    r"(?:[^\n:]*:[ \t]*)?([A-Z][^\W\d_]+(?:[ -][A-Z][^\W\d_]+){1,2})[ \t]*\Z"
+)
+
+
+def _addressees(
+    text: str, results: list[RecognizerResult], addresses: list[RecognizerResult]
+) -> list[RecognizerResult]:
+    """The person named on the line above a postal address that starts a line, when that
+    line holds only a name: two or three Title-case words, the last no common English word
+    unless a surname ("Head Office" is none; a company with a legal form is found as one)."""
+    from presidio_analyzer import RecognizerResult
+
+    _, last, common = name_lists()
+    found = []
+    for address in addresses:
+        head = text[: address.start]
+        line_end = head.rstrip(" \t>").rfind("\n")
+        if line_end < 0 or head[line_end:].strip(" \t>\n"):
+            continue  # the address does not start a line
+        above = head[:line_end].rstrip(" \t>\n")
+        start = above.rfind("\n") + 1
+        match = _ADDRESSEE_LINE.search(above, start)
+        surname = match and match.group(1).split()[-1].lower()
+        if match is None or (surname in common and surname not in last):
+            continue  # "Head Office"
+        name = RecognizerResult(
+            "PERSON",
+            match.start(1),
+            match.end(1),
+            0.5,
+            recognition_metadata={"recognizer_name": "RaikitAddressee"},
+        )
+        if not any(_overlaps(name, r) for r in results + found):
+            found.append(name)
+    return found
 
 
 def _word_char(char: str) -> bool:

@@ -383,6 +383,31 @@ def test_a_date_keeps_only_its_part_outside_a_number(spacy_analyzer, text, expec
     assert {(t, text[s:e]) for t, s, e, _ in found} == expected
 
 
+@pytest.mark.parametrize(
+    ("above", "person"),
+    [
+        ("Ship to:\nOtniel Prummel\n", "Otniel Prummel"),
+        ("Billing address: Otniel Prummel\n  ", "Otniel Prummel"),
+        ("> Otniel Prummel\n> ", "Otniel Prummel"),
+        ("Head Office\n", None),  # "office" is a common word and no surname
+        ("Otniel Prummel lives at ", None),  # the address does not start a line
+        ("Otniel Prummel\nPlease send it to 4 Main St, ", None),
+    ],
+)
+def test_the_line_above_an_address_names_its_addressee(above, person):
+    from presidio_analyzer import RecognizerResult
+
+    from raikit.audit.pii._refine import refine_results
+
+    text = above + "12 Rue de la Paix\n75002 Paris"
+    start = text.index("12 Rue")
+    address = RecognizerResult(
+        "LOCATION", start, len(text), 0.7, None, {"recognizer_name": "RaikitAddressRecognizer"}
+    )
+    people = [text[r.start : r.end] for r in refine_results(text, [address])]
+    assert people[1:] == ([person] if person else [])
+
+
 @pytest.mark.parametrize("text", NOT_PII)
 def test_no_pii_in_counts_versions_and_amounts(spacy_analyzer, text):
     (found,) = analyze_texts(spacy_analyzer, [text], entities=FORM_TYPES, score_threshold=0.35)
