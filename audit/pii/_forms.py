@@ -404,12 +404,39 @@ def find_address_blocks(text: str) -> list[tuple[int, int]]:
     return found
 
 
+# An address on one line: a street and its number, the town, then a region code and a
+# postcode ("Aqqusinersuaq 146, Sisimiut, QE 3911", "Hazenhof 38, Vleuten, UT 3451 LL",
+# "55 Avenue du Golf Arabe, Frichette, 61 3050", "Midhraun 50, Garðabær,  210"). The street's
+# words are capitalised but for particles ("Viale delle Province 119", "ul. Nobla Alfreda 90").
+_STREET_WORD = (
+    r"(?:[^\W\d_a-z][\w'.-]*|(?:de|del|della|delle|di|da|do|dos|das|du|des|la|le|les|van|von|"
+    r"der|den|y|u\.|ul\.|rue|via|rua|calle)(?!\w))"
+)
+# Digits alone are a postcode when not a year, and when they are the region's digits or end
+# the phrase ("Chapter 12, Part Two, 1000 copies" is no address).
+_POSTAL_DIGITS = r"(?!(?:19|20)\d\d(?![\w-]))\d{2,5}(?:[-\s]\d{2,4})?"
+_ADDRESS_LINE = re.compile(
+    rf"(?<![\w.-])(?:\d{{1,5}}[a-z]?\s{_STREET_WORD}(?:\s{_STREET_WORD}){{0,5}}"
+    rf"|{_STREET_WORD}(?:\s{_STREET_WORD}){{0,5}}\s\d{{1,4}}[a-z]?\.?)"
+    r",\s+([^\W\d_a-z][\w'.-]*(?:\s(?:-\s)?[^\W\d][\w'.-]*){0,4})"
+    r",\s+(?:(?:[A-Z]{1,3}\s)?(?:\d{4}\s?[A-Z]{2}|[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2})"
+    rf"|[A-Z]{{1,3}}\s{_POSTAL_DIGITS}|{_POSTAL_DIGITS}(?!\s+[a-z]))(?![\w-])"
+)
+
+
+def _address_lines(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of one-line addresses (:data:`_ADDRESS_LINE`)."""
+    return [m.span() for m in _ADDRESS_LINE.finditer(text)]
+
+
 def find_addresses(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` of street addresses: pyap (US, British), continental forms, streets
-    named without a number, unit lines, post-office boxes and mailing-address blocks."""
+    named without a number, unit lines, post-office boxes, one-line addresses with a postcode
+    and mailing-address blocks."""
     import pyap
 
     spans = [(m.start(), m.end()) for m in _CONTINENTAL_STREET.finditer(text)]
+    spans.extend(_address_lines(text))
     spans.extend((m.start(), m.end()) for m in _ADDRESS_UNIT.finditer(text))
     spans.extend((m.start(), m.end()) for m in _STREET_NAME.finditer(text))
     spans.extend(find_address_blocks(text))

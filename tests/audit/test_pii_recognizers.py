@@ -338,6 +338,10 @@ FORM_CASES = [
     ("Post to P.O. Box 255, Kangerlussuaq", [("LOCATION", "P.O. Box 255")]),
     ("Office: Ufnau Strasse 11, Zürich", [("LOCATION", "Ufnau Strasse 11")]),
     ("Flights to Austin and San Francisco are full", [("LOCATION", "Austin")]),
+    ("Ship it to Kastanjelaan 12, Utrecht, UT 3512 AB please",
+     [("LOCATION", "Kastanjelaan 12, Utrecht, UT 3512 AB")]),
+    ("It was sent to Hlíðarvegur 9, Ísafjörður,  400.",
+     [("LOCATION", "Hlíðarvegur 9, Ísafjörður,  400")]),
 ]  # fmt: skip
 # Numbers and words that are none of the types above.
 NOT_PII = [
@@ -348,6 +352,7 @@ NOT_PII = [
     "CAN YOU REACH US AT THE DESK? THE LINE WAS BUSY.",
     "The renewal includes a year of support and a spare part.",
     "Our 52-year-old boiler was replaced over the weekend.",
+    "See Chapter 12, Part Two, 1000 copies were printed.",
 ]
 FORM_TYPES = ["PERSON", "PHONE_NUMBER", "LOCATION", "DATE_TIME", "ORGANIZATION"]
 
