@@ -424,11 +424,6 @@ _ADDRESS_LINE = re.compile(
 )
 
 
-def _address_lines(text: str) -> list[tuple[int, int]]:
-    """``(start, end)`` of one-line addresses (:data:`_ADDRESS_LINE`)."""
-    return [m.span() for m in _ADDRESS_LINE.finditer(text)]
-
-
 def find_addresses(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` of street addresses: pyap (US, British), continental forms, streets
     named without a number, unit lines, post-office boxes, one-line addresses with a postcode
@@ -436,7 +431,7 @@ def find_addresses(text: str) -> list[tuple[int, int]]:
     import pyap
 
     spans = [(m.start(), m.end()) for m in _CONTINENTAL_STREET.finditer(text)]
-    spans.extend(_address_lines(text))
+    spans.extend(m.span() for m in _ADDRESS_LINE.finditer(text))
     spans.extend((m.start(), m.end()) for m in _ADDRESS_UNIT.finditer(text))
     spans.extend((m.start(), m.end()) for m in _STREET_NAME.finditer(text))
     spans.extend(find_address_blocks(text))

@@ -158,9 +158,10 @@ def refine_results(text: str, results: list[RecognizerResult]) -> list[Recognize
     return _repeat_names(text, _longest_per_type(kept))
 
 
-# A line of two or three Title-case words, after an optional label: "Billing address: Ann Lee".
+# A whole line of two or three Title-case words, after an optional label and quote marks:
+# "Billing address: Ann Lee", "> Ann Lee".
 _ADDRESSEE_LINE = re.compile(
-    r"(?:[^\n:]*:[ \t]*)?([A-Z][^\W\d_]+(?:[ -][A-Z][^\W\d_]+){1,2})[ \t]*\Z"
+    r"[ \t>]*(?:[^\n:]*:[ \t]*)?([A-Z][^\W\d_]+(?:[ -][A-Z][^\W\d_]+){1,2})[ \t]*\Z"
 )
 
 
@@ -181,7 +182,7 @@ def _addressees(
             continue  # the address does not start a line
         above = head[:line_end].rstrip(" \t>\n")
         start = above.rfind("\n") + 1
-        match = _ADDRESSEE_LINE.search(above, start)
+        match = _ADDRESSEE_LINE.match(above, start)
         surname = match and match.group(1).split()[-1].lower()
         if match is None or (surname in common and surname not in last):
             continue  # "Head Office"

@@ -397,6 +397,7 @@ def test_a_date_keeps_only_its_part_outside_a_number(spacy_analyzer, text, expec
         ("Head Office\n", None),  # "office" is a common word and no surname
         ("Otniel Prummel lives at ", None),  # the address does not start a line
         ("Otniel Prummel\nPlease send it to 4 Main St, ", None),
+        ("Thank you for your order from Acme Widgets\n", None),  # the line holds more
     ],
 )
 def test_the_line_above_an_address_names_its_addressee(above, person):
