@@ -249,19 +249,17 @@ def _recognizer_classes() -> tuple[type, ...]:
             readable = _blank_other_numbers(text)
             if len(_PHONE_DIGITS.findall(readable)) < 7:  # no region's number is shorter
                 return []
-            spans = []
-            for match in INTERNATIONAL_CANDIDATE.finditer(readable):
-                start, end = match.span()
-                if not any(s < end and start < e for s, e in spans) and (
-                    possible_international_number(match.group())
-                ):
-                    spans.append((start, end))
-            for match in PHONE_CANDIDATE.finditer(readable):
-                start, end = match.span()
-                if not any(s < end and start < e for s, e in spans) and national_phone_region(
-                    match.group(), self.supported_regions
-                ):
-                    spans.append((start, end))
+            spans: list[tuple[int, int]] = []
+            for candidates, is_number in (
+                (INTERNATIONAL_CANDIDATE, possible_international_number),
+                (PHONE_CANDIDATE, lambda c: national_phone_region(c, self.supported_regions)),
+            ):
+                for match in candidates.finditer(readable):
+                    start, end = match.span()
+                    if not any(s < end and start < e for s, e in spans) and is_number(
+                        match.group()
+                    ):
+                        spans.append((start, end))
             return [
                 self._get_recognizer_result(_Span(s, e), text, None, nlp_artifacts)
                 for s, e in spans

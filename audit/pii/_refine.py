@@ -183,8 +183,10 @@ def _addressees(
         above = head[:line_end].rstrip(" \t>\n")
         start = above.rfind("\n") + 1
         match = _ADDRESSEE_LINE.match(above, start)
-        surname = match and match.group(1).split()[-1].lower()
-        if match is None or (surname in common and surname not in last):
+        if match is None:
+            continue
+        surname = match.group(1).split()[-1].lower()
+        if surname in common and surname not in last:
             continue  # "Head Office"
         name = RecognizerResult(
             "PERSON",
