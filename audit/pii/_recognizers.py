@@ -392,24 +392,59 @@ def quiet_presidio() -> None:
 
 
 # spaCy components presidio does not need: context words are matched as substrings of
-# lower-case tokens (see ``_lower_lemmas``); the shared ``tok2vec`` goes too when nothing kept
+# lower-case tokens (see ``_spacy_engine_class``); the shared ``tok2vec`` goes too when nothing kept
 # listens to it (the English pipelines' NER embeds its own).
 _UNUSED_COMPONENTS = ["parser", "tagger", "attribute_ruler", "lemmatizer", "senter"]
 
 
-def _lower_lemmas(doc):
-    """Give each token its lower-case text as lemma (presidio's context words match inside it)."""
-    for token in doc:
-        token.lemma_ = token.lower_
-    return doc
-
-
 @functools.cache
-def _register_lower_lemmas() -> str:
-    from spacy.language import Language
+def _spacy_engine_class() -> type:
+    """presidio's spaCy engine, with each token's lower-case text as its lemma.
 
-    Language.component("raikit_lower_lemmas", func=_lower_lemmas)
-    return "raikit_lower_lemmas"
+    presidio matches context words as substrings of lemmas, so "phones" still holds "phone";
+    the lemmatizer is not loaded. Its artifacts carry token texts, not spaCy tokens (all
+    presidio reads of them), and each distinct word's keyword test is made once.
+    """
+    from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
+
+    class RaikitArtifacts(NlpArtifacts):
+        @staticmethod
+        def set_keywords(nlp_engine, lemmas: list[str], language: str) -> list[str]:
+            return [part for lemma in lemmas for part in nlp_engine.keyword_parts(lemma)]
+
+    class RaikitSpacyNlpEngine(SpacyNlpEngine):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.keyword_parts = functools.lru_cache(maxsize=1 << 16)(self._keyword_parts)
+
+        def _keyword_parts(self, lemma: str) -> tuple[str, ...]:
+            """presidio's keyword filter (``NlpArtifacts.set_keywords``) for one lemma."""
+            if self.is_stopword(lemma, "en") or self.is_punct(lemma, "en"):
+                return ()
+            if lemma in ("-PRON-", "be"):
+                return ()
+            return tuple(lemma.lower().split(":"))
+
+        def _doc_to_nlp_artifact(self, doc, language: str) -> NlpArtifacts:
+            words, lemmas, starts = [], [], []
+            for token in doc:
+                words.append(token.text)
+                lemmas.append(token.lower_)
+                starts.append(token.idx)
+            entities, scores = self._get_updated_entities(
+                self._get_entities(doc), self._get_scores_for_entities(doc)
+            )
+            return RaikitArtifacts(
+                entities=entities,
+                tokens=words,
+                tokens_indices=starts,
+                lemmas=lemmas,
+                nlp_engine=self,
+                language=language,
+                scores=scores,
+            )
+
+    return RaikitSpacyNlpEngine
 
 
 @functools.cache
@@ -447,10 +482,9 @@ def _cpu_ops():
 def load_spacy_model(model: str):
     """Load an installed spaCy pipeline by package name, through its module's ``load()``.
 
-    Only tokens, entities and lemmas are needed: the parser, tagger, lemmatizer and an
-    unused shared ``tok2vec`` are left out (the last was about a quarter of spaCy's time;
-    the entities do not change), and each lemma is the token's lower-case text (presidio
-    matches context words as substrings of lemmas, so "phones" still holds "phone").
+    Only tokens and entities are needed: the parser, tagger, lemmatizer and an unused shared
+    ``tok2vec`` are left out (the last was about a quarter of spaCy's time; the entities do
+    not change).
     """
     import importlib
 
@@ -470,7 +504,6 @@ def load_spacy_model(model: str):
         ) from None
     if "tok2vec" in nlp.pipe_names and not nlp.get_pipe("tok2vec").listening_components:
         nlp.remove_pipe("tok2vec")
-    nlp.add_pipe(_register_lower_lemmas())
     return nlp
 
 
@@ -500,7 +533,7 @@ def build_analyzer(spec: EngineSpec) -> AnalyzerEngine:
     """Build a presidio ``AnalyzerEngine`` for ``spec`` without touching the network."""
     quiet_presidio()
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
-    from presidio_analyzer.nlp_engine import NlpEngineProvider, SpacyNlpEngine
+    from presidio_analyzer.nlp_engine import NlpEngineProvider
 
     if spec.model is None:
         nlp_engine = NlpEngineProvider(
@@ -510,7 +543,7 @@ def build_analyzer(spec: EngineSpec) -> AnalyzerEngine:
             }
         ).create_engine()
     else:
-        nlp_engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": spec.model}])
+        nlp_engine = _spacy_engine_class()(models=[{"lang_code": "en", "model_name": spec.model}])
         nlp_engine.nlp = {"en": load_spacy_model(spec.model)}
     registry = RecognizerRegistry(supported_languages=["en"])
     registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp_engine)
