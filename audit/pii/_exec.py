@@ -5,7 +5,8 @@ Presidio's recognizers run in the calling process after spaCy, so spaCy's own
 analyzers instead: each process (or Dask worker) builds one engine on first use and keeps
 it (see :func:`raikit.audit.pii._recognizers.get_analyzer`), and analyses a share of the distinct
 texts. The result of each text depends only on the text, so every engine returns the same
-hits.
+hits. Local worker processes are kept for the session's later scans
+(:func:`close_worker_pools` stops them sooner).
 """
 
 from __future__ import annotations
@@ -88,13 +89,10 @@ def run_analysis(
     if n_process <= 1 or len(texts) < MIN_TEXTS_PER_POOL[start]:
         active = analyzer if analyzer is not None else get_analyzer(spec)
         return analyze_texts(active, texts, entities=entities, score_threshold=score_threshold)
-    if forks:
-        get_analyzer(spec)  # forked workers inherit this process's loaded engine
-    context = multiprocessing.get_context(start)
     chunks = _chunks(texts, n_process * 4)
     out: list[list[Hit]] = [[] for _ in texts]
-    # Forked inside one_blas_thread(), the workers start on one BLAS thread, as they run.
-    with one_blas_thread(), ProcessPoolExecutor(n_process, context) as pool:
+    pool = _worker_pool(start, n_process, spec)
+    try:
         futures = [
             pool.submit(_analyze_chunk, spec, [texts[i] for i in c], entities, score_threshold)
             for c in chunks
@@ -102,7 +100,37 @@ def run_analysis(
         for chunk, future in zip(chunks, futures, strict=True):
             for index, hits in zip(chunk, future.result(), strict=True):
                 out[index] = hits
+    except BaseException:
+        close_worker_pools()  # a worker died or the scan was stopped: the next one starts anew
+        raise
     return out
+
+
+# The worker processes of this session, kept between scans: a later scan finds them started
+# and warm (a worker's first texts cost it about twice its later ones).
+_POOLS: dict[tuple[str, int, EngineSpec], ProcessPoolExecutor] = {}
+
+
+def _worker_pool(start: str, n_process: int, spec: EngineSpec) -> ProcessPoolExecutor:
+    """This session's pool of ``n_process`` workers for ``spec``, started on first use."""
+    key = (start, n_process, spec)
+    if key not in _POOLS:
+        close_worker_pools()  # one pool at a time
+        if start == "fork":
+            get_analyzer(spec)  # forked workers inherit this process's loaded engine
+        pool = ProcessPoolExecutor(n_process, multiprocessing.get_context(start))
+        # A pool forks all its workers on its first task: inside one_blas_thread(), they
+        # start on one BLAS thread, as they run.
+        with one_blas_thread():
+            pool.submit(int)
+        _POOLS[key] = pool
+    return _POOLS[key]
+
+
+def close_worker_pools() -> None:
+    """Stop the worker processes kept by earlier scans (they also stop when Python exits)."""
+    while _POOLS:
+        _POOLS.popitem()[1].shutdown(wait=True, cancel_futures=True)
 
 
 def _run_dask(

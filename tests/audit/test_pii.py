@@ -164,13 +164,51 @@ def test_anonymize_replaces_every_hit_and_keeps_input(planted, spacy_analyzer):
     pd.testing.assert_series_equal(out["income"], frame["income"])
 
 
-def test_process_pool_matches_local(pattern_analyzer, monkeypatch):
-    monkeypatch.setattr("raikit.audit.pii._exec.MIN_TEXTS_PER_POOL", {"fork": 10, "spawn": 10})
+@pytest.fixture
+def small_pools(monkeypatch):
+    """Worker pools from 10 texts on, stopped after the test."""
+    from raikit.audit.pii import _exec
+
+    monkeypatch.setattr(_exec, "MIN_TEXTS_PER_POOL", {"fork": 10, "spawn": 10})
+    yield _exec
+    _exec.close_worker_pools()
+
+
+def test_process_pool_matches_local(pattern_analyzer, small_pools):
     docs = generate_labelled_texts(100, seed=2)
     frame = pd.DataFrame({"comment": [d.text for d in docs]})
     local = scan_table(frame, ScanConfig(model=None), analyzer=pattern_analyzer)
     pooled = scan_table(frame, ScanConfig(model=None, n_process=2))
     assert pooled == local
+
+
+def test_worker_pool_is_kept_between_scans_and_replaced_when_a_worker_dies(small_pools):
+    import os
+    import signal
+    from concurrent.futures.process import BrokenProcessPool
+
+    _exec = small_pools
+    frame = pd.DataFrame({"comment": [d.text for d in generate_labelled_texts(40, seed=4)]})
+    config = ScanConfig(model=None, n_process=2)
+
+    def workers() -> set[int]:
+        return {pid for pool in _exec._POOLS.values() for pid in pool._processes}
+
+    first = scan_table(frame, config)
+    started = workers()
+    assert len(started) == 2
+    assert scan_table(frame, config) == first
+    assert workers() == started
+    pid = started.pop()
+    os.kill(pid, signal.SIGKILL)
+    with pytest.raises(BrokenProcessPool):
+        for _ in range(50):  # until the pool has seen its worker die
+            scan_table(frame, config)
+    assert not _exec._POOLS
+    assert scan_table(frame, config) == first
+    assert len(workers()) == 2 and pid not in workers()
+    _exec.close_worker_pools()
+    assert not _exec._POOLS
 
 
 def test_one_blas_thread_limits_once_and_leaves_a_limited_process_alone(monkeypatch):
