@@ -639,13 +639,12 @@ def _analyze_batch(
     if not entities:
         entities = analyzer.get_supported_entities(language="en")
     recognizers = analyzer.registry.get_recognizers(language="en", entities=entities)
-    gates = [_gate(recognizer) for recognizer in recognizers]
+    finders = [_pattern_finder(recognizer) for recognizer in recognizers]
     out: list[list[Hit]] = []
     for text, artifacts in pairs:
-        active = [
-            r for r, gate in zip(recognizers, gates, strict=True) if gate is None or gate(text)
-        ]
-        results = _analyze_one(analyzer, active, text, entities, artifacts, score_threshold)
+        results = _analyze_one(
+            analyzer, recognizers, finders, text, entities, artifacts, score_threshold
+        )
         if refine:
             results = refine_results(text, results)
         out.append(
@@ -677,23 +676,25 @@ def _gates() -> tuple[tuple[type, re.Pattern], ...]:
     )
 
 
-def _gate(recognizer) -> Callable[[str], bool] | None:
-    """Whether a text may hold a match of ``recognizer``, for a plain ``PatternRecognizer``.
+def _pattern_finder(recognizer) -> Callable[[str], list[RecognizerResult]] | None:
+    """presidio's pattern search for a plain ``PatternRecognizer``, without its bookkeeping.
 
-    One that does not override ``analyze`` finds nothing where none of its patterns matches,
-    and most texts match none: searching them first skips presidio's per-pattern bookkeeping
-    (timers, logging), which costs more than the search. presidio's own recognizers for URLs,
-    IP addresses, dates and e-mail addresses are first tested for a string each of their
-    matches contains (:func:`_gates`). A search that times out leaves the text to presidio.
+    For one that does not override ``analyze``: the same matches, validation, scores,
+    explanations and duplicate removal as presidio's ``PatternRecognizer`` (the equality test
+    in ``tests/audit/test_pii_recognizers.py`` holds them equal), without its per-pattern
+    timers and debug logging, which cost more than the search on short texts. presidio's own
+    recognizers for URLs, IP addresses, dates and e-mail addresses first test for a string
+    each of their matches contains (:func:`_gates`). A pattern that times out finds nothing,
+    as in presidio. None for any other recognizer.
     """
     import regex
-    from presidio_analyzer import PatternRecognizer
+    from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
     from presidio_analyzer.pattern_recognizer import REGEX_TIMEOUT_SECONDS
 
     if type(recognizer).analyze is not PatternRecognizer.analyze or not recognizer.patterns:
         return None
     flags = recognizer.global_regex_flags
-    patterns = [regex.compile(p.regex, flags=flags) for p in recognizer.patterns]
+    patterns = [(p, regex.compile(p.regex, flags=flags)) for p in recognizer.patterns]
     hint = next(
         (
             gate
@@ -703,16 +704,50 @@ def _gate(recognizer) -> Callable[[str], bool] | None:
         ),
         None,
     )
+    entity = recognizer.supported_entities[0]
+    metadata = {
+        RecognizerResult.RECOGNIZER_NAME_KEY: recognizer.name,
+        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: recognizer.id,
+    }
 
-    def may_match(text: str) -> bool:
+    def result(pattern, start: int, end: int, matched: str) -> RecognizerResult:
+        valid = recognizer.validate_result(matched)
+        explanation = recognizer.build_regex_explanation(
+            recognizer.name, pattern.name, pattern.regex, pattern.score, valid, flags
+        )
+        found = RecognizerResult(
+            entity_type=entity,
+            start=start,
+            end=end,
+            score=pattern.score,
+            analysis_explanation=explanation,
+            recognition_metadata=dict(metadata),
+        )
+        if valid is not None:
+            found.score = EntityRecognizer.MAX_SCORE if valid else EntityRecognizer.MIN_SCORE
+        if recognizer.invalidate_result(matched):
+            found.score = EntityRecognizer.MIN_SCORE
+        explanation.score = found.score
+        return found
+
+    def find(text: str) -> list[RecognizerResult]:
         if hint is not None and not hint.search(text):
-            return False
-        try:
-            return any(p.search(text, timeout=REGEX_TIMEOUT_SECONDS) for p in patterns)
-        except TimeoutError:
-            return True
+            return []
+        results = []
+        for pattern, compiled in patterns:
+            try:
+                for match in compiled.finditer(text, timeout=REGEX_TIMEOUT_SECONDS):
+                    start, end = match.span()
+                    if start == end:
+                        continue
+                    found = result(pattern, start, end, text[start:end])
+                    if found.score > EntityRecognizer.MIN_SCORE:
+                        results.append(found)
+            except TimeoutError:
+                continue
+        return EntityRecognizer.remove_duplicates(results) if results else results
 
-    return may_match
+    return find
 
 
 class _Owned(list):
@@ -726,12 +761,14 @@ class _Owned(list):
 def _analyze_one(
     analyzer: AnalyzerEngine,
     recognizers: list,
+    finders: list,
     text: str,
     entities: list[str],
     artifacts,
     score_threshold: float,
 ) -> list[RecognizerResult]:
-    """``AnalyzerEngine.analyze`` on one text, with its recognizers chosen once per batch.
+    """``AnalyzerEngine.analyze`` on one text, with its recognizers chosen once per batch and
+    plain pattern recognizers run by their ``finders`` (:func:`_pattern_finder`).
 
     The same steps in the same order (each recognizer, context words, threshold, duplicates),
     so the results are presidio's; ``tests/audit/test_pii_recognizers.py`` holds them equal.
@@ -741,7 +778,10 @@ def _analyze_one(
     from presidio_analyzer import EntityRecognizer, RecognizerResult
 
     results = []
-    for recognizer in recognizers:
+    for recognizer, finder in zip(recognizers, finders, strict=True):
+        if finder is not None:
+            results.extend(finder(text))
+            continue
         if not recognizer.is_loaded:
             recognizer.load()
             recognizer.is_loaded = True

@@ -55,6 +55,23 @@ def test_generator_is_seeded():
     assert generate_labelled_texts(5, seed=3) != generate_labelled_texts(5, seed=4)
 
 
+def test_generator_gives_the_same_texts_on_any_day(monkeypatch):
+    import datetime
+
+    import faker.providers.date_time as provider
+
+    def texts_on(year: int) -> list[str]:
+        class Today(datetime.datetime):
+            @classmethod
+            def now(cls, tz=None):
+                return datetime.datetime(year, 6, 1, tzinfo=tz)
+
+        monkeypatch.setattr(provider, "datetime", Today)
+        return [doc.text for doc in generate_labelled_texts(300, seed=1)]
+
+    assert texts_on(2030) == texts_on(2045)
+
+
 @pytest.mark.parametrize("entity", PATTERN_TYPES)
 def test_pattern_recall_floor(pattern_analyzer, docs, entity):
     score = _scores(pattern_analyzer, docs)[entity]
