@@ -45,8 +45,13 @@ import sys
 import pandas as pd
 from _timing import interleave, markdown_table, median, paired_ratios, preamble, summary
 
-from raikit.audit.pii import ScanConfig, analyze_table, scan_corpus, scan_table
-from raikit.audit.pii._exec import close_worker_pools
+from raikit.audit.pii import (
+    ScanConfig,
+    analyze_table,
+    close_worker_pools,
+    scan_corpus,
+    scan_table,
+)
 from raikit.audit.pii._recognizers import (
     DEFAULT_MODEL,
     get_analyzer,

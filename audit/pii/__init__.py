@@ -4,7 +4,8 @@
 deduplicated per column (categorical columns have few distinct values), numeric columns that
 cannot hold the requested types are skipped, free text goes through spaCy's ``nlp.pipe`` in
 batches, and the distinct values can be shared among processes or a Dask cluster
-(``raikit.audit.pii._exec``). Results carry locations, types and scores — never a raw value; the
+(``raikit.audit.pii._exec``; in Python the worker processes stay for later scans until
+:func:`close_worker_pools`). Results carry locations, types and scores — never a raw value; the
 samples they show are masked (``raikit.audit.pii._mask``).
 
 In the audit: the ``pii`` assessment (:data:`ASSESSMENT`, in :mod:`raikit.audit.registry`),
@@ -25,6 +26,7 @@ from typing_extensions import Self
 
 from raikit.audit.assessment import Assessment, AuditContext, MeasuredRisk, ReportSection
 from raikit.audit.pii._accuracy import accuracy_statement
+from raikit.audit.pii._exec import close_worker_pools
 from raikit.audit.pii._mask import mask_value
 from raikit.audit.pii._recognizers import NER_ONLY_ENTITIES
 from raikit.audit.pii._scan import (
@@ -60,6 +62,7 @@ __all__ = [
     "ScanConfig",
     "TableHits",
     "analyze_table",
+    "close_worker_pools",
     "direct_identifier_types",
     "scan_corpus",
     "scan_table",
