@@ -19,13 +19,12 @@ Spans are recorded as values are filled in, so the ground truth never comes from
 from __future__ import annotations
 
 import csv
-import datetime
 import io
 import random
 import re
 from typing import Literal
 
-from raikit.audit.pii.synth import LabelledText, Span
+from raikit.audit.pii.synth import LATEST_DATE, LabelledText, Span
 
 ENTITIES = (
     "PERSON",
@@ -352,8 +351,6 @@ PRESIDIO_EVALUATOR_WHEEL = (
     "presidio-evaluator templates and fake people for the PII accuracy benchmark",
 )
 _RAW = "presidio_evaluator/data_generator/raw_data/"
-# Faker draws dates up to now unless told: a fixed end keeps a seed's corpus the same every day.
-_LATEST = datetime.datetime(2025, 1, 1)
 # presidio-evaluator's placeholder -> entity type (its PRESIDIO entity mapping); others are
 # filled but not scored (age, job, nationality, ...).
 _PE_TYPES = {
@@ -441,10 +438,10 @@ def presidio_evaluator(
             "postcode": person["ZipCode"],
             "zipcode": person["ZipCode"],
             "state_abbr": person["State"],
-            "date_time": fake.date_time(end_datetime=_LATEST).strftime("%B %d, %Y %H:%M"),
+            "date_time": fake.date_time(end_datetime=LATEST_DATE).strftime("%B %d, %Y %H:%M"),
             "date_of_birth": person["Birthday"],
             "day_of_week": fake.day_of_week(),
-            "year": str(fake.date_time(end_datetime=_LATEST).year),
+            "year": str(fake.date_time(end_datetime=LATEST_DATE).year),
             "organization": rng.choice(org_names),
             "phone_number": f"+{person['TelephoneCountryCode']} {person['TelephoneNumber']}"
             if rng.random() < 0.5

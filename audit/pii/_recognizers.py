@@ -419,11 +419,9 @@ def _spacy_engine_class() -> type:
 
         def _keyword_parts(self, lemma: str) -> tuple[str, ...]:
             """presidio's keyword filter (``NlpArtifacts.set_keywords``) for one lemma."""
-            if self.is_stopword(lemma, "en") or self.is_punct(lemma, "en"):
+            if lemma in ("-PRON-", "be") or self.is_stopword(lemma, "en"):
                 return ()
-            if lemma in ("-PRON-", "be"):
-                return ()
-            return tuple(lemma.lower().split(":"))
+            return () if self.is_punct(lemma, "en") else tuple(lemma.lower().split(":"))
 
         def _doc_to_nlp_artifact(self, doc, language: str) -> NlpArtifacts:
             words, lemmas, starts = [], [], []
@@ -676,6 +674,16 @@ def _gates() -> tuple[tuple[type, re.Pattern], ...]:
     )
 
 
+def _hint(recognizer) -> re.Pattern | None:
+    """The string every match of ``recognizer`` contains (:func:`_gates`), for presidio's
+    recognizer classes on their own patterns."""
+    own = [p.regex for p in recognizer.patterns]
+    for cls, gate in _gates():
+        if isinstance(recognizer, cls):
+            return gate if [p.regex for p in cls.PATTERNS] == own else None
+    return None
+
+
 def _pattern_finder(recognizer) -> Callable[[str], list[RecognizerResult]] | None:
     """presidio's pattern search for a plain ``PatternRecognizer``, without its bookkeeping.
 
@@ -695,15 +703,7 @@ def _pattern_finder(recognizer) -> Callable[[str], list[RecognizerResult]] | Non
         return None
     flags = recognizer.global_regex_flags
     patterns = [(p, regex.compile(p.regex, flags=flags)) for p in recognizer.patterns]
-    hint = next(
-        (
-            gate
-            for cls, gate in _gates()
-            if isinstance(recognizer, cls)
-            and [p.regex for p in cls.PATTERNS] == [p.regex for p in recognizer.patterns]
-        ),
-        None,
-    )
+    hint = _hint(recognizer)
     entity = recognizer.supported_entities[0]
     metadata = {
         RecognizerResult.RECOGNIZER_NAME_KEY: recognizer.name,

@@ -68,7 +68,7 @@ _CARD_TYPES = (
 )
 _IBAN_LOCALES = ("en_GB", "de_DE", "fr_FR", "nl_NL", "es_ES", "it_IT")
 # Dates end here, not at today's date: one seed gives the same texts on every day.
-_LATEST = datetime.datetime(2025, 1, 1)
+LATEST_DATE = datetime.datetime(2025, 1, 1)
 _FIELD = re.compile(r"\{([A-Z_]+)\}")
 
 
@@ -127,7 +127,7 @@ class _Values:
         if entity == "LOCATION":
             return rng.choice((fake.city, fake.country, fake.state))()
         if entity == "DATE_TIME":
-            day = fake.date_object(end_datetime=_LATEST)
+            day = fake.date_object(end_datetime=LATEST_DATE)
             return rng.choice(
                 (day.isoformat(), day.strftime("%B %d, %Y"), day.strftime("%d %B %Y"))
             )
