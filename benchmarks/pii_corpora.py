@@ -440,7 +440,7 @@ def presidio_evaluator(
             "state_abbr": person["State"],
             "date_time": fake.date_time(end_datetime=LATEST_DATE).strftime("%B %d, %Y %H:%M"),
             "date_of_birth": person["Birthday"],
-            "day_of_week": fake.day_of_week(),
+            "day_of_week": fake.date("%A", end_datetime=LATEST_DATE),
             "year": str(fake.date_time(end_datetime=LATEST_DATE).year),
             "organization": rng.choice(org_names),
             "phone_number": f"+{person['TelephoneCountryCode']} {person['TelephoneNumber']}"
