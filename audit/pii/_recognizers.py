@@ -24,6 +24,7 @@ import contextlib
 import functools
 import logging
 import re
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -391,6 +392,25 @@ def quiet_presidio() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def import_presidio_analyzer() -> None:
+    """Import presidio's analyzer without loading transformers for it.
+
+    presidio imports transformers' pipelines when it is imported, for a Hugging Face NLP
+    engine that raikit never builds: 3-6 s of a ``rai scan-pii`` run on a small table, and
+    torch's distributed modules with it. On presidio's first import in a process that has not
+    imported transformers, presidio finds it missing, and its ``TransformersNlpEngine`` is then
+    unavailable in that process (import transformers first to keep it). Everything else is
+    unchanged: transformers still imports normally afterwards.
+    """
+    if "presidio_analyzer" in sys.modules or "transformers" in sys.modules:
+        return
+    sys.modules["transformers"] = None  # presidio's "import transformers" raises ImportError
+    try:
+        import presidio_analyzer  # noqa: F401
+    finally:
+        del sys.modules["transformers"]
+
+
 # spaCy components presidio does not need: context words are matched as substrings of
 # lower-case tokens (see ``_spacy_engine_class``); the shared ``tok2vec`` goes too when nothing kept
 # listens to it (the English pipelines' NER embeds its own).
@@ -530,6 +550,7 @@ _WARM_UP_TEXT = "Ana Silva, 1 Main St, Paris; ana@example.fr, +44 20 7946 0958, 
 def build_analyzer(spec: EngineSpec) -> AnalyzerEngine:
     """Build a presidio ``AnalyzerEngine`` for ``spec`` without touching the network."""
     quiet_presidio()
+    import_presidio_analyzer()
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.nlp_engine import NlpEngineProvider
 

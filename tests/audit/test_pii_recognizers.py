@@ -592,3 +592,37 @@ def test_every_match_of_a_gated_recognizer_holds_its_gate(index):
     cls, gate = _gates()[index]
     for pattern in cls.PATTERNS:
         _gate_holds(pattern, gate)
+
+
+_IMPORT_CHECK = """
+import sys
+{first}
+from raikit.audit.pii._recognizers import EngineSpec, get_analyzer
+get_analyzer(EngineSpec(model=None))
+from presidio_analyzer.nlp_engine import huggingface_token_pipe
+print("loaded" if "transformers" in sys.modules else "not loaded",
+      "available" if huggingface_token_pipe.is_available() else "unavailable")
+import transformers
+print(transformers.__name__)
+"""
+
+
+@pytest.mark.parametrize(
+    ("first", "expected"),
+    [
+        ("", "not loaded unavailable"),  # presidio imported without transformers
+        ("import transformers", "loaded available"),  # transformers first: presidio keeps it
+    ],
+)
+def test_the_engine_does_not_import_transformers(first, expected):
+    # presidio imports transformers' pipelines (seconds) for an engine raikit never builds.
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _IMPORT_CHECK.format(first=first)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert out == [expected, "transformers"]
