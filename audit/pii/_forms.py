@@ -349,8 +349,11 @@ def find_companies(text: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in _COMPANY.finditer(text)]
 
 
+COMPANY_SIGNS = (_COMPANY,)  # a text find_companies finds something in matches one of these
+
+
 @functools.cache
-def _country_names() -> re.Pattern:
+def country_names() -> re.Pattern:
     """Country names as written in English (Faker's list), in title case; names that are also
     someone's first name or a common English word ("Jordan", "Chad", "Turkey") left out."""
     from faker.providers.address.en_US import Provider as Addresses
@@ -367,7 +370,7 @@ def _country_names() -> re.Pattern:
 
 def find_countries(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` of country names (spaCy's small model misses many)."""
-    return [(m.start(), m.end()) for m in _country_names().finditer(text)]
+    return [(m.start(), m.end()) for m in country_names().finditer(text)]
 
 
 _LINE = re.compile(r"[^\S\n]*(?:>[^\S\n]*)*([^\n]*?)[^\S\n]*(?:\n|$)")
@@ -397,7 +400,7 @@ def find_address_blocks(text: str) -> list[tuple[int, int]]:
             line = text[later_start:later_end]
             if len(line) > 40 or not _BLOCK_LINE.fullmatch(line):
                 break
-            if _POSTAL_LINE.search(line) or _country_names().search(line):
+            if _POSTAL_LINE.search(line) or country_names().search(line):
                 last = later_end
         if last is not None:
             found.append((start, last))
@@ -439,3 +442,15 @@ def find_addresses(text: str) -> list[tuple[int, int]]:
         for country in ("US", "GB"):
             spans.extend((a.match_start, a.match_end) for a in pyap.parse(text, country=country))
     return spans
+
+
+# A text find_addresses finds something in matches one of these: its patterns, pyap's hint,
+# or a line break (an address block).
+ADDRESS_SIGNS = (
+    _CONTINENTAL_STREET,
+    _ADDRESS_LINE,
+    _ADDRESS_UNIT,
+    _STREET_NAME,
+    _STREET_HINT,
+    re.compile("\n"),
+)

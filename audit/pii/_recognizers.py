@@ -29,11 +29,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from raikit.audit.pii._forms import (
+    ADDRESS_SIGNS,
+    COMPANY_SIGNS,
     INTERNATIONAL_CANDIDATE,
     NAME_CONTEXT,
     PHONE_CANDIDATE,
     PHONE_REGIONS,
     POSTCODE_CONTEXT,
+    country_names,
     date_patterns,
     find_addresses,
     find_companies,
@@ -45,6 +48,7 @@ from raikit.audit.pii._forms import (
     postcode_patterns,
     unescape,
 )
+from raikit.audit.pii._precheck import Precheck
 from raikit.audit.pii._refine import refine_results
 
 if TYPE_CHECKING:
@@ -228,6 +232,8 @@ def _recognizer_classes() -> tuple[type, ...]:
             return card_valid(pattern_text)
 
     class RaikitIbanRecognizer(EntityRecognizer):
+        signs = (_IBAN_CANDIDATE,)
+
         def load(self) -> None:
             return None
 
@@ -247,8 +253,10 @@ def _recognizer_classes() -> tuple[type, ...]:
         # prints its numbers in the SSN's 3-2-4 grouping, so that shape is left to US_SSN.
         # Valid cards, IBANs, SSNs and IPv4 addresses are blanked first.
         def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
+            if len(_PHONE_DIGITS.findall(text)) < 7:  # no region's number is shorter
+                return []
             readable = _blank_other_numbers(text)
-            if len(_PHONE_DIGITS.findall(readable)) < 7:  # no region's number is shorter
+            if len(_PHONE_DIGITS.findall(readable)) < 7:
                 return []
             spans: list[tuple[int, int]] = []
             for candidates, is_number in (
@@ -267,12 +275,11 @@ def _recognizer_classes() -> tuple[type, ...]:
                 if not SSN_SHAPE.fullmatch(text[s:e])
             ]
 
-    class RaikitAddressRecognizer(EntityRecognizer):
+    class RaikitSpanRecognizer(EntityRecognizer):
+        """Scored spans of one entity type, found by a function of the text."""
+
         def load(self) -> None:
             return None
-
-        def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
-            return [self._result("LOCATION", s, e, 0.7) for s, e in find_addresses(text)]
 
         def _result(self, entity: str, start: int, end: int, score: float) -> RecognizerResult:
             # The explanation and metadata let presidio apply this recognizer's context words.
@@ -288,18 +295,28 @@ def _recognizer_classes() -> tuple[type, ...]:
                 },
             )
 
-    class RaikitNameRecognizer(RaikitAddressRecognizer):
+    class RaikitAddressRecognizer(RaikitSpanRecognizer):
+        signs = ADDRESS_SIGNS
+
+        def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
+            return [self._result("LOCATION", s, e, 0.7) for s, e in find_addresses(text)]
+
+    class RaikitNameRecognizer(RaikitSpanRecognizer):
         def load(self) -> None:
             name_lists()  # read Faker's lists now, before a pool forks from this engine
 
         def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
             return [self._result("PERSON", s, e, score) for s, e, score in find_names(text)]
 
-    class RaikitCountryRecognizer(RaikitAddressRecognizer):
+    class RaikitCountryRecognizer(RaikitSpanRecognizer):
+        signs = (country_names(),)
+
         def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
             return [self._result("LOCATION", s, e, 0.6) for s, e in find_countries(text)]
 
-    class RaikitCompanyRecognizer(RaikitAddressRecognizer):
+    class RaikitCompanyRecognizer(RaikitSpanRecognizer):
+        signs = COMPANY_SIGNS
+
         def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
             return [self._result("ORGANIZATION", s, e, 0.6) for s, e in find_companies(text)]
 
@@ -657,13 +674,10 @@ def _analyze_batch(
         pairs = ((text, None) for text in texts)
     if not entities:
         entities = analyzer.get_supported_entities(language="en")
-    recognizers = analyzer.registry.get_recognizers(language="en", entities=entities)
-    finders = [_pattern_finder(recognizer) for recognizer in recognizers]
+    plan = _plan(tuple(analyzer.registry.get_recognizers(language="en", entities=entities)))
     out: list[list[Hit]] = []
     for text, artifacts in pairs:
-        results = _analyze_one(
-            analyzer, recognizers, finders, text, entities, artifacts, score_threshold
-        )
+        results = _analyze_one(analyzer, plan, text, entities, artifacts, score_threshold)
         if refine:
             results = refine_results(text, results)
         out.append(
@@ -672,49 +686,43 @@ def _analyze_batch(
     return out
 
 
-@functools.cache
-def _gates() -> tuple[tuple[type, re.Pattern], ...]:
-    """presidio recognizers and a string each of their default patterns' matches contains.
+@dataclass(frozen=True)
+class _Plan:
+    """How a batch runs ``recognizers``: a plain pattern recognizer's ``finder``
+    (:func:`_pattern_finder`), and the numbers in ``precheck`` of each recognizer's patterns
+    (or of the ``signs`` a text holds where it finds something); ``None`` for one always run."""
 
-    Read off the patterns: a URL ends in a host, a dot and a top-level domain of two or more
-    letters; an IP address has a digit-dot-digit (IPv4) or a colon (IPv6); every date form has
-    a digit next to ``/``, ``-`` or ``.``; an e-mail address has an ``@``.
-    """
-    from presidio_analyzer.predefined_recognizers import (
-        DateRecognizer,
-        EmailRecognizer,
-        IpRecognizer,
-        UrlRecognizer,
-    )
-
-    return (
-        (UrlRecognizer, re.compile(r"[a-z0-9.\-]\.[a-z]{2}", re.IGNORECASE)),
-        (IpRecognizer, re.compile(r"\d\.\d|:")),
-        (DateRecognizer, re.compile(r"\d[/.\-]|[/\-]\d")),
-        (EmailRecognizer, re.compile("@")),
-    )
+    recognizers: tuple
+    finders: tuple
+    numbers: tuple[range | None, ...]
+    precheck: Precheck
 
 
-def _hint(recognizer) -> re.Pattern | None:
-    """The string every match of ``recognizer`` contains (:func:`_gates`), for presidio's
-    recognizer classes on their own patterns."""
-    own = [p.regex for p in recognizer.patterns]
-    for cls, gate in _gates():
-        if isinstance(recognizer, cls):
-            return gate if [p.regex for p in cls.PATTERNS] == own else None
-    return None
+@functools.lru_cache(maxsize=8)
+def _plan(recognizers: tuple) -> _Plan:
+    finders, numbers, patterns = [], [], []
+    for recognizer in recognizers:
+        finder = _pattern_finder(recognizer)
+        if finder is not None:
+            own = [(p.regex, recognizer.global_regex_flags) for p in recognizer.patterns]
+        else:
+            own = [(sign.pattern, sign.flags) for sign in getattr(recognizer, "signs", ())]
+        finders.append(finder)
+        numbers.append(range(len(patterns), len(patterns) + len(own)) if own else None)
+        patterns.extend(own)
+    return _Plan(recognizers, tuple(finders), tuple(numbers), Precheck(patterns))
 
 
-def _pattern_finder(recognizer) -> Callable[[str], list[RecognizerResult]] | None:
+def _pattern_finder(recognizer) -> Callable[[str, list[int] | None], list] | None:
     """presidio's pattern search for a plain ``PatternRecognizer``, without its bookkeeping.
 
     For one that does not override ``analyze``: the same matches, validation, scores,
     explanations and duplicate removal as presidio's ``PatternRecognizer`` (the equality test
     in ``tests/audit/test_pii_recognizers.py`` holds them equal), without its per-pattern
-    timers and debug logging, which cost more than the search on short texts. presidio's own
-    recognizers for URLs, IP addresses, dates and e-mail addresses first test for a string
-    each of their matches contains (:func:`_gates`). A pattern that times out finds nothing,
-    as in presidio. None for any other recognizer.
+    timers and debug logging, which cost more than the search on short texts. The finder
+    searches the patterns numbered in its second argument (all when None): the others must
+    have no match. A pattern that times out finds nothing, as in presidio. None for any
+    other recognizer.
     """
     import regex
     from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
@@ -724,7 +732,6 @@ def _pattern_finder(recognizer) -> Callable[[str], list[RecognizerResult]] | Non
         return None
     flags = recognizer.global_regex_flags
     patterns = [(p, regex.compile(p.regex, flags=flags)) for p in recognizer.patterns]
-    hint = _hint(recognizer)
     entity = recognizer.supported_entities[0]
     metadata = {
         RecognizerResult.RECOGNIZER_NAME_KEY: recognizer.name,
@@ -751,11 +758,10 @@ def _pattern_finder(recognizer) -> Callable[[str], list[RecognizerResult]] | Non
         explanation.score = found.score
         return found
 
-    def find(text: str) -> list[RecognizerResult]:
-        if hint is not None and not hint.search(text):
-            return []
+    def find(text: str, searched: list[int] | None) -> list[RecognizerResult]:
         results = []
-        for pattern, compiled in patterns:
+        chosen = patterns if searched is None else [patterns[i] for i in searched]
+        for pattern, compiled in chosen:
             try:
                 for match in compiled.finditer(text, timeout=REGEX_TIMEOUT_SECONDS):
                     start, end = match.span()
@@ -781,15 +787,15 @@ class _Owned(list):
 
 def _analyze_one(
     analyzer: AnalyzerEngine,
-    recognizers: list,
-    finders: list,
+    plan: _Plan,
     text: str,
     entities: list[str],
     artifacts,
     score_threshold: float,
 ) -> list[RecognizerResult]:
-    """``AnalyzerEngine.analyze`` on one text, with its recognizers chosen once per batch and
-    plain pattern recognizers run by their ``finders`` (:func:`_pattern_finder`).
+    """``AnalyzerEngine.analyze`` on one text, with its recognizers chosen once per batch,
+    plain pattern recognizers run by their finders, and only the patterns and recognizers
+    the plan's precheck does not rule out (:mod:`raikit.audit.pii._precheck`).
 
     The same steps in the same order (each recognizer, context words, threshold, duplicates),
     so the results are presidio's; ``tests/audit/test_pii_recognizers.py`` holds them equal.
@@ -798,10 +804,18 @@ def _analyze_one(
     """
     from presidio_analyzer import EntityRecognizer, RecognizerResult
 
+    candidates = plan.precheck.candidates(text)
     results = []
-    for recognizer, finder in zip(recognizers, finders, strict=True):
+    for recognizer, finder, numbers in zip(
+        plan.recognizers, plan.finders, plan.numbers, strict=True
+    ):
+        searched = None
+        if candidates is not None and numbers is not None:
+            searched = [n - numbers.start for n in numbers if n in candidates]
+            if not searched:
+                continue
         if finder is not None:
-            results.extend(finder(text))
+            results.extend(finder(text, searched))
             continue
         if not recognizer.is_loaded:
             recognizer.load()
@@ -817,7 +831,7 @@ def _analyze_one(
         text=text,
         raw_results=_Owned(results),
         nlp_artifacts=artifacts,
-        recognizers=recognizers,
+        recognizers=plan.recognizers,
         context=None,
     )
     return EntityRecognizer.remove_duplicates([r for r in results if r.score >= score_threshold])

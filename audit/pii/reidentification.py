@@ -125,7 +125,8 @@ def assess_reidentification(
         )
     value_rows = {c: keys[c].map(keys[c].value_counts()).to_numpy() for c in quasi_identifiers}
     first_row = pd.Series(range(n_rows)).groupby(class_id).min()
-    order = sorted(sizes.index, key=lambda c: (sizes[c], first_row[c]))[:n_worst]
+    ranked = pd.DataFrame({"size": sizes, "first_row": first_row})
+    order = ranked.sort_values(["size", "first_row"]).index[:n_worst]
     worst = []
     for cls in order:
         row = int(first_row[cls])
