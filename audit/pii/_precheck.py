@@ -156,7 +156,9 @@ class Precheck:
 
     def candidates(self, text: str) -> set[int] | None:
         """Numbers of the patterns that may match ``text``; None when it cannot be told."""
-        stand_in = ascii_stand_in(text) if self._set is not None else None
+        if self._set is None:
+            return None
+        stand_in = ascii_stand_in(text)
         if stand_in is None:
             return None
         found = self._set.Match(stand_in)
