@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 # inherit the loaded engine (two take 100 texts in 0.22 s against one's 0.29 s), spawned ones
 # load spaCy again (seconds).
 MIN_TEXTS_PER_POOL = {"fork": 100, "spawn": 1000}
+# Each worker takes an equal share in one task, so that spaCy's batches stay full (four tasks
+# per worker took 7% longer on 500 comments); a longer input is cut into tasks of at most
+# this many texts.
+MAX_TEXTS_PER_TASK = 2048
 
 
 def _analyze_chunk(
@@ -89,7 +93,7 @@ def run_analysis(
     if n_process <= 1 or len(texts) < MIN_TEXTS_PER_POOL[start]:
         active = analyzer if analyzer is not None else get_analyzer(spec)
         return analyze_texts(active, texts, entities=entities, score_threshold=score_threshold)
-    chunks = _chunks(texts, n_process * 4)
+    chunks = _chunks(texts, n_process * -(-len(texts) // (n_process * MAX_TEXTS_PER_TASK)))
     out: list[list[Hit]] = [[] for _ in texts]
     pool = _worker_pool(start, n_process, spec)
     try:

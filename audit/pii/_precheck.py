@@ -16,6 +16,9 @@ pattern Python would match. Three things keep it that way:
   space if both class it as one, in the text and in the patterns;
 * a text with any other character (a letter or digit outside ASCII) is not pre-checked: every
   pattern is searched.
+
+:func:`re2_twin` gives a pattern that widening leaves unchanged an RE2 twin that finds its
+matches too, on a text RE2 reads as Python does (:func:`reads_exactly`).
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ def _stand_in(char: str) -> str | None:
 
 def ascii_stand_in(text: str) -> str | None:
     """``text`` as the set reads it (see the module); None when it cannot be read so."""
-    if not _UNLIKE_RE2.search(text):
+    if reads_exactly(text):
         return text
     out = []
     for char in text:
@@ -59,6 +62,50 @@ def ascii_stand_in(text: str) -> str | None:
                 return None
         out.append(char)
     return "".join(out)
+
+
+def reads_exactly(text: str) -> bool:
+    """Whether RE2 classes every character of ``text`` as Python's engines do."""
+    return not _UNLIKE_RE2.search(text)
+
+
+def re2_twin(pattern: str, flags: int):
+    """``pattern`` compiled by RE2, or None where RE2 may find other matches.
+
+    RE2's leftmost-first search finds the matches a backtracking engine finds, for a pattern
+    without what :func:`widen` rewrites or refuses (lookarounds, a ``$`` without ``MULTILINE``,
+    characters outside ASCII), on a text that :func:`reads_exactly`. The two may step past an
+    empty match differently: a search that finds one must be made again in Python.
+    """
+    import re2
+
+    if not pattern.isascii():  # case folding outside ASCII differs between engines
+        return None
+    try:
+        unchanged = widen(pattern, flags) == _flag_prefix(flags) + pattern
+    except ValueError:
+        return None
+    if not unchanged:
+        return None
+    try:
+        return re2.compile(_flag_prefix(flags) + pattern, _re2_options())
+    except re2.error:
+        return None
+
+
+def _flag_prefix(flags: int) -> str:
+    prefix = "".join(letter for flag, letter in _RE2_FLAGS if flags & flag)
+    return f"(?{prefix})" if prefix else ""
+
+
+@functools.cache
+def _re2_options():
+    import re2
+
+    options = re2.Options()
+    options.max_mem = 64 << 20
+    options.log_errors = False
+    return options
 
 
 def widen(pattern: str, flags: int) -> str:
@@ -87,8 +134,7 @@ def widen(pattern: str, flags: int) -> str:
             continue
         out.extend((pattern[copied:i], replaced))
         copied = end
-    prefix = "".join(letter for flag, letter in _RE2_FLAGS if flags & flag)
-    return (f"(?{prefix})" if prefix else "") + "".join(out) + pattern[copied:]
+    return _flag_prefix(flags) + "".join(out) + pattern[copied:]
 
 
 def _characters(pattern: str):
@@ -135,10 +181,7 @@ class Precheck:
     def __init__(self, patterns: Sequence[tuple[str, int]]):
         import re2
 
-        options = re2.Options()
-        options.max_mem = 64 << 20
-        options.log_errors = False
-        self._set = re2.Set.SearchSet(options)
+        self._set = re2.Set.SearchSet(_re2_options())
         self._numbers: list[int] = []
         self._always: set[int] = set()
         for number, (source, flags) in enumerate(patterns):

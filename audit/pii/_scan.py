@@ -164,8 +164,9 @@ def _prepare_values(series: pd.Series, name: str) -> ColumnHits:
                 note="numbers too short for an identifier",
             )
         series = series.map(lambda v: None if pd.isna(v) else str(int(v)))
-    texts = series.map(_cell_text)
-    codes, uniques = pd.factorize(texts, use_na_sentinel=True)
+    if pd.api.types.infer_dtype(series, skipna=True) != "string":  # text is its own text
+        series = series.map(_cell_text)
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
     return ColumnHits(name, dtype, non_null, codes, [str(u) for u in uniques])
 
 

@@ -12,6 +12,7 @@ values themselves.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from raikit.audit.types import Finding, Frozen
@@ -105,7 +106,9 @@ def assess_reidentification(
     if not quasi_identifiers:
         raise ConfigError("at least one quasi-identifier column is needed")
     keys = frame[quasi_identifiers].astype("string").fillna("\x00<missing>")
-    class_id = keys.groupby(quasi_identifiers, sort=True, observed=True).ngroup().to_numpy()
+    codes = {c: pd.factorize(keys[c])[0] for c in quasi_identifiers}
+    class_id = np.unique(np.column_stack(list(codes.values())), axis=0, return_inverse=True)[1]
+    class_id = class_id.reshape(-1)
     sizes = pd.Series(class_id).value_counts()
     size_of_row = sizes.reindex(class_id).to_numpy()
     n_rows = len(frame)
@@ -123,7 +126,7 @@ def assess_reidentification(
                 label=_bucket_label(low, high), classes=len(chosen), rows=int(chosen.sum())
             )
         )
-    value_rows = {c: keys[c].map(keys[c].value_counts()).to_numpy() for c in quasi_identifiers}
+    value_rows = {c: np.bincount(codes[c])[codes[c]] for c in quasi_identifiers}
     first_row = pd.Series(range(n_rows)).groupby(class_id).min()
     ranked = pd.DataFrame({"size": sizes, "first_row": first_row})
     order = ranked.sort_values(["size", "first_row"]).index[:n_worst]

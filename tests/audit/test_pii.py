@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from raikit.audit.pii import ScanConfig, analyze_table, scan_corpus, scan_table
+from raikit.audit.pii._recognizers import EngineSpec
 from raikit.audit.pii.anonymize import anonymize_frame
 from raikit.audit.pii.synth import generate_labelled_texts
 
@@ -180,6 +181,27 @@ def test_process_pool_matches_local(pattern_analyzer, small_pools):
     local = scan_table(frame, ScanConfig(model=None), analyzer=pattern_analyzer)
     pooled = scan_table(frame, ScanConfig(model=None, n_process=2))
     assert pooled == local
+
+
+def test_each_worker_takes_one_share_and_long_inputs_more(small_pools, monkeypatch):
+    # One task per worker keeps spaCy's batches full; no task holds more than the cap.
+    _exec = small_pools
+    texts = [d.text for d in generate_labelled_texts(60, seed=3)]
+    local = _exec.run_analysis(texts, EngineSpec(model=None), entities=None, score_threshold=0.35)
+    original, sizes = _exec._chunks, []
+
+    def counted(texts: list[str], n_chunks: int) -> list[list[int]]:
+        sizes.append(n_chunks)
+        return original(texts, n_chunks)
+
+    monkeypatch.setattr(_exec, "_chunks", counted)
+    for cap, tasks in ((2048, 2), (25, 4), (30, 2)):
+        monkeypatch.setattr(_exec, "MAX_TEXTS_PER_TASK", cap)
+        found = _exec.run_analysis(
+            texts, EngineSpec(model=None), entities=None, score_threshold=0.35, n_process=2
+        )
+        assert found == local
+        assert sizes.pop() == tasks
 
 
 def test_worker_pool_is_kept_between_scans_and_replaced_when_a_worker_dies(small_pools):

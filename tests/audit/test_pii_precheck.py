@@ -9,7 +9,7 @@ import regex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from raikit.audit.pii._precheck import Precheck, ascii_stand_in, widen
+from raikit.audit.pii._precheck import Precheck, ascii_stand_in, re2_twin, reads_exactly, widen
 
 
 @pytest.mark.parametrize(
@@ -103,3 +103,49 @@ def test_no_pattern_that_matches_is_left_out(spacy_analyzer, text):
     for number, pattern in enumerate(compiled):
         if any(m.end() > m.start() for m in pattern.finditer(text)):
             assert number in candidates, (pattern.pattern[:80], text)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "flags"),
+    [
+        (r"(?<!\d)\d{5}", 0),  # a lookaround
+        (r"\d+$", 0),  # "$" before a final line break, to Python
+        (r"a{,3}", 0),
+        ("straße", 0),  # outside ASCII
+        (r"\p{Lu}", 0),
+        (r"(a)\1", 0),  # a back-reference: RE2 has none
+        (r"a\Z", 0),
+    ],
+)
+def test_no_twin_where_re2_may_differ(pattern, flags):
+    assert re2_twin(pattern, flags) is None
+
+
+def test_twins_find_pythons_matches(spacy_analyzer):
+    # presidio's URL patterns, the ones searched by their twins, and simpler ones, on texts
+    # RE2 reads as Python does: the same non-empty matches (presidio drops empty ones).
+    url = next(r for r in spacy_analyzer.registry.recognizers if r.name == "UrlRecognizer")
+    flags = url.global_regex_flags
+    patterns = [(p.regex, flags) for p in url.patterns]
+    patterns += [(r"\b[a-z]+@[a-z]+\.com\b", re.IGNORECASE), (r"^\d+", re.MULTILINE)]
+    patterns += [(r"x*", 0), (r"(?:ab|a)(?:c|bcd)", 0)]
+    texts = [
+        "see www.example.com/a?b=1 and http://foo.bar.org.",
+        "MAIL ANA@EXAMPLE.COM\n12 then\n34 www3.x.io",
+        "J.R.R.Tolkien wrote v1.2.3; 'http://q.com' \"www.q.org\" abcd xx",
+        "",
+    ]
+    for source, pattern_flags in patterns:
+        twin = re2_twin(source, pattern_flags)
+        assert twin is not None, source[:40]
+        python = regex.compile(source, pattern_flags)
+        for text in texts:
+            assert reads_exactly(text)
+            expected = [m.span() for m in python.finditer(text) if m.end() > m.start()]
+            assert [m.span() for m in twin.finditer(text) if m.end() > m.start()] == expected
+
+
+def test_reads_exactly():
+    assert reads_exactly("plain, tab\tand\nline ~")
+    assert not reads_exactly("O’Connell")
+    assert not reads_exactly("a\x0bb")  # vertical tab: space to Python, not to RE2

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from raikit.audit.pii._forms import (
     find_names,
@@ -234,6 +236,7 @@ def test_international_form_needs_a_possible_length_not_a_valid_range():
     "text",
     [
         "server 45.169.111.129 is down",
+        "The server is at 38.77.151.216.",  # a full stop after the address
         "card 4111 1111 1111 1111 on file",
         "IBAN DE89 3704 0044 0532 0130 00 please",
         "ssn 078-05-1120",
@@ -607,3 +610,64 @@ def test_the_engine_does_not_import_transformers(first, expected):
         check=True,
     ).stdout.splitlines()
     assert out == [expected, "transformers"]
+
+
+def test_long_patterns_found_by_their_re2_twins_as_by_presidio():
+    # Patterns of 1,000 characters or more are searched by their RE2 twin on texts RE2 reads
+    # as Python does; a text outside ASCII, or a twin that finds an empty match, goes back
+    # to Python's search. Either way the results are presidio's own.
+    from presidio_analyzer import Pattern, PatternRecognizer
+
+    from raikit.audit.pii._precheck import re2_twin
+    from raikit.audit.pii._recognizers import _LONG_PATTERN, _pattern_finder
+
+    words = [f"w{n:04d}" for n in range(_LONG_PATTERN // 6 + 1)]
+    codes = "(?:" + "|".join(words) + r")\b"
+    recognizer = PatternRecognizer(
+        supported_entity="ID",
+        patterns=[
+            Pattern("code", r"\b[a-z]{2}-" + codes, 0.5),
+            # Lazy: Python finds each word after an empty match, RE2 only the empty ones.
+            Pattern("maybe empty", "(?:" + "|".join(words) + ")*?", 0.4),
+            Pattern("short", r"\bzz\d\b", 0.3),
+        ],
+    )
+    assert all(len(p.regex) >= _LONG_PATTERN for p in recognizer.patterns[:2])
+    assert all(re2_twin(p.regex, recognizer.global_regex_flags) for p in recognizer.patterns[:2])
+    find = _pattern_finder(recognizer)
+    texts = [
+        "codes ab-w0001 and XY-w0002, w0003w0004 then zz7",
+        "code ab-w0001’s twin: ab-w0165 — zz1",  # outside ASCII: Python's search
+        "no code here",
+        "",
+    ]
+    for text in texts:
+        expected = recognizer.analyze(text, entities=["ID"])
+        found = find(text, None)
+        assert sorted((r.start, r.end, r.score) for r in found) == sorted(
+            (r.start, r.end, r.score) for r in expected
+        )
+    # Two codes, the words w0003 and w0004 (those inside a code are dropped) and the short one.
+    assert len(find(texts[0], None)) == 5
+
+
+_CONTEXT_WORDS = st.sampled_from(["phone", "ph", "one", "PH", "", "a\x00b", "b", "ÉTÉ"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(st.none(), st.lists(_CONTEXT_WORDS, max_size=5)),
+    st.one_of(st.none(), st.lists(_CONTEXT_WORDS, max_size=5)),
+    st.sampled_from(["substring", "whole_word"]),
+)
+def test_context_word_found_as_presidio_finds_it(surrounding, context, mode):
+    # raikit's enhancer joins the surrounding words once; presidio searches them one by one.
+    from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+
+    from raikit.audit.pii._recognizers import _enhancer_class
+
+    find = _enhancer_class()._find_supportive_word_in_context
+    expected = LemmaContextAwareEnhancer._find_supportive_word_in_context(
+        surrounding, context, mode
+    )
+    assert find(surrounding, context, mode) == expected
