@@ -15,6 +15,7 @@ copy, :class:`PiiCheck`); forbidden entity types are gated by ``privacy.forbidde
 
 from __future__ import annotations
 
+import operator
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -253,8 +254,13 @@ def summarise_hits(
         n_distinct_analyzed=hits.n_distinct_analyzed,
         columns=columns,
         n_locations=n_locations,
-        locations=sorted(locations, key=lambda x: (x.row, x.column, x.start))[
-            : config.max_locations
+        locations=[
+            PiiLocation(
+                row=row, column=column, start=start, end=end, entity_type=entity, score=score
+            )
+            for row, column, start, end, entity, score in sorted(locations, key=_PLACE)[
+                : config.max_locations
+            ]
         ],
         reidentification=reid,
         findings=findings,
@@ -262,7 +268,13 @@ def summarise_hits(
     )
 
 
-def _collect_locations(col: ColumnHits, out: list[PiiLocation], cap: int) -> int:
+# A location while the scan is summarised: row, column, start, end, entity type, score; they
+# are ordered by the first three.
+_Location = tuple[int, str, int, int, str, float]
+_PLACE = operator.itemgetter(0, 1, 2)
+
+
+def _collect_locations(col: ColumnHits, out: list[_Location], cap: int) -> int:
     with_hits = [u for u, found in enumerate(col.hits) if found]
     if not with_hits:
         return 0
@@ -273,19 +285,11 @@ def _collect_locations(col: ColumnHits, out: list[PiiLocation], cap: int) -> int
         rows = order[starts[u] : starts[u + 1]]
         total += len(rows) * len(col.hits[u])
         for row in rows[: max(0, cap)]:
-            for entity, s, e, score in col.hits[u]:
-                out.append(
-                    PiiLocation(
-                        row=int(row),
-                        column=col.column,
-                        start=s,
-                        end=e,
-                        entity_type=entity,
-                        score=score,
-                    )
-                )
+            out.extend(
+                (int(row), col.column, s, e, entity, score) for entity, s, e, score in col.hits[u]
+            )
     if len(out) > 4 * cap:  # keep memory bounded; the final sort keeps the first rows
-        out.sort(key=lambda x: (x.row, x.column, x.start))
+        out.sort(key=_PLACE)
         del out[cap:]
     return total
 
