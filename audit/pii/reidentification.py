@@ -157,7 +157,7 @@ def assess_reidentification(
         k_anonymity=k,
         unique_rows=unique_rows,
         unique_share=unique_rows / n_rows if n_rows else 0.0,
-        l_diversity={c: int(s.min()) for c, s in l_by_class.items()},
+        l_diversity={c: int(s.min()) if len(s) else 0 for c, s in l_by_class.items()},
         class_sizes=buckets,
         worst_classes=worst,
         findings=findings,

@@ -88,3 +88,10 @@ def test_row_order_does_not_matter(seed):
         b.l_diversity,
     )
     assert a.class_sizes == b.class_sizes
+
+
+def test_a_table_without_rows_has_no_classes():
+    empty = pd.DataFrame({"age": pd.Series([], dtype=float), "dx": pd.Series([], dtype=object)})
+    result = assess_reidentification(empty, ["age"], ["dx"])
+    assert (result.n_classes, result.k_anonymity, result.l_diversity) == (0, 0, {"dx": 0})
+    assert result.worst_classes == []
