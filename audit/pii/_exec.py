@@ -11,6 +11,7 @@ hits. Local worker processes are kept for the session's later scans
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -93,7 +94,8 @@ def run_analysis(
     if n_process <= 1 or len(texts) < MIN_TEXTS_PER_POOL[start]:
         active = analyzer if analyzer is not None else get_analyzer(spec)
         return analyze_texts(active, texts, entities=entities, score_threshold=score_threshold)
-    chunks = _chunks(texts, n_process * -(-len(texts) // (n_process * MAX_TEXTS_PER_TASK)))
+    tasks_per_worker = math.ceil(len(texts) / (n_process * MAX_TEXTS_PER_TASK))
+    chunks = _chunks(texts, n_process * tasks_per_worker)
     out: list[list[Hit]] = [[] for _ in texts]
     pool = _worker_pool(start, n_process, spec)
     try:

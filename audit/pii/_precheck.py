@@ -82,13 +82,13 @@ def re2_twin(pattern: str, flags: int):
     if not pattern.isascii():  # case folding outside ASCII differs between engines
         return None
     try:
-        unchanged = widen(pattern, flags) == _flag_prefix(flags) + pattern
+        source = widen(pattern, flags)
     except ValueError:
         return None
-    if not unchanged:
+    if source != _flag_prefix(flags) + pattern:  # widening changed it
         return None
     try:
-        return re2.compile(_flag_prefix(flags) + pattern, _re2_options())
+        return re2.compile(source, _re2_options())
     except re2.error:
         return None
 

@@ -107,7 +107,8 @@ def assess_reidentification(
         raise ConfigError("at least one quasi-identifier column is needed")
     keys = frame[quasi_identifiers].astype("string").fillna("\x00<missing>")
     codes = {c: pd.factorize(keys[c])[0] for c in quasi_identifiers}
-    class_id = np.unique(np.column_stack(list(codes.values())), axis=0, return_inverse=True)[1]
+    # One id per distinct combination (NumPy 2.0.0 returns the inverse as a column: flattened).
+    _, class_id = np.unique(np.column_stack(list(codes.values())), axis=0, return_inverse=True)
     class_id = class_id.reshape(-1)
     sizes = pd.Series(class_id).value_counts()
     size_of_row = sizes.reindex(class_id).to_numpy()
