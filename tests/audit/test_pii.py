@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import platform
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from raikit.audit.pii import ScanConfig, analyze_table, scan_corpus, scan_table
-from raikit.audit.pii._recognizers import EngineSpec
+from raikit.audit.pii._recognizers import EngineSpec, analyze_texts
 from raikit.audit.pii.anonymize import anonymize_frame
 from raikit.audit.pii.synth import generate_labelled_texts
 
@@ -183,25 +187,79 @@ def test_process_pool_matches_local(pattern_analyzer, small_pools):
     assert pooled == local
 
 
-def test_each_worker_takes_one_share_and_long_inputs_more(small_pools, monkeypatch):
-    # One task per worker keeps spaCy's batches full; no task holds more than the cap.
+def test_each_process_takes_one_share_and_long_inputs_more(small_pools, monkeypatch):
+    # One task per process keeps spaCy's batches full; no task holds more than the cap. This
+    # process analyses one share itself, beside n_process - 1 workers.
     _exec = small_pools
     texts = [d.text for d in generate_labelled_texts(60, seed=3)]
     local = _exec.run_analysis(texts, EngineSpec(model=None), entities=None, score_threshold=0.35)
-    original, sizes = _exec._chunks, []
+    original, sizes, here = _exec._chunks, [], []
 
     def counted(texts: list[str], n_chunks: int) -> list[list[int]]:
         sizes.append(n_chunks)
         return original(texts, n_chunks)
 
+    def analysed_here(analyzer, texts, **kwargs):
+        here.append(len(texts))
+        return analyze_texts(analyzer, texts, **kwargs)
+
     monkeypatch.setattr(_exec, "_chunks", counted)
-    for cap, tasks in ((2048, 2), (25, 4), (30, 2)):
+    monkeypatch.setattr(_exec, "analyze_texts", analysed_here)
+    cases = ((2, 2048, 2, [30]), (2, 25, 4, [15, 15]), (3, 2048, 3, [20]))
+    for n_process, cap, tasks, own in cases:
         monkeypatch.setattr(_exec, "MAX_TEXTS_PER_TASK", cap)
         found = _exec.run_analysis(
-            texts, EngineSpec(model=None), entities=None, score_threshold=0.35, n_process=2
+            texts, EngineSpec(model=None), entities=None, score_threshold=0.35, n_process=n_process
         )
         assert found == local
         assert sizes.pop() == tasks
+        assert here == own
+        assert sum(len(pool._processes) for pool in _exec._POOLS.values()) == n_process - 1
+        here.clear()
+
+
+# Faults of three 3 MiB blocks allocated, written and freed in turn, in a new interpreter
+# (argv[1] "kept": after _keep_freed_memory).
+_BLOCK_FAULTS = """
+import resource, sys
+import numpy as np
+from raikit.audit.pii import _exec
+if sys.argv[1] == "kept":
+    assert _exec._keep_freed_memory()
+faults = []
+for _ in range(3):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    block = np.ones(3 << 18, dtype=np.float32)
+    del block
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(*faults)
+"""
+
+
+def _keeps_freed_memory() -> bool:
+    from raikit.audit.pii import _exec
+
+    return _exec._keeps_freed_memory
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc settings")
+def test_workers_keep_the_memory_they_free(small_pools):
+    # By default glibc unmaps a freed 3 MiB block and the next one is faulted in again, page
+    # by page (768 pages); a worker keeps the block and reuses it.
+    def faults(mode: str) -> list[int]:
+        run = subprocess.run(
+            [sys.executable, "-c", _BLOCK_FAULTS, mode], capture_output=True, text=True, check=True
+        )
+        return [int(count) for count in run.stdout.split()]
+
+    default, kept = faults("default"), faults("kept")
+    if default[1] < 300:
+        pytest.skip(f"this kernel faults the block in huge pages ({default[1]} faults)")
+    assert kept[0] > 300  # the first block is faulted in either way
+    assert kept[1] < 30
+    pool = small_pools._worker_pool("fork", 1, EngineSpec(model=None))
+    assert pool.submit(_keeps_freed_memory).result()
+    assert not _keeps_freed_memory()  # this process is left as it was
 
 
 def test_worker_pool_is_kept_between_scans_and_replaced_when_a_worker_dies(small_pools):
@@ -218,7 +276,7 @@ def test_worker_pool_is_kept_between_scans_and_replaced_when_a_worker_dies(small
 
     first = scan_table(frame, config)
     started = workers()
-    assert len(started) == 2
+    assert len(started) == 1  # this process analyses the other share
     assert scan_table(frame, config) == first
     assert workers() == started
     pid = started.pop()
@@ -228,7 +286,7 @@ def test_worker_pool_is_kept_between_scans_and_replaced_when_a_worker_dies(small
             scan_table(frame, config)
     assert not _exec._POOLS
     assert scan_table(frame, config) == first
-    assert len(workers()) == 2 and pid not in workers()
+    assert len(workers()) == 1 and pid not in workers()
     _exec.close_worker_pools()
     assert not _exec._POOLS
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -559,12 +560,31 @@ def test_trimmed_pipeline_finds_what_spacys_own_finds(spacy_analyzer, docs):
     assert type(reference.get_pipe("ner").model.ops) is NumpyOps
     texts = [d.text for d in docs]
 
-    def ents(nlp):
-        return [[(e.start_char, e.end_char, e.label_) for e in d.ents] for d in nlp.pipe(texts)]
+    def ents(nlp, batch_size=128):
+        found = nlp.pipe(texts, batch_size=batch_size)
+        return [[(e.start_char, e.end_char, e.label_) for e in d.ents] for d in found]
 
     expected = ents(reference)
     assert sum(map(len, expected)) > 300
     assert ents(trimmed) == expected
+    assert ents(trimmed, batch_size=512) == expected  # raikit's workers' batches
+
+
+def test_inference_maxout_keeps_each_units_largest_piece(spacy_analyzer):
+    from thinc.api import NumpyOps
+
+    ops = spacy_analyzer.nlp_engine.nlp["en"].get_pipe("ner").model.ops
+    pieces = np.random.default_rng(0).normal(size=(50, 7, 3)).astype("float32")
+    pieces[0, 0] = [2.0, 2.0, 1.0]  # ties
+    pieces[0, 1] = [-1.0, 3.0, 3.0]
+    best, which = ops.maxout(pieces)
+    expected, _ = NumpyOps().maxout(pieces)
+    assert best.dtype == np.float32 and best.flags.c_contiguous
+    np.testing.assert_array_equal(best, expected)
+    np.testing.assert_array_equal(best, pieces.max(axis=-1))
+    assert which is None
+    with pytest.raises(NotImplementedError, match="inference only"):
+        ops.backprop_maxout(best, which, 3)
 
 
 def test_no_recognizer_has_its_own_context_step(spacy_analyzer, presidio_analyzer):
