@@ -35,7 +35,12 @@ class Runs:
 
 
 def interleave(
-    callables: dict[str, Callable[[], Any]], *, repeats: int, warmup: int = 1, pause: float = 0.0
+    callables: dict[str, Callable[[], Any]],
+    *,
+    repeats: int,
+    warmup: int = 1,
+    pause: float = 0.0,
+    setup: dict[str, Callable[[], Any]] | None = None,
 ) -> dict[str, Runs]:
     """Run each callable ``warmup`` times, then ``repeats`` rounds of all of them in turn.
 
@@ -50,24 +55,33 @@ def interleave(
     pause : float
         Seconds of sleep before each measured call, so that threads a call leaves running
         (OpenBLAS's spin for a tenth of a second after a fork) do not slow the next one.
+    setup : dict of str to callable, optional
+        Run, untimed, before each call of the callable of the same name.
 
     Returns
     -------
     dict of str to Runs
         Per name, the wall seconds of each measured call and its return value.
     """
+    setup = setup or {}
     for _ in range(warmup):
-        for function in callables.values():
+        for name, function in callables.items():
+            setup.get(name, _nothing)()
             function()
     runs = {name: Runs(name) for name in callables}
     for _ in range(repeats):
         for name, function in callables.items():
+            setup.get(name, _nothing)()
             time.sleep(pause)
             start = time.perf_counter()
             value = function()
             runs[name].seconds.append(time.perf_counter() - start)
             runs[name].values.append(value)
     return runs
+
+
+def _nothing() -> None:
+    return None
 
 
 def median(values: Sequence[float]) -> float:

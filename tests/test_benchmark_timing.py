@@ -30,6 +30,30 @@ def test_callables_run_in_turn_after_the_warm_up():
     assert len(runs["a"].seconds) == 2 and all(s >= 0 for s in runs["b"].seconds)
 
 
+def test_setup_runs_before_each_call_of_its_side_untimed_after_the_pause(monkeypatch):
+    clock, events = [0.0], []
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(timing.time, "sleep", lambda seconds: events.append(f"sleep {seconds}"))
+
+    def step(name, seconds):
+        def call():
+            events.append(name)
+            clock[0] += seconds
+
+        return call
+
+    runs = timing.interleave(
+        {"a": step("a", 1.0), "b": step("b", 2.0)},
+        repeats=2,
+        warmup=1,
+        pause=0.25,
+        setup={"a": step("setup a", 5.0)},
+    )
+    round_ = ["setup a", "sleep 0.25", "a", "sleep 0.25", "b"]
+    assert events == ["setup a", "a", "b", *round_, *round_]
+    assert runs["a"].seconds == [1.0, 1.0] and runs["b"].seconds == [2.0, 2.0]
+
+
 def test_speed_up_is_the_median_of_per_round_ratios_not_a_ratio_of_medians():
     baseline, candidate = [2.0, 9.0, 4.0], [1.0, 3.0, 1.0]
     ratios = timing.paired_ratios(baseline, candidate)
