@@ -49,7 +49,7 @@ MAX_TEXTS_PER_TASK = 2048
 # less time than batches of 128 (500 comments, the whole analysis); elsewhere the larger
 # batch's arrays go back to the system after each prediction and are faulted in again, and
 # they took 7-12% more.
-SPACY_BATCH_SIZE = {True: 512, False: 128}
+SPACY_BATCH_SIZE_KEEPING_MEMORY = 512
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
 _keeps_freed_memory = False  # set in each worker by _start_worker
 
@@ -87,7 +87,7 @@ def _analyze_chunk(
         texts,
         entities=entities,
         score_threshold=threshold,
-        spacy_batch_size=SPACY_BATCH_SIZE[_keeps_freed_memory],
+        spacy_batch_size=SPACY_BATCH_SIZE_KEEPING_MEMORY if _keeps_freed_memory else None,
     )
 
 
