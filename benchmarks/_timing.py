@@ -66,22 +66,20 @@ def interleave(
     setup = setup or {}
     for _ in range(warmup):
         for name, function in callables.items():
-            setup.get(name, _nothing)()
+            if name in setup:
+                setup[name]()
             function()
     runs = {name: Runs(name) for name in callables}
     for _ in range(repeats):
         for name, function in callables.items():
-            setup.get(name, _nothing)()
+            if name in setup:
+                setup[name]()
             time.sleep(pause)
             start = time.perf_counter()
             value = function()
             runs[name].seconds.append(time.perf_counter() - start)
             runs[name].values.append(value)
     return runs
-
-
-def _nothing() -> None:
-    return None
 
 
 def median(values: Sequence[float]) -> float:

@@ -140,9 +140,9 @@ def run_analysis(
     if n_process <= 1 or len(texts) < MIN_TEXTS_PER_POOL[start]:
         active = analyzer if analyzer is not None else get_analyzer(spec)
         return analyze_texts(active, texts, entities=entities, score_threshold=score_threshold)
-    tasks_per_worker = math.ceil(len(texts) / (n_process * MAX_TEXTS_PER_TASK))
-    parts = _chunks(texts, n_process * tasks_per_worker)
-    own, shared = parts[:tasks_per_worker], parts[tasks_per_worker:]
+    tasks_per_process = math.ceil(len(texts) / (n_process * MAX_TEXTS_PER_TASK))
+    parts = _chunks(texts, n_process * tasks_per_process)
+    own, shared = parts[:tasks_per_process], parts[tasks_per_process:]
     try:
         # Workers forked in one_blas_thread() start on one BLAS thread, as they run. This
         # process sets its count back after the scan: after a fork, that starts OpenBLAS's
