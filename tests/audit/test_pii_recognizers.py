@@ -601,35 +601,54 @@ def test_no_recognizer_has_its_own_context_step(spacy_analyzer, presidio_analyze
 _IMPORT_CHECK = """
 import sys
 {first}
-from raikit.audit.pii._recognizers import EngineSpec, get_analyzer
+from raikit.audit.pii._recognizers import EngineSpec, get_analyzer, import_presidio_analyzer
+import_presidio_analyzer(keep_torch={keep_torch})
 get_analyzer(EngineSpec(model=None))
+import thinc.compat
 from presidio_analyzer.nlp_engine import huggingface_token_pipe
-print("loaded" if "transformers" in sys.modules else "not loaded",
+print("transformers", "loaded" if "transformers" in sys.modules else "not loaded",
       "available" if huggingface_token_pipe.is_available() else "unavailable")
-import transformers
-print(transformers.__name__)
+print("torch", "loaded" if "torch" in sys.modules else "not loaded",
+      "for thinc" if thinc.compat.has_torch else "not for thinc")
+import transformers, torch
+print(transformers.__name__, torch.__name__)
 """
 
 
 @pytest.mark.parametrize(
-    ("first", "expected"),
+    ("first", "keep_torch", "expected"),
     [
-        ("", "not loaded unavailable"),  # presidio imported without transformers
-        ("import transformers", "loaded available"),  # transformers first: presidio keeps it
+        # presidio imported without transformers, spaCy without torch
+        ("", False, ["transformers not loaded unavailable", "torch not loaded not for thinc"]),
+        # imported first, each stays available
+        ("import torch", False, ["transformers not loaded unavailable", "torch loaded for thinc"]),
+        ("import transformers", False, ["transformers loaded available", "torch loaded for thinc"]),
+        # a pipeline that runs on torch keeps it
+        ("", True, ["transformers not loaded unavailable", "torch loaded for thinc"]),
     ],
 )
-def test_the_engine_does_not_import_transformers(first, expected):
-    # presidio imports transformers' pipelines (seconds) for an engine raikit never builds.
+def test_the_engine_imports_neither_transformers_nor_torch(first, keep_torch, expected):
+    # presidio imports transformers' pipelines (seconds) for an engine raikit never builds,
+    # and spaCy's thinc imports torch (a second) for layers its CNN pipelines do not use.
     import subprocess
     import sys
 
     out = subprocess.run(
-        [sys.executable, "-c", _IMPORT_CHECK.format(first=first)],
+        [sys.executable, "-c", _IMPORT_CHECK.format(first=first, keep_torch=keep_torch)],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.splitlines()
-    assert out == [expected, "transformers"]
+    assert out == [*expected, "transformers torch"]
+
+
+def test_a_model_requiring_torch_or_a_torch_layer_runs_on_torch():
+    from raikit.audit.pii._recognizers import DEFAULT_MODEL, runs_on_torch
+
+    assert not runs_on_torch(DEFAULT_MODEL)  # requires spaCy only
+    assert runs_on_torch("opacus")  # requires torch
+    assert not runs_on_torch("no-such-model-package")  # loading it reports the error
+    assert not runs_on_torch(None)  # --no-ner
 
 
 def test_long_patterns_found_by_their_re2_twins_as_by_presidio():
