@@ -108,7 +108,7 @@ def load_table(rows: int, seed: int, repeated: bool) -> pd.DataFrame:
     if repeated:
         frame["comment"] = generate_comments(len(frame), seed=seed)
     else:
-        frame["comment"] = [doc.text for doc in generate_labelled_texts(len(frame), seed=seed)]
+        frame["comment"] = corpus_texts(len(frame), seed)
     return frame
 
 

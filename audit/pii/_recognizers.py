@@ -800,13 +800,13 @@ def _analyze_batch(
 @dataclass(frozen=True)
 class _Plan:
     """How a batch runs ``recognizers``: a plain pattern recognizer's ``finder``
-    (:func:`_pattern_finder`), and the numbers in ``precheck`` of each recognizer's patterns
-    (or of the ``signs`` a text holds where it finds something); ``None`` for one always run.
-    ``owners`` gives each number's recognizer (its index) and its own number there."""
+    (:func:`_pattern_finder`), and whether ``precheck`` holds its patterns (or the ``signs`` a
+    text holds where it finds something); one that it does not is always run. ``owners`` gives
+    each of the precheck's numbers its recognizer (an index) and its own number there."""
 
     recognizers: tuple
     finders: tuple
-    numbers: tuple[range | None, ...]
+    prechecked: tuple[bool, ...]
     owners: tuple[tuple[int, int], ...]
     precheck: Precheck
     by_id: dict
@@ -826,7 +826,7 @@ class _Plan:
 
 @functools.lru_cache(maxsize=8)
 def _plan(recognizers: tuple) -> _Plan:
-    finders, numbers, owners, patterns = [], [], [], []
+    finders, prechecked, owners, patterns = [], [], [], []
     for index, recognizer in enumerate(recognizers):
         finder = _pattern_finder(recognizer)
         if finder is not None:
@@ -834,13 +834,13 @@ def _plan(recognizers: tuple) -> _Plan:
         else:
             own = [(sign.pattern, sign.flags) for sign in getattr(recognizer, "signs", ())]
         finders.append(finder)
-        numbers.append(range(len(patterns), len(patterns) + len(own)) if own else None)
+        prechecked.append(bool(own))
         owners.extend((index, number) for number in range(len(own)))
         patterns.extend(own)
     return _Plan(
         recognizers,
         tuple(finders),
-        tuple(numbers),
+        tuple(prechecked),
         tuple(owners),
         Precheck(patterns),
         {recognizer.id: recognizer for recognizer in recognizers},
@@ -973,14 +973,14 @@ def _analyze_block(
 
     searched_by = [plan.searched(text) for text in texts]
     found: list[list[RecognizerResult]] = [[] for _ in texts]
-    for index, (recognizer, finder, numbers) in enumerate(
-        zip(plan.recognizers, plan.finders, plan.numbers, strict=True)
+    for index, (recognizer, finder, prechecked) in enumerate(
+        zip(plan.recognizers, plan.finders, plan.prechecked, strict=True)
     ):
         for text, text_artifacts, searchable, results in zip(
             texts, artifacts, searched_by, found, strict=True
         ):
             searched = None
-            if searchable is not None and numbers is not None:
+            if searchable is not None and prechecked:
                 searched = searchable.get(index)
                 if not searched:
                     continue

@@ -67,8 +67,8 @@ def _engine_patterns(analyzer):
     recognizers = tuple(analyzer.registry.get_recognizers(language="en", all_fields=True))
     plan = _plan(recognizers)
     compiled = []
-    for recognizer, numbers in zip(plan.recognizers, plan.numbers, strict=True):
-        if numbers is None:
+    for recognizer, prechecked in zip(plan.recognizers, plan.prechecked, strict=True):
+        if not prechecked:
             continue
         if hasattr(recognizer, "signs"):
             compiled.extend(recognizer.signs)
