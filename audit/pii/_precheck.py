@@ -36,6 +36,8 @@ _UNLIKE_RE2 = re.compile(r"[^\x00-\x0a\x0c-\x1b\x20-\x7f]")
 _SUPPORTED_FLAGS = re.IGNORECASE | re.MULTILINE | re.DOTALL | re.UNICODE
 _RE2_FLAGS = ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"))
 _LOOKAROUND = ("(?<!", "(?<=", "(?!", "(?=")
+# What widen rewrites, besides characters outside ASCII: a pattern without them is kept.
+_REWRITTEN = (*_LOOKAROUND, "$", "{,")
 
 
 @functools.cache
@@ -114,6 +116,8 @@ def widen(pattern: str, flags: int) -> str:
     outside ASCII in a negated class or classed as space."""
     if flags & ~_SUPPORTED_FLAGS or re.search(r"\[\[|\[:|\\[pPN]", pattern):
         raise ValueError(f"no RE2 form for {pattern!r}")
+    if pattern.isascii() and not any(part in pattern for part in _REWRITTEN):
+        return _flag_prefix(flags) + pattern  # nothing to rewrite (presidio's URL patterns)
     out, copied = [], 0
     characters = _characters(pattern)
     for i, char, in_class in characters:

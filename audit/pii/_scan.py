@@ -10,30 +10,10 @@ import pandas as pd
 from pydantic import model_validator
 from typing_extensions import Self
 
-from raikit.audit.pii._recognizers import DEFAULT_MODEL, EngineSpec, Hit
+from raikit.audit.pii._recognizers import DEFAULT_ENTITIES, DEFAULT_MODEL, EngineSpec, Hit
 from raikit.models.errors import ConfigError
 from raikit.models.settings import Count, Probability, Settings
 
-DEFAULT_ENTITIES = (
-    "PERSON",
-    "EMAIL_ADDRESS",
-    "PHONE_NUMBER",
-    "US_SSN",
-    "CREDIT_CARD",
-    "IP_ADDRESS",
-    "IBAN_CODE",
-    "LOCATION",
-    "DATE_TIME",
-    "URL",
-    "ORGANIZATION",
-    "NRP",
-    "US_PASSPORT",
-    "US_DRIVER_LICENSE",
-    "US_BANK_NUMBER",
-    "US_ITIN",
-    "MEDICAL_LICENSE",
-    "CRYPTO",
-)
 MAX_CELL_CHARS = 100_000
 
 

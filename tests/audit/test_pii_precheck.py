@@ -22,6 +22,8 @@ from raikit.audit.pii._precheck import Precheck, ascii_stand_in, re2_twin, reads
         (r"[]$]$", 0, r"[]$](?m:$)"),
         (r"[\w'’.-]+ “x”", re.IGNORECASE | re.DOTALL, "(?is)[\\w'\\x7f.-]+ \\x7fx\\x7f"),
         (r"straße|Rúa", 0, r"straße|Rúa"),  # letters outside ASCII: such texts are not read
+        (r"\d{3}-\d{4}", re.IGNORECASE, r"(?i)\d{3}-\d{4}"),  # nothing to rewrite
+        (r"\$\d+\(?=x\)", 0, r"\$\d+\(?=x\)"),  # escaped: kept
     ],
 )
 def test_widen(pattern, flags, expected):

@@ -651,6 +651,28 @@ def test_a_model_requiring_torch_or_a_torch_layer_runs_on_torch():
     assert not runs_on_torch(None)  # --no-ner
 
 
+def test_a_new_engine_comes_with_its_search_plan_for_the_default_entity_types():
+    # Built once with the engine, the plan is inherited by forked workers instead of being
+    # built again in each on its first texts.
+    from raikit.audit.pii._recognizers import (
+        DEFAULT_ENTITIES,
+        EngineSpec,
+        _plan,
+        analyze_texts,
+        build_analyzer,
+    )
+
+    engine = build_analyzer(EngineSpec(model=None))
+    built = _plan.cache_info().misses
+    found = analyze_texts(
+        engine, ["call 020 7946 0958"], entities=list(DEFAULT_ENTITIES), score_threshold=0.35
+    )
+    assert [entity for entity, *_ in found[0]] == ["PHONE_NUMBER"]
+    assert _plan.cache_info().misses == built
+    analyze_texts(engine, ["call 020 7946 0958"], entities=["PHONE_NUMBER"], score_threshold=0.35)
+    assert _plan.cache_info().misses == built + 1  # another choice of entity types: a new plan
+
+
 def test_long_patterns_found_by_their_re2_twins_as_by_presidio():
     # Patterns of 1,000 characters or more are searched by their RE2 twin on texts RE2 reads
     # as Python does; a text outside ASCII, or a twin that finds an empty match, goes back
