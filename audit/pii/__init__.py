@@ -29,7 +29,7 @@ from raikit.audit.assessment import Assessment, AuditContext, MeasuredRisk, Repo
 from raikit.audit.pii._accuracy import accuracy_statement
 from raikit.audit.pii._exec import close_worker_pools
 from raikit.audit.pii._mask import mask_value
-from raikit.audit.pii._recognizers import NER_ONLY_ENTITIES
+from raikit.audit.pii._recognizers import NER_ONLY_ENTITIES, one_blas_thread
 from raikit.audit.pii._scan import (
     DEFAULT_ENTITIES,
     MAX_CELL_CHARS,
@@ -411,15 +411,16 @@ def scan_table(
     PiiResult
     """
     config = config or ScanConfig()
-    hits = analyze_table(frame, config, columns, analyzer=analyzer)
-    return summarise_hits(
-        hits,
+    return _scanned(
+        frame,
         config,
+        columns,
+        analyzer,
         source=source,
         frame=frame,
         quasi_identifiers=quasi_identifiers,
         sensitive=sensitive,
-    )
+    )[1]
 
 
 def scan_corpus(
@@ -428,8 +429,19 @@ def scan_corpus(
     """Scan documents (one per entry) for personal data; locations use ``column="text"``."""
     config = config or ScanConfig()
     frame = pd.DataFrame({"text": pd.Series(list(texts), dtype=object)})
-    hits = analyze_table(frame, config, ["text"], analyzer=analyzer)
-    return summarise_hits(hits, config, source=source, kind="corpus")
+    return _scanned(frame, config, ["text"], analyzer, source=source, kind="corpus")[1]
+
+
+def _scanned(
+    table: pd.DataFrame, config: ScanConfig, columns: list[str] | None, analyzer, /, **summary
+) -> tuple[TableHits, PiiResult]:
+    """:func:`analyze_table`, then :func:`summarise_hits` with ``summary``, on one BLAS thread
+    throughout: setting the count back after workers were forked starts OpenBLAS's threads,
+    and their spinning slowed the summary of a first scan from 20-28 ms to 40-53 ms (500
+    rows), so it is set back once the result is made."""
+    with one_blas_thread():
+        hits = analyze_table(table, config, columns, analyzer=analyzer)
+        return hits, summarise_hits(hits, config, **summary)
 
 
 class PiiCheck(Settings):
@@ -489,10 +501,11 @@ class PiiCheck(Settings):
 def _run(context: AuditContext, check: PiiCheck) -> PiiResult:
     frame = context.table.frame
     columns = list(check.columns) if check.columns else None
-    hits = analyze_table(frame, check.scan, columns)
-    result = summarise_hits(
-        hits,
+    hits, result = _scanned(
+        frame,
         check.scan,
+        columns,
+        None,
         source=context.table.source,
         kind=check.kind,
         frame=frame if check.kind == "table" else None,

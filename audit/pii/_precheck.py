@@ -1,10 +1,10 @@
-"""Which of many regular expressions can match a text, from one pass of RE2's automaton.
+"""Which of many regular expressions can match a text, from one pass of RE2's automata.
 
 The recognizers' patterns are Python (``re`` and ``regex``) patterns, searched one at a time by
-backtracking; on a short text most find nothing. :class:`Precheck` compiles all of them into one
-``RE2::Set`` (google-re2), whose DFA reads the text once and names every pattern that may match.
-Only those are then searched, so the results are unchanged, provided the set never leaves out a
-pattern Python would match. Three things keep it that way:
+backtracking; on a short text most find nothing. :class:`Precheck` compiles all of them into a
+few ``RE2::Set`` objects (google-re2), whose DFAs read the text once each and name every
+pattern that may match. Only those are then searched, so the results are unchanged, provided
+the sets never leave out a pattern Python would match. Three things keep it that way:
 
 * each pattern enters the set widened: lookarounds are removed (a pattern without a condition
   matches at least where it did) and a ``$`` without ``MULTILINE`` also matches before any line
@@ -180,35 +180,48 @@ class Precheck:
 
     :meth:`candidates` gives the numbers of every pattern that may match: a superset of those
     Python's engines find a non-empty match of, with those RE2 cannot take always among them.
+    The patterns are dealt round-robin into ``n_sets`` sets. RE2 builds a set's automaton
+    state by state as texts need them, and in one set over every pattern the partial matches
+    of many patterns combine into new states at most new words: on 1,000 new generated
+    sentences, after 1,000 others, one set over the engine's 60 patterns took 101 ms, four
+    took 31 ms (6 and 10 ms on sentences seen before).
     """
 
-    def __init__(self, patterns: Sequence[tuple[str, int]]):
+    def __init__(self, patterns: Sequence[tuple[str, int]], n_sets: int = 4):
         import re2
 
-        self._set = re2.Set.SearchSet(_re2_options())
-        self._numbers: list[int] = []
+        self._sets: list[tuple[object, list[int], int]] | None = []  # set, numbers, sentinel
         self._always: set[int] = set()
-        for number, (source, flags) in enumerate(patterns):
+        for first in range(min(n_sets, len(patterns)) or 1):
+            search = re2.Set.SearchSet(_re2_options())
+            numbers = []
+            for number in range(first, len(patterns), n_sets):
+                source, flags = patterns[number]
+                try:
+                    search.Add(widen(source, int(flags)))
+                    numbers.append(number)
+                except (re2.error, ValueError):
+                    self._always.add(number)
+            # Matches everywhere: a search that returns without it ran out of DFA memory.
+            sentinel = search.Add("")
             try:
-                self._set.Add(widen(source, int(flags)))
-                self._numbers.append(number)
-            except (re2.error, ValueError):
-                self._always.add(number)
-        # Matches everywhere: a search that returns without it ran out of DFA memory.
-        self._sentinel = self._set.Add("")
-        try:
-            self._set.Compile()
-        except re2.error:  # too large for its memory: nothing is pre-checked
-            self._set = None
+                search.Compile()
+            except re2.error:  # too large for its memory: nothing is pre-checked
+                self._sets = None
+                return
+            self._sets.append((search, numbers, sentinel))
 
     def candidates(self, text: str) -> set[int] | None:
         """Numbers of the patterns that may match ``text``; None when it cannot be told."""
-        if self._set is None:
+        if self._sets is None:
             return None
         stand_in = ascii_stand_in(text)
         if stand_in is None:
             return None
-        found = self._set.Match(stand_in)
-        if self._sentinel not in found:
-            return None
-        return {self._numbers[i] for i in found if i != self._sentinel} | self._always
+        out = set(self._always)
+        for search, numbers, sentinel in self._sets:
+            found = search.Match(stand_in)
+            if sentinel not in found:
+                return None
+            out.update(numbers[i] for i in found if i != sentinel)
+        return out

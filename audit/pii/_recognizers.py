@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import itertools
 import logging
 import re
@@ -720,9 +721,17 @@ _ENGINES: dict[EngineSpec, AnalyzerEngine] = {}
 
 
 def get_analyzer(spec: EngineSpec) -> AnalyzerEngine:
-    """Return this process's analyzer for ``spec``, building it on first use (seconds)."""
+    """Return this process's analyzer for ``spec``, building it on first use (seconds).
+
+    The engine is kept as long as the process, so once it is built, the objects the process
+    holds after a collection are frozen (``gc.freeze``): the full collections a scan sets off
+    (one per 1,000-2,000 new rows) skip the engine's 170,000 objects, which took 0.1-0.2 s
+    each.
+    """
     if spec not in _ENGINES:
         _ENGINES[spec] = build_analyzer(spec)
+        gc.collect()
+        gc.freeze()
     return _ENGINES[spec]
 
 

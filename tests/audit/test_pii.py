@@ -187,6 +187,32 @@ def test_process_pool_matches_local(pattern_analyzer, small_pools):
     assert pooled == local
 
 
+def test_the_summary_stays_on_the_scans_one_blas_thread(pattern_analyzer, monkeypatch):
+    # Setting the count back starts OpenBLAS's threads, which spin for a tenth of a second:
+    # it is set back once the result is made, not between the analysis and the summary.
+    from threadpoolctl import threadpool_limits
+
+    import raikit.audit.pii as pii
+    from raikit.audit.pii._recognizers import _blas_libraries
+
+    def counts() -> set[int]:
+        return {library.num_threads for library in _blas_libraries().lib_controllers}
+
+    during, original = [], pii.summarise_hits
+
+    def summarise(*args, **kwargs):
+        during.append(counts())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pii, "summarise_hits", summarise)
+    frame = pd.DataFrame({"comment": ["call 020 7946 0958", "nothing here"]})
+    with threadpool_limits(limits=2, user_api="blas"):
+        scan_table(frame, ScanConfig(model=None), analyzer=pattern_analyzer)
+        scan_corpus(["mail ana@example.com"], ScanConfig(model=None), analyzer=pattern_analyzer)
+        assert counts() == {2}
+    assert during == [{1}, {1}]
+
+
 def test_each_process_takes_one_share_and_long_inputs_more(small_pools, monkeypatch):
     # One task per process keeps spaCy's batches full; no task holds more than the cap. This
     # process analyses one share itself, beside n_process - 1 workers.

@@ -54,8 +54,10 @@ def test_ascii_stand_in(text, expected):
     assert ascii_stand_in(text) == expected
 
 
-def test_candidates_name_the_patterns_that_can_match():
-    check = Precheck([(r"\d{3}", 0), ("@", 0), (r"(?<!x)abc", 0), (r"\p{Lu}", 0)])
+@pytest.mark.parametrize("n_sets", [1, 2, 3, 4])
+def test_candidates_name_the_patterns_that_can_match(n_sets):
+    patterns = [(r"\d{3}", 0), ("@", 0), (r"(?<!x)abc", 0), (r"\p{Lu}", 0)]
+    check = Precheck(patterns, n_sets=n_sets)
     assert check.candidates("xabc 123") == {0, 2, 3}  # the lookbehind is not checked
     assert check.candidates("a@b") == {1, 3}  # one RE2 cannot take is always a candidate
     assert check.candidates("Zoë 123") is None

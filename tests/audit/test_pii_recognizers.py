@@ -673,6 +673,21 @@ def test_a_new_engine_comes_with_its_search_plan_for_the_default_entity_types():
     assert _plan.cache_info().misses == built + 1  # another choice of entity types: a new plan
 
 
+def test_the_process_engine_is_left_out_of_later_garbage_collections(monkeypatch):
+    # Kept for the process's life, its objects are frozen: a full collection during a scan
+    # no longer walks them.
+    import gc
+
+    from raikit.audit.pii import _recognizers
+
+    monkeypatch.setattr(_recognizers, "_ENGINES", {})
+    engine = _recognizers.get_analyzer(_recognizers.EngineSpec(model=None))
+    tracked = {id(o) for o in gc.get_objects()}  # the three generations, not the frozen
+    assert gc.is_tracked(engine.registry.recognizers)
+    assert id(engine.registry.recognizers) not in tracked
+    assert id(engine.__dict__) not in tracked
+
+
 def test_long_patterns_found_by_their_re2_twins_as_by_presidio():
     # Patterns of 1,000 characters or more are searched by their RE2 twin on texts RE2 reads
     # as Python does; a text outside ASCII, or a twin that finds an empty match, goes back
