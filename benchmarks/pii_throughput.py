@@ -19,14 +19,14 @@ Compared on tables of the same kind, over the same columns: the ones raikit anal
 booleans, dates and numbers too short to be an identifier; the baselines skip them too).
 Every timed call, on every side, scans a table (or corpus) of its own, generated untimed from
 its own seed, as a new table is: no side rescans comments it has seen, for which spaCy would
-have its words' entries, its tokenizer's cache and RE2's automaton its states.
+have its words' entries, its tokenizer's cache and RE2's automata their states.
 
 * **raikit**: ``scan_table`` (what ``rai scan-pii`` runs: the scan, the per-column summary and
   k-anonymity), in one process and in two (the CLI's default on two cores: this one and a
   worker). Two processes are timed three ways: as a **one-off run** (a new Python process
   builds its engine, untimed, then its first scan is timed, as in a one-off ``rai scan-pii``:
   the worker is forked within the timing, and spaCy's entry for each word the process has
-  not seen and the RE2 automaton's states are built as the scan needs them, and spaCy's
+  not seen and the RE2 automata's states are built as the scan needs them, and spaCy's
   tokenizer has no cache); with a **new worker** forked from this process, whose engine has
   scanned other tables (the previous worker stopped before the timing); and with the
   **worker kept** from that scan (a session's later scans);
@@ -183,7 +183,7 @@ def new_inputs(
     make: Callable[[int], Any], names: list[str], rounds: int, seeds: Iterator[int]
 ) -> dict:
     """Per side, ``rounds`` pairs ``(seed, make(seed))`` made untimed, each from its own seed:
-    no call scans values another call scanned (spaCy's entries for its words, RE2's automaton
+    no call scans values another call scanned (spaCy's entries for its words, the RE2 automata's
     states and the tokenizer's cache are warm only for what a process has seen; a table
     scanned for the first time finds them cold)."""
     return {name: [(s, make(s)) for s in itertools.islice(seeds, rounds)] for name in names}
