@@ -39,6 +39,8 @@ from raikit.audit.pii.synth import generate_labelled_texts
 
 SPENT: collections.Counter[str] = collections.Counter()
 SPACY = "spaCy tokenizer, NER and artifacts"  # process_batch, split up in the table
+RECOGNIZER = "recognizer: "  # the stage of each recognizer: this, then its name
+MATRIX_PRODUCTS = "NER: of which matrix products"
 
 
 def timed(stage: str, function: Callable) -> Callable:
@@ -74,31 +76,28 @@ def timed_generator(stage: str, function: Callable) -> Callable:
     return wrapper
 
 
-def instrument(engine) -> list[str]:
-    """Wrap the stages of ``engine``'s scan; return the recognizers' stage names."""
+def instrument(engine) -> None:
+    """Wrap the stages of ``engine``'s scan."""
     nlp_engine = engine.nlp_engine
     nlp = nlp_engine.nlp["en"]
     nlp.tokenizer = timed("tokenizer", nlp.tokenizer)
     nlp_engine.process_batch = timed_generator(SPACY, nlp_engine.process_batch)
     nlp_engine._doc_to_nlp_artifact = timed("artifacts", nlp_engine._doc_to_nlp_artifact)
     ops = type(nlp.get_pipe("ner").model.ops)
-    ops.gemm = timed("matrix products", ops.gemm)
+    ops.gemm = timed(MATRIX_PRODUCTS, ops.gemm)
     Precheck.candidates = timed("pre-check", Precheck.candidates)
-    names = []
     for recognizer in engine.registry.recognizers:
-        names.append(f"recognizer: {recognizer.name}")
-        recognizer.analyze = timed(names[-1], recognizer.analyze)
+        recognizer.analyze = timed(RECOGNIZER + recognizer.name, recognizer.analyze)
     finder_of = engine_module._pattern_finder
 
     def timed_finder(recognizer):
         finder = finder_of(recognizer)
-        return None if finder is None else timed(f"recognizer: {recognizer.name}", finder)
+        return None if finder is None else timed(RECOGNIZER + recognizer.name, finder)
 
     engine_module._pattern_finder = timed_finder
     engine_module._plan.cache_clear()  # plans are built again, with the timed finders
     engine_module._with_context = timed("context words", engine_module._with_context)
     engine_module.refine_results = timed("false-positive filter", engine_module.refine_results)
-    return names
 
 
 def texts_of(seed: int, docs: int) -> list[str]:
@@ -114,7 +113,7 @@ def one_pass(engine, texts: list[str]) -> dict[str, float]:
     )
     spent = dict(SPENT, total=time.perf_counter() - start)
     spent["NER"] = spent[SPACY] - spent["tokenizer"] - spent["artifacts"]
-    recognizers = sum(v for k, v in spent.items() if k.startswith("recognizer: "))
+    recognizers = sum(v for k, v in spent.items() if k.startswith(RECOGNIZER))
     spent["recognizers, all"] = recognizers
     inner = ("pre-check", "context words", "false-positive filter")
     spent["rest"] = spent["total"] - spent[SPACY] - recognizers - sum(spent[k] for k in inner)
@@ -123,7 +122,7 @@ def one_pass(engine, texts: list[str]) -> dict[str, float]:
 
 def measure(docs: int, repeats: int, seeds: Iterator[int]) -> tuple[list[list[str]], str]:
     engine = engine_module.get_analyzer(ScanConfig().spec)
-    recognizers = instrument(engine)
+    instrument(engine)
     with engine_module.one_blas_thread():
         one_pass(engine, texts_of(next(seeds), docs))  # warm-up: the engine has seen others
         new, seen = [], []
@@ -139,11 +138,12 @@ def measure(docs: int, repeats: int, seeds: Iterator[int]) -> tuple[list[list[st
             for runs in (new, seen)
         ]
 
+    recognizers = {stage for run in new for stage in run if stage.startswith(RECOGNIZER)}
     ordered = sorted(recognizers, key=lambda s: -median([run.get(s, 0.0) for run in new]))
     stages = [
         "tokenizer",
         "NER",
-        "matrix products",
+        MATRIX_PRODUCTS,
         "artifacts",
         "pre-check",
         "recognizers, all",
@@ -153,12 +153,7 @@ def measure(docs: int, repeats: int, seeds: Iterator[int]) -> tuple[list[list[st
         "rest",
         "total",
     ]
-    labels = {"matrix products": "NER: of which matrix products"}
-    rows = [
-        [labels.get(stage, stage), *cells(stage)]
-        for stage in stages
-        if any(stage in run for run in new)
-    ]
+    rows = [[stage, *cells(stage)] for stage in stages if any(stage in run for run in new)]
     share = median([run["NER"] / run["total"] for run in new])
     note = (
         f"{docs:,} new generated sentences per round, {repeats} rounds; spaCy's NER took "
